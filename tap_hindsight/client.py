@@ -1,0 +1,418 @@
+"""The HTTP side of the tap: auth, status handling, retries, the rate limiter and the pool.
+
+Every transport decision lives here. Streams hand in interview IDs and get back one
+`FetchResult` per ID, on their own thread, in completion order.
+
+Threading model: worker threads only send requests and classify answers. Everything a
+Singer consumer sees (records, counters, STATE) is produced by the thread that iterates
+`HindsightClient.fetch_all`, because the SDK's writers and state dicts are not thread-safe.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import requests.auth
+from requests.adapters import HTTPAdapter
+
+from tap_hindsight import __version__
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Iterable, Iterator
+
+    from tap_hindsight.settings import Settings
+
+#: Width of the sliding window the request budget applies to, plus a margin: the server
+#: sees a request a little after we send it, and arrival jitter must not squeeze one
+#: request too many into its 60 s window.
+WINDOW_SECONDS = 61.0
+#: Longest pause a 429 can impose, whatever its headers say (a skewed clock or an epoch
+#: in milliseconds must not stall a scheduled run for hours).
+MAX_RATE_LIMIT_PAUSE = 120.0
+#: 429 answers tolerated for one ID before it is reported as failed.
+MAX_RATE_LIMITED_ATTEMPTS = 30
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+MAX_REDIRECTS = 3
+#: HTTP statuses worth retrying besides 5xx: they say "not now", not "never".
+RETRYABLE_STATUSES = frozenset({408, 425})
+
+
+class Outcome(Enum):
+    """How fetching one interview ended."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class FetchResult:
+    """The answer for one interview ID, handed from a worker to the main thread."""
+
+    interview_id: int
+    outcome: Outcome
+    record: dict[str, Any] | None = None
+    error: str = ""
+    requests_sent: int = 0
+    rate_limited: int = 0
+
+
+class ApiKeyRejectedError(Exception):
+    """The API answered 401/403: no other request can succeed, so the run stops."""
+
+
+class _Retry(Exception):  # noqa: N818 (a signal inside fetch, never raised out of it)
+    """This attempt failed in a way another attempt may fix."""
+
+
+class _Fail(Exception):  # noqa: N818
+    """This ID failed in a way retrying cannot fix."""
+
+
+class RateLimiter:
+    """At most `limit` acquisitions in any sliding window, shared by all workers.
+
+    A 429 pauses every worker (`pause`), not only the one that received it.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Allow `limit` acquisitions per `window` seconds of `clock`."""
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._sent: deque[float] = deque()
+        self._paused_until = 0.0
+        self._condition = threading.Condition()
+        self.waited_seconds = 0.0
+
+    def delay(self) -> float:
+        """Seconds until a slot is free; 0 claims one. Call with the lock held."""
+        now = self._clock()
+        while self._sent and self._sent[0] <= now - self.window:
+            self._sent.popleft()
+        if self._paused_until > now:
+            return self._paused_until - now
+        if len(self._sent) >= self.limit:
+            return self._sent[0] + self.window - now
+        self._sent.append(now)
+        return 0.0
+
+    def acquire(self, stop: threading.Event) -> bool:
+        """Block until a request may be sent; False if `stop` was set meanwhile."""
+        with self._condition:
+            while not stop.is_set():
+                wait_for = self.delay()
+                if wait_for <= 0:
+                    return True
+                started = self._clock()
+                # Wake at least once a second so a stop request is noticed.
+                self._condition.wait(min(wait_for, 1.0))
+                self.waited_seconds += self._clock() - started
+        return False
+
+    def pause(self, seconds: float) -> None:
+        """Hold back every request for `seconds` (a 429 says the budget is spent)."""
+        with self._condition:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            self._condition.notify_all()
+
+
+def rate_limit_pause(headers: requests.structures.CaseInsensitiveDict[str], now: float) -> float:
+    """Seconds to wait after a 429, from `X-RateLimit-Reset` or `Retry-After`.
+
+    Hindsight documents `X-RateLimit-Reset` without saying whether it is an epoch time or
+    a number of seconds: a value above 10^9 is taken as an epoch (seconds, or ms above
+    10^12), anything smaller as seconds to wait. `Retry-After` may be seconds or an HTTP
+    date. Without either header, wait a whole minute: the budget is per minute.
+    """
+    wait_for: float | None = None
+    reset = headers.get("X-RateLimit-Reset")
+    if reset is not None:
+        try:
+            value = float(reset)
+        except ValueError:
+            value = None  # type: ignore[assignment]
+        if value is not None:
+            if value > 1e12:  # noqa: PLR2004
+                value /= 1000.0
+            wait_for = value - now if value > 1e9 else value  # noqa: PLR2004
+    retry_after = headers.get("Retry-After")
+    if wait_for is None and retry_after is not None:
+        try:
+            wait_for = float(retry_after)
+        except ValueError:
+            try:
+                wait_for = parsedate_to_datetime(retry_after).timestamp() - now
+            except (TypeError, ValueError):
+                wait_for = None
+    if wait_for is None:
+        wait_for = 60.0
+    return min(max(wait_for, 0.5), MAX_RATE_LIMIT_PAUSE)
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)]."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt))
+    return random.uniform(0, ceiling)  # noqa: S311 (jitter, not cryptography)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _error_code(response: requests.Response) -> str:
+    """The API's error code (`{"error": {"code": ...}}`), never the raw body."""
+    try:
+        body = response.json()
+        code = body["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return code if isinstance(code, str) and len(code) < 64 else ""  # noqa: PLR2004
+
+
+class HindsightClient:
+    """Fetches interviews from the Hindsight API, several at a time, within the budget."""
+
+    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
+        """Prepare a session that sends the key only to `settings.base_url`'s origin."""
+        self.settings = settings
+        self.logger = logger
+        self.limiter = RateLimiter(settings.requests_per_minute)
+        self._stop = threading.Event()
+        self._origin = _origin(settings.base_url)
+        self.session = requests.Session()
+        # Proxy settings from the environment are honoured. The key travels as an auth
+        # object rather than a plain header so that a ~/.netrc entry cannot replace it.
+        self._auth = _BearerAuth(settings.api_key)
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.concurrency, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update(
+            {
+                "Accept": "application/json",
+                "User-Agent": f"tap-hindsight/{__version__}",
+            },
+        )
+
+    def url_for(self, interview_id: int) -> str:
+        """The interview's URL; IDs are integers, so they cannot alter the path."""
+        return f"{self.settings.base_url}/interviews/{int(interview_id)}"
+
+    def stop(self) -> None:
+        """Ask every worker to give up as soon as it can."""
+        self._stop.set()
+        with self.limiter._condition:  # noqa: SLF001 (our own limiter)
+            self.limiter._condition.notify_all()  # noqa: SLF001
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.session.close()
+
+    def fetch(self, interview_id: int) -> FetchResult:
+        """Fetch one interview, retrying what may succeed later. Runs on a worker thread.
+
+        Raises:
+            ApiKeyRejectedError: the API rejected the key (401/403).
+        """
+        result = FetchResult(interview_id, Outcome.FAILED)
+        url = self.url_for(interview_id)
+        failures = 0
+        redirects = 0
+        while True:
+            if not self.limiter.acquire(self._stop):
+                result.outcome = Outcome.CANCELLED
+                return result
+            result.requests_sent += 1
+            try:
+                response = self.session.get(
+                    url,
+                    auth=self._auth,
+                    timeout=self.settings.request_timeout,
+                    allow_redirects=False,
+                )
+                with response:
+                    record = self._read(interview_id, response, result)
+                if record is None:  # a 404
+                    result.outcome = Outcome.NOT_FOUND
+                    return result
+                result.outcome, result.record = Outcome.OK, record
+                return result
+            except _RedirectError as redirect:
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    result.error = "too many redirects"
+                    return result
+                url = redirect.location
+            except _RateLimitedError:
+                if result.rate_limited >= MAX_RATE_LIMITED_ATTEMPTS:
+                    result.error = f"rate limited (HTTP 429) {result.rate_limited} times"
+                    return result
+            except _Fail as exc:
+                result.error = str(exc)
+                return result
+            except (_Retry, requests.RequestException) as exc:
+                reason = str(exc) if isinstance(exc, _Retry) else _describe(exc, self.settings)
+                failures += 1
+                if failures > self.settings.max_retries:
+                    result.error = f"{reason} (gave up after {failures} attempts)"
+                    return result
+                delay = backoff_delay(failures)
+                self.logger.warning(
+                    "Interview %d: %s; retrying in %.1f s (attempt %d of %d)",
+                    interview_id,
+                    reason,
+                    delay,
+                    failures + 1,
+                    self.settings.max_retries + 1,
+                )
+                if self._stop.wait(delay):
+                    result.outcome = Outcome.CANCELLED
+                    return result
+
+    def _read(
+        self,
+        interview_id: int,
+        response: requests.Response,
+        result: FetchResult,
+    ) -> dict[str, Any] | None:
+        """Classify one answer: a record, None for 404, or raise what to do next."""
+        status = response.status_code
+        if status == 200:  # noqa: PLR2004
+            try:
+                # Decoding the bytes ourselves avoids requests' charset guessing, which
+                # is slow on megabyte transcripts.
+                body = json.loads(response.content)
+            except ValueError:
+                kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+                msg = f"answer was not complete JSON ({kind}, {len(response.content)} bytes)"
+                raise _Retry(msg) from None
+            if not isinstance(body, dict):
+                msg = f"answer was JSON but not an object ({type(body).__name__})"
+                raise _Retry(msg)
+            return body
+        if status in {401, 403}:
+            self._stop.set()
+            msg = (
+                f"The Hindsight API rejected the API key (HTTP {status}"
+                f"{', ' + _error_code(response) if _error_code(response) else ''}). "
+                "Check the api_key setting: it must be a key from the Hindsight dashboard "
+                "of the organisation that owns these interviews."
+            )
+            raise ApiKeyRejectedError(msg)
+        if status == 404:  # noqa: PLR2004
+            return None
+        if status == 429:  # noqa: PLR2004
+            result.rate_limited += 1
+            pause = rate_limit_pause(response.headers, time.time())
+            self.logger.warning(
+                "Rate limit reached (HTTP 429) on interview %d: pausing all requests for "
+                "%.1f s",
+                interview_id,
+                pause,
+            )
+            self.limiter.pause(pause)
+            raise _RateLimitedError
+        if 300 <= status < 400:  # noqa: PLR2004
+            location = urljoin(response.url, response.headers.get("Location", ""))
+            if _origin(location) != self._origin:
+                host = urlsplit(location).hostname or "?"
+                msg = (
+                    f"HTTP {status} redirect to another host ({host}) not followed: "
+                    "the API key is only ever sent to base_url's host"
+                )
+                raise _Fail(msg)
+            raise _RedirectError(location)
+        code = _error_code(response)
+        described = f"HTTP {status}{' ' + code if code else ''}"
+        if status >= 500 or status in RETRYABLE_STATUSES:  # noqa: PLR2004
+            raise _Retry(described)
+        raise _Fail(described)
+
+    def fetch_all(self, interview_ids: Iterable[int]) -> Iterator[FetchResult]:
+        """Fetch every ID, `concurrency` at a time; yield results as they complete.
+
+        Results come back in completion order, not input order: waiting for the oldest
+        request would let one slow answer hold back all the others.
+
+        Raises:
+            ApiKeyRejectedError: the key was rejected; nothing more is fetched.
+        """
+        pending_ids = iter(interview_ids)
+        window = self.settings.concurrency
+        in_flight: set[Future[FetchResult]] = set()
+        with ThreadPoolExecutor(max_workers=window, thread_name_prefix="hindsight") as pool:
+            try:
+                while True:
+                    while len(in_flight) < window:
+                        next_id = next(pending_ids, None)
+                        if next_id is None:
+                            break
+                        in_flight.add(pool.submit(self.fetch, next_id))
+                    if not in_flight:
+                        return
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            finally:
+                # Reached on success, on a rejected key, and when the consumer stops
+                # early (GeneratorExit): in-flight workers must not keep spending budget.
+                self.stop()
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Adds the bearer key to a request; its repr never shows the key."""
+
+    def __init__(self, api_key: str) -> None:
+        self._value = f"Bearer {api_key}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._value
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(<redacted>)"
+
+
+class _RedirectError(Exception):
+    """A same-origin redirect to follow."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+class _RateLimitedError(Exception):
+    """A 429: the limiter is paused; try the same request again."""
+
+
+def _describe(exc: requests.RequestException, settings: Settings) -> str:
+    """Name a transport failure without echoing anything the server sent."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within request_timeout ({settings.request_timeout:g} s)"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection dropped in the middle of the answer"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed or was dropped"
+    return f"request failed ({type(exc).__name__})"

@@ -1,0 +1,60 @@
+"""Pure checks on interview records before they are emitted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft7Validator
+
+#: The statuses Hindsight documents. Others may appear; they are kept, not completed.
+KNOWN_STATUSES = frozenset({"created", "sent", "completed"})
+COMPLETED = "completed"
+
+_MAX_PROBLEMS = 5
+_MAX_MESSAGE_CHARS = 160
+
+
+def strip_nul(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
+    """Remove U+0000 from every string at any depth; everything else is kept exactly.
+
+    PostgreSQL cannot store NUL in text or jsonb, and one NUL fails a whole load batch.
+    Dict keys are cleaned too. Values without NUL come back as the same objects.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {strip_nul(key): strip_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [strip_nul(item) for item in value]
+    return value
+
+
+def field_name(path: Any) -> str:  # noqa: ANN401 (a jsonschema deque of keys)
+    """`transcript.created_at` for the path ['transcript', 'created_at']."""
+    return ".".join(str(part) for part in path) or "(record)"
+
+
+class RecordValidator:
+    """Validates records against a stream schema, date-time formats included."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        """Build the validator once; it is reused for every record."""
+        self._validator = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+
+    def problems(self, record: dict[str, Any]) -> list[str]:
+        """Each way `record` breaks the schema, naming the field; empty if valid."""
+        found: list[str] = []
+        errors = sorted(self._validator.iter_errors(record), key=lambda e: list(e.path))
+        for error in errors[:_MAX_PROBLEMS]:
+            message = error.message
+            if len(message) > _MAX_MESSAGE_CHARS:
+                message = message[: _MAX_MESSAGE_CHARS - 3] + "..."
+            if error.validator == "required":
+                missing = error.message.split("'")[1] if "'" in error.message else "?"
+                name = field_name([*error.path, missing])
+                found.append(f"field '{name}' is missing")
+            else:
+                found.append(f"field '{field_name(error.path)}': {message}")
+        if len(errors) > _MAX_PROBLEMS:
+            found.append(f"and {len(errors) - _MAX_PROBLEMS} more")
+        return found

@@ -1,0 +1,496 @@
+"""A Hindsight API simulator: a real HTTP server on loopback that behaves like the API.
+
+It serves `GET /interviews/{id}` with per-organisation keys (another organisation's IDs
+answer 404), a per-minute request budget with `X-RateLimit-*` headers and 429s, the
+created -> sent -> completed lifecycle, latency, and injected faults of every kind the
+tap must survive. Tests, benchmarks and the demo all run against it.
+
+Control endpoints under `/_sim/` (no key needed; the server only listens on loopback):
+    GET  /_sim/stats                 counters, arrival times, in-flight peak
+    POST /_sim/advance  {"ids": [..]}  move each one step along the lifecycle (all if omitted)
+    POST /_sim/status   {"id": N, "status": "..."}
+    POST /_sim/faults   {"id": N, "faults": ["500", "disconnect", ...]}  scripted, per ID
+    POST /_sim/body     {"id": N, "body": {...}}  serve this body instead (for broken data)
+    POST /_sim/reset-stats
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import socket
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tap_hindsight.simulator.data import initial_status, make_interview, next_status
+
+#: Every failure kind the simulator can inject.
+FAULT_KINDS = (
+    "500",  # JSON 500
+    "502_html",  # a proxy's HTML error page
+    "503",  # service unavailable with Retry-After
+    "html_200",  # 200 with an HTML body (a captive portal or login page)
+    "truncated",  # 200 whose JSON body is cut short (Content-Length matches the cut)
+    "incomplete",  # 200 that promises more bytes than it sends, then disconnects
+    "disconnect",  # the connection closes without an answer
+    "hang",  # no answer for hang_seconds, then the connection closes
+    "429",  # a spurious rate-limit answer
+)
+#: Needs `redirect_to`; never drawn at random unless listed.
+REDIRECT_FAULT = "redirect"
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """A Hindsight organisation: its API key and the IDs it owns."""
+
+    name: str
+    api_key: str
+    first_id: int
+    count: int
+
+    def owns(self, interview_id: int) -> bool:
+        """True if this organisation created `interview_id`."""
+        return self.first_id <= interview_id < self.first_id + self.count
+
+    @property
+    def ids(self) -> range:
+        """Every ID this organisation owns."""
+        return range(self.first_id, self.first_id + self.count)
+
+
+def default_organisations(count: int = 200) -> tuple[Organisation, ...]:
+    """Two organisations: acme (the one under test) and globex (someone else)."""
+    return (
+        Organisation("acme", "hs_sim_acme_key", 1001, count),
+        Organisation("globex", "hs_sim_globex_key", 500_001, 20),
+    )
+
+
+@dataclass
+class SimulatorConfig:
+    """How the simulator behaves; every field has a command-line option."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 7
+    organisations: tuple[Organisation, ...] = field(default_factory=default_organisations)
+    transcript_chars: int = 2_000
+    latency_ms: float = 0.0
+    rate_limit: int = 1_000
+    window_seconds: float = 60.0
+    reset_style: str = "epoch"  # epoch | seconds | retry-after
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    hang_seconds: float = 5.0
+    redirect_to: str | None = None
+
+
+@dataclass
+class Arrival:
+    """One request as the simulator saw it."""
+
+    at: float
+    interview_id: int | None
+    status: int
+    fault: str | None
+    authorized: bool
+
+
+class HindsightSimulator:
+    """Run the simulated API in a background thread; use as a context manager."""
+
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
+        """Prepare (not start) a simulator."""
+        self.config = config or SimulatorConfig()
+        self._lock = threading.Lock()
+        self._statuses: dict[int, str] = {}
+        self._bodies: dict[int, Any] = {}
+        self._scripted: dict[int, deque[str]] = {}
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._rng = random.Random(self.config.seed)  # noqa: S311 (fault dice)
+        self.arrivals: list[Arrival] = []
+        self._in_flight = 0
+        self.max_in_flight = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> HindsightSimulator:
+        """Listen and serve in a daemon thread."""
+        handler = type("Handler", (_Handler,), {"simulator": self})
+        server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (answers in progress are abandoned)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> HindsightSimulator:
+        """Start on entry."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop on exit."""
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The API root to give the tap as `base_url`."""
+        if self._server is None:
+            msg = "simulator not started"
+            raise RuntimeError(msg)
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/api/v1"
+
+    # Data and lifecycle of interviews ---------------------------------------------------
+
+    def organisation(self, name: str) -> Organisation:
+        """The organisation called `name`."""
+        return next(org for org in self.config.organisations if org.name == name)
+
+    def status_of(self, interview_id: int) -> str:
+        """The interview's current status."""
+        with self._lock:
+            return self._status_locked(interview_id)
+
+    def _status_locked(self, interview_id: int) -> str:
+        status = self._statuses.get(interview_id)
+        if status is None:
+            status = initial_status(self.config.seed, interview_id)
+            self._statuses[interview_id] = status
+        return status
+
+    def interview(self, interview_id: int) -> Any:  # noqa: ANN401 (any JSON body)
+        """What GET /interviews/{id} serves now (the ground truth tests compare with)."""
+        with self._lock:
+            if interview_id in self._bodies:
+                return self._bodies[interview_id]
+            status = self._status_locked(interview_id)
+        return make_interview(
+            self.config.seed, interview_id, status, self.config.transcript_chars
+        )
+
+    def set_status(self, interview_id: int, status: str) -> None:
+        """Put an interview in `status` (any string: the API may add statuses)."""
+        with self._lock:
+            self._statuses[interview_id] = status
+
+    def advance(self, ids: list[int] | None = None) -> dict[int, str]:
+        """Move each interview one step along created -> sent -> completed."""
+        if ids is None:
+            ids = [i for org in self.config.organisations for i in org.ids]
+        with self._lock:
+            for interview_id in ids:
+                self._statuses[interview_id] = next_status(self._status_locked(interview_id))
+            return {interview_id: self._statuses[interview_id] for interview_id in ids}
+
+    def set_body(self, interview_id: int, body: Any) -> None:  # noqa: ANN401
+        """Serve `body` for this ID instead of generated data (a broken payload)."""
+        with self._lock:
+            self._bodies[interview_id] = body
+
+    def script_faults(self, interview_id: int, faults: list[str]) -> None:
+        """The next requests for this ID fail in these ways, in order, then succeed."""
+        unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT}
+        if unknown:
+            msg = f"unknown fault kinds: {sorted(unknown)}"
+            raise ValueError(msg)
+        with self._lock:
+            self._scripted.setdefault(interview_id, deque()).extend(faults)
+
+    # Statistics ------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters over every request so far."""
+        with self._lock:
+            arrivals = list(self.arrivals)
+        per_id = Counter(a.interview_id for a in arrivals if a.interview_id is not None)
+        return {
+            "requests": len(arrivals),
+            "by_status": dict(Counter(str(a.status) for a in arrivals)),
+            "faults": dict(Counter(a.fault for a in arrivals if a.fault)),
+            "rate_limited": sum(1 for a in arrivals if a.status == 429),  # noqa: PLR2004
+            "unauthorized": sum(1 for a in arrivals if a.status == 401),  # noqa: PLR2004
+            "authorized_requests": sum(1 for a in arrivals if a.authorized),
+            "max_in_flight": self.max_in_flight,
+            "max_requests_per_id": max(per_id.values(), default=0),
+            "distinct_ids": len(per_id),
+            "max_in_any_window": max_in_window(
+                [a.at for a in arrivals if a.authorized], self.config.window_seconds
+            ),
+            "arrivals": [a.at for a in arrivals],
+        }
+
+    def requests_for(self, interview_id: int) -> int:
+        """How many requests asked for this ID."""
+        with self._lock:
+            return sum(1 for a in self.arrivals if a.interview_id == interview_id)
+
+    def reset_stats(self) -> None:
+        """Forget past requests (counters, arrivals, in-flight peak)."""
+        with self._lock:
+            self.arrivals.clear()
+            self.max_in_flight = self._in_flight
+
+    # Request handling (called from handler threads) -------------------------------------
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _record(self, arrival: Arrival) -> None:
+        with self._lock:
+            self.arrivals.append(arrival)
+
+    def _organisation_for(self, authorization: str | None) -> Organisation | None:
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        key = authorization[len("Bearer ") :]
+        return next((o for o in self.config.organisations if o.api_key == key), None)
+
+    def _spend(self, org: Organisation) -> tuple[bool, int, float]:
+        """Count one request against the org's window: (allowed, remaining, reset epoch)."""
+        window = self.config.window_seconds
+        now = time.time()
+        with self._lock:
+            start, used = self._windows.get(org.name, (0.0, 0))
+            if now >= start + window:
+                start, used = math.floor(now / window) * window, 0
+            allowed = used < self.config.rate_limit
+            if allowed:
+                used += 1
+            self._windows[org.name] = (start, used)
+        return allowed, max(self.config.rate_limit - used, 0), start + window
+
+    def _draw_fault(self, interview_id: int | None) -> str | None:
+        with self._lock:
+            if interview_id is not None and self._scripted.get(interview_id):
+                return self._scripted[interview_id].popleft()
+            if self.config.fault_rate > 0 and self._rng.random() < self.config.fault_rate:
+                return self._rng.choice(self.config.fault_kinds)
+        return None
+
+    def rate_limit_headers(self, remaining: int, reset_at: float) -> dict[str, str]:
+        """`X-RateLimit-*` headers in the configured style."""
+        headers = {
+            "X-RateLimit-Limit": str(self.config.rate_limit),
+            "X-RateLimit-Remaining": str(remaining),
+        }
+        if self.config.reset_style == "seconds":
+            headers["X-RateLimit-Reset"] = str(max(math.ceil(reset_at - time.time()), 0))
+        elif self.config.reset_style == "epoch":
+            headers["X-RateLimit-Reset"] = str(math.ceil(reset_at))
+        return headers
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The most events inside any half-open interval of `window` seconds."""
+    ordered = sorted(times)
+    best = 0
+    start = 0
+    for end, at in enumerate(ordered):
+        while ordered[start] <= at - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+_HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    b"<body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+)
+_LOGIN_PAGE = b"<!DOCTYPE html><html><body><form action='/login'>Sign in</form></body></html>"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    simulator: HindsightSimulator
+    protocol_version = "HTTP/1.1"
+    server_version = "HindsightSimulator/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
+        """Quiet: tests read counters, not access logs."""
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        sim = self.simulator
+        sim._enter()  # noqa: SLF001
+        try:
+            if self.path.startswith("/_sim/stats"):
+                self._send(200, json.dumps(sim.stats()).encode())
+                return
+            self._serve_interview()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            sim._leave()  # noqa: SLF001
+
+    def _serve_interview(self) -> None:  # noqa: C901, PLR0911, PLR0912
+        sim = self.simulator
+        config = sim.config
+        path = self.path.split("?", 1)[0]
+        prefix = "/api/v1/interviews/"
+        interview_id: int | None = None
+        if path.startswith(prefix) and path[len(prefix) :].isdigit():
+            interview_id = int(path[len(prefix) :])
+        if config.latency_ms > 0:
+            time.sleep(config.latency_ms / 1000.0)
+        org = sim._organisation_for(self.headers.get("Authorization"))  # noqa: SLF001
+
+        def record(status: int, fault: str | None = None) -> None:
+            sim._record(Arrival(time.time(), interview_id, status, fault, org is not None))  # noqa: SLF001
+
+        if org is None:
+            record(401)
+            self._send(401, _error_body("unauthorized", "Invalid or missing API key"))
+            return
+        allowed, remaining, reset_at = sim._spend(org)  # noqa: SLF001
+        limit_headers = sim.rate_limit_headers(remaining, reset_at)
+        if not allowed:
+            record(429)
+            headers = dict(limit_headers)
+            if config.reset_style == "retry-after":
+                headers["Retry-After"] = str(max(math.ceil(reset_at - time.time()), 1))
+            self._send(429, _error_body("rate_limit_exceeded", "Too many requests"), headers)
+            return
+        fault = sim._draw_fault(interview_id)  # noqa: SLF001
+        if fault == REDIRECT_FAULT and config.redirect_to:
+            record(302, fault)
+            target = config.redirect_to.rstrip("/") + self.path
+            self._send(302, b"", {"Location": target})
+            return
+        if fault == "500":
+            record(500, fault)
+            self._send(500, _error_body("internal_error", "Something went wrong"))
+            return
+        if fault == "502_html":
+            record(502, fault)
+            self._send(502, _HTML_PAGE, content_type="text/html")
+            return
+        if fault == "503":
+            record(503, fault)
+            self._send(503, b"Service Unavailable", {"Retry-After": "1"}, "text/plain")
+            return
+        if fault == "html_200":
+            record(200, fault)
+            self._send(200, _LOGIN_PAGE, content_type="text/html; charset=utf-8")
+            return
+        if fault == "disconnect":
+            record(0, fault)
+            self._drop()
+            return
+        if fault == "hang":
+            record(0, fault)
+            time.sleep(config.hang_seconds)
+            self._drop()
+            return
+        if fault == "429":
+            record(429, fault)
+            headers = dict(limit_headers)
+            headers["X-RateLimit-Remaining"] = "0"
+            headers["X-RateLimit-Reset"] = (
+                "1" if config.reset_style == "seconds" else str(math.ceil(time.time() + 1))
+            )
+            headers["Retry-After"] = "1"
+            self._send(429, _error_body("rate_limit_exceeded", "Too many requests"), headers)
+            return
+        if interview_id is None or not org.owns(interview_id):
+            record(404, fault)
+            self._send(
+                404, _error_body("not_found", "Interview request not found"), limit_headers
+            )
+            return
+        body = json.dumps(sim.interview(interview_id), ensure_ascii=False).encode("utf-8")
+        if fault == "truncated":
+            record(200, fault)
+            self._send(200, body[: max(len(body) // 2, 1)], limit_headers)
+            return
+        if fault == "incomplete":
+            record(200, fault)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self._drop()
+            return
+        record(200, fault)
+        self._send(200, body, limit_headers)
+
+    def do_POST(self) -> None:  # noqa: N802
+        sim = self.simulator
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            payload = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            self._send(400, _error_body("bad_request", "body is not JSON"))
+            return
+        path = self.path.split("?", 1)[0]
+        try:
+            if path == "/_sim/advance":
+                result: Any = sim.advance(payload.get("ids"))
+                result = {str(k): v for k, v in result.items()}
+            elif path == "/_sim/status":
+                sim.set_status(int(payload["id"]), str(payload["status"]))
+                result = {"ok": True}
+            elif path == "/_sim/faults":
+                sim.script_faults(int(payload["id"]), list(payload["faults"]))
+                result = {"ok": True}
+            elif path == "/_sim/body":
+                sim.set_body(int(payload["id"]), payload["body"])
+                result = {"ok": True}
+            elif path == "/_sim/reset-stats":
+                sim.reset_stats()
+                result = {"ok": True}
+            else:
+                self._send(404, _error_body("not_found", "no such control endpoint"))
+                return
+        except (KeyError, TypeError, ValueError) as exc:
+            self._send(400, _error_body("bad_request", str(exc)))
+            return
+        self._send(200, json.dumps(result).encode())

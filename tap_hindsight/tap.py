@@ -1,0 +1,168 @@
+"""tap-hindsight: settings and streams."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from typing_extensions import override
+
+from tap_hindsight.client import ApiKeyRejectedError
+from tap_hindsight.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    Settings,
+    load_settings,
+    settings_from_environment,
+)
+from tap_hindsight.streams import InterviewsStream
+
+
+class TapHindsight(Tap):
+    """Singer tap for Hindsight AI win-loss interviews."""
+
+    name = "tap-hindsight"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="API key",
+            description="Bearer API key from the Hindsight dashboard (Settings > API).",
+        ),
+        th.Property(
+            "base_url",
+            th.StringType,
+            default=DEFAULT_BASE_URL,
+            title="Base URL",
+            description=(
+                "Root of the Hindsight API. https is required, except for loopback "
+                "addresses (a local simulator or proxy)."
+            ),
+        ),
+        th.Property(
+            "interview_ids",
+            th.ArrayType(th.CustomType({"type": ["integer", "string"]})),
+            default=[],
+            title="Interview IDs",
+            description=(
+                "Interview request IDs to extract (the interview_request_id returned by "
+                "POST /interviews). Digit strings are accepted; from an environment "
+                "variable, a JSON array or a comma-separated list (1,2,3)."
+            ),
+        ),
+        th.Property(
+            "interview_ids_file",
+            th.StringType,
+            title="Interview IDs file",
+            description=(
+                "Path to a file of interview request IDs, one per line; blank lines and "
+                "# comments are ignored. Combined with interview_ids."
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            title="Start date",
+            description="Interviews created before this instant are not emitted.",
+        ),
+        th.Property(
+            "requests_per_minute",
+            th.IntegerType,
+            default=DEFAULT_REQUESTS_PER_MINUTE,
+            title="Requests per minute",
+            description=(
+                "Never send more than this many requests in any 60 s window: your plan's "
+                "limit (Essentials 60, Growth 300, Enterprise 1000) or less."
+            ),
+        ),
+        th.Property(
+            "concurrency",
+            th.IntegerType,
+            default=DEFAULT_CONCURRENCY,
+            title="Concurrency",
+            description="Requests in flight at once (1-64).",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=DEFAULT_REQUEST_TIMEOUT,
+            title="Request timeout",
+            description="Seconds to wait for each answer before retrying.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=DEFAULT_MAX_RETRIES,
+            title="Max retries",
+            description=(
+                "Retries of a request that failed in a way that may pass (5xx, timeouts, "
+                "dropped connections, broken answers), with exponential backoff and jitter."
+            ),
+        ),
+    ).to_dict()
+
+    @override
+    def __init__(self, *, config: Any = None, parse_env_config: bool = False, **kwargs: Any) -> None:
+        # The SDK's own environment parsing crashes on `1,2,3` arrays and on numbers that
+        # are not numbers; ours leaves bad values for validation to name.
+        if parse_env_config:
+            schema = dict(self.config_jsonschema)
+            self.append_builtin_config(schema)
+            types = {
+                name: _json_type(spec) for name, spec in schema.get("properties", {}).items()
+            }
+            config = {**(config or {}), **settings_from_environment(types, "TAP_HINDSIGHT_")}
+        super().__init__(config=config, parse_env_config=False, **kwargs)
+        if kwargs.get("validate_config", True):
+            _ = self.settings  # stop on a bad setting before any request
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The checked settings (raises ConfigValidationError naming each bad one)."""
+        return load_settings(self.config)
+
+    @override
+    def discover_streams(self) -> list[InterviewsStream]:
+        return [InterviewsStream(self)]
+
+    @override
+    def sync_all(self) -> None:
+        try:
+            super().sync_all()
+        except ApiKeyRejectedError as exc:
+            self.logger.error("%s", exc)  # noqa: TRY400 (the message says it all)
+            raise SystemExit(1) from None
+        failed = {
+            interview_id: error
+            for stream in self.streams.values()
+            if isinstance(stream, InterviewsStream)
+            for interview_id, error in stream.report.failed.items()
+        }
+        if failed:
+            self.logger.error(
+                "%d interviews could not be extracted; the run fails so they are not "
+                "missed silently: %s",
+                len(failed),
+                ", ".join(str(interview_id) for interview_id in sorted(failed)),
+            )
+            raise SystemExit(1)
+
+
+def _json_type(spec: dict[str, Any]) -> str:
+    """The main JSON type of a setting's schema (the first that is not null)."""
+    declared = spec.get("type", "string")
+    if isinstance(declared, list):
+        declared = next((kind for kind in declared if kind != "null"), "string")
+    return str(declared)
+
+
+if __name__ == "__main__":
+    TapHindsight.cli()
