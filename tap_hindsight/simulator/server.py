@@ -377,12 +377,13 @@ class _Handler(BaseHTTPRequestHandler):
         interview_id: int | None = None
         if path.startswith(prefix) and path[len(prefix) :].isdigit():
             interview_id = int(path[len(prefix) :])
+        arrived = time.time()
         if config.latency_ms > 0:
             time.sleep(config.latency_ms / 1000.0)
         org = sim._organisation_for(self.headers.get("Authorization"))  # noqa: SLF001
 
         def record(status: int, fault: str | None = None) -> None:
-            sim._record(Arrival(time.time(), interview_id, status, fault, org is not None))  # noqa: SLF001
+            sim._record(Arrival(arrived, interview_id, status, fault, org is not None))  # noqa: SLF001
 
         if org is None:
             record(401)

@@ -1,0 +1,115 @@
+"""Running the real tap command against the simulator, and reading what it printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tap_hindsight.records import strip_nul
+
+#: The console script installed next to the interpreter running the tests.
+TAP_COMMAND = str(Path(sys.executable).with_name("tap-hindsight"))
+ACME_KEY = "hs_sim_acme_key"
+
+
+@dataclass
+class TapRun:
+    """One finished run of `tap-hindsight`: exit code, output and parsed messages."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def records(self, stream: str = "interviews") -> list[dict[str, Any]]:
+        """RECORD payloads of `stream`, in emission order."""
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    def records_by_id(self) -> dict[int, dict[str, Any]]:
+        """Interview records keyed by ID (fails on a duplicate)."""
+        by_id: dict[int, dict[str, Any]] = {}
+        for record in self.records():
+            interview_id = record["interview_request_id"]
+            assert interview_id not in by_id, f"interview {interview_id} emitted twice"
+            by_id[interview_id] = record
+        return by_id
+
+    def states(self) -> list[dict[str, Any]]:
+        """Every STATE value, in order."""
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any TAP_HINDSIGHT_* setting leaking in from the shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_HINDSIGHT_")}
+    env.pop("LOGLEVEL", None)
+    env.update(extra)
+    return env
+
+
+def run_tap(
+    workdir: Path,
+    config: dict[str, Any] | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    timeout: float = 180,
+) -> TapRun:
+    """Run `tap-hindsight` in `workdir` (no stray .env) and parse its stdout strictly."""
+    command = [TAP_COMMAND]
+    if config is not None:
+        config_path = workdir / "config.json"
+        config_path.write_text(json.dumps(config))
+        command += ["--config", str(config_path)]
+    if state is not None:
+        state_path = workdir / "state.json"
+        state_path.write_text(json.dumps(state))
+        command += ["--state", str(state_path)]
+    if catalog is not None:
+        catalog_path = workdir / "catalog.json"
+        catalog_path.write_text(json.dumps(catalog))
+        command += ["--catalog", str(catalog_path)]
+    command += list(args)
+    done = subprocess.run(
+        command,
+        cwd=workdir,
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    run = TapRun(done.returncode, done.stdout, done.stderr)
+    if "--about" not in args and "--discover" not in args:
+        # stdout carries Singer messages only: every line must parse as one.
+        for line in done.stdout.splitlines():
+            message = json.loads(line)
+            assert message["type"] in {"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION", "BATCH"}
+            run.messages.append(message)
+    return run
+
+
+def expected_record(simulator: Any, interview_id: int) -> dict[str, Any]:  # noqa: ANN401
+    """What the tap must emit for this ID: the API's answer with NUL characters removed."""
+    return strip_nul(simulator.interview(interview_id))
+
+
+def tap_config(simulator: Any, ids: list[int], **settings: Any) -> dict[str, Any]:  # noqa: ANN401
+    """A config pointing the tap at `simulator` with the acme key."""
+    config: dict[str, Any] = {
+        "api_key": ACME_KEY,
+        "base_url": simulator.url,
+        "interview_ids": ids,
+        "requests_per_minute": 1000,
+        "max_retries": 3,
+    }
+    config.update(settings)
+    return config

@@ -1,0 +1,118 @@
+"""How the tap talks to the API: faults, retries, 429s, redirects, concurrency, budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_hindsight.simulator import FAULT_KINDS
+from tap_hindsight.simulator.server import max_in_window
+from tests.helpers import expected_record, run_tap, tap_config
+
+
+@pytest.mark.parametrize("fault", [f for f in FAULT_KINDS if f != "429"])
+def test_each_transient_failure_is_retried_until_the_record_arrives(
+    start_simulator, tmp_path, fault
+):
+    simulator = start_simulator(hang_seconds=3)
+    simulator.script_faults(1002, [fault, fault])
+    config = tap_config(simulator, [1001, 1002, 1003], request_timeout=1)
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    records = run.records_by_id()
+    assert sorted(records) == [1001, 1002, 1003]
+    assert records[1002] == expected_record(simulator, 1002)
+    assert simulator.requests_for(1002) == 3
+    assert simulator.stats()["faults"] == {fault: 2}
+    assert "Interview 1002" in run.stderr
+    assert "retrying" in run.stderr
+
+
+def test_an_id_that_keeps_failing_is_named_at_the_end_and_fails_the_run(simulator, tmp_path):
+    simulator.script_faults(1005, ["500"] * 10)
+    simulator.script_faults(1007, ["disconnect"] * 10)
+    run = run_tap(tmp_path, tap_config(simulator, list(range(1001, 1011)), max_retries=2))
+    assert run.returncode == 1
+    assert sorted(run.records_by_id()) == [1001, 1002, 1003, 1004, 1006, 1008, 1009, 1010]
+    assert simulator.requests_for(1005) == 3  # one try and two retries, then it gives up
+    assert simulator.requests_for(1007) == 3
+    last_line = run.stderr.strip().splitlines()[-1]
+    assert "2 interviews could not be extracted" in last_line
+    assert "1005, 1007" in last_line
+    assert "Interview 1005 failed: HTTP 500" in run.stderr
+
+
+@pytest.mark.parametrize("reset_style", ["epoch", "seconds", "retry-after"])
+def test_after_a_429_the_tap_waits_for_the_reset_then_nothing_is_lost(
+    start_simulator, tmp_path, reset_style
+):
+    simulator = start_simulator(rate_limit=5, window_seconds=2, reset_style=reset_style)
+    ids = list(range(1001, 1016))
+    run = run_tap(tmp_path, tap_config(simulator, ids, concurrency=4))
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.records_by_id()) == ids
+    arrivals = sorted(simulator.arrivals, key=lambda a: a.at)
+    rejected = [a.at for a in arrivals if a.status == 429]
+    assert rejected, "the simulator's budget of 5 per 2 s should have been exceeded"
+    assert "pausing all requests" in run.stderr
+    for at in rejected:
+        window_end = (at // 2 + 1) * 2
+        # Requests in flight when the 429 came may still land; none may be sent after.
+        sent_during_pause = [a for a in arrivals if at + 0.15 < a.at < window_end - 0.05]
+        assert sent_during_pause == []
+
+
+def test_a_429_on_one_request_pauses_all_the_others(start_simulator, tmp_path):
+    simulator = start_simulator(latency_ms=40, reset_style="seconds")
+    simulator.script_faults(1006, ["429"])  # asks to wait 1 s
+    ids = list(range(1001, 1061))
+    run = run_tap(tmp_path, tap_config(simulator, ids, concurrency=4))
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.records_by_id()) == ids
+    (rejected,) = [a.at for a in simulator.arrivals if a.status == 429]
+    sent_during_pause = [a for a in simulator.arrivals if rejected + 0.1 < a.at < rejected + 0.9]
+    assert sent_during_pause == []
+    assert max(a.at for a in simulator.arrivals) > rejected + 0.9
+
+
+def test_a_redirect_to_another_host_is_not_followed_and_the_key_stays_home(
+    start_simulator, tmp_path
+):
+    elsewhere = start_simulator(host="127.0.0.2")
+    elsewhere_root = elsewhere.url.removesuffix("/api/v1")
+    simulator = start_simulator(redirect_to=elsewhere_root)
+    simulator.script_faults(1002, ["redirect"])
+    run = run_tap(tmp_path, tap_config(simulator, [1001, 1002, 1003]))
+    assert run.returncode == 1
+    assert sorted(run.records_by_id()) == [1001, 1003]
+    assert "redirect to another host (127.0.0.2) not followed" in run.stderr
+    assert elsewhere.stats()["requests"] == 0
+
+
+def test_a_redirect_within_the_api_host_is_followed(start_simulator, tmp_path):
+    simulator = start_simulator()
+    simulator.config.redirect_to = simulator.url.removesuffix("/api/v1")
+    simulator.script_faults(1002, ["redirect"])
+    run = run_tap(tmp_path, tap_config(simulator, [1002]))
+    assert run.returncode == 0, run.stderr
+    assert run.records() == [expected_record(simulator, 1002)]
+    assert simulator.requests_for(1002) == 2
+
+
+def test_requests_run_concurrency_at_a_time(start_simulator, tmp_path):
+    simulator = start_simulator(latency_ms=300)
+    run = run_tap(tmp_path, tap_config(simulator, list(range(1001, 1025)), concurrency=4))
+    assert run.returncode == 0, run.stderr
+    assert len(run.records()) == 24
+    assert simulator.stats()["max_in_flight"] == 4
+
+
+@pytest.mark.slow
+def test_never_more_than_requests_per_minute_in_any_60_s_window(simulator, tmp_path):
+    ids = list(range(1001, 1015))
+    run = run_tap(tmp_path, tap_config(simulator, ids, requests_per_minute=10, concurrency=4))
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.records_by_id()) == ids
+    arrivals = [a.at for a in simulator.arrivals]
+    assert len(arrivals) == 14
+    assert max_in_window(arrivals, 60.0) == 10
+    assert max(arrivals) - min(arrivals) >= 60.0
