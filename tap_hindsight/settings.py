@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values, find_dotenv
 from singer_sdk.exceptions import ConfigValidationError
 
 if TYPE_CHECKING:
@@ -296,7 +297,7 @@ def settings_from_environment(
     prefix: str,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Read settings from `PREFIX_NAME` environment variables.
+    """Read settings from `PREFIX_NAME` environment variables and a `.env` file.
 
     `setting_types` maps each setting name to its JSON type. Values are left as the
     strings they are unless they decode cleanly to the setting's type (numbers, booleans,
@@ -307,7 +308,11 @@ def settings_from_environment(
     Raises:
         ConfigValidationError: an array or object variable that is not valid JSON.
     """
-    environ = os.environ if environ is None else environ
+    if environ is None:
+        # Like the SDK: a `.env` file (nearest the working directory) fills in what the
+        # real environment does not set.
+        dotenv = {k: v for k, v in dotenv_values(find_dotenv(usecwd=True)).items() if v is not None}
+        environ = {**dotenv, **os.environ}
     result: dict[str, Any] = {}
     errors: list[str] = []
     for name, json_type in setting_types.items():

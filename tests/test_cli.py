@@ -1,0 +1,95 @@
+"""The SDK's standard command line, run for real: --about, --discover, --catalog, --state, --test."""
+
+from __future__ import annotations
+
+import json
+
+from tap_hindsight.tap import TapHindsight
+from tests.helpers import run_tap, tap_config
+
+SETTINGS = [
+    "api_key",
+    "base_url",
+    "interview_ids",
+    "interview_ids_file",
+    "start_date",
+    "requests_per_minute",
+    "concurrency",
+    "request_timeout",
+]
+
+
+def test_about_as_json_lists_every_setting_and_marks_the_key_secret(tmp_path):
+    run = run_tap(tmp_path, None, "--about", "--format", "json")
+    assert run.returncode == 0, run.stderr
+    about = json.loads(run.stdout)
+    assert about["name"] == "tap-hindsight"
+    properties = about["settings"]["properties"]
+    for name in SETTINGS:
+        assert properties[name]["description"]
+    assert properties["api_key"]["secret"] is True
+    assert about["settings"]["required"] == ["api_key"]
+    assert properties["requests_per_minute"]["default"] == 60
+    assert properties["concurrency"]["default"] == 8
+    assert properties["request_timeout"]["default"] == 30
+
+
+def test_about_as_markdown_has_the_settings_table(tmp_path):
+    run = run_tap(tmp_path, None, "--about", "--format", "markdown")
+    assert run.returncode == 0, run.stderr
+    for name in SETTINGS:
+        assert f"\n| {name} |" in run.stdout
+
+
+def test_discover_describes_the_interviews_stream_without_a_key(tmp_path):
+    run = run_tap(tmp_path, {}, "--discover")
+    assert run.returncode == 0, run.stderr
+    catalog = json.loads(run.stdout)
+    (entry,) = catalog["streams"]
+    assert entry["tap_stream_id"] == "interviews"
+    assert entry["key_properties"] == ["interview_request_id"]
+    assert entry["schema"]["properties"]["created_at"]["format"] == "date-time"
+    assert entry["schema"]["properties"]["transcript"]["type"] == ["object", "null"]
+
+
+def test_a_deselected_stream_emits_no_records(simulator, tmp_path):
+    discovered = run_tap(tmp_path, {}, "--discover")
+    catalog = json.loads(discovered.stdout)
+    for metadata in catalog["streams"][0]["metadata"]:
+        if metadata["breadcrumb"] == []:
+            metadata["metadata"]["selected"] = False
+    run = run_tap(tmp_path, tap_config(simulator, [1001, 1002]), catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert run.records() == []
+
+
+def test_a_catalog_that_deselects_a_field_drops_it(simulator, tmp_path):
+    catalog = json.loads(run_tap(tmp_path, {}, "--discover").stdout)
+    for metadata in catalog["streams"][0]["metadata"]:
+        if metadata["breadcrumb"] == ["properties", "survey_url"]:
+            metadata["metadata"]["selected"] = False
+    run = run_tap(tmp_path, tap_config(simulator, [1001, 1002]), catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    records = run.records()
+    assert len(records) == 2
+    assert all("survey_url" not in record for record in records)
+
+
+def test_a_state_file_is_accepted_and_state_is_emitted(simulator, tmp_path):
+    state = {"bookmarks": {"interviews": {}}}
+    run = run_tap(tmp_path, tap_config(simulator, [1001]), state=state)
+    assert run.returncode == 0, run.stderr
+    assert len(run.records()) == 1
+    assert run.states()[-1]["bookmarks"]["interviews"] == {}
+
+
+def test_test_mode_syncs_one_record_and_stops(simulator, tmp_path):
+    run = run_tap(tmp_path, tap_config(simulator, list(range(1001, 1051))), "--test")
+    assert run.returncode == 0, run.stderr
+    assert len(run.records()) == 1
+    assert simulator.stats()["requests"] <= 8 + 1  # the first answer, plus what was in flight
+
+
+def test_the_class_names_one_stream():
+    tap = TapHindsight(config={"api_key": "k"}, validate_config=True)
+    assert list(tap.streams) == ["interviews"]

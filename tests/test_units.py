@@ -1,0 +1,155 @@
+"""Unit tests of the pure pieces: limiter arithmetic, 429 headers, NULs, validation."""
+
+from __future__ import annotations
+
+import threading
+from email.utils import format_datetime
+from datetime import datetime, timezone
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+from tap_hindsight.client import (
+    BACKOFF_CAP_SECONDS,
+    MAX_RATE_LIMIT_PAUSE,
+    RateLimiter,
+    backoff_delay,
+    rate_limit_pause,
+)
+from tap_hindsight.records import RecordValidator, strip_nul
+from tap_hindsight.schemas import load_schema
+from tap_hindsight.simulator.data import make_interview
+from tap_hindsight.simulator.server import max_in_window
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_limiter_allows_the_limit_then_waits_for_the_oldest_to_leave_the_window():
+    clock = FakeClock()
+    limiter = RateLimiter(3, window=60.0, clock=clock)
+    assert [limiter.delay() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.delay() == pytest.approx(60.0)
+    clock.now += 59.9
+    assert limiter.delay() == pytest.approx(0.1)
+    clock.now += 0.1
+    assert limiter.delay() == 0.0
+
+
+def test_limiter_never_admits_more_than_the_limit_in_any_window():
+    clock = FakeClock()
+    limiter = RateLimiter(5, window=10.0, clock=clock)
+    admitted = []
+    for _ in range(400):
+        wait = limiter.delay()
+        if wait == 0.0:
+            admitted.append(clock.now)
+        clock.now += 0.37
+    assert len(admitted) >= 5 * (400 * 0.37 // 10)
+    assert max_in_window(admitted, 10.0) == 5
+
+
+def test_a_pause_holds_back_every_caller():
+    clock = FakeClock()
+    limiter = RateLimiter(100, window=60.0, clock=clock)
+    limiter.pause(5.0)
+    assert limiter.delay() == pytest.approx(5.0)
+    assert limiter.delay() == pytest.approx(5.0)
+    clock.now += 5.0
+    assert limiter.delay() == 0.0
+
+
+def test_acquire_gives_up_when_stopped():
+    limiter = RateLimiter(1, window=60.0)
+    stop = threading.Event()
+    assert limiter.acquire(stop)
+    stop.set()
+    assert limiter.acquire(stop) is False
+
+
+NOW = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"X-RateLimit-Reset": str(int(NOW) + 12)}, 12.0),  # an epoch time
+        ({"X-RateLimit-Reset": str(int(NOW) - 30)}, 0.5),  # an epoch already past
+        ({"X-RateLimit-Reset": "7"}, 7.0),  # a number of seconds
+        ({"X-RateLimit-Reset": "0"}, 0.5),  # never spin without waiting
+        ({"X-RateLimit-Reset": "86400"}, MAX_RATE_LIMIT_PAUSE),
+        ({"Retry-After": "3"}, 3.0),
+        ({"X-RateLimit-Reset": "garbage", "Retry-After": "4"}, 4.0),
+        ({}, 60.0),  # the budget is per minute
+    ],
+)
+def test_rate_limit_pause_reads_epochs_seconds_and_retry_after(headers, expected):
+    assert rate_limit_pause(CaseInsensitiveDict(headers), NOW) == pytest.approx(expected)
+
+
+def test_rate_limit_pause_reads_epoch_milliseconds_and_http_dates():
+    now = 1_700_000_000.0
+    millis = CaseInsensitiveDict({"X-RateLimit-Reset": str(int((now + 9) * 1000))})
+    assert rate_limit_pause(millis, now) == pytest.approx(9.0)
+    date = format_datetime(datetime.fromtimestamp(now + 20, tz=timezone.utc), usegmt=True)
+    assert rate_limit_pause(CaseInsensitiveDict({"Retry-After": date}), now) == pytest.approx(20.0)
+
+
+def test_backoff_grows_exponentially_with_full_jitter_and_a_cap():
+    for attempt in range(1, 12):
+        ceiling = min(BACKOFF_CAP_SECONDS, 0.5 * 2**attempt)
+        delays = [backoff_delay(attempt) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling / 2  # jitter spreads over the whole range
+
+
+def test_strip_nul_reaches_every_depth_and_keeps_everything_else():
+    value = {
+        "a\x00": ["x\x00y", {"b": "\x00\x00"}, 3, None, True],
+        "emoji": "👍 مرحبا 価格",
+    }
+    assert strip_nul(value) == {"a": ["xy", {"b": ""}, 3, None, True], "emoji": "👍 مرحبا 価格"}
+    clean = {"k": "v"}
+    assert strip_nul(clean) == clean
+
+
+def test_validator_accepts_every_status_the_simulator_serves():
+    validator = RecordValidator(load_schema("interviews"))
+    for status in ("created", "sent", "completed", "archived"):
+        assert validator.problems(make_interview(7, 1001, status)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"created_at": "2026-02-30T10:00:00Z"}, "field 'created_at': "),
+        ({"email_sent_at": "soon"}, "field 'email_sent_at': "),
+        ({"interview_request_id": "1001"}, "field 'interview_request_id': "),
+        ({"status": None}, "field 'status': "),
+        ({"transcript": "text"}, "field 'transcript': "),
+        ({"transcript": {"document_id": "d", "content": "c"}}, "field 'transcript.created_at' is missing"),
+    ],
+)
+def test_validator_names_the_field(change, expected):
+    validator = RecordValidator(load_schema("interviews"))
+    record = {**make_interview(7, 1001, "completed"), **change}
+    problems = validator.problems(record)
+    assert len(problems) == 1
+    assert problems[0].startswith(expected)
+
+
+def test_validator_messages_stay_short_for_huge_values():
+    validator = RecordValidator(load_schema("interviews"))
+    record = {**make_interview(7, 1001, "completed"), "created_at": "x" * 1_000_000}
+    (problem,) = validator.problems(record)
+    assert len(problem) < 300
+
+
+def test_max_in_window_counts_half_open_windows():
+    assert max_in_window([0, 1, 2, 60, 61], 60.0) == 3
+    assert max_in_window([], 60.0) == 0
