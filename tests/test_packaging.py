@@ -1,0 +1,57 @@
+"""The wheel carries the schemas, and a tap installed from it finds them there."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_installed_wheel_finds_its_packed_schemas(tmp_path):
+    wheels = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = wheels.glob("tap_hindsight-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packed = json.loads(archive.read("tap_hindsight/schemas/interviews.json"))
+        names = archive.namelist()
+    assert packed == json.loads((REPO / "schemas" / "interviews.json").read_text())
+    assert "tap_hindsight/simulator/server.py" in names
+
+    # Install only the wheel's files (dependencies come from the test environment) into a
+    # directory that shadows the editable install, and run from outside the repository.
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    probe = (
+        "import json, tap_hindsight, tap_hindsight.schemas as s;"
+        "print(json.dumps([tap_hindsight.__file__, str(s.schema_path('interviews'))]))"
+    )
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    module_file, schema_file = json.loads(done.stdout)
+    assert module_file.startswith(str(target))
+    assert schema_file == str(target / "tap_hindsight" / "schemas" / "interviews.json")
+
+    discover = subprocess.run(
+        [sys.executable, "-m", "tap_hindsight", "--discover"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (stream,) = json.loads(discover.stdout)["streams"]
+    assert stream["schema"]["properties"].keys() == packed["properties"].keys()
