@@ -10,6 +10,7 @@ Singer consumer sees (records, counters, STATE) is produced by the thread that i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -147,12 +148,9 @@ def rate_limit_pause(headers: requests.structures.CaseInsensitiveDict[str], now:
     wait_for: float | None = None
     reset = headers.get("X-RateLimit-Reset")
     if reset is not None:
-        try:
+        with contextlib.suppress(ValueError):
             value = float(reset)
-        except ValueError:
-            value = None  # type: ignore[assignment]
-        if value is not None:
-            if value > 1e12:  # noqa: PLR2004
+            if value > 1e12:  # noqa: PLR2004 (an epoch in milliseconds)
                 value /= 1000.0
             wait_for = value - now if value > 1e9 else value  # noqa: PLR2004
     retry_after = headers.get("Retry-After")
@@ -234,61 +232,74 @@ class HindsightClient:
 
         Raises:
             ApiKeyRejectedError: the API rejected the key (401/403).
+
         """
-        result = FetchResult(interview_id, Outcome.FAILED)
+        result = FetchResult(interview_id, Outcome.CANCELLED)
         url = self.url_for(interview_id)
-        failures = 0
-        redirects = 0
-        while True:
-            if not self.limiter.acquire(self._stop):
-                result.outcome = Outcome.CANCELLED
-                return result
-            result.requests_sent += 1
-            try:
-                response = self.session.get(
-                    url,
-                    auth=self._auth,
-                    timeout=self.settings.request_timeout,
-                    allow_redirects=False,
-                )
-                with response:
-                    record = self._read(interview_id, response, result)
-                if record is None:  # a 404
-                    result.outcome = Outcome.NOT_FOUND
+        failures = redirects = 0
+        try:
+            while self.limiter.acquire(self._stop):
+                result.requests_sent += 1
+                try:
+                    self._attempt(url, result)
+                except _RedirectError as redirect:
+                    redirects += 1
+                    if redirects > MAX_REDIRECTS:
+                        raise _Fail("too many redirects") from None
+                    url = redirect.location
+                except _RateLimitedError:
+                    if result.rate_limited >= MAX_RATE_LIMITED_ATTEMPTS:
+                        msg = f"rate limited (HTTP 429) {result.rate_limited} times"
+                        raise _Fail(msg) from None
+                except (_Retry, requests.RequestException) as exc:
+                    failures += 1
+                    if not self._back_off(interview_id, failures, exc):
+                        break  # stopped while waiting
+                else:
                     return result
-                result.outcome, result.record = Outcome.OK, record
-                return result
-            except _RedirectError as redirect:
-                redirects += 1
-                if redirects > MAX_REDIRECTS:
-                    result.error = "too many redirects"
-                    return result
-                url = redirect.location
-            except _RateLimitedError:
-                if result.rate_limited >= MAX_RATE_LIMITED_ATTEMPTS:
-                    result.error = f"rate limited (HTTP 429) {result.rate_limited} times"
-                    return result
-            except _Fail as exc:
-                result.error = str(exc)
-                return result
-            except (_Retry, requests.RequestException) as exc:
-                reason = str(exc) if isinstance(exc, _Retry) else _describe(exc, self.settings)
-                failures += 1
-                if failures > self.settings.max_retries:
-                    result.error = f"{reason} (gave up after {failures} attempts)"
-                    return result
-                delay = backoff_delay(failures)
-                self.logger.warning(
-                    "Interview %d: %s; retrying in %.1f s (attempt %d of %d)",
-                    interview_id,
-                    reason,
-                    delay,
-                    failures + 1,
-                    self.settings.max_retries + 1,
-                )
-                if self._stop.wait(delay):
-                    result.outcome = Outcome.CANCELLED
-                    return result
+        except _Fail as exc:
+            result.outcome, result.error = Outcome.FAILED, str(exc)
+        return result
+
+    def _attempt(self, url: str, result: FetchResult) -> None:
+        """Send one request and record its outcome, or raise what to do next."""
+        response = self.session.get(
+            url,
+            auth=self._auth,
+            timeout=self.settings.request_timeout,
+            allow_redirects=False,
+        )
+        with response:
+            record = self._read(result.interview_id, response, result)
+        if record is None:
+            result.outcome = Outcome.NOT_FOUND
+        else:
+            result.outcome, result.record = Outcome.OK, record
+
+    def _back_off(self, interview_id: int, failures: int, exc: Exception) -> bool:
+        """Wait before retry number `failures`; False if the run stopped meanwhile.
+
+        Raises:
+            _Fail: the retries are used up.
+
+        """
+        if isinstance(exc, requests.RequestException):
+            reason = _describe(exc, self.settings)
+        else:
+            reason = str(exc)
+        if failures > self.settings.max_retries:
+            msg = f"{reason} (gave up after {failures} attempts)"
+            raise _Fail(msg)
+        delay = backoff_delay(failures)
+        self.logger.warning(
+            "Interview %d: %s; retrying in %.1f s (attempt %d of %d)",
+            interview_id,
+            reason,
+            delay,
+            failures + 1,
+            self.settings.max_retries + 1,
+        )
+        return not self._stop.wait(delay)
 
     def _read(
         self,
@@ -326,8 +337,7 @@ class HindsightClient:
             result.rate_limited += 1
             pause = rate_limit_pause(response.headers, time.time())
             self.logger.warning(
-                "Rate limit reached (HTTP 429) on interview %d: pausing all requests for "
-                "%.1f s",
+                "Rate limit reached (HTTP 429) on interview %d: pausing all requests for %.1f s",
                 interview_id,
                 pause,
             )
@@ -357,6 +367,7 @@ class HindsightClient:
 
         Raises:
             ApiKeyRejectedError: the key was rejected; nothing more is fetched.
+
         """
         pending_ids = iter(interview_ids)
         window = self.settings.concurrency

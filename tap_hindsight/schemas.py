@@ -20,6 +20,7 @@ def schema_path(stream_name: str) -> Path:
 
     Raises:
         FileNotFoundError: neither copy exists (a broken install).
+
     """
     file_name = f"{stream_name}.json"
     packed = _PACKED / file_name

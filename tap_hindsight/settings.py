@@ -156,7 +156,7 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_base_url(value: object, errors: list[str]) -> str:
-    """https is required, except to loopback addresses (the simulator, a local proxy)."""
+    """Https is required, except to loopback addresses (the simulator, a local proxy)."""
     if not isinstance(value, str) or not value.strip():
         errors.append(f"base_url: expected a URL, got {show(value)}")
         return DEFAULT_BASE_URL
@@ -241,6 +241,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
 
     Raises:
         ConfigValidationError: one message per bad setting.
+
     """
     errors: list[str] = []
     api_key = config.get("api_key")
@@ -284,7 +285,27 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     return settings
 
 
-def _number_or_raw(raw: str, kind: type[int] | type[float]) -> int | float | str:
+def _decode(name: str, json_type: str, raw: str) -> Any:  # noqa: ANN401 (any setting)
+    """One environment value, decoded for its setting's type.
+
+    Raises:
+        ValueError: an array or object that is not valid JSON.
+
+    """
+    if name == "interview_ids":
+        return split_id_string(raw)
+    if json_type == "boolean":
+        return raw.strip().lower() in {"1", "true", "yes", "on", "t", "y"}
+    if json_type in {"array", "object"}:
+        return json.loads(raw)
+    if json_type == "integer":
+        return _number_or_raw(raw, int)
+    if json_type == "number":
+        return _number_or_raw(raw, float)
+    return raw
+
+
+def _number_or_raw(raw: str, kind: type[int | float]) -> int | float | str:
     """Convert a number from the environment; keep a bad value so its check names it."""
     try:
         return kind(raw.strip())
@@ -307,6 +328,7 @@ def settings_from_environment(
 
     Raises:
         ConfigValidationError: an array or object variable that is not valid JSON.
+
     """
     if environ is None:
         # Like the SDK: a `.env` file (nearest the working directory) fills in what the
@@ -317,24 +339,12 @@ def settings_from_environment(
     errors: list[str] = []
     for name, json_type in setting_types.items():
         variable = prefix + name.upper().replace("-", "_")
-        if variable not in environ:
-            continue
-        raw = environ[variable]
-        if name == "interview_ids":
-            result[name] = split_id_string(raw)
-        elif json_type == "boolean":
-            result[name] = raw.strip().lower() in {"1", "true", "yes", "on", "t", "y"}
-        elif json_type in {"array", "object"}:
+        if variable in environ:
             try:
-                result[name] = json.loads(raw)
+                result[name] = _decode(name, json_type, environ[variable])
             except ValueError:
+                raw = environ[variable]
                 errors.append(f"{variable}: {show(raw)} is not valid JSON ({json_type} expected)")
-        elif json_type == "integer":
-            result[name] = _number_or_raw(raw, int)
-        elif json_type == "number":
-            result[name] = _number_or_raw(raw, float)
-        else:
-            result[name] = raw
     if errors:
         raise ConfigValidationError("Config validation failed", errors=errors)
     return result

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from tap_hindsight.tap import TapHindsight
 
+
 @dataclass
 class SyncReport:
     """What one run did, counted on the main thread. Failures fail the run at the end."""
@@ -106,9 +107,9 @@ class InterviewsStream(Stream):
         record: dict[str, Any] = strip_nul(result.record)
         problems = self._validator.problems(record)
         if not problems and record["interview_request_id"] != interview_id:
+            carried = record["interview_request_id"]
             problems = [
-                f"field 'interview_request_id': answer carries "
-                f"{record['interview_request_id']!r}, not the requested ID",
+                f"field 'interview_request_id': answer carries {carried!r}, not the ID asked for"
             ]
         if problems:
             report.failed[interview_id] = "; ".join(problems)

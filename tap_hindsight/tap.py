@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import cached_property
 from typing import Any
 
@@ -22,103 +23,106 @@ from tap_hindsight.settings import (
 )
 from tap_hindsight.streams import InterviewsStream
 
+#: The tap's own settings (the SDK adds its built-in ones, such as stream_maps, to the
+#: class's config_jsonschema at run time).
+SETTINGS = th.PropertiesList(
+    th.Property(
+        "api_key",
+        th.StringType,
+        required=True,
+        secret=True,
+        title="API key",
+        description="Bearer API key from the Hindsight dashboard (Settings > API).",
+    ),
+    th.Property(
+        "base_url",
+        th.StringType,
+        default=DEFAULT_BASE_URL,
+        title="Base URL",
+        description=(
+            "Root of the Hindsight API. https is required, except for loopback "
+            "addresses (a local simulator or proxy)."
+        ),
+    ),
+    th.Property(
+        "interview_ids",
+        th.ArrayType(th.CustomType({"type": ["integer", "string"]})),
+        default=[],
+        title="Interview IDs",
+        description=(
+            "Interview request IDs to extract (the interview_request_id returned by "
+            "POST /interviews). Digit strings are accepted; from an environment "
+            "variable, a JSON array or a comma-separated list (1,2,3)."
+        ),
+    ),
+    th.Property(
+        "interview_ids_file",
+        th.StringType,
+        title="Interview IDs file",
+        description=(
+            "Path to a file of interview request IDs, one per line; blank lines and "
+            "# comments are ignored. Combined with interview_ids."
+        ),
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        title="Start date",
+        description="Interviews created before this instant are not emitted.",
+    ),
+    th.Property(
+        "requests_per_minute",
+        th.IntegerType,
+        default=DEFAULT_REQUESTS_PER_MINUTE,
+        title="Requests per minute",
+        description=(
+            "Never send more than this many requests in any 60 s window: your plan's "
+            "limit (Essentials 60, Growth 300, Enterprise 1000) or less."
+        ),
+    ),
+    th.Property(
+        "concurrency",
+        th.IntegerType,
+        default=DEFAULT_CONCURRENCY,
+        title="Concurrency",
+        description="Requests in flight at once (1-64).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        title="Request timeout",
+        description="Seconds to wait for each answer before retrying.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=DEFAULT_MAX_RETRIES,
+        title="Max retries",
+        description=(
+            "Retries of a request that failed in a way that may pass (5xx, timeouts, "
+            "dropped connections, broken answers), with exponential backoff and jitter."
+        ),
+    ),
+)
+
 
 class TapHindsight(Tap):
     """Singer tap for Hindsight AI win-loss interviews."""
 
     name = "tap-hindsight"
-
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType,
-            required=True,
-            secret=True,
-            title="API key",
-            description="Bearer API key from the Hindsight dashboard (Settings > API).",
-        ),
-        th.Property(
-            "base_url",
-            th.StringType,
-            default=DEFAULT_BASE_URL,
-            title="Base URL",
-            description=(
-                "Root of the Hindsight API. https is required, except for loopback "
-                "addresses (a local simulator or proxy)."
-            ),
-        ),
-        th.Property(
-            "interview_ids",
-            th.ArrayType(th.CustomType({"type": ["integer", "string"]})),
-            default=[],
-            title="Interview IDs",
-            description=(
-                "Interview request IDs to extract (the interview_request_id returned by "
-                "POST /interviews). Digit strings are accepted; from an environment "
-                "variable, a JSON array or a comma-separated list (1,2,3)."
-            ),
-        ),
-        th.Property(
-            "interview_ids_file",
-            th.StringType,
-            title="Interview IDs file",
-            description=(
-                "Path to a file of interview request IDs, one per line; blank lines and "
-                "# comments are ignored. Combined with interview_ids."
-            ),
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            title="Start date",
-            description="Interviews created before this instant are not emitted.",
-        ),
-        th.Property(
-            "requests_per_minute",
-            th.IntegerType,
-            default=DEFAULT_REQUESTS_PER_MINUTE,
-            title="Requests per minute",
-            description=(
-                "Never send more than this many requests in any 60 s window: your plan's "
-                "limit (Essentials 60, Growth 300, Enterprise 1000) or less."
-            ),
-        ),
-        th.Property(
-            "concurrency",
-            th.IntegerType,
-            default=DEFAULT_CONCURRENCY,
-            title="Concurrency",
-            description="Requests in flight at once (1-64).",
-        ),
-        th.Property(
-            "request_timeout",
-            th.NumberType,
-            default=DEFAULT_REQUEST_TIMEOUT,
-            title="Request timeout",
-            description="Seconds to wait for each answer before retrying.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=DEFAULT_MAX_RETRIES,
-            title="Max retries",
-            description=(
-                "Retries of a request that failed in a way that may pass (5xx, timeouts, "
-                "dropped connections, broken answers), with exponential backoff and jitter."
-            ),
-        ),
-    ).to_dict()
+    config_jsonschema = SETTINGS.to_dict()
 
     @override
-    def __init__(self, *, config: Any = None, parse_env_config: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *, config: Any = None, parse_env_config: bool = False, **kwargs: Any
+    ) -> None:
         # The SDK's own environment parsing crashes on `1,2,3` arrays and on numbers that
         # are not numbers; ours leaves bad values for validation to name.
         if parse_env_config:
-            schema = dict(self.config_jsonschema)
+            schema = copy.deepcopy(self.config_jsonschema)
             self.append_builtin_config(schema)
-            types = {
-                name: _json_type(spec) for name, spec in schema.get("properties", {}).items()
-            }
+            types = {name: _json_type(spec) for name, spec in schema.get("properties", {}).items()}
             config = {**(config or {}), **settings_from_environment(types, "TAP_HINDSIGHT_")}
         super().__init__(config=config, parse_env_config=False, **kwargs)
         if kwargs.get("validate_config", True):
@@ -133,8 +137,11 @@ class TapHindsight(Tap):
     def discover_streams(self) -> list[InterviewsStream]:
         return [InterviewsStream(self)]
 
-    @override
+    @override  # type: ignore[misc]
     def sync_all(self) -> None:
+        # The SDK marks sync_all final, but it offers no other hook that runs after the
+        # final STATE is written and before the process exits: this wrapper leaves the
+        # sync itself untouched and only turns its outcome into the exit code.
         try:
             super().sync_all()
         except ApiKeyRejectedError as exc:

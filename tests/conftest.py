@@ -17,7 +17,7 @@ def start_simulator() -> Iterator[Callable[..., HindsightSimulator]]:
     """Start simulators with SimulatorConfig fields as keyword arguments."""
     started: list[HindsightSimulator] = []
 
-    def start(**config: Any) -> HindsightSimulator:  # noqa: ANN401
+    def start(**config: Any) -> HindsightSimulator:
         simulator = HindsightSimulator(SimulatorConfig(**config)).start()
         started.append(simulator)
         return simulator

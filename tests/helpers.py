@@ -97,12 +97,12 @@ def run_tap(
     return run
 
 
-def expected_record(simulator: Any, interview_id: int) -> dict[str, Any]:  # noqa: ANN401
+def expected_record(simulator: Any, interview_id: int) -> dict[str, Any]:
     """What the tap must emit for this ID: the API's answer with NUL characters removed."""
     return strip_nul(simulator.interview(interview_id))
 
 
-def tap_config(simulator: Any, ids: list[int], **settings: Any) -> dict[str, Any]:  # noqa: ANN401
+def tap_config(simulator: Any, ids: list[int], **settings: Any) -> dict[str, Any]:
     """A config pointing the tap at `simulator` with the acme key."""
     config: dict[str, Any] = {
         "api_key": ACME_KEY,

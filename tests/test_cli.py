@@ -1,4 +1,4 @@
-"""The SDK's standard command line, run for real: --about, --discover, --catalog, --state, --test."""
+"""The SDK's standard command line, run for real: about, discover, catalog, state, test."""
 
 from __future__ import annotations
 

@@ -39,7 +39,12 @@ def test_the_installed_wheel_finds_its_packed_schemas(tmp_path):
     )
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     module_file, schema_file = json.loads(done.stdout)
     assert module_file.startswith(str(target))

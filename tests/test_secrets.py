@@ -14,14 +14,13 @@ WRONG_KEY = "hs_live_WRONGsecret9911"
 @pytest.fixture
 def keyed_simulator(start_simulator):
     elsewhere = start_simulator(host="127.0.0.2")
-    simulator = start_simulator(
+    return start_simulator(
         organisations=(Organisation("acme", KEY, 1001, 100),),
         redirect_to=elsewhere.url.removesuffix("/api/v1"),
         rate_limit=8,
         window_seconds=1,
         hang_seconds=2,
     )
-    return simulator
 
 
 def scenarios(simulator, tmp_path):
@@ -42,7 +41,9 @@ def scenarios(simulator, tmp_path):
     yield run_tap(tmp_path, tap_config(simulator, ids, api_key=KEY, request_timeout=1), env=debug)
     yield run_tap(tmp_path, tap_config(simulator, ids, api_key=WRONG_KEY), env=debug)
     yield run_tap(
-        tmp_path, tap_config(simulator, ["bad"], api_key=KEY, base_url="http://example.com"), env=debug
+        tmp_path,
+        tap_config(simulator, ["bad"], api_key=KEY, base_url="http://example.com"),
+        env=debug,
     )
     env_config = clean_env(
         TAP_HINDSIGHT_LOGLEVEL="DEBUG",

@@ -50,7 +50,9 @@ def test_ids_file_skips_blanks_and_comments_and_names_bad_lines(tmp_path):
         f"interview_ids_file {path} line 7: '12x' is not an interview ID (a positive integer)",
     ]
     path.write_text("# exported\n1001\n\n1002 # Globex\n1001\n")
-    settings = load_settings({"api_key": "k", "interview_ids": [7], "interview_ids_file": str(path)})
+    settings = load_settings(
+        {"api_key": "k", "interview_ids": [7], "interview_ids_file": str(path)}
+    )
     assert settings.interview_ids == (7, 1001, 1002)
 
 
@@ -213,7 +215,9 @@ def test_a_dotenv_file_in_the_working_directory_is_read(simulator, tmp_path):
 
 def test_several_config_files_merge_later_ones_winning(simulator, tmp_path):
     base = tmp_path / "base.json"
-    base.write_text(f'{{"api_key": "{ACME_KEY}", "base_url": "{simulator.url}", "interview_ids": [1]}}')
+    base.write_text(
+        f'{{"api_key": "{ACME_KEY}", "base_url": "{simulator.url}", "interview_ids": [1]}}'
+    )
     override = tmp_path / "override.json"
     override.write_text('{"interview_ids": [1006]}')
     run = run_tap(tmp_path, None, "--config", str(base), "--config", str(override))

@@ -23,14 +23,13 @@ def test_every_interview_is_emitted_exactly_as_the_api_serves_it(simulator, tmp_
     assert statuses == {"created", "sent", "completed"}
     schema_messages = [m for m in run.messages if m["type"] == "SCHEMA"]
     assert schema_messages[0]["key_properties"] == ["interview_request_id"]
-    assert schema_messages[0]["schema"]["properties"].keys() == json.loads(
-        SCHEMA_FILE.read_text()
-    )["properties"].keys()
+    assert (
+        schema_messages[0]["schema"]["properties"].keys()
+        == json.loads(SCHEMA_FILE.read_text())["properties"].keys()
+    )
 
 
-def test_nul_characters_are_removed_at_every_depth_and_nothing_else_changes(
-    simulator, tmp_path
-):
+def test_nul_characters_are_removed_at_every_depth_and_nothing_else_changes(simulator, tmp_path):
     nul_id = 1000 + NUL_EVERY  # an ID the simulator serves with NULs
     simulator.set_status(nul_id, "completed")
     served = simulator.interview(nul_id)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import pytest
 from requests.structures import CaseInsensitiveDict
@@ -132,7 +132,10 @@ def test_validator_accepts_every_status_the_simulator_serves():
         ({"interview_request_id": "1001"}, "field 'interview_request_id': "),
         ({"status": None}, "field 'status': "),
         ({"transcript": "text"}, "field 'transcript': "),
-        ({"transcript": {"document_id": "d", "content": "c"}}, "field 'transcript.created_at' is missing"),
+        (
+            {"transcript": {"document_id": "d", "content": "c"}},
+            "field 'transcript.created_at' is missing",
+        ),
     ],
 )
 def test_validator_names_the_field(change, expected):

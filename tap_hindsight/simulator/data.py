@@ -48,8 +48,10 @@ _ANSWERS = (
     "We looked at three tools. {competitor} came in through a referral.",
     "Honestly the pricing was the main thing: {competitor} was about 20% cheaper per seat.",
     "Your onboarding was **much** better, but *security review* took six weeks.",
-    "The demo was great 👍 but the contract terms were rigid.\n\n"
-    "We also had to justify the spend to finance, which took another month.",
+    (
+        "The demo was great 👍 but the contract terms were rigid.\n\n"
+        "We also had to justify the spend to finance, which took another month."
+    ),
     "لقد كان السعر مرتفعًا قليلًا مقارنة بـ {competitor}.",
     "価格は少し高かったですが、サポートは素晴らしかったです。",
     "Support answered within minutes — that mattered more than price. 🚀",
@@ -58,6 +60,11 @@ _ANSWERS = (
 
 def _instant(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sometimes(rng: random.Random, share: float, value: str) -> str | None:
+    """`value` in `share` of cases, else null (the API's optional fields)."""
+    return value if rng.random() < share else None
 
 
 def transcript_markdown(rng: random.Random, contact: str, competitor: str, size: int) -> str:
@@ -89,14 +96,14 @@ def make_interview(
     created = _EPOCH + timedelta(minutes=37 * interview_id + rng.randint(0, 30))
     sent = created + timedelta(minutes=rng.randint(5, 90))
     completed = sent + timedelta(hours=rng.randint(2, 96), minutes=rng.randint(0, 59))
-    objective = rng.choice(_OBJECTIVES).format(competitor=competitor) if rng.random() < 0.7 else None  # noqa: PLR2004
+    objective = rng.choice(_OBJECTIVES).format(competitor=competitor)
     record: dict[str, Any] = {
         "interview_request_id": interview_id,
-        "contact_id": f"contact_{rng.getrandbits(40):010x}" if rng.random() < 0.95 else None,  # noqa: PLR2004
-        "deal_id": f"deal_{rng.getrandbits(40):010x}" if rng.random() < 0.8 else None,  # noqa: PLR2004
+        "contact_id": _sometimes(rng, 0.95, f"contact_{rng.getrandbits(40):010x}"),
+        "deal_id": _sometimes(rng, 0.8, f"deal_{rng.getrandbits(40):010x}"),
         "survey_url": f"https://app.usehindsight.com/survey?token=tok_{rng.getrandbits(64):016x}",
         "status": status,
-        "objective": objective,
+        "objective": _sometimes(rng, 0.7, objective),
         "email_sent_at": None if status == "created" else _instant(sent),
         "created_at": _instant(created),
         "transcript": None,

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from tap_hindsight.records import strip_nul
-from tap_hindsight.simulator.server import HindsightSimulator, SimulatorConfig, default_organisations
+from tap_hindsight.simulator.server import (
+    HindsightSimulator,
+    SimulatorConfig,
+    default_organisations,
+)
 
 OUTPUT_FILE = "interviews.jsonl"
 

@@ -16,6 +16,7 @@ Control endpoints under `/_sim/` (no key needed; the server only listens on loop
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -25,7 +26,9 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
+
+from typing_extensions import Self
 
 from tap_hindsight.simulator.data import initial_status, make_interview, next_status
 
@@ -122,7 +125,7 @@ class HindsightSimulator:
 
     # Lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> HindsightSimulator:
+    def start(self) -> Self:
         """Listen and serve in a daemon thread."""
         handler = type("Handler", (_Handler,), {"simulator": self})
         server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
@@ -140,7 +143,7 @@ class HindsightSimulator:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> HindsightSimulator:
+    def __enter__(self) -> Self:
         """Start on entry."""
         return self.start()
 
@@ -155,7 +158,7 @@ class HindsightSimulator:
             msg = "simulator not started"
             raise RuntimeError(msg)
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/v1"
+        return f"http://{host!s}:{port}/api/v1"
 
     # Data and lifecycle of interviews ---------------------------------------------------
 
@@ -181,9 +184,7 @@ class HindsightSimulator:
             if interview_id in self._bodies:
                 return self._bodies[interview_id]
             status = self._status_locked(interview_id)
-        return make_interview(
-            self.config.seed, interview_id, status, self.config.transcript_chars
-        )
+        return make_interview(self.config.seed, interview_id, status, self.config.transcript_chars)
 
     def set_status(self, interview_id: int, status: str) -> None:
         """Put an interview in `status` (any string: the API may add statuses)."""
@@ -328,6 +329,9 @@ _LOGIN_PAGE = b"<!DOCTYPE html><html><body><form action='/login'>Sign in</form><
 
 class _Handler(BaseHTTPRequestHandler):
     simulator: HindsightSimulator
+    _arrived: float = 0.0
+    _interview_id: int | None = None
+    _authorized: bool = False
     protocol_version = "HTTP/1.1"
     server_version = "HindsightSimulator/1.0"
 
@@ -351,12 +355,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         sim = self.simulator
         sim._enter()  # noqa: SLF001
         try:
@@ -369,89 +371,52 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             sim._leave()  # noqa: SLF001
 
-    def _serve_interview(self) -> None:  # noqa: C901, PLR0911, PLR0912
+    def _log(self, status: int, fault: str | None = None) -> None:
+        self.simulator._record(  # noqa: SLF001
+            Arrival(self._arrived, self._interview_id, status, fault, self._authorized),
+        )
+
+    def _serve_interview(self) -> None:
         sim = self.simulator
         config = sim.config
+        self._arrived = time.time()
         path = self.path.split("?", 1)[0]
         prefix = "/api/v1/interviews/"
-        interview_id: int | None = None
-        if path.startswith(prefix) and path[len(prefix) :].isdigit():
-            interview_id = int(path[len(prefix) :])
-        arrived = time.time()
+        tail = path[len(prefix) :] if path.startswith(prefix) else ""
+        self._interview_id = int(tail) if tail.isdigit() else None
         if config.latency_ms > 0:
             time.sleep(config.latency_ms / 1000.0)
         org = sim._organisation_for(self.headers.get("Authorization"))  # noqa: SLF001
-
-        def record(status: int, fault: str | None = None) -> None:
-            sim._record(Arrival(arrived, interview_id, status, fault, org is not None))  # noqa: SLF001
-
+        self._authorized = org is not None
         if org is None:
-            record(401)
+            self._log(401)
             self._send(401, _error_body("unauthorized", "Invalid or missing API key"))
             return
         allowed, remaining, reset_at = sim._spend(org)  # noqa: SLF001
         limit_headers = sim.rate_limit_headers(remaining, reset_at)
         if not allowed:
-            record(429)
+            self._log(429)
             headers = dict(limit_headers)
             if config.reset_style == "retry-after":
                 headers["Retry-After"] = str(max(math.ceil(reset_at - time.time()), 1))
             self._send(429, _error_body("rate_limit_exceeded", "Too many requests"), headers)
             return
-        fault = sim._draw_fault(interview_id)  # noqa: SLF001
-        if fault == REDIRECT_FAULT and config.redirect_to:
-            record(302, fault)
-            target = config.redirect_to.rstrip("/") + self.path
-            self._send(302, b"", {"Location": target})
+        fault = sim._draw_fault(self._interview_id)  # noqa: SLF001
+        if fault in self.EARLY_FAULTS:
+            status, answer = self.EARLY_FAULTS[fault]
+            self._log(status, fault)
+            getattr(self, answer)(limit_headers)
             return
-        if fault == "500":
-            record(500, fault)
-            self._send(500, _error_body("internal_error", "Something went wrong"))
+        if self._interview_id is None or not org.owns(self._interview_id):
+            self._log(404, fault)
+            body = _error_body("not_found", "Interview request not found")
+            self._send(404, body, limit_headers)
             return
-        if fault == "502_html":
-            record(502, fault)
-            self._send(502, _HTML_PAGE, content_type="text/html")
-            return
-        if fault == "503":
-            record(503, fault)
-            self._send(503, b"Service Unavailable", {"Retry-After": "1"}, "text/plain")
-            return
-        if fault == "html_200":
-            record(200, fault)
-            self._send(200, _LOGIN_PAGE, content_type="text/html; charset=utf-8")
-            return
-        if fault == "disconnect":
-            record(0, fault)
-            self._drop()
-            return
-        if fault == "hang":
-            record(0, fault)
-            time.sleep(config.hang_seconds)
-            self._drop()
-            return
-        if fault == "429":
-            record(429, fault)
-            headers = dict(limit_headers)
-            headers["X-RateLimit-Remaining"] = "0"
-            headers["X-RateLimit-Reset"] = (
-                "1" if config.reset_style == "seconds" else str(math.ceil(time.time() + 1))
-            )
-            headers["Retry-After"] = "1"
-            self._send(429, _error_body("rate_limit_exceeded", "Too many requests"), headers)
-            return
-        if interview_id is None or not org.owns(interview_id):
-            record(404, fault)
-            self._send(
-                404, _error_body("not_found", "Interview request not found"), limit_headers
-            )
-            return
-        body = json.dumps(sim.interview(interview_id), ensure_ascii=False).encode("utf-8")
+        self._log(200, fault)
+        body = json.dumps(sim.interview(self._interview_id), ensure_ascii=False).encode()
         if fault == "truncated":
-            record(200, fault)
             self._send(200, body[: max(len(body) // 2, 1)], limit_headers)
-            return
-        if fault == "incomplete":
-            record(200, fault)
+        elif fault == "incomplete":
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -459,11 +424,56 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self._drop()
-            return
-        record(200, fault)
-        self._send(200, body, limit_headers)
+        else:
+            self._send(200, body, limit_headers)
 
-    def do_POST(self) -> None:  # noqa: N802
+    # Faults answered before looking the interview up: the status logged, and the method
+    # that answers. ("truncated" and "incomplete" need the body, so they come later.)
+    EARLY_FAULTS: ClassVar[dict[str, tuple[int, str]]] = {
+        "500": (500, "_answer_500"),
+        "502_html": (502, "_answer_502_html"),
+        "503": (503, "_answer_503"),
+        "html_200": (200, "_answer_html_200"),
+        "disconnect": (0, "_answer_disconnect"),
+        "hang": (0, "_answer_hang"),
+        "429": (429, "_answer_429"),
+        REDIRECT_FAULT: (302, "_answer_redirect"),
+    }
+
+    def _answer_500(self, _headers: dict[str, str]) -> None:
+        self._send(500, _error_body("internal_error", "Something went wrong"))
+
+    def _answer_502_html(self, _headers: dict[str, str]) -> None:
+        self._send(502, _HTML_PAGE, content_type="text/html")
+
+    def _answer_503(self, _headers: dict[str, str]) -> None:
+        self._send(503, b"Service Unavailable", {"Retry-After": "1"}, "text/plain")
+
+    def _answer_html_200(self, _headers: dict[str, str]) -> None:
+        self._send(200, _LOGIN_PAGE, content_type="text/html; charset=utf-8")
+
+    def _answer_disconnect(self, _headers: dict[str, str]) -> None:
+        self._drop()
+
+    def _answer_redirect(self, _headers: dict[str, str]) -> None:
+        target = (self.simulator.config.redirect_to or "").rstrip("/") + self.path
+        self._send(302, b"", {"Location": target})
+
+    def _answer_hang(self, _headers: dict[str, str]) -> None:
+        time.sleep(self.simulator.config.hang_seconds)
+        self._drop()
+
+    def _answer_429(self, headers: dict[str, str]) -> None:
+        seconds_style = self.simulator.config.reset_style == "seconds"
+        headers = {
+            **headers,
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": "1" if seconds_style else str(math.ceil(time.time() + 1)),
+            "Retry-After": "1",
+        }
+        self._send(429, _error_body("rate_limit_exceeded", "Too many requests"), headers)
+
+    def do_POST(self) -> None:
         sim = self.simulator
         length = int(self.headers.get("Content-Length") or 0)
         try:
