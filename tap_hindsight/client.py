@@ -103,7 +103,6 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._condition = threading.Condition()
-        self.waited_seconds = 0.0
 
     def delay(self) -> float:
         """Seconds until a slot is free; 0 claims one. Call with the lock held."""
@@ -124,11 +123,13 @@ class RateLimiter:
                 wait_for = self.delay()
                 if wait_for <= 0:
                     return True
-                started = self._clock()
-                # Wake at least once a second so a stop request is noticed.
-                self._condition.wait(min(wait_for, 1.0))
-                self.waited_seconds += self._clock() - started
+                self._condition.wait(wait_for)
         return False
+
+    def wake_all(self) -> None:
+        """Make every waiting caller look again (at the stop flag, for one)."""
+        with self._condition:
+            self._condition.notify_all()
 
     def pause(self, seconds: float) -> None:
         """Hold back every request for `seconds` (a 429 says the budget is spent)."""
@@ -220,8 +221,7 @@ class HindsightClient:
     def stop(self) -> None:
         """Ask every worker to give up as soon as it can."""
         self._stop.set()
-        with self.limiter._condition:  # noqa: SLF001 (our own limiter)
-            self.limiter._condition.notify_all()  # noqa: SLF001
+        self.limiter.wake_all()
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -323,10 +323,11 @@ class HindsightClient:
                 raise _Retry(msg)
             return body
         if status in {401, 403}:
-            self._stop.set()
+            self.stop()
+            code = _error_code(response)
             msg = (
                 f"The Hindsight API rejected the API key (HTTP {status}"
-                f"{', ' + _error_code(response) if _error_code(response) else ''}). "
+                f"{', ' + code if code else ''}). "
                 "Check the api_key setting: it must be a key from the Hindsight dashboard "
                 "of the organisation that owns these interviews."
             )

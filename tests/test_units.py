@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
@@ -70,6 +71,21 @@ def test_acquire_gives_up_when_stopped():
     assert limiter.acquire(stop)
     stop.set()
     assert limiter.acquire(stop) is False
+
+
+def test_a_caller_waiting_for_the_budget_is_released_by_a_stop():
+    limiter = RateLimiter(1, window=3600.0)
+    stop = threading.Event()
+    assert limiter.acquire(stop)
+    outcome = []
+    waiter = threading.Thread(target=lambda: outcome.append(limiter.acquire(stop)))
+    waiter.start()
+    time.sleep(0.2)  # let it start waiting (else acquire sees the stop at once: also fine)
+    stop.set()
+    limiter.wake_all()
+    waiter.join(timeout=30)  # without the wake-up it would wait out the hour
+    assert not waiter.is_alive()
+    assert outcome == [False]
 
 
 NOW = 1_700_000_000.0
