@@ -360,29 +360,36 @@ class HindsightClient:
             raise _Retry(described)
         raise _Fail(described)
 
-    def fetch_all(self, interview_ids: Iterable[int]) -> Iterator[FetchResult]:
+    def fetch_all(self, interview_ids: Iterable[int | None]) -> Iterator[FetchResult]:
         """Fetch every ID, `concurrency` at a time; yield results as they complete.
 
-        Results come back in completion order, not input order: waiting for the oldest
-        request would let one slow answer hold back all the others.
+        `interview_ids` may yield None to say "no ID until more answers are in" (ID
+        discovery decides how far to probe from the answers). Results come back in
+        completion order, not input order: waiting for the oldest request would let one
+        slow answer hold back all the others.
 
         Raises:
             ApiKeyRejectedError: the key was rejected; nothing more is fetched.
 
         """
-        pending_ids = iter(interview_ids)
+        source = iter(interview_ids)
         window = self.settings.concurrency
         in_flight: set[Future[FetchResult]] = set()
+        exhausted = False
         with ThreadPoolExecutor(max_workers=window, thread_name_prefix="hindsight") as pool:
             try:
                 while True:
-                    while len(in_flight) < window:
-                        next_id = next(pending_ids, None)
-                        if next_id is None:
+                    while not exhausted and len(in_flight) < window:
+                        try:
+                            next_id = next(source)
+                        except StopIteration:
+                            exhausted = True
                             break
+                        if next_id is None:
+                            break  # wait for answers before asking again
                         in_flight.add(pool.submit(self.fetch, next_id))
                     if not in_flight:
-                        return
+                        return  # exhausted, or waiting on nothing (a source's mistake)
                     done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
                         yield future.result()

@@ -11,7 +11,7 @@ import ipaddress
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ DEFAULT_REQUESTS_PER_MINUTE = 60
 DEFAULT_CONCURRENCY = 8
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
+DEFAULT_SCAN_MAX_MISSES = 25
 MAX_CONCURRENCY = 64
 MAX_REQUESTS_PER_MINUTE = 100_000
 
@@ -46,6 +47,8 @@ class Settings:
     concurrency: int = DEFAULT_CONCURRENCY
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
+    scan_start_id: int | None = None
+    scan_max_misses: int = DEFAULT_SCAN_MAX_MISSES
 
 
 def show(value: object) -> str:
@@ -280,6 +283,18 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             "max_retries", config.get("max_retries", DEFAULT_MAX_RETRIES), 0, 20, errors
         ),
     )
+    if config.get("scan_start_id") is not None:
+        settings = replace(
+            settings,
+            scan_start_id=_whole_number("scan_start_id", config["scan_start_id"], 1, 2**53, errors),
+        )
+    if config.get("scan_max_misses") is not None:
+        settings = replace(
+            settings,
+            scan_max_misses=_whole_number(
+                "scan_max_misses", config["scan_max_misses"], 1, 10_000, errors
+            ),
+        )
     if errors:
         raise ConfigValidationError("Config validation failed", errors=errors)
     return settings

@@ -1,4 +1,4 @@
-"""The interviews stream: which IDs are fetched, and what is emitted for each answer."""
+"""The interviews stream: which IDs are fetched, what is emitted, and what state is kept."""
 
 from __future__ import annotations
 
@@ -9,16 +9,20 @@ from singer_sdk.streams import Stream
 from typing_extensions import override
 
 from tap_hindsight.client import FetchResult, HindsightClient, Outcome
-from tap_hindsight.records import KNOWN_STATUSES, RecordValidator, strip_nul
+from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, strip_nul
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.settings import parse_datetime
+from tap_hindsight.state import STATE_KEY, Discovery, LifecycleState, fingerprint, id_source
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from singer_sdk.helpers.types import Context
 
     from tap_hindsight.tap import TapHindsight
+
+#: A STATE message at least this often (in fetch results, so at least every N records).
+CHECKPOINT_EVERY = 50
 
 
 @dataclass
@@ -27,7 +31,12 @@ class SyncReport:
 
     ids: int = 0
     emitted: int = 0
+    unchanged: int = 0
+    completed: int = 0
+    pending: int = 0
     before_start_date: int = 0
+    probes: int = 0
+    discovered: int = 0
     not_found: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     requests_sent: int = 0
@@ -36,11 +45,17 @@ class SyncReport:
     def summary(self) -> str:
         """One line for the log at the end of a run."""
         return (
-            f"{self.ids} IDs: {self.emitted} records emitted, "
+            f"{self.ids} IDs to poll, {self.probes} discovery probes ({self.discovered} "
+            f"found): {self.emitted} records emitted ({self.completed} completed, "
+            f"{self.pending} pending), {self.unchanged} unchanged, "
             f"{self.before_start_date} before start_date, {len(self.not_found)} not found, "
             f"{len(self.failed)} failed; {self.requests_sent} requests sent, "
             f"{self.rate_limited} rate-limited (429)"
         )
+
+
+def _nothing() -> None:
+    """Nothing to remember."""
 
 
 class InterviewsStream(Stream):
@@ -48,7 +63,10 @@ class InterviewsStream(Stream):
 
     name = "interviews"
     primary_keys = ("interview_request_id",)
-    replication_key = None
+    replication_key = "created_at"
+    # The SDK's own checkpoint would come after a record but before our per-ID state
+    # learns of it; this stream writes its own checkpoints (CHECKPOINT_EVERY) instead.
+    STATE_MSG_FREQUENCY = 10**12
 
     def __init__(self, tap: TapHindsight) -> None:
         """Attach the stream to `tap`, whose checked settings it reads at sync time."""
@@ -58,67 +76,141 @@ class InterviewsStream(Stream):
         self._validator = RecordValidator(self.schema)
         self._unknown_statuses: set[str] = set()
 
-    def interview_ids(self) -> Iterable[int]:
-        """The IDs to fetch this run: configured IDs, each once."""
-        return self.hindsight_tap.settings.interview_ids
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]] | None:
+        # One context for all IDs: a partition per ID does not scale (each state lookup
+        # scans the list), and an old state's `partitions` must not turn them back on.
+        return None
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         settings = self.hindsight_tap.settings
-        ids = list(self.interview_ids())
+        lifecycle = LifecycleState.from_bookmark(self.stream_state.get(STATE_KEY))
+        start = settings.start_date.isoformat() if settings.start_date else None
+        lifecycle.apply_start_date(start)
+        ids = lifecycle.ids_to_fetch(settings.interview_ids)
+        discovery = None
+        if settings.scan_start_id is not None:
+            scan_from = max(settings.scan_start_id, lifecycle.scan_next_id or 0)
+            discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(ids))
         self.report = SyncReport(ids=len(ids))
+        self._keep_bookmark_from_moving_back()
         self.logger.info(
-            "Fetching %d interviews from %s (%d requests/min, %d at a time)",
+            "Polling %d interviews (%d completed ones skipped)%s from %s "
+            "(%d requests/min, %d at a time)",
             len(ids),
+            len(lifecycle.completed),
+            f", then discovering IDs from {discovery.next_id}" if discovery else "",
             settings.base_url,
             settings.requests_per_minute,
             settings.concurrency,
         )
         client = HindsightClient(settings, self.logger)
         try:
-            for result in client.fetch_all(ids):
-                record = self._accept(result)
+            for seen, result in enumerate(client.fetch_all(id_source(ids, discovery)), 1):
+                record, remember = self._accept(result, lifecycle, discovery)
                 if record is not None:
                     yield record
                     self.report.emitted += 1
+                # Only now is the record written: state may cover it.
+                remember()
+                if seen % CHECKPOINT_EVERY == 0:
+                    self._store(lifecycle, discovery)
+                    self.hindsight_tap.state_writer.write_state(self.tap_state)
         finally:
             client.close()
+            self._store(lifecycle, discovery)
+            if discovery is not None:
+                self.report.probes = discovery.probes
+                self.report.discovered = discovery.found
             self.logger.info("Interviews sync: %s", self.report.summary())
 
-    def _accept(self, result: FetchResult) -> dict[str, Any] | None:
-        """Count one fetch result; the record to emit, or None. Main thread only."""
+    def _store(self, lifecycle: LifecycleState, discovery: Discovery | None) -> None:
+        """Put the lifecycle into the stream's bookmark (the SDK writes it out)."""
+        if discovery is not None:
+            lifecycle.scan_next_id = discovery.resume_at
+        self.stream_state[STATE_KEY] = lifecycle.to_bookmark()
+
+    def _keep_bookmark_from_moving_back(self) -> None:
+        """Make the `created_at` bookmark the newest ever seen, not the newest this run.
+
+        The SDK promotes the maximum replication value of this run's records; re-polling
+        old pending interviews would move it backwards. Seeding this run's progress
+        marker with the stored bookmark makes the SDK keep the larger of the two.
+        """
+        bookmark = self.stream_state.get("replication_key_value")
+        if bookmark is not None:
+            self.stream_state["progress_markers"] = {
+                "Note": "Progress is not resumable if interrupted.",
+                "replication_key": self.replication_key,
+                "replication_key_value": bookmark,
+            }
+
+    def _accept(  # noqa: PLR0911 (one return per outcome reads as a decision table)
+        self,
+        result: FetchResult,
+        lifecycle: LifecycleState,
+        discovery: Discovery | None,
+    ) -> tuple[dict[str, Any] | None, Callable[[], None]]:
+        """Judge one fetch result (main thread only).
+
+        Returns the record to emit (or None) and what to remember once it is emitted.
+        """
         report = self.report
         report.requests_sent += result.requests_sent
         report.rate_limited += result.rate_limited
         interview_id = result.interview_id
+        probe = discovery is not None and discovery.is_probe(interview_id)
+        if probe and discovery is not None:
+            discovery.answered(interview_id, exists=result.outcome is Outcome.OK)
+        if result.outcome is Outcome.CANCELLED:
+            return None, _nothing
         if result.outcome is Outcome.NOT_FOUND:
-            report.not_found.append(interview_id)
-            self.logger.warning(
-                "Interview %d not found (HTTP 404): it does not exist or belongs to "
-                "another organisation; skipped",
-                interview_id,
-            )
-            return None
-        if result.outcome is not Outcome.OK or result.record is None:
-            if result.outcome is not Outcome.CANCELLED:
-                report.failed[interview_id] = result.error
-                self.logger.error("Interview %d failed: %s", interview_id, result.error)
-            return None
+            if not probe:
+                report.not_found.append(interview_id)
+                self.logger.warning(
+                    "Interview %d not found (HTTP 404): it does not exist or belongs to "
+                    "another organisation; skipped",
+                    interview_id,
+                )
+            return None, lambda: lifecycle.mark_not_found(interview_id)
+        if result.outcome is Outcome.FAILED or result.record is None:
+            report.failed[interview_id] = result.error
+            self.logger.error("Interview %d failed: %s", interview_id, result.error)
+            return None, lambda: lifecycle.mark_failed(interview_id)
         record: dict[str, Any] = strip_nul(result.record)
-        problems = self._validator.problems(record)
-        if not problems and record["interview_request_id"] != interview_id:
-            carried = record["interview_request_id"]
-            problems = [
-                f"field 'interview_request_id': answer carries {carried!r}, not the ID asked for"
-            ]
+        problems = self._problems(interview_id, record)
         if problems:
-            report.failed[interview_id] = "; ".join(problems)
+            report.failed[interview_id] = problems
             self.logger.error(
                 "Interview %d not emitted: it does not match the schema: %s",
                 interview_id,
-                "; ".join(problems),
+                problems,
             )
-            return None
+            return None, lambda: lifecycle.mark_failed(interview_id)
+        start_date = self.hindsight_tap.settings.start_date
+        if start_date is not None and parse_datetime(record["created_at"]) < start_date:
+            report.before_start_date += 1
+            return None, lambda: lifecycle.mark_out_of_range(interview_id)
+        if record["status"] == COMPLETED:
+            report.completed += 1
+            return record, lambda: lifecycle.mark_completed(interview_id)
+        mark = fingerprint(record)
+        if lifecycle.is_unchanged(interview_id, mark):
+            report.unchanged += 1
+            return None, _nothing
+        report.pending += 1
+        return record, lambda: lifecycle.mark_pending(interview_id, mark)
+
+    def _problems(self, interview_id: int, record: dict[str, Any]) -> str:
+        """Why the record cannot be emitted ('' if it can); warns once per unknown status."""
+        problems = self._validator.problems(record)
+        if not problems and record["interview_request_id"] != interview_id:
+            carried = record["interview_request_id"]
+            problems = [f"field 'interview_request_id': the answer carries {carried!r}"]
+        if problems:
+            return "; ".join(problems)
         status = record["status"]
         if status not in KNOWN_STATUSES and status not in self._unknown_statuses:
             self._unknown_statuses.add(status)
@@ -128,8 +220,4 @@ class InterviewsStream(Stream):
                 interview_id,
                 status,
             )
-        start_date = self.hindsight_tap.settings.start_date
-        if start_date is not None and parse_datetime(record["created_at"]) < start_date:
-            report.before_start_date += 1
-            return None
-        return record
+        return ""

@@ -17,10 +17,12 @@ from tap_hindsight.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_REQUESTS_PER_MINUTE,
+    DEFAULT_SCAN_MAX_MISSES,
     Settings,
     load_settings,
     settings_from_environment,
 )
+from tap_hindsight.state import STATE_KEY, LifecycleState
 from tap_hindsight.streams import InterviewsStream
 
 #: The tap's own settings (the SDK adds its built-in ones, such as stream_maps, to the
@@ -95,6 +97,26 @@ SETTINGS = th.PropertiesList(
         description="Seconds to wait for each answer before retrying.",
     ),
     th.Property(
+        "scan_start_id",
+        th.IntegerType,
+        title="Scan start ID",
+        description=(
+            "Discover interviews by probing ascending IDs from this one (later runs "
+            "continue above the highest ID found). Each probe is one request; leave unset "
+            "to extract only listed IDs."
+        ),
+    ),
+    th.Property(
+        "scan_max_misses",
+        th.IntegerType,
+        default=DEFAULT_SCAN_MAX_MISSES,
+        title="Scan max misses",
+        description=(
+            "Stop probing after this many consecutive IDs answer not found (IDs are shared "
+            "by all Hindsight organisations, so gaps are normal)."
+        ),
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType,
         default=DEFAULT_MAX_RETRIES,
@@ -137,6 +159,43 @@ class TapHindsight(Tap):
     def discover_streams(self) -> list[InterviewsStream]:
         return [InterviewsStream(self)]
 
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        # Foreign or damaged state must not crash the run: what cannot be read is
+        # dropped with a warning, and the affected IDs are simply fetched again.
+        super().load_state(self._readable_state(state))
+
+    def _readable_state(self, state: object) -> dict[str, Any]:
+        """The parts of `state` this tap can use; a warning for each part dropped."""
+        if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
+            self.logger.warning("Ignoring state that is not a Singer state object")
+            return {}
+        bookmarks: dict[str, Any] = {}
+        for stream_name, bookmark in state.get("bookmarks", {}).items():
+            if stream_name != InterviewsStream.name:
+                self.logger.warning("Ignoring state of unknown stream %r", stream_name)
+            elif not isinstance(bookmark, dict):
+                self.logger.warning("Ignoring state of 'interviews': not an object")
+            else:
+                bookmarks[stream_name] = self._readable_bookmark(bookmark)
+        return {**state, "bookmarks": bookmarks}
+
+    def _readable_bookmark(self, bookmark: dict[str, Any]) -> dict[str, Any]:
+        readable = {key: value for key, value in bookmark.items() if key != "partitions"}
+        if "partitions" in bookmark:
+            self.logger.warning("Ignoring 'partitions' in state: this tap does not use them")
+        if STATE_KEY in readable:
+            try:
+                LifecycleState.from_bookmark(readable[STATE_KEY])
+            except ValueError as exc:
+                self.logger.warning(
+                    "Ignoring unreadable interview state (%s): every configured ID will "
+                    "be fetched again",
+                    exc,
+                )
+                del readable[STATE_KEY]
+        return readable
+
     @override  # type: ignore[misc]
     def sync_all(self) -> None:
         # The SDK marks sync_all final, but it offers no other hook that runs after the
@@ -146,6 +205,8 @@ class TapHindsight(Tap):
             super().sync_all()
         except ApiKeyRejectedError as exc:
             self.logger.error("%s", exc)  # noqa: TRY400 (the message says it all)
+            # What was emitted before the key was rejected is kept for the next run.
+            self.state_writer.write_state(self.state)
             raise SystemExit(1) from None
         failed = {
             interview_id: error

@@ -1,0 +1,390 @@
+"""What the tap remembers between runs, and which IDs a run must fetch. Pure: no I/O.
+
+Interviews complete hours or days after they are created, so a `created_at` cursor alone
+would miss late transcripts. The state remembers each interview's lifecycle instead:
+
+- completed IDs: their transcript is final; never fetched again;
+- pending IDs (created, sent, or a status Hindsight may add) with a fingerprint of the
+  record last emitted, so a re-poll that changed nothing emits nothing;
+- failed IDs: fetched again next run, even if they left the config;
+- out-of-range IDs: created before `start_date`; not fetched again while it holds;
+- where ID discovery (probing ascending IDs) continues next run.
+
+ID sets are stored as range strings ("1001-1500,1502"): 100,000 mostly consecutive IDs take
+a few bytes, and a string is copied in O(1) by the SDK's deep copy of every STATE message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+#: The key of the tap's own state inside the stream's bookmark. The SDK keeps its keys
+#: (replication_key_value, progress_markers...) beside it and leaves this one alone.
+STATE_KEY = "interview_lifecycle"
+STATE_VERSION = 1
+_FINGERPRINT_CHARS = 12
+
+
+class RangeSet:
+    """A set of positive integers kept as sorted, disjoint, non-adjacent ranges."""
+
+    def __init__(self, values: Iterable[int] = ()) -> None:
+        """Start with `values`."""
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        for value in values:
+            self.add(value)
+
+    def __contains__(self, value: object) -> bool:
+        """True if `value` is in one of the ranges."""
+        if not isinstance(value, int):
+            return False
+        index = bisect_right(self._starts, value) - 1
+        return index >= 0 and self._ends[index] >= value
+
+    def __len__(self) -> int:
+        """How many integers the set holds."""
+        return sum(end - start + 1 for start, end in zip(self._starts, self._ends, strict=True))
+
+    def __iter__(self) -> Iterator[int]:
+        """Every integer, ascending."""
+        for start, end in zip(self._starts, self._ends, strict=True):
+            yield from range(start, end + 1)
+
+    def __eq__(self, other: object) -> bool:
+        """Same integers."""
+        if not isinstance(other, RangeSet):
+            return NotImplemented
+        return self._starts == other._starts and self._ends == other._ends
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        """`RangeSet('1-3,7')`."""
+        return f"RangeSet({self.to_text()!r})"
+
+    @property
+    def ranges(self) -> int:
+        """How many separate ranges: what the stored size grows with."""
+        return len(self._starts)
+
+    def max(self) -> int | None:
+        """The largest integer, or None if empty."""
+        return self._ends[-1] if self._ends else None
+
+    def add(self, value: int) -> None:
+        """Add one integer, merging it into a neighbouring range where it touches one."""
+        index = bisect_right(self._starts, value) - 1
+        if index >= 0 and self._ends[index] >= value:
+            return
+        joins_left = index >= 0 and self._ends[index] == value - 1
+        joins_right = index + 1 < len(self._starts) and self._starts[index + 1] == value + 1
+        if joins_left and joins_right:
+            self._ends[index] = self._ends[index + 1]
+            del self._starts[index + 1]
+            del self._ends[index + 1]
+        elif joins_left:
+            self._ends[index] = value
+        elif joins_right:
+            self._starts[index + 1] = value
+        else:
+            self._starts.insert(index + 1, value)
+            self._ends.insert(index + 1, value)
+
+    def discard(self, value: int) -> None:
+        """Remove one integer if present, splitting its range."""
+        index = bisect_right(self._starts, value) - 1
+        if index < 0 or self._ends[index] < value:
+            return
+        start, end = self._starts[index], self._ends[index]
+        del self._starts[index]
+        del self._ends[index]
+        if value + 1 <= end:
+            self._starts.insert(index, value + 1)
+            self._ends.insert(index, end)
+        if start <= value - 1:
+            self._starts.insert(index, start)
+            self._ends.insert(index, value - 1)
+
+    def to_text(self) -> str:
+        """`1001-1500,1502`: the stored form."""
+        return ",".join(
+            str(start) if start == end else f"{start}-{end}"
+            for start, end in zip(self._starts, self._ends, strict=True)
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> RangeSet:
+        """Parse the stored form; ranges may come in any order and overlap (merged state).
+
+        Raises:
+            ValueError: not a list of positive integers and `a-b` ranges.
+
+        """
+        result = cls()
+        spans: list[tuple[int, int]] = []
+        for part in text.split(","):
+            item = part.strip()
+            if not item:
+                continue
+            low, _, high = item.partition("-")
+            if not low.isdigit() or (high and not high.isdigit()):
+                msg = f"{item!r} is not an ID or a range of IDs"
+                raise ValueError(msg)
+            start, end = int(low), int(high or low)
+            if start < 1 or end < start:
+                msg = f"{item!r} is not an ascending range of positive IDs"
+                raise ValueError(msg)
+            spans.append((start, end))
+        for start, end in sorted(spans):
+            if result._ends and start <= result._ends[-1] + 1:
+                result._ends[-1] = max(result._ends[-1], end)
+            else:
+                result._starts.append(start)
+                result._ends.append(end)
+        return result
+
+
+def fingerprint(record: dict[str, Any]) -> str:
+    """A short hash of a record's content: equal records, equal fingerprints."""
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:_FINGERPRINT_CHARS]
+
+
+def _pending_to_text(pending: dict[int, str]) -> str:
+    return ",".join(f"{interview_id}:{pending[interview_id]}" for interview_id in sorted(pending))
+
+
+def _pending_from_text(text: str) -> dict[int, str]:
+    pending: dict[int, str] = {}
+    for part in text.split(","):
+        item = part.strip()
+        if not item:
+            continue
+        number, _, mark = item.partition(":")
+        if not number.isdigit() or int(number) < 1 or not mark.isalnum():
+            msg = f"{item!r} is not an ID:fingerprint pair"
+            raise ValueError(msg)
+        pending[int(number)] = mark
+    return pending
+
+
+@dataclass
+class LifecycleState:
+    """Each interview's place in its lifecycle, as far as this tap has seen it."""
+
+    completed: RangeSet = field(default_factory=RangeSet)
+    pending: dict[int, str] = field(default_factory=dict)
+    failed: RangeSet = field(default_factory=RangeSet)
+    out_of_range: RangeSet = field(default_factory=RangeSet)
+    #: The start_date the out-of-range IDs were judged against (ISO 8601).
+    out_of_range_before: str | None = None
+    #: Where ID discovery continues: one above the highest ID it found.
+    scan_next_id: int | None = None
+
+    # Reading and writing the bookmark ----------------------------------------------------
+
+    @classmethod
+    def from_bookmark(cls, stored: object) -> LifecycleState:
+        """Read the stored form (None: a first run).
+
+        An ID found both completed and pending or failed (Meltano merges the state of an
+        interrupted run into the last complete one) counts as completed: its transcript is
+        final and it was emitted.
+
+        Raises:
+            ValueError: the stored value is not this tap's state; the message says why.
+
+        """
+        if stored is None:
+            return cls()
+        if not isinstance(stored, dict):
+            msg = f"expected an object, found {type(stored).__name__}"
+            raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
+        version = stored.get("version")
+        if version != STATE_VERSION:
+            msg = f"unknown state version {version!r} (this tap writes {STATE_VERSION})"
+            raise ValueError(msg)
+        texts = {}
+        for name in ("completed", "pending", "failed", "out_of_range"):
+            value = stored.get(name, "")
+            if not isinstance(value, str):
+                msg = f"'{name}' should be a string, found {type(value).__name__}"
+                raise ValueError(msg)  # noqa: TRY004
+            texts[name] = value
+        before = stored.get("out_of_range_before")
+        scan_next = stored.get("scan_next_id")
+        if before is not None and not isinstance(before, str):
+            msg = "'out_of_range_before' should be a date-time string"
+            raise ValueError(msg)
+        if scan_next is not None and (
+            not isinstance(scan_next, int) or isinstance(scan_next, bool) or scan_next < 1
+        ):
+            msg = f"'scan_next_id' should be a positive integer, found {scan_next!r}"
+            raise ValueError(msg)
+        state = cls(
+            completed=RangeSet.from_text(texts["completed"]),
+            pending=_pending_from_text(texts["pending"]),
+            failed=RangeSet.from_text(texts["failed"]),
+            out_of_range=RangeSet.from_text(texts["out_of_range"]),
+            out_of_range_before=before,
+            scan_next_id=scan_next,
+        )
+        for interview_id in [i for i in state.pending if i in state.completed]:
+            del state.pending[interview_id]
+        for interview_id in [i for i in state.failed if i in state.completed]:
+            state.failed.discard(interview_id)
+        return state
+
+    def to_bookmark(self) -> dict[str, Any]:
+        """The stored form: short strings, cheap to copy into every STATE message."""
+        stored: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "completed": self.completed.to_text(),
+            "pending": _pending_to_text(self.pending),
+            "failed": self.failed.to_text(),
+            "out_of_range": self.out_of_range.to_text(),
+        }
+        if self.out_of_range_before is not None:
+            stored["out_of_range_before"] = self.out_of_range_before
+        if self.scan_next_id is not None:
+            stored["scan_next_id"] = self.scan_next_id
+        return stored
+
+    # What to fetch -----------------------------------------------------------------------
+
+    def needs_fetch(self, interview_id: int) -> bool:
+        """False for IDs whose answer cannot change what was emitted."""
+        return interview_id not in self.completed and interview_id not in self.out_of_range
+
+    def ids_to_fetch(self, configured: Iterable[int]) -> list[int]:
+        """Configured IDs, then pending and failed ones, each once.
+
+        Pending and failed IDs are polled even after they leave the config; completed and
+        out-of-range ones are not fetched at all.
+        """
+        chosen = dict.fromkeys(i for i in configured if self.needs_fetch(i))
+        chosen.update(dict.fromkeys(sorted(self.pending)))
+        chosen.update(dict.fromkeys(self.failed))
+        return list(chosen)
+
+    def apply_start_date(self, start_date: str | None) -> None:
+        """Forget out-of-range IDs if start_date moved earlier (or was removed)."""
+        if self.out_of_range_before is None:
+            self.out_of_range_before = start_date
+            return
+        if start_date is None or start_date < self.out_of_range_before:
+            self.out_of_range = RangeSet()
+        self.out_of_range_before = start_date
+
+    # What was learned (called only after a record was emitted, or when none will be) ----
+
+    def is_unchanged(self, interview_id: int, mark: str) -> bool:
+        """True if a pending interview's record is the same as the one last emitted."""
+        return self.pending.get(interview_id) == mark
+
+    def mark_completed(self, interview_id: int) -> None:
+        """Its transcript is final."""
+        self.completed.add(interview_id)
+        self.pending.pop(interview_id, None)
+        self.failed.discard(interview_id)
+
+    def mark_pending(self, interview_id: int, mark: str) -> None:
+        """Emitted (or re-seen) in a status that may still change."""
+        self.pending[interview_id] = mark
+        self.failed.discard(interview_id)
+
+    def mark_failed(self, interview_id: int) -> None:
+        """Could not be fetched or emitted: fetched again next run."""
+        self.failed.add(interview_id)
+
+    def mark_out_of_range(self, interview_id: int) -> None:
+        """Created before start_date: not fetched again while start_date holds."""
+        self.out_of_range.add(interview_id)
+        self.pending.pop(interview_id, None)
+        self.failed.discard(interview_id)
+
+    def mark_not_found(self, interview_id: int) -> None:
+        """404: nothing to remember but that it is no longer worth retrying as failed."""
+        self.failed.discard(interview_id)
+
+
+class Discovery:
+    """Probes ascending IDs; stops after `max_misses` IDs in a row answer not found.
+
+    IDs are handed out in ascending order by Hindsight (shared by all organisations, so
+    another organisation's IDs answer 404 too). The scan stops once `max_misses` IDs above
+    the highest one known to exist are all not found. Probes are issued while earlier ones
+    are still in flight; each answer is reported with `found` or `missed`, on the thread
+    that consumes the results.
+    """
+
+    def __init__(self, start: int, max_misses: int, known: LifecycleState, skip: set[int]) -> None:
+        """Probe from `start`; IDs the state knows count as found; `skip` are fetched anyway."""
+        self.next_id = start
+        self.max_misses = max_misses
+        self.highest_found = start - 1
+        self._known = known
+        self._skip = skip
+        self._outstanding: set[int] = set()
+        self.probes = 0
+        self.found = 0
+
+    def _exists_already(self, interview_id: int) -> bool:
+        known = self._known
+        return (
+            interview_id in known.completed
+            or interview_id in known.out_of_range
+            or interview_id in known.pending
+            or interview_id in self._skip
+        )
+
+    def next_probe(self) -> int | None:
+        """The next ID to probe; None if none now (or ever, once nothing is outstanding)."""
+        while self.next_id <= self.highest_found + self.max_misses:
+            interview_id = self.next_id
+            self.next_id += 1
+            if self._exists_already(interview_id):
+                self.highest_found = max(self.highest_found, interview_id)
+                continue
+            self._outstanding.add(interview_id)
+            self.probes += 1
+            return interview_id
+        return None
+
+    @property
+    def finished(self) -> bool:
+        """No probe in flight and none left to send."""
+        return not self._outstanding and self.next_id > self.highest_found + self.max_misses
+
+    def is_probe(self, interview_id: int) -> bool:
+        """True if this ID was sent as a probe and not answered yet."""
+        return interview_id in self._outstanding
+
+    def answered(self, interview_id: int, *, exists: bool) -> None:
+        """Record a probe's answer: it exists (any answer but 404) or was not found."""
+        self._outstanding.discard(interview_id)
+        if exists:
+            self.found += 1
+            self.highest_found = max(self.highest_found, interview_id)
+
+    @property
+    def resume_at(self) -> int:
+        """Where the next run's scan starts: above the highest ID found."""
+        return self.highest_found + 1
+
+
+def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:
+    """The IDs to fetch, then the probes; None means "wait for answers, then ask again"."""
+    yield from ids
+    if discovery is None:
+        return
+    while not discovery.finished:
+        yield discovery.next_probe()
