@@ -134,8 +134,8 @@ class RangeSet:
             item = part.strip()
             if not item:
                 continue
-            low, _, high = item.partition("-")
-            if not low.isdigit() or (high and not high.isdigit()):
+            low, dash, high = item.partition("-")
+            if not low.isdigit() or (dash and not high.isdigit()):
                 msg = f"{item!r} is not an ID or a range of IDs"
                 raise ValueError(msg)
             start, end = int(low), int(high or low)

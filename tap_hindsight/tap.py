@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import io
+import json
 from functools import cached_property
-from typing import Any
+from typing import IO, Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -149,6 +151,31 @@ class TapHindsight(Tap):
         super().__init__(config=config, parse_env_config=False, **kwargs)
         if kwargs.get("validate_config", True):
             _ = self.settings  # stop on a bad setting before any request
+
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+    ) -> None:
+        # A state file that is not JSON would end in a traceback inside the SDK; say which
+        # file is broken instead.
+        if state is not None:
+            text = state.read()
+            try:
+                json.loads(text)
+            except ValueError as exc:
+                cls.logger.error("The --state file %s is not valid JSON: %s", state.name, exc)  # noqa: TRY400
+                raise SystemExit(1) from None
+            state = io.StringIO(text)
+        super().invoke(
+            about=about, about_format=about_format, config=config, state=state, catalog=catalog
+        )
 
     @cached_property
     def settings(self) -> Settings:

@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -56,15 +56,18 @@ class Organisation:
     api_key: str
     first_id: int
     count: int
+    #: IDs inside the range that are not this organisation's (another one's, or deleted).
+    gaps: frozenset[int] = frozenset()
 
     def owns(self, interview_id: int) -> bool:
         """True if this organisation created `interview_id`."""
-        return self.first_id <= interview_id < self.first_id + self.count
+        in_range = self.first_id <= interview_id < self.first_id + self.count
+        return in_range and interview_id not in self.gaps
 
     @property
-    def ids(self) -> range:
-        """Every ID this organisation owns."""
-        return range(self.first_id, self.first_id + self.count)
+    def ids(self) -> list[int]:
+        """Every ID this organisation owns, ascending."""
+        return [i for i in range(self.first_id, self.first_id + self.count) if i not in self.gaps]
 
 
 def default_organisations(count: int = 200) -> tuple[Organisation, ...]:
@@ -185,6 +188,21 @@ class HindsightSimulator:
                 return self._bodies[interview_id]
             status = self._status_locked(interview_id)
         return make_interview(self.config.seed, interview_id, status, self.config.transcript_chars)
+
+    def create_interviews(self, organisation: str, count: int) -> list[int]:
+        """Append `count` new interviews to an organisation, as POST /interviews would."""
+        with self._lock:
+            orgs = list(self.config.organisations)
+            index = next(i for i, org in enumerate(orgs) if org.name == organisation)
+            grown = replace(orgs[index], count=orgs[index].count + count)
+            orgs[index] = grown
+            self.config.organisations = tuple(orgs)
+            new_ids = list(
+                range(grown.first_id + grown.count - count, grown.first_id + grown.count)
+            )
+            for interview_id in new_ids:
+                self._statuses[interview_id] = "sent"
+        return new_ids
 
     def set_status(self, interview_id: int, status: str) -> None:
         """Put an interview in `status` (any string: the API may add statuses)."""

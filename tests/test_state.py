@@ -1,0 +1,171 @@
+"""Unit tests of the lifecycle state and of ID discovery (pure code, no I/O)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from tap_hindsight.state import (
+    Discovery,
+    LifecycleState,
+    RangeSet,
+    fingerprint,
+    id_source,
+)
+
+
+def test_rangeset_matches_a_plain_set_under_random_adds_and_discards():
+    rng = random.Random(3)
+    ranges, plain = RangeSet(), set()
+    for _ in range(5_000):
+        value = rng.randint(1, 400)
+        if rng.random() < 0.7:
+            ranges.add(value)
+            plain.add(value)
+        else:
+            ranges.discard(value)
+            plain.discard(value)
+        assert (value in ranges) == (value in plain)
+    assert list(ranges) == sorted(plain)
+    assert len(ranges) == len(plain)
+    assert RangeSet.from_text(ranges.to_text()) == ranges
+
+
+def test_rangeset_text_is_compact_for_consecutive_ids():
+    ids = RangeSet(range(1, 100_001))
+    ids.discard(500)
+    assert ids.to_text() == "1-499,501-100000"
+    assert ids.ranges == 2
+    assert ids.max() == 100_000
+
+
+def test_rangeset_reads_overlapping_and_unordered_ranges():
+    assert RangeSet.from_text("10-20,1-5,15-30,6").to_text() == "1-6,10-30"
+
+
+@pytest.mark.parametrize("text", ["a", "5-", "-5", "3-1", "0", "1.5", "1-2-3", "12x"])
+def test_rangeset_rejects_what_is_not_ranges(text):
+    with pytest.raises(ValueError, match="range"):
+        RangeSet.from_text(text)
+
+
+def test_state_round_trips_through_its_stored_form():
+    state = LifecycleState()
+    for interview_id in range(1001, 1101):
+        state.mark_completed(interview_id)
+    state.mark_pending(2001, "abc123def456")
+    state.mark_failed(3001)
+    state.mark_out_of_range(901)
+    state.out_of_range_before = "2026-01-01T00:00:00+00:00"
+    state.scan_next_id = 3002
+    stored = state.to_bookmark()
+    assert json.loads(json.dumps(stored)) == stored
+    assert stored["completed"] == "1001-1100"
+    assert LifecycleState.from_bookmark(stored) == state
+
+
+def test_completed_wins_over_pending_and_failed_in_merged_state():
+    stored = {
+        "version": 1,
+        "completed": "1-10",
+        "pending": "5:aaaaaaaaaaaa,11:bbbbbbbbbbbb",
+        "failed": "7,12",
+        "out_of_range": "",
+    }
+    state = LifecycleState.from_bookmark(stored)
+    assert state.pending == {11: "bbbbbbbbbbbb"}
+    assert list(state.failed) == [12]
+    assert state.ids_to_fetch([1, 2, 13]) == [13, 11, 12]
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        ("1-10", "expected an object"),
+        ({"version": 99}, "unknown state version"),
+        ({"version": 1, "completed": [1, 2]}, "'completed' should be a string"),
+        ({"version": 1, "pending": "12"}, "not an ID:fingerprint pair"),
+        ({"version": 1, "failed": "x"}, "not an ID or a range"),
+        ({"version": 1, "scan_next_id": "10"}, "'scan_next_id' should be a positive integer"),
+    ],
+)
+def test_unreadable_state_says_why(stored, reason):
+    with pytest.raises(ValueError, match=reason):
+        LifecycleState.from_bookmark(stored)
+
+
+def test_ids_to_fetch_skips_completed_and_out_of_range_and_keeps_pending_and_failed():
+    state = LifecycleState()
+    state.mark_completed(1)
+    state.mark_out_of_range(2)
+    state.mark_pending(50, "f")
+    state.mark_failed(60)
+    assert state.ids_to_fetch([1, 2, 3, 3, 50]) == [3, 50, 60]
+
+
+def test_out_of_range_ids_are_forgotten_when_start_date_moves_earlier():
+    state = LifecycleState()
+    state.apply_start_date("2026-03-01T00:00:00+00:00")
+    state.mark_out_of_range(5)
+    state.apply_start_date("2026-04-01T00:00:00+00:00")
+    assert 5 in state.out_of_range
+    state.apply_start_date("2026-02-01T00:00:00+00:00")
+    assert 5 not in state.out_of_range
+    state.mark_out_of_range(5)
+    state.apply_start_date(None)
+    assert 5 not in state.out_of_range
+
+
+def test_fingerprint_changes_with_any_field():
+    record = {"interview_request_id": 1, "status": "sent", "objective": "x", "transcript": None}
+    assert fingerprint(record) == fingerprint(dict(reversed(list(record.items()))))
+    assert fingerprint(record) != fingerprint({**record, "objective": "y"})
+    assert fingerprint(record) != fingerprint({**record, "status": "completed"})
+
+
+def drain(discovery, exists):
+    """Answer probes one at a time (as the consumer does), returning the probes sent."""
+    sent = []
+    source = id_source([], discovery)
+    for interview_id in source:
+        assert interview_id is not None
+        sent.append(interview_id)
+        discovery.answered(interview_id, exists=exists(interview_id))
+    return sent
+
+
+def test_discovery_stops_after_max_misses_in_a_row():
+    existing = {10, 11, 12, 14, 18, 25}
+    discovery = Discovery(10, 4, LifecycleState(), skip=set())
+    sent = drain(discovery, lambda i: i in existing)
+    # 13 is one miss; 18 is found after three (15-17); 25 is never probed: 19-22 missed.
+    assert sent == list(range(10, 23))
+    assert discovery.found == 5
+    assert discovery.resume_at == 19
+
+
+def test_discovery_treats_known_ids_as_existing_without_probing_them():
+    state = LifecycleState()
+    for interview_id in range(10, 20):
+        state.mark_completed(interview_id)
+    discovery = Discovery(10, 3, state, skip={21})
+    sent = drain(discovery, lambda i: i == 22)
+    assert sent == [20, 22, 23, 24, 25]
+    assert discovery.resume_at == 23
+
+
+def test_discovery_waits_for_outstanding_probes_before_giving_up():
+    discovery = Discovery(1, 2, LifecycleState(), skip=set())
+    source = id_source([], discovery)
+    first, second = next(source), next(source)
+    assert (first, second) == (1, 2)
+    assert next(source) is None  # both unanswered: nothing more to send yet
+    discovery.answered(2, exists=True)  # 2 exists: the horizon moves to 4
+    assert next(source) == 3
+    discovery.answered(1, exists=False)
+    discovery.answered(3, exists=False)
+    assert next(source) == 4
+    discovery.answered(4, exists=False)
+    assert next(source, "end") == "end"
