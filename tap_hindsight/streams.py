@@ -137,15 +137,18 @@ class InterviewsStream(Stream):
 
         The SDK promotes the maximum replication value of this run's records; re-polling
         old pending interviews would move it backwards. Seeding this run's progress
-        marker with the stored bookmark makes the SDK keep the larger of the two.
+        marker with the stored bookmark makes the SDK keep the larger of the two. (It
+        also keeps the SDK from warning that progress is not resumable: this stream
+        resumes from its own per-ID state, not from the bookmark.)
         """
+        markers: dict[str, Any] = {
+            "Note": f"Resumable through '{STATE_KEY}'; created_at is informative only.",
+        }
         bookmark = self.stream_state.get("replication_key_value")
         if bookmark is not None:
-            self.stream_state["progress_markers"] = {
-                "Note": "Progress is not resumable if interrupted.",
-                "replication_key": self.replication_key,
-                "replication_key_value": bookmark,
-            }
+            markers["replication_key"] = self.replication_key
+            markers["replication_key_value"] = bookmark
+        self.stream_state["progress_markers"] = markers
 
     def _accept(  # noqa: PLR0911 (one return per outcome reads as a decision table)
         self,

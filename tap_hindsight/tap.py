@@ -168,7 +168,9 @@ class TapHindsight(Tap):
         if state is not None:
             text = state.read()
             try:
-                json.loads(text)
+                if not isinstance(json.loads(text), dict):
+                    cls.logger.warning("Ignoring state that is not a Singer state object")
+                    text = "{}"
             except ValueError as exc:
                 cls.logger.error("The --state file %s is not valid JSON: %s", state.name, exc)  # noqa: TRY400
                 raise SystemExit(1) from None

@@ -1,0 +1,127 @@
+"""Checkpoints, and runs killed with SIGKILL then resumed from the last STATE they printed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tap_hindsight.simulator import default_organisations
+from tap_hindsight.state import STATE_KEY, LifecycleState
+from tests.helpers import TAP_COMMAND, clean_env, run_tap, tap_config
+
+IDS = list(range(1001, 1301))
+
+
+def covered(state):
+    lifecycle = LifecycleState.from_bookmark(state["bookmarks"]["interviews"][STATE_KEY])
+    return lifecycle, set(lifecycle.completed) | set(lifecycle.pending)
+
+
+def check_every_state_covers_only_emitted_records(messages):
+    emitted: set[int] = set()
+    states = 0
+    for message in messages:
+        if message["type"] == "RECORD":
+            emitted.add(message["record"]["interview_request_id"])
+        elif message["type"] == "STATE" and STATE_KEY in message["value"]["bookmarks"].get(
+            "interviews", {}
+        ):
+            states += 1
+            lifecycle, ids = covered(message["value"])
+            assert ids <= emitted, f"STATE covers unemitted IDs {sorted(ids - emitted)[:5]}"
+            # ...and every record emitted so far as completed is in it (no re-fetch).
+            done_before = {
+                m["record"]["interview_request_id"]
+                for m in messages[: messages.index(message)]
+                if m["type"] == "RECORD" and m["record"]["status"] == "completed"
+            }
+            assert done_before <= set(lifecycle.completed)
+    return states
+
+
+def test_state_is_checkpointed_at_least_every_50_records(start_simulator, tmp_path):
+    simulator = start_simulator(organisations=_orgs(300))
+    run = run_tap(tmp_path, tap_config(simulator, IDS))
+    assert run.returncode == 0, run.stderr
+    assert len(run.records()) == 300
+    positions = [i for i, m in enumerate(run.messages) if m["type"] == "STATE"]
+    records_between = [
+        sum(1 for m in run.messages[a:b] if m["type"] == "RECORD")
+        for a, b in zip([0, *positions], positions, strict=False)
+    ]
+    assert max(records_between) <= 50
+    assert len(positions) >= 300 // 50
+    assert check_every_state_covers_only_emitted_records(run.messages) >= 6
+
+
+def _orgs(count):
+    return default_organisations(count)
+
+
+def run_and_kill(workdir, config, kill_when):
+    """Run the tap, SIGKILL it once `kill_when(messages)` holds; return all it printed."""
+    config_path = workdir / "config.json"
+    config_path.write_text(json.dumps(config))
+    with (workdir / "stderr.log").open("w") as stderr:
+        process = subprocess.Popen(
+            [TAP_COMMAND, "--config", str(config_path)],
+            cwd=workdir,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if kill_when([json.loads(x) for x in lines if x.endswith("\n")]):
+                process.kill()
+                break
+        lines.extend(process.stdout.readlines())  # printed before it died
+        process.stdout.close()
+        process.wait()
+    assert process.returncode == -9, "the tap finished before it could be killed"
+    # A line cut by the kill was never printed whole: a target would not read it either.
+    return [json.loads(line) for line in lines if line.endswith("\n")]
+
+
+def count(kind):
+    return lambda messages: sum(1 for m in messages if m["type"] == kind)
+
+
+@pytest.mark.parametrize(
+    "kill_when",
+    [
+        lambda ms: count("STATE")(ms) >= 3,
+        lambda ms: count("RECORD")(ms) >= 130,
+        lambda ms: count("RECORD")(ms) >= 7,
+    ],
+    ids=["after-the-2nd-checkpoint", "after-130-records", "after-7-records"],
+)
+def test_killed_and_resumed_nothing_is_lost_and_nothing_completed_is_fetched_again(
+    start_simulator, tmp_path, kill_when
+):
+    simulator = start_simulator(organisations=_orgs(300), latency_ms=15)
+    config = tap_config(simulator, IDS, concurrency=4)
+    printed = run_and_kill(tmp_path, config, kill_when)
+    check_every_state_covers_only_emitted_records(printed)
+    emitted_first = {m["record"]["interview_request_id"] for m in printed if m["type"] == "RECORD"}
+    assert len(emitted_first) < len(IDS)
+    states = [m["value"] for m in printed if m["type"] == "STATE"]
+    # Killed before its first checkpoint, a run is resumed without state, as Meltano would.
+    last_state = states[-1] if states else None
+    lifecycle = covered(last_state)[0] if last_state else LifecycleState()
+
+    simulator.reset_stats()
+    resumed = run_tap(tmp_path, config, state=last_state)
+    assert resumed.returncode == 0, resumed.stderr
+    for interview_id in lifecycle.completed:
+        assert simulator.requests_for(interview_id) == 0
+    emitted_second = set(resumed.records_by_id())
+    assert emitted_first | emitted_second == set(IDS)  # nothing lost
+    final, _ = covered(resumed.states()[-1])
+    completed = {i for i in IDS if simulator.status_of(i) == "completed"}
+    assert set(final.completed) == completed
+    assert set(final.pending) == set(IDS) - completed
