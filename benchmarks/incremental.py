@@ -1,0 +1,182 @@
+"""What an incremental re-sync costs: requests, state size, and memory, against the simulator.
+
+Prints, as ratios:
+- requests sent by a re-sync of N IDs with p% pending, divided by p*N (goal: 1.0, plus
+  discovery probes when discovery is on);
+- the size of the state for 100,000 completed IDs and for 10,000 pending ones;
+- the tap's peak memory over runs of growing N, as a ratio to the smallest run (goal: flat,
+  and under 200 MB).
+
+Run: `.venv/bin/python benchmarks/incremental.py [--ids 10000] [--memory-ids 10000,100000]`.
+The tap runs as a real subprocess; the simulator runs in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig, default_organisations
+from tap_hindsight.state import STATE_KEY, LifecycleState, RangeSet
+
+TAP = str(Path(sys.executable).with_name("tap-hindsight"))
+#: Runs the tap and reports its peak resident memory (the wrapper's only child).
+WRAPPER = (
+    "import resource, subprocess, sys;"
+    "code = subprocess.run(sys.argv[1:]).returncode;"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+    "sys.stderr.write(f'PEAK_RSS_KB {peak}\\n'); sys.exit(code)"
+)
+
+
+def run_tap(workdir: Path, config: dict[str, Any], state: dict[str, Any] | None) -> dict[str, Any]:
+    """Run the tap once; its records, last state, peak memory and exit code."""
+    (workdir / "config.json").write_text(json.dumps(config))
+    command = [sys.executable, "-c", WRAPPER, TAP, "--config", str(workdir / "config.json")]
+    if state is not None:
+        (workdir / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(workdir / "state.json")]
+    out_path = workdir / "out.jsonl"
+    with out_path.open("w") as out:
+        done = subprocess.run(command, stdout=out, stderr=subprocess.PIPE, text=True, check=False)
+    records = 0
+    last_state: dict[str, Any] | None = None
+    state_bytes = 0
+    with out_path.open() as lines:
+        for line in lines:
+            if line.startswith('{"type":"RECORD"') or '"type": "RECORD"' in line[:30]:
+                records += 1
+            elif '"STATE"' in line[:30]:
+                message = json.loads(line)
+                last_state = message["value"]
+                state_bytes = len(line)
+    peak_kb = int(done.stderr.rsplit("PEAK_RSS_KB ", 1)[1].split()[0])
+    return {
+        "code": done.returncode,
+        "records": records,
+        "state": last_state,
+        "state_bytes": state_bytes,
+        "peak_mb": peak_kb / 1024,
+        "stderr": done.stderr,
+    }
+
+
+def simulator_with(ids: int, pending_share: float, seed: int = 11) -> HindsightSimulator:
+    """A simulator whose first `ids` acme interviews are pending in the given share."""
+    simulator = HindsightSimulator(
+        SimulatorConfig(organisations=default_organisations(ids), rate_limit=10**9)
+    ).start()
+    rng = random.Random(seed)  # noqa: S311 (benchmark data)
+    for interview_id in simulator.organisation("acme").ids:
+        simulator.set_status(interview_id, "sent" if rng.random() < pending_share else "completed")
+    return simulator
+
+
+def config_for(simulator: HindsightSimulator, **extra: Any) -> dict[str, Any]:  # noqa: ANN401
+    """Tap settings for this simulator, unthrottled."""
+    acme = simulator.organisation("acme")
+    return {
+        "api_key": acme.api_key,
+        "base_url": simulator.url,
+        "interview_ids": acme.ids,
+        "requests_per_minute": 100_000,
+        "concurrency": 8,
+        **extra,
+    }
+
+
+def resync_requests(ids: int, pending_share: float, *, discovery: bool) -> None:
+    """Requests of a second run over unchanged data, as a ratio to the pending count."""
+    simulator = simulator_with(ids, pending_share)
+    extra = {"scan_start_id": simulator.organisation("acme").first_id} if discovery else {}
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            first = run_tap(Path(workdir), config_for(simulator, **extra), None)
+            assert first["code"] == 0, first["stderr"][-2000:]
+            pending = len(
+                LifecycleState.from_bookmark(
+                    first["state"]["bookmarks"]["interviews"][STATE_KEY]
+                ).pending
+            )
+            simulator.reset_stats()
+            second = run_tap(Path(workdir), config_for(simulator, **extra), first["state"])
+            assert second["code"] == 0, second["stderr"][-2000:]
+            sent = simulator.stats()["requests"]
+    finally:
+        simulator.stop()
+    label = "with discovery" if discovery else "listed IDs"
+    print(
+        f"re-sync, {ids} IDs, {pending_share:.0%} pending ({label}): {sent} requests for "
+        f"{pending} pending = {sent / pending:.4f} x pN"
+        + (f" (+{sent - pending} discovery probes)" if discovery else "")
+        + f"; {second['records']} records re-emitted"
+    )
+
+
+def state_sizes() -> None:
+    """Stored size of the lifecycle for the two sizes the issue names."""
+    completed = LifecycleState()
+    for interview_id in range(1, 100_001):
+        completed.mark_completed(interview_id)
+    holes = LifecycleState()
+    rng = random.Random(5)  # noqa: S311
+    for interview_id in range(1, 100_001):
+        if rng.random() < 0.99:  # noqa: PLR2004 (1% of IDs not ours: 1,000 gaps)
+            holes.mark_completed(interview_id)
+    pending = LifecycleState()
+    for interview_id in range(1, 10_001):
+        pending.mark_pending(interview_id, "0123456789ab")
+    naive = len(json.dumps(list(range(1, 100_001))))
+    for label, state in [
+        ("100,000 completed IDs, consecutive", completed),
+        ("100,000 IDs, 99% completed (1,000 gaps)", holes),
+        ("10,000 pending IDs", pending),
+    ]:
+        size = len(json.dumps(state.to_bookmark()))
+        print(
+            f"state size, {label}: {size:,} bytes ({size / naive:.4f} of a JSON list of 100k IDs)"
+        )
+    assert RangeSet.from_text(completed.completed.to_text()) == completed.completed
+
+
+def peak_memory(sizes: list[int]) -> None:
+    """Peak RSS of a full first run (10% pending) at each size, relative to the first."""
+    peaks = []
+    for ids in sizes:
+        simulator = simulator_with(ids, 0.1)
+        try:
+            with tempfile.TemporaryDirectory() as workdir:
+                result = run_tap(Path(workdir), config_for(simulator), None)
+        finally:
+            simulator.stop()
+        assert result["code"] == 0, result["stderr"][-2000:]
+        assert result["records"] == ids
+        peaks.append(result["peak_mb"])
+        print(
+            f"peak memory, first run over {ids:,} IDs: {result['peak_mb']:.1f} MB = "
+            f"{result['peak_mb'] / peaks[0]:.3f} x the {sizes[0]:,}-ID run; final STATE "
+            f"message {result['state_bytes']:,} bytes"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ids", type=int, default=10_000)
+    parser.add_argument("--memory-ids", default="10000,100000")
+    args = parser.parse_args()
+    state_sizes()
+    for share in (0.1, 0.5):
+        resync_requests(args.ids, share, discovery=False)
+    resync_requests(args.ids, 0.1, discovery=True)
+    peak_memory([int(n) for n in args.memory_ids.split(",")])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
