@@ -331,6 +331,10 @@ class Discovery:
         self.next_id = start
         self.max_misses = max_misses
         self.highest_found = start - 1
+        #: The highest found ID whose record was emitted (or is known from state): the
+        #: next run may start above it without losing one.
+        self.highest_kept = start - 1
+        self._found_not_kept: set[int] = set()
         self._known = known
         self._skip = skip
         self._outstanding: set[int] = set()
@@ -353,6 +357,8 @@ class Discovery:
             self.next_id += 1
             if self._exists_already(interview_id):
                 self.highest_found = max(self.highest_found, interview_id)
+                if interview_id not in self._skip:  # known from state: already kept
+                    self.highest_kept = max(self.highest_kept, interview_id)
                 continue
             self._outstanding.add(interview_id)
             self.probes += 1
@@ -374,11 +380,22 @@ class Discovery:
         if exists:
             self.found += 1
             self.highest_found = max(self.highest_found, interview_id)
+            self._found_not_kept.add(interview_id)
+
+    def kept(self, interview_id: int) -> None:
+        """A found probe's outcome is in the state now (called after its record went out)."""
+        if interview_id in self._found_not_kept:
+            self._found_not_kept.discard(interview_id)
+            self.highest_kept = max(self.highest_kept, interview_id)
 
     @property
     def resume_at(self) -> int:
-        """Where the next run's scan starts: above the highest ID found."""
-        return self.highest_found + 1
+        """Where the next run's scan starts: above the highest found ID already kept.
+
+        Not above the highest found: a run stopped between an answer and its record must
+        probe that ID again, or it would never be seen.
+        """
+        return self.highest_kept + 1
 
 
 def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:

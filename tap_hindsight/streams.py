@@ -115,6 +115,8 @@ class InterviewsStream(Stream):
                     self.report.emitted += 1
                 # Only now is the record written: state may cover it.
                 remember()
+                if discovery is not None:
+                    discovery.kept(result.interview_id)
                 if seen % CHECKPOINT_EVERY == 0:
                     self._store(lifecycle, discovery)
                     self.hindsight_tap.state_writer.write_state(self.tap_state)

@@ -62,3 +62,16 @@ def test_listed_and_discovered_ids_are_fetched_once(start_simulator, tmp_path):
     assert run.returncode == 0, run.stderr
     assert sorted(run.records_by_id()) == simulator.organisation("acme").ids
     assert simulator.stats()["max_requests_per_id"] == 1
+
+
+def test_a_run_stopped_early_resumes_discovery_without_losing_an_id(start_simulator, tmp_path):
+    simulator = start_simulator(organisations=acme())
+    config = tap_config(simulator, [], scan_start_id=1001, scan_max_misses=25, concurrency=4)
+    stopped = run_tap(tmp_path, config, "--test")  # the SDK stops after the first record
+    assert stopped.returncode == 0, stopped.stderr
+    assert len(stopped.records()) == 1
+    assert stopped.states(), "the stopped run printed no STATE"
+    resumed = run_tap(tmp_path, config, state=stopped.states()[-1])
+    assert resumed.returncode == 0, resumed.stderr
+    emitted = {r["interview_request_id"] for r in stopped.records() + resumed.records()}
+    assert sorted(emitted) == simulator.organisation("acme").ids

@@ -133,7 +133,20 @@ def drain(discovery, exists):
         assert interview_id is not None
         sent.append(interview_id)
         discovery.answered(interview_id, exists=exists(interview_id))
+        discovery.kept(interview_id)
     return sent
+
+
+def test_discovery_resumes_only_above_found_ids_whose_outcome_was_kept():
+    discovery = Discovery(1, 3, LifecycleState(), skip=set())
+    source = id_source([], discovery)
+    assert [next(source), next(source)] == [1, 2]
+    discovery.answered(1, exists=True)
+    discovery.kept(1)
+    discovery.answered(2, exists=True)  # answered, but stopped before its record went out
+    assert discovery.resume_at == 2
+    discovery.kept(2)
+    assert discovery.resume_at == 3
 
 
 def test_discovery_stops_after_max_misses_in_a_row():
