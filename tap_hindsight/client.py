@@ -31,7 +31,7 @@ from tap_hindsight import __version__
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from tap_hindsight.settings import Settings
 
@@ -70,6 +70,7 @@ class FetchResult:
     error: str = ""
     requests_sent: int = 0
     rate_limited: int = 0
+    budget_pauses: int = 0
 
 
 class ApiKeyRejectedError(Exception):
@@ -87,7 +88,9 @@ class _Fail(Exception):  # noqa: N818
 class RateLimiter:
     """At most `limit` acquisitions in any sliding window, shared by all workers.
 
-    A 429 pauses every worker (`pause`), not only the one that received it.
+    A 429 pauses every worker (`pause`), not only the one that received it; so does an
+    answer whose `X-RateLimit-Remaining` says the requests already in flight will spend
+    the rest of the budget (another client of the same key is spending it too).
     """
 
     def __init__(
@@ -103,6 +106,10 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._condition = threading.Condition()
+        self.in_flight = 0
+        self._waiting = 0
+        self._blocked_since = 0.0
+        self._blocked = 0.0
 
     def delay(self) -> float:
         """Seconds until a slot is free; 0 claims one. Call with the lock held."""
@@ -114,37 +121,82 @@ class RateLimiter:
         if len(self._sent) >= self.limit:
             return self._sent[0] + self.window - now
         self._sent.append(now)
+        self.in_flight += 1
         return 0.0
 
     def acquire(self, stop: threading.Event) -> bool:
-        """Block until a request may be sent; False if `stop` was set meanwhile."""
+        """Block until a request may be sent; False if `stop` was set meanwhile.
+
+        Every True must be followed by one `release()` once the answer is in.
+        """
         with self._condition:
             while not stop.is_set():
                 wait_for = self.delay()
                 if wait_for <= 0:
                     return True
+                self._start_waiting()
                 self._condition.wait(wait_for)
+                self._stop_waiting()
         return False
+
+    def _start_waiting(self) -> None:
+        if self._waiting == 0:
+            self._blocked_since = self._clock()
+        self._waiting += 1
+
+    def _stop_waiting(self) -> None:
+        self._waiting -= 1
+        if self._waiting == 0:
+            self._blocked += self._clock() - self._blocked_since
+
+    def release(self) -> None:
+        """One request is answered (or failed): it is no longer in flight."""
+        with self._condition:
+            self.in_flight -= 1
 
     def wake_all(self) -> None:
         """Make every waiting caller look again (at the stop flag, for one)."""
         with self._condition:
             self._condition.notify_all()
 
-    def pause(self, seconds: float) -> None:
-        """Hold back every request for `seconds` (a 429 says the budget is spent)."""
+    def pause(self, seconds: float) -> bool:
+        """Hold back every request for `seconds`; True if they were not held back yet."""
         with self._condition:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            now = self._clock()
+            newly = self._paused_until <= now
+            self._paused_until = max(self._paused_until, now + seconds)
             self._condition.notify_all()
+            return newly
+
+    def budget_nearly_spent(self, remaining: int) -> bool:
+        """True if the other requests in flight may spend all `remaining`.
+
+        Called while the caller's own request is answered but not yet released.
+        """
+        with self._condition:
+            return remaining <= self.in_flight - 1
+
+    @property
+    def blocked_seconds(self) -> float:
+        """Wall-clock time during which at least one request waited for the budget."""
+        with self._condition:
+            ongoing = self._clock() - self._blocked_since if self._waiting else 0.0
+            return self._blocked + ongoing
+
+    def sent_in_last(self, seconds: float) -> int:
+        """Requests sent in the last `seconds` (at most the window)."""
+        with self._condition:
+            since = self._clock() - seconds
+            return sum(1 for at in self._sent if at > since)
 
 
-def rate_limit_pause(headers: requests.structures.CaseInsensitiveDict[str], now: float) -> float:
-    """Seconds to wait after a 429, from `X-RateLimit-Reset` or `Retry-After`.
+def reset_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until the budget resets, from `X-RateLimit-Reset` or `Retry-After`.
 
     Hindsight documents `X-RateLimit-Reset` without saying whether it is an epoch time or
     a number of seconds: a value above 10^9 is taken as an epoch (seconds, or ms above
     10^12), anything smaller as seconds to wait. `Retry-After` may be seconds or an HTTP
-    date. Without either header, wait a whole minute: the budget is per minute.
+    date. None if neither header says.
     """
     wait_for: float | None = None
     reset = headers.get("X-RateLimit-Reset")
@@ -164,8 +216,14 @@ def rate_limit_pause(headers: requests.structures.CaseInsensitiveDict[str], now:
             except (TypeError, ValueError):
                 wait_for = None
     if wait_for is None:
-        wait_for = 60.0
+        return None
     return min(max(wait_for, 0.5), MAX_RATE_LIMIT_PAUSE)
+
+
+def rate_limit_pause(headers: Mapping[str, str], now: float) -> float:
+    """Seconds to wait after a 429: until the reset, or a whole minute if unsaid."""
+    wait_for = reset_wait(headers, now)
+    return 60.0 if wait_for is None else wait_for
 
 
 def backoff_delay(attempt: int) -> float:
@@ -197,7 +255,7 @@ class HindsightClient:
         """Prepare a session that sends the key only to `settings.base_url`'s origin."""
         self.settings = settings
         self.logger = logger
-        self.limiter = RateLimiter(settings.requests_per_minute)
+        self.limiter = RateLimiter(settings.budget)
         self._stop = threading.Event()
         self._origin = _origin(settings.base_url)
         self.session = requests.Session()
@@ -263,18 +321,48 @@ class HindsightClient:
 
     def _attempt(self, url: str, result: FetchResult) -> None:
         """Send one request and record its outcome, or raise what to do next."""
-        response = self.session.get(
-            url,
-            auth=self._auth,
-            timeout=self.settings.request_timeout,
-            allow_redirects=False,
-        )
-        with response:
-            record = self._read(result.interview_id, response, result)
+        try:
+            response = self.session.get(
+                url,
+                auth=self._auth,
+                timeout=self.settings.request_timeout,
+                allow_redirects=False,
+            )
+            with response:
+                self._watch_budget(result, response)
+                record = self._read(result.interview_id, response, result)
+        finally:
+            self.limiter.release()
         if record is None:
             result.outcome = Outcome.NOT_FOUND
         else:
             result.outcome, result.record = Outcome.OK, record
+
+    def _watch_budget(self, result: FetchResult, response: requests.Response) -> None:
+        """Slow down before a 429 when another client spends the same key's budget.
+
+        The server's `X-RateLimit-Remaining` counts every client of the key; our own
+        limiter counts only this tap. When the requests still in flight may spend what
+        remains, nothing more is sent until `X-RateLimit-Reset`.
+        """
+        remaining_text = response.headers.get("X-RateLimit-Remaining")
+        if remaining_text is None or response.status_code == 429:  # noqa: PLR2004
+            return
+        try:
+            remaining = int(remaining_text)
+        except ValueError:
+            return
+        if not self.limiter.budget_nearly_spent(remaining):
+            return
+        wait_for = reset_wait(response.headers, time.time())
+        if wait_for is not None and self.limiter.pause(wait_for):
+            result.budget_pauses += 1
+            self.logger.info(
+                "Only %d requests left in this rate-limit window (other clients of the key "
+                "are spending it too): pausing all requests for %.1f s",
+                remaining,
+                wait_for,
+            )
 
     def _back_off(self, interview_id: int, failures: int, exc: Exception) -> bool:
         """Wait before retry number `failures`; False if the run stopped meanwhile.
@@ -310,18 +398,7 @@ class HindsightClient:
         """Classify one answer: a record, None for 404, or raise what to do next."""
         status = response.status_code
         if status == 200:  # noqa: PLR2004
-            try:
-                # Decoding the bytes ourselves avoids requests' charset guessing, which
-                # is slow on megabyte transcripts.
-                body = json.loads(response.content)
-            except ValueError:
-                kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-                msg = f"answer was not complete JSON ({kind}, {len(response.content)} bytes)"
-                raise _Retry(msg) from None
-            if not isinstance(body, dict):
-                msg = f"answer was JSON but not an object ({type(body).__name__})"
-                raise _Retry(msg)
-            return body
+            return _json_object(response)
         if status in {401, 403}:
             self.stop()
             code = _error_code(response)
@@ -337,12 +414,13 @@ class HindsightClient:
         if status == 429:  # noqa: PLR2004
             result.rate_limited += 1
             pause = rate_limit_pause(response.headers, time.time())
-            self.logger.warning(
-                "Rate limit reached (HTTP 429) on interview %d: pausing all requests for %.1f s",
-                interview_id,
-                pause,
-            )
-            self.limiter.pause(pause)
+            if self.limiter.pause(pause):
+                self.logger.warning(
+                    "Rate limit reached (HTTP 429) on interview %d: pausing all requests "
+                    "for %.1f s",
+                    interview_id,
+                    pause,
+                )
             raise _RateLimitedError
         if 300 <= status < 400:  # noqa: PLR2004
             location = urljoin(response.url, response.headers.get("Location", ""))
@@ -360,13 +438,18 @@ class HindsightClient:
             raise _Retry(described)
         raise _Fail(described)
 
-    def fetch_all(self, interview_ids: Iterable[int | None]) -> Iterator[FetchResult]:
+    def fetch_all(
+        self,
+        interview_ids: Iterable[int | None],
+        on_idle: Callable[[], None] | None = None,
+    ) -> Iterator[FetchResult]:
         """Fetch every ID, `concurrency` at a time; yield results as they complete.
 
         `interview_ids` may yield None to say "no ID until more answers are in" (ID
         discovery decides how far to probe from the answers). Results come back in
         completion order, not input order: waiting for the oldest request would let one
-        slow answer hold back all the others.
+        slow answer hold back all the others. `on_idle` is called on this thread about
+        once a second while no answer comes (waiting on the budget, or on slow answers).
 
         Raises:
             ApiKeyRejectedError: the key was rejected; nothing more is fetched.
@@ -390,7 +473,9 @@ class HindsightClient:
                         in_flight.add(pool.submit(self.fetch, next_id))
                     if not in_flight:
                         return  # exhausted, or waiting on nothing (a source's mistake)
-                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    done, in_flight = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+                    if not done and on_idle is not None:
+                        on_idle()
                     for future in done:
                         yield future.result()
             finally:
@@ -424,6 +509,24 @@ class _RedirectError(Exception):
 
 class _RateLimitedError(Exception):
     """A 429: the limiter is paused; try the same request again."""
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    """The body of a 200 answer; `_Retry` if it is not a complete JSON object.
+
+    Decoding the bytes ourselves avoids requests' charset guessing, which is slow on
+    megabyte transcripts.
+    """
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        msg = f"answer was not complete JSON ({kind}, {len(response.content)} bytes)"
+        raise _Retry(msg) from None
+    if not isinstance(body, dict):
+        msg = f"answer was JSON but not an object ({type(body).__name__})"
+        raise _Retry(msg)
+    return body
 
 
 def _describe(exc: requests.RequestException, settings: Settings) -> str:

@@ -11,7 +11,7 @@ import ipaddress
 import json
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 DEFAULT_BASE_URL = "https://app.usehindsight.com/api/v1"
-DEFAULT_REQUESTS_PER_MINUTE = 60
+#: Requests per minute of each Hindsight plan.
+PLAN_LIMITS = {"essentials": 60, "growth": 300, "enterprise": 1000}
+DEFAULT_REQUESTS_PER_MINUTE = PLAN_LIMITS["essentials"]
 DEFAULT_CONCURRENCY = 8
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
@@ -43,12 +45,30 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     interview_ids: tuple[int, ...] = ()
     start_date: datetime | None = None
+    plan: str | None = None
+    #: The API's limit for this key: the plan's, or requests_per_minute if given.
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    #: Requests per minute left to other clients of the same key.
+    reserved_requests_per_minute: int = 0
     concurrency: int = DEFAULT_CONCURRENCY
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     scan_start_id: int | None = None
     scan_max_misses: int = DEFAULT_SCAN_MAX_MISSES
+
+    @property
+    def budget(self) -> int:
+        """Requests per minute this tap may send."""
+        return self.requests_per_minute - self.reserved_requests_per_minute
+
+    def describe_budget(self) -> str:
+        """`950 requests/min (plan enterprise: 1000, 50 reserved for other clients)`."""
+        source = f"plan {self.plan}" if self.plan else "requests_per_minute"
+        if self.plan and self.requests_per_minute != PLAN_LIMITS[self.plan]:
+            source = "requests_per_minute"
+        reserved = self.reserved_requests_per_minute
+        extra = f", {reserved} reserved for other clients" if reserved else ""
+        return f"{self.budget} requests/min ({source}: {self.requests_per_minute}{extra})"
 
 
 def show(value: object) -> str:
@@ -239,6 +259,43 @@ def _start_date(value: object, errors: list[str]) -> datetime | None:
     return None
 
 
+def _budget(config: Mapping[str, Any], errors: list[str]) -> tuple[str | None, int, int]:
+    """The plan, the API's per-minute limit for this key, and the part left to others.
+
+    `requests_per_minute` overrides the plan's limit; without either, the smallest plan's.
+    """
+    plan = config.get("plan")
+    if plan is not None:
+        if isinstance(plan, str) and plan.strip().lower() in PLAN_LIMITS:
+            plan = plan.strip().lower()
+        else:
+            choices = ", ".join(PLAN_LIMITS)
+            errors.append(f"plan: {show(plan)} must be one of {choices}")
+            plan = None
+    if config.get("requests_per_minute") is not None:
+        limit = _whole_number(
+            "requests_per_minute", config["requests_per_minute"], 1, MAX_REQUESTS_PER_MINUTE, errors
+        )
+    else:
+        limit = PLAN_LIMITS[plan] if plan else DEFAULT_REQUESTS_PER_MINUTE
+    reserved = 0
+    if config.get("reserved_requests_per_minute") is not None:
+        reserved = _whole_number(
+            "reserved_requests_per_minute",
+            config["reserved_requests_per_minute"],
+            0,
+            MAX_REQUESTS_PER_MINUTE,
+            errors,
+        )
+        if reserved >= limit:
+            errors.append(
+                f"reserved_requests_per_minute: {reserved} leaves nothing of the {limit} "
+                "requests per minute for this tap (it must be smaller)",
+            )
+            reserved = 0
+    return plan, limit, reserved
+
+
 def load_settings(config: Mapping[str, Any]) -> Settings:
     """Check every setting at once and report all problems together.
 
@@ -255,46 +312,30 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     ids = parse_interview_ids(config.get("interview_ids"), errors)
     if config.get("interview_ids_file") is not None:
         ids += read_interview_ids_file(config.get("interview_ids_file"), errors)
+    plan, limit, reserved = _budget(config, errors)
+
+    def whole(name: str, default: int, low: int, high: int) -> int:
+        value = config.get(name)
+        return default if value is None else _whole_number(name, value, low, high, errors)
+
     settings = Settings(
         api_key=api_key.strip(),
         base_url=base_url,
         interview_ids=unique_in_order(ids),
         start_date=_start_date(config.get("start_date"), errors),
-        requests_per_minute=_whole_number(
-            "requests_per_minute",
-            config.get("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE),
-            1,
-            MAX_REQUESTS_PER_MINUTE,
-            errors,
-        ),
-        concurrency=_whole_number(
-            "concurrency",
-            config.get("concurrency", DEFAULT_CONCURRENCY),
-            1,
-            MAX_CONCURRENCY,
-            errors,
-        ),
+        plan=plan,
+        requests_per_minute=limit,
+        reserved_requests_per_minute=reserved,
+        concurrency=whole("concurrency", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
         request_timeout=_positive_seconds(
             "request_timeout",
             config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT),
             errors,
         ),
-        max_retries=_whole_number(
-            "max_retries", config.get("max_retries", DEFAULT_MAX_RETRIES), 0, 20, errors
-        ),
+        max_retries=whole("max_retries", DEFAULT_MAX_RETRIES, 0, 20),
+        scan_start_id=whole("scan_start_id", 0, 1, 2**53) or None,
+        scan_max_misses=whole("scan_max_misses", DEFAULT_SCAN_MAX_MISSES, 1, 10_000),
     )
-    if config.get("scan_start_id") is not None:
-        settings = replace(
-            settings,
-            scan_start_id=_whole_number("scan_start_id", config["scan_start_id"], 1, 2**53, errors),
-        )
-    if config.get("scan_max_misses") is not None:
-        settings = replace(
-            settings,
-            scan_max_misses=_whole_number(
-                "scan_max_misses", config["scan_max_misses"], 1, 10_000, errors
-            ),
-        )
     if errors:
         raise ConfigValidationError("Config validation failed", errors=errors)
     return settings

@@ -9,6 +9,7 @@ from singer_sdk.streams import Stream
 from typing_extensions import override
 
 from tap_hindsight.client import FetchResult, HindsightClient, Outcome
+from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, strip_nul
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.settings import parse_datetime
@@ -30,6 +31,7 @@ class SyncReport:
     """What one run did, counted on the main thread. Failures fail the run at the end."""
 
     ids: int = 0
+    fetched: int = 0
     emitted: int = 0
     unchanged: int = 0
     completed: int = 0
@@ -41,16 +43,30 @@ class SyncReport:
     failed: dict[int, str] = field(default_factory=dict)
     requests_sent: int = 0
     rate_limited: int = 0
+    budget_pauses: int = 0
+    waited_seconds: float = 0.0
+    elapsed_seconds: float = 0.0
+
+    def count(self, result: FetchResult) -> None:
+        """Add one fetch result's requests to the totals."""
+        self.requests_sent += result.requests_sent
+        self.rate_limited += result.rate_limited
+        self.budget_pauses += result.budget_pauses
+        if result.outcome is not Outcome.CANCELLED:
+            self.fetched += 1
 
     def summary(self) -> str:
-        """One line for the log at the end of a run."""
+        """The end-of-run summary line."""
         return (
-            f"{self.ids} IDs to poll, {self.probes} discovery probes ({self.discovered} "
-            f"found): {self.emitted} records emitted ({self.completed} completed, "
-            f"{self.pending} pending), {self.unchanged} unchanged, "
-            f"{self.before_start_date} before start_date, {len(self.not_found)} not found, "
-            f"{len(self.failed)} failed; {self.requests_sent} requests sent, "
-            f"{self.rate_limited} rate-limited (429)"
+            f"Summary: {self.fetched:,} IDs fetched ({self.ids:,} to poll, {self.probes:,} "
+            f"discovery probes finding {self.discovered:,}); {self.emitted:,} records "
+            f"emitted ({self.completed:,} completed, {self.pending:,} pending), "
+            f"{self.unchanged:,} unchanged, {self.before_start_date:,} before start_date, "
+            f"{len(self.not_found):,} not found, {len(self.failed):,} failed; "
+            f"{self.requests_sent:,} requests sent, {self.rate_limited:,} rate-limited "
+            f"(429), {self.budget_pauses:,} pauses for a budget shared with other clients, "
+            f"{duration(self.waited_seconds)} waiting for the rate limit, in "
+            f"{duration(self.elapsed_seconds)}"
         )
 
 
@@ -97,18 +113,26 @@ class InterviewsStream(Stream):
         self.report = SyncReport(ids=len(ids))
         self._keep_bookmark_from_moving_back()
         self.logger.info(
-            "Polling %d interviews (%d completed ones skipped)%s from %s "
-            "(%d requests/min, %d at a time)",
+            "Polling %d interviews (%d completed ones skipped)%s from %s; budget %s, "
+            "%d requests at a time",
             len(ids),
             len(lifecycle.completed),
             f", then discovering IDs from {discovery.next_id}" if discovery else "",
             settings.base_url,
-            settings.requests_per_minute,
+            settings.describe_budget(),
             settings.concurrency,
         )
+        self.logger.info(estimate(len(ids), settings.budget, discovering=discovery is not None))
         client = HindsightClient(settings, self.logger)
+        progress = Progress(self.logger, len(ids), settings.budget)
+
+        def tick() -> None:
+            limiter = client.limiter
+            progress.tick(self.report.fetched, limiter.sent_in_last(60), limiter.blocked_seconds)
+
         try:
-            for seen, result in enumerate(client.fetch_all(id_source(ids, discovery)), 1):
+            for seen, result in enumerate(client.fetch_all(id_source(ids, discovery), tick), 1):
+                tick()
                 record, remember = self._accept(result, lifecycle, discovery)
                 if record is not None:
                     yield record
@@ -126,7 +150,9 @@ class InterviewsStream(Stream):
             if discovery is not None:
                 self.report.probes = discovery.probes
                 self.report.discovered = discovery.found
-            self.logger.info("Interviews sync: %s", self.report.summary())
+            self.report.waited_seconds = client.limiter.blocked_seconds
+            self.report.elapsed_seconds = progress.elapsed()
+            self.logger.info("%s", self.report.summary())
 
     def _store(self, lifecycle: LifecycleState, discovery: Discovery | None) -> None:
         """Put the lifecycle into the stream's bookmark (the SDK writes it out)."""
@@ -163,8 +189,7 @@ class InterviewsStream(Stream):
         Returns the record to emit (or None) and what to remember once it is emitted.
         """
         report = self.report
-        report.requests_sent += result.requests_sent
-        report.rate_limited += result.rate_limited
+        report.count(result)
         interview_id = result.interview_id
         probe = discovery is not None and discovery.is_probe(interview_id)
         if probe and discovery is not None:

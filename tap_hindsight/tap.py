@@ -18,8 +18,8 @@ from tap_hindsight.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
     DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_SCAN_MAX_MISSES,
+    PLAN_LIMITS,
     Settings,
     load_settings,
     settings_from_environment,
@@ -75,13 +75,31 @@ SETTINGS = th.PropertiesList(
         description="Interviews created before this instant are not emitted.",
     ),
     th.Property(
+        "plan",
+        th.StringType(allowed_values=list(PLAN_LIMITS)),
+        title="Plan",
+        description=(
+            "Your Hindsight plan; sets the request budget to its limit: essentials 60, "
+            "growth 300, enterprise 1000 requests per minute."
+        ),
+    ),
+    th.Property(
         "requests_per_minute",
         th.IntegerType,
-        default=DEFAULT_REQUESTS_PER_MINUTE,
         title="Requests per minute",
         description=(
-            "Never send more than this many requests in any 60 s window: your plan's "
-            "limit (Essentials 60, Growth 300, Enterprise 1000) or less."
+            "Never send more than this many requests in any 60 s window. Overrides the "
+            "plan's limit; without either, 60 (the smallest plan's)."
+        ),
+    ),
+    th.Property(
+        "reserved_requests_per_minute",
+        th.IntegerType,
+        default=0,
+        title="Reserved requests per minute",
+        description=(
+            "Part of the budget left to other clients of the same API key (for example "
+            "the workflow that creates interviews): the tap sends at most the limit minus this."
         ),
     ),
     th.Property(

@@ -13,7 +13,9 @@ SETTINGS = [
     "interview_ids",
     "interview_ids_file",
     "start_date",
+    "plan",
     "requests_per_minute",
+    "reserved_requests_per_minute",
     "concurrency",
     "request_timeout",
 ]
@@ -29,7 +31,9 @@ def test_about_as_json_lists_every_setting_and_marks_the_key_secret(tmp_path):
         assert properties[name]["description"]
     assert properties["api_key"]["secret"] is True
     assert about["settings"]["required"] == ["api_key"]
-    assert properties["requests_per_minute"]["default"] == 60
+    assert properties["plan"]["enum"] == ["essentials", "growth", "enterprise"]
+    assert "default" not in properties["requests_per_minute"]  # the plan's limit applies
+    assert properties["reserved_requests_per_minute"]["default"] == 0
     assert properties["concurrency"]["default"] == 8
     assert properties["request_timeout"]["default"] == 30
 

@@ -1,0 +1,83 @@
+"""Progress lines for the operator: how far, how fast, how long to go. Main thread only."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+
+#: A progress line at least this often on long runs.
+PROGRESS_EVERY_SECONDS = 30.0
+
+
+def duration(seconds: float) -> str:
+    """`2h03m`, `4m10s`, `12s`."""
+    whole = max(round(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def estimate(ids: int, budget: int, *, discovering: bool) -> str:
+    """The start-of-run estimate: what the request budget alone allows."""
+    probes = " plus discovery probes" if discovering else ""
+    if ids <= budget:
+        return (
+            f"{ids:,} IDs to poll{probes} at {budget:,} requests/min: within the first "
+            "minute's budget"
+        )
+    minutes = math.ceil(ids / budget * 10) / 10
+    return f"{ids:,} IDs to poll{probes} at {budget:,} requests/min: about {minutes:g} minutes"
+
+
+class Progress:
+    """Logs `done/total`, the request rate, waits for the budget and an ETA, now and then."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        total: int,
+        budget: int,
+        every: float = PROGRESS_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Report on `total` IDs fetched under a budget of `budget` requests per minute."""
+        self.logger = logger
+        self.total = total
+        self.budget = budget
+        self.every = every
+        self._clock = clock
+        self.started = clock()
+        self._last = self.started
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return self._clock() - self.started
+
+    def line(self, done: int, sent_last_minute: int, waited: float) -> str:
+        """One progress line."""
+        elapsed = max(self.elapsed(), 1e-6)
+        rate = sent_last_minute * 60.0 / min(elapsed, 60.0)
+        pace = min(rate, float(self.budget)) or float(self.budget)
+        left = max(self.total - done, 0)
+        share = done / self.total if self.total else 1.0
+        return (
+            f"Progress: {done:,}/{self.total:,} IDs ({share:.0%}), {rate:,.0f} requests/min "
+            f"(budget {self.budget:,}), {duration(waited)} waiting for the rate limit, "
+            f"ETA {duration(left / pace * 60.0)}"
+        )
+
+    def tick(self, done: int, sent_last_minute: int, waited: float) -> None:
+        """Log a progress line if the last one is `every` seconds old."""
+        now = self._clock()
+        if now - self._last >= self.every:
+            self._last = now
+            self.logger.info(self.line(done, sent_last_minute, waited))
