@@ -169,12 +169,13 @@ class RateLimiter:
             return newly
 
     def budget_nearly_spent(self, remaining: int) -> bool:
-        """True if the other requests in flight may spend all `remaining`.
+        """True if the requests in flight may spend all `remaining`.
 
-        Called while the caller's own request is answered but not yet released.
+        Called while the caller's own request is answered but not yet released, so it
+        counts as one: that leaves a margin of one request for answers read in parallel.
         """
         with self._condition:
-            return remaining <= self.in_flight - 1
+            return remaining <= self.in_flight
 
     @property
     def blocked_seconds(self) -> float:

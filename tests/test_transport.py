@@ -108,11 +108,23 @@ def test_requests_run_concurrency_at_a_time(start_simulator, tmp_path):
 
 @pytest.mark.slow
 def test_never_more_than_requests_per_minute_in_any_60_s_window(simulator, tmp_path):
-    ids = list(range(1001, 1015))
+    ids = list(range(1001, 1013))
+    for interview_id in (1002, 1005, 1009):
+        simulator.script_faults(interview_id, ["503"])  # retries spend the same budget
     run = run_tap(tmp_path, tap_config(simulator, ids, requests_per_minute=10, concurrency=4))
     assert run.returncode == 0, run.stderr
     assert sorted(run.records_by_id()) == ids
     arrivals = [a.at for a in simulator.arrivals]
-    assert len(arrivals) == 14
+    assert len(arrivals) == 15
     assert max_in_window(arrivals, 60.0) == 10
     assert max(arrivals) - min(arrivals) >= 60.0
+    # A long run reports progress at least every 30 s, and its waits in the summary.
+    progress = [line for line in run.stderr.splitlines() if "Progress:" in line]
+    assert progress
+    assert "/12 IDs" in progress[0]
+    assert "ETA" in progress[0]
+    summary = next(line for line in run.stderr.splitlines() if "Summary:" in line)
+    assert "15 requests sent" in summary
+    waited = summary.split(" waiting for the rate limit")[0].rsplit(", ", 1)[1]
+    assert waited.endswith("s")
+    assert waited != "0s"

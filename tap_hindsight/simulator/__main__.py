@@ -37,6 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reset-style", choices=["epoch", "seconds", "retry-after"], default="epoch"
     )
+    parser.add_argument(
+        "--other-clients-per-window",
+        type=int,
+        default=0,
+        help="requests other clients of the key spend at the start of every window",
+    )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of answers failing")
     parser.add_argument(
         "--faults",
@@ -66,6 +72,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         rate_limit=args.rate_limit,
         window_seconds=args.window_seconds,
         reset_style=args.reset_style,
+        other_clients_per_window=args.other_clients_per_window,
         fault_rate=args.fault_rate,
         fault_kinds=tuple(kind for kind in args.faults.split(",") if kind),
         hang_seconds=args.hang_seconds,

@@ -91,6 +91,8 @@ class SimulatorConfig:
     rate_limit: int = 1_000
     window_seconds: float = 60.0
     reset_style: str = "epoch"  # epoch | seconds | retry-after
+    #: Requests other clients of the same key spend at the start of every window.
+    other_clients_per_window: int = 0
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     hang_seconds: float = 5.0
@@ -106,6 +108,7 @@ class Arrival:
     status: int
     fault: str | None
     authorized: bool
+    client: str = ""  # the User-Agent
 
 
 class HindsightSimulator:
@@ -294,7 +297,8 @@ class HindsightSimulator:
         with self._lock:
             start, used = self._windows.get(org.name, (0.0, 0))
             if now >= start + window:
-                start, used = math.floor(now / window) * window, 0
+                start = math.floor(now / window) * window
+                used = min(self.config.other_clients_per_window, self.config.rate_limit)
             allowed = used < self.config.rate_limit
             if allowed:
                 used += 1
@@ -393,8 +397,9 @@ class _Handler(BaseHTTPRequestHandler):
             sim._leave()  # noqa: SLF001
 
     def _log(self, status: int, fault: str | None = None) -> None:
+        client = self.headers.get("User-Agent", "")
         self.simulator._record(  # noqa: SLF001
-            Arrival(self._arrived, self._interview_id, status, fault, self._authorized),
+            Arrival(self._arrived, self._interview_id, status, fault, self._authorized, client),
         )
 
     def _serve_interview(self) -> None:

@@ -1,0 +1,119 @@
+"""The request budget: plans, reserves, budgets shared with other clients, progress."""
+
+from __future__ import annotations
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_hindsight.progress import Progress, duration, estimate
+from tap_hindsight.settings import load_settings
+from tests.helpers import run_tap, tap_config
+
+
+@pytest.mark.parametrize(
+    ("settings", "budget"),
+    [
+        ({}, 60),
+        ({"plan": "essentials"}, 60),
+        ({"plan": "growth"}, 300),
+        ({"plan": "enterprise"}, 1000),
+        ({"plan": "enterprise", "requests_per_minute": 400}, 400),
+        ({"requests_per_minute": 250}, 250),
+        ({"plan": "growth", "reserved_requests_per_minute": 100}, 200),
+    ],
+)
+def test_plan_sets_the_budget_and_requests_per_minute_overrides_it(settings, budget):
+    assert load_settings({"api_key": "k", **settings}).budget == budget
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"plan": "gold"}, "plan: 'gold' must be one of essentials, growth, enterprise"),
+        (
+            {"plan": "growth", "reserved_requests_per_minute": 300},
+            "reserved_requests_per_minute: 300 leaves nothing of the 300 requests per minute",
+        ),
+    ],
+)
+def test_bad_budget_settings_are_named(settings, message):
+    with pytest.raises(ConfigValidationError) as caught:
+        load_settings({"api_key": "k", **settings})
+    assert any(error.startswith(message) for error in caught.value.errors)
+
+
+def test_estimates_and_progress_lines():
+    assert estimate(500, 1000, discovering=False) == (
+        "500 IDs to poll at 1,000 requests/min: within the first minute's budget"
+    )
+    assert estimate(10_000, 1000, discovering=True) == (
+        "10,000 IDs to poll plus discovery probes at 1,000 requests/min: about 10 minutes"
+    )
+    assert duration(3725) == "1h02m"
+    assert duration(250) == "4m10s"
+    clock = [100.0]
+    logged = []
+
+    class Logger:
+        def info(self, message):
+            logged.append(message)
+
+    progress = Progress(Logger(), total=4000, budget=1000, every=30.0, clock=lambda: clock[0])
+    clock[0] += 120.0
+    progress.tick(done=2000, sent_last_minute=1000, waited=30.0)
+    assert logged == [
+        "Progress: 2,000/4,000 IDs (50%), 1,000 requests/min (budget 1,000), "
+        "30s waiting for the rate limit, ETA 2m00s"
+    ]
+    clock[0] += 10.0
+    progress.tick(done=2100, sent_last_minute=1000, waited=30.0)
+    assert len(logged) == 1  # not again within 30 s
+
+
+def test_the_run_starts_with_its_budget_and_estimate_and_ends_with_a_summary(simulator, tmp_path):
+    ids = list(range(1001, 1031))
+    config = tap_config(
+        simulator, ids, plan="enterprise", reserved_requests_per_minute=50, max_retries=3
+    )
+    del config["requests_per_minute"]
+    simulator.script_faults(1002, ["500"])
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert "budget 950 requests/min (plan enterprise: 1000, 50 reserved for other clients)" in (
+        run.stderr
+    )
+    assert "30 IDs to poll at 950 requests/min: within the first minute's budget" in run.stderr
+    summary = next(line for line in run.stderr.splitlines() if "Summary:" in line)
+    assert "30 IDs fetched (30 to poll" in summary
+    assert f"{len(run.records())} records emitted" in summary
+    assert "31 requests sent, 0 rate-limited (429)" in summary
+    assert "waiting for the rate limit" in summary
+
+
+def test_it_slows_down_before_a_429_when_other_clients_spend_the_same_budget(
+    start_simulator, tmp_path
+):
+    # Each 1 s window allows 20 requests; other clients of the key spend 12 of them.
+    simulator = start_simulator(
+        rate_limit=20, window_seconds=1, other_clients_per_window=12, latency_ms=20
+    )
+    ids = list(range(1001, 1041))
+    run = run_tap(tmp_path, tap_config(simulator, ids, concurrency=4))
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.records_by_id()) == ids
+    assert simulator.stats()["rate_limited"] == 0
+    assert "Only" in run.stderr
+    assert "other clients of the key" in run.stderr
+
+
+def test_one_hung_request_does_not_hold_back_the_others(start_simulator, tmp_path):
+    simulator = start_simulator(hang_seconds=3)
+    simulator.script_faults(1001, ["hang"])
+    ids = list(range(1001, 1041))
+    run = run_tap(tmp_path, tap_config(simulator, ids, concurrency=4, request_timeout=10))
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.records_by_id()) == ids
+    hung = next(a.at for a in simulator.arrivals if a.fault == "hang")
+    others = [a.at for a in simulator.arrivals if a.interview_id != 1001]
+    assert len(others) == 39
+    assert max(others) < hung + 3  # all fetched while the hung answer was still awaited
