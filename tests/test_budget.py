@@ -62,8 +62,10 @@ def test_estimates_and_progress_lines():
     clock[0] += 120.0
     progress.tick(done=2000, sent_last_minute=1000, waited=30.0)
     assert logged == [
-        "Progress: 2,000/4,000 IDs (50%), 1,000 requests/min (budget 1,000), "
-        "30s waiting for the rate limit, ETA 2m00s"
+        (
+            "Progress: 2,000/4,000 IDs (50%), 1,000 requests/min (budget 1,000), "
+            "30s waiting for the rate limit, ETA 2m00s"
+        )
     ]
     clock[0] += 10.0
     progress.tick(done=2100, sent_last_minute=1000, waited=30.0)
