@@ -41,18 +41,25 @@ def estimate(ids: int, budget: int, *, discovering: bool) -> str:
 class Progress:
     """Logs `done/total`, the request rate, waits for the budget and an ETA, now and then."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913
         self,
         logger: logging.Logger,
         total: int,
         budget: int,
+        snapshot: Callable[[], tuple[int, int, float]],
+        *,
         every: float = PROGRESS_EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Report on `total` IDs fetched under a budget of `budget` requests per minute."""
+        """Report on `total` IDs fetched under a budget of `budget` requests per minute.
+
+        `snapshot` tells, when a line is due: IDs done, requests sent in the last minute,
+        seconds spent waiting for the rate limit.
+        """
         self.logger = logger
         self.total = total
         self.budget = budget
+        self.snapshot = snapshot
         self.every = every
         self._clock = clock
         self.started = clock()
@@ -75,9 +82,9 @@ class Progress:
             f"ETA {duration(left / pace * 60.0)}"
         )
 
-    def tick(self, done: int, sent_last_minute: int, waited: float) -> None:
-        """Log a progress line if the last one is `every` seconds old."""
+    def tick(self) -> None:
+        """Log a progress line if the last one is `every` seconds old (cheap otherwise)."""
         now = self._clock()
         if now - self._last >= self.every:
             self._last = now
-            self.logger.info(self.line(done, sent_last_minute, waited))
+            self.logger.info(self.line(*self.snapshot()))

@@ -124,15 +124,17 @@ class InterviewsStream(Stream):
         )
         self.logger.info(estimate(len(ids), settings.budget, discovering=discovery is not None))
         client = HindsightClient(settings, self.logger)
-        progress = Progress(self.logger, len(ids), settings.budget)
-
-        def tick() -> None:
-            limiter = client.limiter
-            progress.tick(self.report.fetched, limiter.sent_in_last(60), limiter.blocked_seconds)
-
+        limiter = client.limiter
+        progress = Progress(
+            self.logger,
+            len(ids),
+            settings.budget,
+            lambda: (self.report.fetched, limiter.sent_in_last(60), limiter.blocked_seconds),
+        )
         try:
-            for seen, result in enumerate(client.fetch_all(id_source(ids, discovery), tick), 1):
-                tick()
+            source = id_source(ids, discovery)
+            for seen, result in enumerate(client.fetch_all(source, progress.tick), 1):
+                progress.tick()
                 record, remember = self._accept(result, lifecycle, discovery)
                 if record is not None:
                     yield record

@@ -58,9 +58,17 @@ def test_estimates_and_progress_lines():
         def info(self, message):
             logged.append(message)
 
-    progress = Progress(Logger(), total=4000, budget=1000, every=30.0, clock=lambda: clock[0])
+    state = {"done": 2000}
+    progress = Progress(
+        Logger(),
+        total=4000,
+        budget=1000,
+        snapshot=lambda: (state["done"], 1000, 30.0),
+        every=30.0,
+        clock=lambda: clock[0],
+    )
     clock[0] += 120.0
-    progress.tick(done=2000, sent_last_minute=1000, waited=30.0)
+    progress.tick()
     assert logged == [
         (
             "Progress: 2,000/4,000 IDs (50%), 1,000 requests/min (budget 1,000), "
@@ -68,8 +76,12 @@ def test_estimates_and_progress_lines():
         )
     ]
     clock[0] += 10.0
-    progress.tick(done=2100, sent_last_minute=1000, waited=30.0)
+    state["done"] = 2100
+    progress.tick()
     assert len(logged) == 1  # not again within 30 s
+    clock[0] += 20.0
+    progress.tick()
+    assert logged[1].startswith("Progress: 2,100/4,000 IDs (52%)")
 
 
 def test_the_run_starts_with_its_budget_and_estimate_and_ends_with_a_summary(simulator, tmp_path):
