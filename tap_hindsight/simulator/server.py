@@ -93,6 +93,8 @@ class SimulatorConfig:
     reset_style: str = "epoch"  # epoch | seconds | retry-after
     #: Requests other clients of the same key spend at the start of every window.
     other_clients_per_window: int = 0
+    #: Send X-RateLimit-* on every answer (False: only on 429s, as some APIs do).
+    limit_headers_always: bool = True
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     hang_seconds: float = 5.0
@@ -419,10 +421,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, _error_body("unauthorized", "Invalid or missing API key"))
             return
         allowed, remaining, reset_at = sim._spend(org)  # noqa: SLF001
-        limit_headers = sim.rate_limit_headers(remaining, reset_at)
+        headers_429 = sim.rate_limit_headers(remaining, reset_at)
+        limit_headers = headers_429 if config.limit_headers_always else {}
         if not allowed:
             self._log(429)
-            headers = dict(limit_headers)
+            headers = dict(headers_429)
             if config.reset_style == "retry-after":
                 headers["Retry-After"] = str(max(math.ceil(reset_at - time.time()), 1))
             self._send(429, _error_body("rate_limit_exceeded", "Too many requests"), headers)
@@ -493,6 +496,7 @@ class _Handler(BaseHTTPRequestHandler):
         seconds_style = self.simulator.config.reset_style == "seconds"
         headers = {
             **headers,
+            "X-RateLimit-Limit": str(self.simulator.config.rate_limit),
             "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": "1" if seconds_style else str(math.ceil(time.time() + 1)),
             "Retry-After": "1",
