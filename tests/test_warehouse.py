@@ -1,0 +1,192 @@
+"""End to end: the real `meltano run tap-hindsight target-postgres` into a real PostgreSQL.
+
+The loading role's time zone is not UTC; the data comes from the simulator; the second run
+(statuses advanced in between) reads the state Meltano kept. README's SQL runs here too.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_hindsight.records import strip_nul
+from tap_hindsight.settings import parse_datetime
+from tap_hindsight.simulator import Organisation
+from tests.helpers import ACME_KEY, clean_env
+from tests.postgres import create_database, drop_database
+
+pytestmark = pytest.mark.meltano
+
+REPO = Path(__file__).resolve().parent.parent
+MELTANO = str(Path(sys.executable).with_name("meltano"))
+IDS = list(range(1001, 1061))
+FOREIGN = 500_001
+COLUMNS = (
+    "interview_request_id",
+    "contact_id",
+    "deal_id",
+    "survey_url",
+    "status",
+    "objective",
+    "email_sent_at",
+    "created_at",
+    "transcript__document_id",
+    "transcript__content",
+    "transcript__created_at",
+)
+
+
+def readme_queries() -> dict[str, str]:
+    text = (REPO / "README.md").read_text()
+    found = re.findall(r"<!-- query: ([\w-]+) -->\s*```sql\n(.*?)```", text, re.DOTALL)
+    return dict(found)
+
+
+def utc(value: str | None) -> datetime | None:
+    """An API instant as PostgreSQL's `timestamp without time zone` should hold it."""
+    return None if value is None else parse_datetime(value).replace(tzinfo=None)
+
+
+def expected_row(api: dict[str, Any]) -> tuple[Any, ...]:
+    interview = strip_nul(api)
+    transcript = interview["transcript"] or {}
+    return (
+        interview["interview_request_id"],
+        interview["contact_id"],
+        interview["deal_id"],
+        interview["survey_url"],
+        interview["status"],
+        interview["objective"],
+        utc(interview["email_sent_at"]),
+        utc(interview["created_at"]),
+        transcript.get("document_id"),
+        transcript.get("content"),
+        utc(transcript.get("created_at")),
+    )
+
+
+@pytest.fixture
+def database():
+    db = create_database(time_zone="America/New_York")
+    yield db
+    drop_database(db)
+
+
+def meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [MELTANO, *args], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
+    env = clean_env(
+        MELTANO_SYS_DIR_ROOT=str(tmp_path / ".meltano"),
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        TAP_HINDSIGHT_API_KEY=ACME_KEY,
+        TAP_HINDSIGHT_BASE_URL=simulator.url,
+        TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, [*IDS, FOREIGN])),
+        TAP_HINDSIGHT_PLAN="enterprise",
+        TARGET_POSTGRES_HOST=database.host,
+        TARGET_POSTGRES_PORT=str(database.port),
+        TARGET_POSTGRES_USER=database.user,
+        TARGET_POSTGRES_PASSWORD=database.password,
+        TARGET_POSTGRES_DATABASE=database.name,
+    )
+    meltano(env, "install")
+    with database.connect() as connection:
+        (role_config,) = connection.execute(
+            "SELECT rolconfig FROM pg_roles WHERE rolname = %s", (database.user,)
+        ).fetchone()
+    assert role_config == ["TimeZone=America/New_York"]  # a role that would shift instants
+
+    first = meltano(env, "run", "tap-hindsight", "target-postgres")
+    assert database.password not in first.stdout + first.stderr
+    check_table(database, simulator)
+
+    pending = [i for i in IDS if simulator.status_of(i) != "completed"]
+    advanced = pending[:8]
+    simulator.advance(advanced)
+    simulator.reset_stats()
+    meltano(env, "run", "tap-hindsight", "target-postgres")
+    # Meltano kept the state: only pending interviews were fetched again.
+    assert simulator.stats()["requests"] == len(pending) + 1  # + the foreign ID (404)
+    assert simulator.requests_for(FOREIGN) == 1
+    check_table(database, simulator)
+    check_readme_queries(database, simulator)
+
+
+def check_table(database, simulator) -> None:
+    with database.connect() as connection:
+        rows = connection.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM hindsight.interviews ORDER BY 1"  # noqa: S608
+        ).fetchall()
+        (distinct,) = connection.execute(
+            "SELECT count(DISTINCT interview_request_id) FROM hindsight.interviews"
+        ).fetchone()
+        (null_transcripts,) = connection.execute(
+            "SELECT count(*) FROM hindsight.interviews WHERE transcript__content IS NULL"
+        ).fetchone()
+    assert len(rows) == distinct == len(IDS)  # every row once: re-runs update in place
+    assert rows == [expected_row(simulator.interview(i)) for i in IDS]
+    waiting = sum(1 for i in IDS if simulator.status_of(i) != "completed")
+    assert null_transcripts == waiting  # SQL NULL, which `IS NULL` finds
+
+
+def check_readme_queries(database, simulator) -> None:
+    queries = readme_queries()
+    assert set(queries) == {
+        "completed-per-week",
+        "email-to-completion",
+        "pricing-vs-competitor",
+        "still-waiting",
+    }
+    interviews = [strip_nul(simulator.interview(i)) for i in IDS]
+    completed = [i for i in interviews if i["status"] == "completed"]
+    with database.connect() as connection:
+
+        def run(name):
+            return connection.execute(queries[name]).fetchall()
+
+        weeks = Counter()
+        for interview in completed:
+            done = utc(interview["transcript"]["created_at"])
+            week = (done - timedelta(days=done.weekday())).replace(hour=0, minute=0, second=0)
+            weeks[week] += 1
+        assert run("completed-per-week") == sorted(weeks.items())
+
+        hours = [
+            (utc(i["transcript"]["created_at"]) - utc(i["email_sent_at"])).total_seconds() / 3600
+            for i in completed
+        ]
+        ((count, average, longest),) = run("email-to-completion")
+        assert count == len(completed)
+        assert abs(average - Decimal(str(sum(hours) / len(hours)))) <= Decimal("0.05")
+        assert abs(longest - Decimal(str(max(hours)))) <= Decimal("0.05")
+
+        mentions = [
+            (i["interview_request_id"], i["deal_id"], i["objective"])
+            for i in completed
+            if "pricing" in i["transcript"]["content"].lower()
+            and "competitor x" in i["transcript"]["content"].lower()
+        ]
+        assert mentions
+        assert run("pricing-vs-competitor") == mentions
+
+        waiting = sorted(
+            (i for i in interviews if i["status"] != "completed"),
+            key=lambda i: (i["email_sent_at"] is None, i["email_sent_at"] or "", i["interview_request_id"]),
+        )
+        assert run("still-waiting") == [
+            (i["interview_request_id"], i["status"], utc(i["email_sent_at"])) for i in waiting
+        ]
