@@ -6,7 +6,6 @@ The loading role's time zone is not UTC; the data comes from the simulator; the 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -20,6 +19,7 @@ import pytest
 from tap_hindsight.records import strip_nul
 from tap_hindsight.settings import parse_datetime
 from tap_hindsight.simulator import Organisation
+from tap_hindsight.simulator.demo import readme_queries
 from tests.helpers import ACME_KEY, clean_env
 from tests.postgres import create_database, drop_database
 
@@ -42,12 +42,6 @@ COLUMNS = (
     "transcript__content",
     "transcript__created_at",
 )
-
-
-def readme_queries() -> dict[str, str]:
-    text = (REPO / "README.md").read_text()
-    found = re.findall(r"<!-- query: ([\w-]+) -->\s*```sql\n(.*?)```", text, re.DOTALL)
-    return dict(found)
 
 
 def utc(value: str | None) -> datetime | None:
@@ -144,7 +138,7 @@ def check_table(database, simulator) -> None:
 
 
 def check_readme_queries(database, simulator) -> None:
-    queries = readme_queries()
+    queries = readme_queries(REPO / "README.md")
     assert set(queries) == {
         "completed-per-week",
         "email-to-completion",
@@ -185,7 +179,11 @@ def check_readme_queries(database, simulator) -> None:
 
         waiting = sorted(
             (i for i in interviews if i["status"] != "completed"),
-            key=lambda i: (i["email_sent_at"] is None, i["email_sent_at"] or "", i["interview_request_id"]),
+            key=lambda i: (
+                i["email_sent_at"] is None,
+                i["email_sent_at"] or "",
+                i["interview_request_id"],
+            ),
         )
         assert run("still-waiting") == [
             (i["interview_request_id"], i["status"], utc(i["email_sent_at"])) for i in waiting

@@ -1,18 +1,21 @@
-"""The end-to-end demo: `meltano run tap-hindsight target-jsonl`, checked and summarised.
+"""The end-to-end demo: `meltano run tap-hindsight target-duckdb`, checked, then queried.
 
-Without `TAP_HINDSIGHT_API_KEY` in the environment it starts the API simulator and points
-the tap at it; with the key (and IDs) set it reads the real Hindsight API instead.
+Without `TAP_HINDSIGHT_API_KEY` in the environment it starts the API simulator, loads an
+embedded DuckDB warehouse (no server needed) from a clean start, advances some interviews
+and runs again (the second run fetches only what is pending), checks that every row equals
+the API's answer, and prints the answers of README's SQL. With the key (and IDs) set it
+reads the real Hindsight API instead, incrementally, into the same file.
+
 Run from the Meltano project (the repository root): `python -m tap_hindsight.simulator.demo`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,48 +26,96 @@ from tap_hindsight.simulator.server import (
     default_organisations,
 )
 
-OUTPUT_FILE = "interviews.jsonl"
+STATE_ID = "dev:tap-hindsight-to-target-duckdb"
+TABLE = "hindsight.interviews"
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows target-jsonl wrote."""
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+def readme_queries(readme: Path) -> dict[str, str]:
+    """README's example SQL, by name (`<!-- query: name -->` before each block)."""
+    text = readme.read_text(encoding="utf-8")
+    return dict(re.findall(r"<!-- query: ([\w-]+) -->\s*```sql\n(.*?)```", text, re.DOTALL))
 
 
-def run_meltano(project: Path, env: dict[str, str]) -> int:
-    """`meltano run tap-hindsight target-jsonl`; its logs go to our stderr."""
-    meltano = Path(sys.executable).with_name("meltano")
-    command = [str(meltano), "run", "tap-hindsight", "target-jsonl"]
-    return subprocess.run(command, cwd=project, env=env, check=False).returncode  # noqa: S603
+def flattened(interview: dict[str, Any]) -> dict[str, Any]:
+    """An API answer as the warehouse row holds it (NULs removed, transcript flattened)."""
+    row = strip_nul(interview)
+    transcript = row.pop("transcript") or {}
+    for key in ("document_id", "content", "created_at"):
+        row[f"transcript__{key}"] = transcript.get(key)
+    return row
 
 
-def summarise(rows: list[dict[str, Any]]) -> str:
-    """What an analyst would want to see first."""
-    statuses = Counter(row["status"] for row in rows)
-    lines = [
-        f"{len(rows)} interviews loaded: "
-        + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())),
-    ]
-    completed = [row for row in rows if row.get("transcript")]
-    if completed:
-        sizes = [len(row["transcript"]["content"]) for row in completed]
-        lines.append(
-            f"{len(completed)} transcripts, {sum(sizes):,} characters in all "
-            f"(largest {max(sizes):,})",
+def meltano(project: Path, env: dict[str, str], *args: str) -> None:
+    """Run Meltano in the project; its logs go to our stderr. Raises on failure."""
+    command = [str(Path(sys.executable).with_name("meltano")), *args]
+    subprocess.run(command, cwd=project, env=env, check=True)  # noqa: S603
+
+
+def warehouse_rows(path: Path) -> dict[int, dict[str, Any]]:
+    """Every interview row in the DuckDB file, timestamps as the API's ISO instants."""
+    import duckdb  # noqa: PLC0415 (a demo dependency, not the tap's)
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        cursor = connection.execute(f"SELECT * FROM {TABLE}")  # noqa: S608
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    for row in rows:
+        for key, value in row.items():
+            if hasattr(value, "strftime"):
+                row[key] = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        row["interview_request_id"] = int(row["interview_request_id"])
+    return {row["interview_request_id"]: row for row in rows}
+
+
+def print_queries(path: Path, readme: Path) -> None:
+    """Run each README query on the warehouse and print its answer."""
+    import duckdb  # noqa: PLC0415
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        for name, sql in readme_queries(readme).items():
+            result = connection.sql(sql)
+            sys.stdout.write(f"\n-- {name}\n{sql}{result}\n")
+
+
+def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
+    """Two runs against the simulator from a clean start; 0 if every row checks out."""
+    warehouse = Path(env["TARGET_DUCKDB_PATH"])
+    warehouse.unlink(missing_ok=True)
+    organisations = default_organisations(interviews)
+    acme, globex = organisations
+    config = SimulatorConfig(organisations=organisations, latency_ms=20, fault_rate=0.05)
+    with HindsightSimulator(config) as simulator:
+        env.update(
+            TAP_HINDSIGHT_API_KEY=acme.api_key,
+            TAP_HINDSIGHT_BASE_URL=simulator.url,
+            # Every acme interview, plus one of another organisation's (answered 404).
+            TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, [*acme.ids, globex.first_id])),
+            TAP_HINDSIGHT_PLAN="enterprise",
         )
-        pricing = [
-            row["interview_request_id"]
-            for row in completed
-            if "pricing" in row["transcript"]["content"].lower()
-        ]
-        lines.append(f"{len(pricing)} transcripts mention pricing, e.g. IDs {pricing[:5]}")
-        sample = completed[0]["transcript"]["content"].split("\n\n")[:2]
-        lines.append("first turns of one transcript:")
-        lines.extend(f"    {turn[:100]}" for turn in sample)
-    return "\n".join(lines)
+        meltano(project, env, "state", "clear", "--force", STATE_ID)
+        sys.stderr.write(f"API simulator at {simulator.url}: {interviews} interviews\n")
+        meltano(project, env, "run", "tap-hindsight", "target-duckdb")
+        first_requests = simulator.stats()["requests"]
+        pending = [i for i in acme.ids if simulator.status_of(i) != "completed"]
+        simulator.advance(pending[::3])
+        simulator.reset_stats()
+        meltano(project, env, "run", "tap-hindsight", "target-duckdb")
+        second_requests = simulator.stats()["requests"]
+        expected = {i: flattened(simulator.interview(i)) for i in acme.ids}
+    loaded = warehouse_rows(warehouse)
+    if loaded != expected:
+        missing = sorted(set(expected) - set(loaded))
+        wrong = sorted(i for i in set(expected) & set(loaded) if loaded[i] != expected[i])
+        sys.stderr.write(f"demo FAILED: rows missing {missing[:10]}, different {wrong[:10]}\n")
+        return 1
+    sys.stdout.write(
+        f"{len(loaded)} interviews in {warehouse}, every row equal to the API's answer.\n"
+        f"First run: {first_requests} requests (5% of answers were injected faults, retried).\n"
+        f"{len(pending[::3])} interviews moved on; the second run sent {second_requests} "
+        f"requests: one per pending interview ({len(pending)}) plus one 404, none for the "
+        "completed ones.\n"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,48 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interviews", type=int, default=120, help="simulated interviews")
     parser.add_argument("--project", type=Path, default=Path.cwd(), help="Meltano project")
     args = parser.parse_args(argv)
-    output_dir = args.project / "output"
-    output_dir.mkdir(exist_ok=True)
-    (output_dir / OUTPUT_FILE).unlink(missing_ok=True)  # target-jsonl appends: start clean
-    env = dict(os.environ, TARGET_JSONL_DESTINATION_PATH=str(output_dir))
-
-    if os.environ.get("TAP_HINDSIGHT_API_KEY"):
+    output = args.project / "output"
+    output.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("TARGET_DUCKDB_PATH", str(output / "warehouse.duckdb"))
+    if env.get("TAP_HINDSIGHT_API_KEY"):
         sys.stderr.write("TAP_HINDSIGHT_API_KEY is set: reading the real Hindsight API\n")
-        code = run_meltano(args.project, env)
-        rows = read_rows(output_dir / OUTPUT_FILE)
-        sys.stdout.write(summarise(rows) + "\n")
-        return code
-
-    organisations = default_organisations(args.interviews)
-    acme, globex = organisations
-    config = SimulatorConfig(organisations=organisations, latency_ms=20, fault_rate=0.05)
-    with HindsightSimulator(config) as simulator:
-        # Every acme interview, plus one of another organisation's (answered 404).
-        ids = [*acme.ids, globex.first_id]
-        env.update(
-            TAP_HINDSIGHT_API_KEY=acme.api_key,
-            TAP_HINDSIGHT_BASE_URL=simulator.url,
-            TAP_HINDSIGHT_INTERVIEW_IDS=json.dumps(ids),
-            TAP_HINDSIGHT_REQUESTS_PER_MINUTE="1000",
-        )
-        sys.stderr.write(f"API simulator at {simulator.url}: {len(ids)} IDs to extract\n")
-        code = run_meltano(args.project, env)
-        expected = {i: strip_nul(simulator.interview(i)) for i in acme.ids}
-        stats = simulator.stats()
-    rows = read_rows(output_dir / OUTPUT_FILE)
-    loaded = {row["interview_request_id"]: row for row in rows}
-    if code != 0 or len(rows) != len(expected) or loaded != expected:
-        sys.stderr.write(
-            f"demo FAILED: meltano exited {code}; {len(rows)} rows loaded, "
-            f"{len(expected)} expected\n",
-        )
-        return 1
-    sys.stdout.write(summarise(rows) + "\n")
-    sys.stdout.write(
-        f"every row equals the API's answer; {stats['requests']} requests sent "
-        f"({stats['requests'] - len(ids)} retries of injected faults), "
-        f"written to {output_dir / OUTPUT_FILE}\n",
-    )
+        meltano(args.project, env, "run", "tap-hindsight", "target-duckdb")
+    else:
+        code = run_simulated(args.project, env, args.interviews)
+        if code:
+            return code
+    print_queries(Path(env["TARGET_DUCKDB_PATH"]), args.project / "README.md")
     return 0
 
 

@@ -1,0 +1,42 @@
+"""The README's first command's main job: the demo, run twice, from a clean Meltano setup."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.helpers import clean_env
+
+pytestmark = pytest.mark.meltano
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = clean_env(
+        MELTANO_SYS_DIR_ROOT=str(tmp_path / ".meltano"),
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        TARGET_DUCKDB_PATH=str(warehouse),
+    )
+    meltano = str(Path(sys.executable).with_name("meltano"))
+    install = subprocess.run(
+        [meltano, "install"], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    demo = [sys.executable, "-m", "tap_hindsight.simulator.demo", "--interviews", "40"]
+    for _ in range(2):  # safe to run twice
+        done = subprocess.run(demo, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        assert "40 interviews in" in done.stdout
+        assert "every row equal to the API's answer" in done.stdout
+        assert "none for the completed ones" in done.stdout
+        for name in ("completed-per-week", "email-to-completion", "pricing-vs-competitor"):
+            assert f"-- {name}" in done.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        (rows,) = connection.execute("SELECT count(*) FROM hindsight.interviews").fetchone()
+    assert rows == 40
