@@ -31,6 +31,7 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_SCAN_MAX_MISSES = 25
+DEFAULT_INTERVIEWER_NAMES = ("Paige",)
 MAX_CONCURRENCY = 64
 MAX_REQUESTS_PER_MINUTE = 100_000
 
@@ -55,6 +56,7 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     scan_start_id: int | None = None
     scan_max_misses: int = DEFAULT_SCAN_MAX_MISSES
+    interviewer_names: tuple[str, ...] = DEFAULT_INTERVIEWER_NAMES
 
     @property
     def budget(self) -> int:
@@ -259,6 +261,18 @@ def _start_date(value: object, errors: list[str]) -> datetime | None:
     return None
 
 
+def _interviewer_names(value: object, errors: list[str]) -> tuple[str, ...]:
+    """Names of the interviewer in transcripts (a list, or `Paige,Sam` from the env)."""
+    if value is None:
+        return DEFAULT_INTERVIEWER_NAMES
+    if isinstance(value, str):
+        value = [part for part in (p.strip() for p in value.split(",")) if part]
+    if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
+        errors.append(f"interviewer_names: {show(value)} must be a list of names")
+        return DEFAULT_INTERVIEWER_NAMES
+    return tuple(name.strip() for name in value)
+
+
 def _budget(config: Mapping[str, Any], errors: list[str]) -> tuple[str | None, int, int]:
     """The plan, the API's per-minute limit for this key, and the part left to others.
 
@@ -335,6 +349,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         max_retries=whole("max_retries", DEFAULT_MAX_RETRIES, 0, 20),
         scan_start_id=whole("scan_start_id", 0, 1, 2**53) or None,
         scan_max_misses=whole("scan_max_misses", DEFAULT_SCAN_MAX_MISSES, 1, 10_000),
+        interviewer_names=_interviewer_names(config.get("interviewer_names"), errors),
     )
     if errors:
         raise ConfigValidationError("Config validation failed", errors=errors)

@@ -14,6 +14,7 @@ from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, st
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.settings import parse_datetime
 from tap_hindsight.state import STATE_KEY, Discovery, LifecycleState, fingerprint, id_source
+from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -91,6 +92,9 @@ class InterviewsStream(Stream):
         self.report = SyncReport()
         self._validator = RecordValidator(self.schema)
         self._unknown_statuses: set[str] = set()
+        # Transcripts handed to the turns stream, by interview ID: a child's context is
+        # written to state and logged, so it carries only the ID.
+        self._transcripts: dict[int, dict[str, Any]] = {}
 
     @property
     @override
@@ -155,6 +159,24 @@ class InterviewsStream(Stream):
             self.report.waited_seconds = client.limiter.blocked_seconds
             self.report.elapsed_seconds = progress.elapsed()
             self.logger.info("%s", self.report.summary())
+
+    @override
+    def generate_child_contexts(
+        self,
+        record: dict[str, Any],
+        context: Context | None,
+    ) -> Iterable[Context | None]:
+        # Only an interview with a transcript has turns; the SDK syncs the children with
+        # each context yielded, right before it writes this record.
+        transcript = record.get("transcript")
+        if transcript and any(child.selected for child in self.child_streams):
+            interview_id = record["interview_request_id"]
+            self._transcripts[interview_id] = transcript
+            yield {"interview_request_id": interview_id}
+
+    def take_transcript(self, interview_id: int) -> dict[str, Any] | None:
+        """The transcript handed over for `interview_id` (once)."""
+        return self._transcripts.pop(interview_id, None)
 
     def _store(self, lifecycle: LifecycleState, discovery: Discovery | None) -> None:
         """Put the lifecycle into the stream's bookmark (the SDK writes it out)."""
@@ -253,3 +275,41 @@ class InterviewsStream(Stream):
                 status,
             )
         return ""
+
+
+class InterviewTurnsStream(Stream):
+    """One record per speaker turn of a transcript, parsed without another request."""
+
+    name = "interview_turns"
+    primary_keys = ("interview_request_id", "turn_index")
+    replication_key = None
+    parent_stream_type = InterviewsStream
+    # One bookmark for the stream, not one partition per interview (they do not scale).
+    state_partitioning_keys = ()
+
+    def __init__(self, tap: TapHindsight, interviews: InterviewsStream) -> None:
+        """Attach to `tap`; turns come from the transcripts `interviews` emits."""
+        super().__init__(tap, schema=load_schema("interview_turns"), name=self.name)
+        self.hindsight_tap = tap
+        self.interviews = interviews
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        if context is None:
+            return
+        interview_id = int(context["interview_request_id"])
+        transcript = self.interviews.take_transcript(interview_id)
+        if transcript is None:
+            return
+        interviewers = self.hindsight_tap.settings.interviewer_names
+        for turn in parse_turns(transcript.get("content")):
+            yield {
+                "interview_request_id": interview_id,
+                "turn_index": turn.index,
+                "speaker": turn.speaker,
+                "is_interviewer": is_interviewer(turn.speaker, interviewers),
+                "text": turn.text,
+                "word_count": word_count(turn.text),
+                "document_id": transcript.get("document_id"),
+                "transcript_created_at": transcript.get("created_at"),
+            }

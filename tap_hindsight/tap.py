@@ -8,7 +8,7 @@ import json
 from functools import cached_property
 from typing import IO, Any
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from typing_extensions import override
 
@@ -25,7 +25,7 @@ from tap_hindsight.settings import (
     settings_from_environment,
 )
 from tap_hindsight.state import STATE_KEY, LifecycleState
-from tap_hindsight.streams import InterviewsStream
+from tap_hindsight.streams import InterviewsStream, InterviewTurnsStream
 
 #: The tap's own settings (the SDK adds its built-in ones, such as stream_maps, to the
 #: class's config_jsonschema at run time).
@@ -137,6 +137,16 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "interviewer_names",
+        th.ArrayType(th.StringType),
+        default=["Paige"],
+        title="Interviewer names",
+        description=(
+            "Speaker names of Hindsight's interviewer in transcripts: their turns get "
+            "is_interviewer = true in interview_turns, everyone else's false."
+        ),
+    ),
+    th.Property(
         "max_retries",
         th.IntegerType,
         default=DEFAULT_MAX_RETRIES,
@@ -203,8 +213,9 @@ class TapHindsight(Tap):
         return load_settings(self.config)
 
     @override
-    def discover_streams(self) -> list[InterviewsStream]:
-        return [InterviewsStream(self)]
+    def discover_streams(self) -> list[Stream]:
+        interviews = InterviewsStream(self)
+        return [interviews, InterviewTurnsStream(self, interviews)]
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:
@@ -219,6 +230,8 @@ class TapHindsight(Tap):
             return {}
         bookmarks: dict[str, Any] = {}
         for stream_name, bookmark in state.get("bookmarks", {}).items():
+            if stream_name == InterviewTurnsStream.name:
+                continue  # nothing of its own to resume: it follows the interviews
             if stream_name != InterviewsStream.name:
                 self.logger.warning("Ignoring state of unknown stream %r", stream_name)
             elif not isinstance(bookmark, dict):

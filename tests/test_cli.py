@@ -18,6 +18,7 @@ SETTINGS = [
     "reserved_requests_per_minute",
     "concurrency",
     "request_timeout",
+    "interviewer_names",
 ]
 
 
@@ -49,19 +50,22 @@ def test_discover_describes_the_interviews_stream_without_a_key(tmp_path):
     run = run_tap(tmp_path, {}, "--discover")
     assert run.returncode == 0, run.stderr
     catalog = json.loads(run.stdout)
-    (entry,) = catalog["streams"]
-    assert entry["tap_stream_id"] == "interviews"
+    streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
+    assert sorted(streams) == ["interview_turns", "interviews"]
+    assert streams["interview_turns"]["key_properties"] == ["interview_request_id", "turn_index"]
+    entry = streams["interviews"]
     assert entry["key_properties"] == ["interview_request_id"]
     assert entry["schema"]["properties"]["created_at"]["format"] == "date-time"
     assert entry["schema"]["properties"]["transcript"]["type"] == ["object", "null"]
 
 
-def test_a_deselected_stream_emits_no_records(simulator, tmp_path):
+def test_deselected_streams_emit_no_records(simulator, tmp_path):
     discovered = run_tap(tmp_path, {}, "--discover")
     catalog = json.loads(discovered.stdout)
-    for metadata in catalog["streams"][0]["metadata"]:
-        if metadata["breadcrumb"] == []:
-            metadata["metadata"]["selected"] = False
+    for stream in catalog["streams"]:
+        for metadata in stream["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = False
     run = run_tap(tmp_path, tap_config(simulator, [1001, 1002]), catalog=catalog)
     assert run.returncode == 0, run.stderr
     assert run.records() == []
@@ -69,7 +73,8 @@ def test_a_deselected_stream_emits_no_records(simulator, tmp_path):
 
 def test_a_catalog_that_deselects_a_field_drops_it(simulator, tmp_path):
     catalog = json.loads(run_tap(tmp_path, {}, "--discover").stdout)
-    for metadata in catalog["streams"][0]["metadata"]:
+    interviews = next(s for s in catalog["streams"] if s["tap_stream_id"] == "interviews")
+    for metadata in interviews["metadata"]:
         if metadata["breadcrumb"] == ["properties", "survey_url"]:
             metadata["metadata"]["selected"] = False
     run = run_tap(tmp_path, tap_config(simulator, [1001, 1002]), catalog=catalog)
@@ -95,6 +100,7 @@ def test_test_mode_syncs_one_record_and_stops(simulator, tmp_path):
     assert simulator.stats()["requests"] <= 8 + 1  # the first answer, plus what was in flight
 
 
-def test_the_class_names_one_stream():
+def test_the_tap_has_the_interviews_stream_and_its_turns():
     tap = TapHindsight(config={"api_key": "k"}, validate_config=True)
-    assert list(tap.streams) == ["interviews"]
+    assert sorted(tap.streams) == ["interview_turns", "interviews"]
+    assert tap.streams["interview_turns"].parent_stream_type is type(tap.streams["interviews"])

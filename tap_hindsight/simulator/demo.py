@@ -38,7 +38,7 @@ def readme_queries(readme: Path) -> dict[str, str]:
 
 def flattened(interview: dict[str, Any]) -> dict[str, Any]:
     """An API answer as the warehouse row holds it (NULs removed, transcript flattened)."""
-    row = strip_nul(interview)
+    row: dict[str, Any] = strip_nul(interview)
     transcript = row.pop("transcript") or {}
     for key in ("document_id", "content", "created_at"):
         row[f"transcript__{key}"] = transcript.get(key)
@@ -57,7 +57,7 @@ def warehouse_rows(path: Path) -> dict[int, dict[str, Any]]:
 
     with duckdb.connect(str(path), read_only=True) as connection:
         cursor = connection.execute(f"SELECT * FROM {TABLE}")  # noqa: S608
-        names = [column[0] for column in cursor.description]
+        names = [column[0] for column in cursor.description or []]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     for row in rows:
         for key, value in row.items():
