@@ -66,9 +66,7 @@ def database():
     drop_database(db)
 
 
-def test_the_dag_loads_and_one_run_loads_interviews(
-    airflow_env, database, start_simulator, tmp_path
-):
+def test_the_dag_loads_and_one_run_loads_interviews(airflow_env, database, start_simulator):
     python = str(AIRFLOW_VENV / "bin" / "python")
     inspected = subprocess.run(
         [python, "-c", INSPECT], env=airflow_env, capture_output=True, text=True, check=True
