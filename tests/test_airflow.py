@@ -34,7 +34,7 @@ print(json.dumps({{
     "dags": sorted(bag.dag_ids),
     "max_active_runs": dag.max_active_runs,
     "catchup": dag.catchup,
-    "schedule": str(getattr(dag.timetable, "_expression", dag.timetable)),
+    "schedule": str(dag.schedule),
     "retries": [task.retries for task in dag.tasks],
     "commands": [task.bash_command for task in dag.tasks],
 }}))
