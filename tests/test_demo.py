@@ -34,6 +34,8 @@ def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path):
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         assert "40 interviews in" in done.stdout
         assert "every row equal to the API's answer" in done.stdout
+        assert "speaker turns in interview_turns" in done.stdout
+        assert "-- buyer-turns-on-pricing" in done.stdout
         assert "none for the completed ones" in done.stdout
         for name in ("completed-per-week", "email-to-completion", "pricing-vs-competitor"):
             assert f"-- {name}" in done.stdout

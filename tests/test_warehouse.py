@@ -20,6 +20,7 @@ from tap_hindsight.records import strip_nul
 from tap_hindsight.settings import parse_datetime
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import readme_queries
+from tap_hindsight.transcript import parse_turns, word_count
 from tests.helpers import ACME_KEY, clean_env
 from tests.postgres import create_database, drop_database
 
@@ -135,6 +136,20 @@ def check_table(database, simulator) -> None:
     assert rows == [expected_row(simulator.interview(i)) for i in IDS]
     waiting = sum(1 for i in IDS if simulator.status_of(i) != "completed")
     assert null_transcripts == waiting  # SQL NULL, which `IS NULL` finds
+    with database.connect() as connection:
+        turns = connection.execute(
+            "SELECT interview_request_id, turn_index, speaker, is_interviewer, text, word_count"
+            " FROM hindsight.interview_turns ORDER BY 1, 2"
+        ).fetchall()
+    expected_turns = []
+    for interview_id in IDS:
+        transcript = strip_nul(simulator.interview(interview_id))["transcript"]
+        for turn in parse_turns(transcript["content"] if transcript else None):
+            flag = None if turn.speaker is None else turn.speaker == "Paige"
+            expected_turns.append(
+                (interview_id, turn.index, turn.speaker, flag, turn.text, word_count(turn.text))
+            )
+    assert turns == expected_turns  # every turn once, though interviews were polled twice
 
 
 def check_readme_queries(database, simulator) -> None:
@@ -143,6 +158,8 @@ def check_readme_queries(database, simulator) -> None:
         "completed-per-week",
         "email-to-completion",
         "pricing-vs-competitor",
+        "buyer-turns-on-pricing",
+        "words-by-role",
         "still-waiting",
     }
     interviews = [strip_nul(simulator.interview(i)) for i in IDS]
@@ -176,6 +193,26 @@ def check_readme_queries(database, simulator) -> None:
         ]
         assert mentions
         assert run("pricing-vs-competitor") == mentions
+
+        turns = [
+            (i["interview_request_id"], turn)
+            for i in completed
+            for turn in parse_turns(i["transcript"]["content"])
+        ]
+        assert run("buyer-turns-on-pricing") == [
+            (interview_id, turn.index, turn.speaker, turn.text)
+            for interview_id, turn in turns
+            if turn.speaker not in (None, "Paige")
+            and ("pricing" in turn.text.lower() or "competitor x" in turn.text.lower())
+        ]
+        roles = Counter()
+        role_words = Counter()
+        for _, turn in turns:
+            if turn.speaker is not None:
+                role = "interviewer" if turn.speaker == "Paige" else "contact"
+                roles[role] += 1
+                role_words[role] += word_count(turn.text)
+        assert run("words-by-role") == [(r, roles[r], role_words[r]) for r in sorted(roles)]
 
         waiting = sorted(
             (i for i in interviews if i["status"] != "completed"),

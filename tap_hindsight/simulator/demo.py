@@ -25,6 +25,7 @@ from tap_hindsight.simulator.server import (
     SimulatorConfig,
     default_organisations,
 )
+from tap_hindsight.transcript import parse_turns
 
 STATE_ID = "dev:tap-hindsight-to-target-duckdb"
 TABLE = "hindsight.interviews"
@@ -65,6 +66,15 @@ def warehouse_rows(path: Path) -> dict[int, dict[str, Any]]:
                 row[key] = value.strftime("%Y-%m-%dT%H:%M:%SZ")
         row["interview_request_id"] = int(row["interview_request_id"])
     return {row["interview_request_id"]: row for row in rows}
+
+
+def count_turns(path: Path) -> int:
+    """Rows in the turns table."""
+    import duckdb  # noqa: PLC0415
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        row = connection.execute("SELECT count(*) FROM hindsight.interview_turns").fetchone()
+    return int(row[0]) if row else 0
 
 
 def print_queries(path: Path, readme: Path) -> None:
@@ -108,8 +118,14 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         wrong = sorted(i for i in set(expected) & set(loaded) if loaded[i] != expected[i])
         sys.stderr.write(f"demo FAILED: rows missing {missing[:10]}, different {wrong[:10]}\n")
         return 1
+    turns = sum(len(parse_turns(row["transcript__content"])) for row in expected.values())
+    loaded_turns = count_turns(warehouse)
+    if loaded_turns != turns:
+        sys.stderr.write(f"demo FAILED: {loaded_turns} turns loaded, {turns} expected\n")
+        return 1
     sys.stdout.write(
-        f"{len(loaded)} interviews in {warehouse}, every row equal to the API's answer.\n"
+        f"{len(loaded)} interviews in {warehouse}, every row equal to the API's answer; "
+        f"{turns} speaker turns in interview_turns.\n"
         f"First run: {first_requests} requests (5% of answers were injected faults, retried).\n"
         f"{len(pending[::3])} interviews moved on; the second run sent {second_requests} "
         f"requests: one per pending interview ({len(pending)}) plus one 404, none for the "
