@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from tap_hindsight.tap import TapHindsight
 
-#: A STATE message at least this often (in fetch results, so at least every N records).
+#: A STATE message once this many fetch results and turn records went out (so at least
+#: every N records, rounded up to the end of an interview's turns).
 CHECKPOINT_EVERY = 50
 
 
@@ -75,6 +76,45 @@ def _nothing() -> None:
     """Nothing to remember."""
 
 
+class CreatedAtBookmark:
+    """The `created_at` bookmark: the newest ever emitted; informative only.
+
+    The SDK promotes the maximum replication value of this run's records, so re-polling
+    old pending interviews would move it backwards; and it updates its progress marker
+    with every newer record, which changes the tap's state, so that every child-stream
+    sync (each interview's turns) would write a STATE message. The marker is therefore
+    held at a value above any instant while the run lasts, and set to the newest
+    `created_at` ever emitted when it ends. (Progress markers are reset at the start of
+    every run: a run killed with the held value in its STATE loses nothing.)
+    """
+
+    HOLD = "9999-12-31T23:59:59Z"
+
+    def __init__(self, stream_state: dict[str, Any], replication_key: str | None) -> None:
+        """Hold the marker of `stream_state`, keeping its current bookmark."""
+        self.stream_state = stream_state
+        self.newest: str | None = stream_state.get("replication_key_value")
+        stream_state["progress_markers"] = {
+            "Note": f"Resumable through '{STATE_KEY}'; created_at is informative only.",
+            "replication_key": replication_key,
+            "replication_key_value": self.HOLD,
+        }
+
+    def saw(self, created_at: str) -> None:
+        """A record with this `created_at` was emitted."""
+        if self.newest is None or parse_datetime(created_at) > parse_datetime(self.newest):
+            self.newest = created_at
+
+    def release(self) -> None:
+        """Let the SDK promote the newest `created_at` (or nothing) at the end."""
+        markers = self.stream_state.get("progress_markers", {})
+        if self.newest is None:
+            markers.pop("replication_key", None)
+            markers.pop("replication_key_value", None)
+        else:
+            markers["replication_key_value"] = self.newest
+
+
 class InterviewsStream(Stream):
     """One record per interview request, transcript included once completed."""
 
@@ -95,6 +135,8 @@ class InterviewsStream(Stream):
         # Transcripts handed to the turns stream, by interview ID: a child's context is
         # written to state and logged, so it carries only the ID.
         self._transcripts: dict[int, dict[str, Any]] = {}
+        #: Fetch results and turn records since the last STATE (turns add to it).
+        self.since_checkpoint = 0
 
     @property
     @override
@@ -115,7 +157,7 @@ class InterviewsStream(Stream):
             scan_from = max(settings.scan_start_id, lifecycle.scan_next_id or 0)
             discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(ids))
         self.report = SyncReport(ids=len(ids))
-        self._keep_bookmark_from_moving_back()
+        bookmark = CreatedAtBookmark(self.stream_state, self.replication_key)
         self.logger.info(
             "Polling %d interviews (%d completed ones skipped)%s from %s; budget %s, "
             "%d requests at a time",
@@ -137,21 +179,25 @@ class InterviewsStream(Stream):
         )
         try:
             source = id_source(ids, discovery)
-            for seen, result in enumerate(client.fetch_all(source, progress.tick), 1):
+            for result in client.fetch_all(source, progress.tick):
                 progress.tick()
                 record, remember = self._accept(result, lifecycle, discovery)
                 if record is not None:
                     yield record
                     self.report.emitted += 1
+                    bookmark.saw(record["created_at"])
                 # Only now is the record written: state may cover it.
                 remember()
                 if discovery is not None:
                     discovery.kept(result.interview_id)
-                if seen % CHECKPOINT_EVERY == 0:
+                self.since_checkpoint += 1
+                if self.since_checkpoint >= CHECKPOINT_EVERY:
+                    self.since_checkpoint = 0
                     self._store(lifecycle, discovery)
                     self.hindsight_tap.state_writer.write_state(self.tap_state)
         finally:
             client.close()
+            bookmark.release()
             self._store(lifecycle, discovery)
             if discovery is not None:
                 self.report.probes = discovery.probes
@@ -183,24 +229,6 @@ class InterviewsStream(Stream):
         if discovery is not None:
             lifecycle.scan_next_id = discovery.resume_at
         self.stream_state[STATE_KEY] = lifecycle.to_bookmark()
-
-    def _keep_bookmark_from_moving_back(self) -> None:
-        """Make the `created_at` bookmark the newest ever seen, not the newest this run.
-
-        The SDK promotes the maximum replication value of this run's records; re-polling
-        old pending interviews would move it backwards. Seeding this run's progress
-        marker with the stored bookmark makes the SDK keep the larger of the two. (It
-        also keeps the SDK from warning that progress is not resumable: this stream
-        resumes from its own per-ID state, not from the bookmark.)
-        """
-        markers: dict[str, Any] = {
-            "Note": f"Resumable through '{STATE_KEY}'; created_at is informative only.",
-        }
-        bookmark = self.stream_state.get("replication_key_value")
-        if bookmark is not None:
-            markers["replication_key"] = self.replication_key
-            markers["replication_key_value"] = bookmark
-        self.stream_state["progress_markers"] = markers
 
     def _accept(  # noqa: PLR0911 (one return per outcome reads as a decision table)
         self,
@@ -303,6 +331,7 @@ class InterviewTurnsStream(Stream):
             return
         interviewers = self.hindsight_tap.settings.interviewer_names
         for turn in parse_turns(transcript.get("content")):
+            self.interviews.since_checkpoint += 1
             yield {
                 "interview_request_id": interview_id,
                 "turn_index": turn.index,

@@ -12,6 +12,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from typing_extensions import override
 
+from tap_hindsight import redact
 from tap_hindsight.client import ApiKeyRejectedError
 from tap_hindsight.settings import (
     DEFAULT_BASE_URL,
@@ -178,7 +179,7 @@ class TapHindsight(Tap):
             config = {**(config or {}), **settings_from_environment(types, "TAP_HINDSIGHT_")}
         super().__init__(config=config, parse_env_config=False, **kwargs)
         if kwargs.get("validate_config", True):
-            _ = self.settings  # stop on a bad setting before any request
+            redact.install([self.settings.api_key])  # before anything can log it
 
     @classmethod
     @override

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections import Counter
 
 import pytest
 
@@ -15,7 +16,8 @@ IDS = list(range(1001, 1301))
 
 
 def covered(state):
-    lifecycle = LifecycleState.from_bookmark(state["bookmarks"]["interviews"][STATE_KEY])
+    bookmark = state["bookmarks"].get("interviews", {}).get(STATE_KEY)
+    lifecycle = LifecycleState.from_bookmark(bookmark)  # None before the first checkpoint
     return lifecycle, set(lifecycle.completed) | set(lifecycle.pending)
 
 
@@ -23,7 +25,7 @@ def check_every_state_covers_only_emitted_records(messages):
     emitted: set[int] = set()
     states = 0
     for message in messages:
-        if message["type"] == "RECORD":
+        if message["type"] == "RECORD" and message["stream"] == "interviews":
             emitted.add(message["record"]["interview_request_id"])
         elif message["type"] == "STATE" and STATE_KEY in message["value"]["bookmarks"].get(
             "interviews", {}
@@ -35,7 +37,9 @@ def check_every_state_covers_only_emitted_records(messages):
             done_before = {
                 m["record"]["interview_request_id"]
                 for m in messages[: messages.index(message)]
-                if m["type"] == "RECORD" and m["record"]["status"] == "completed"
+                if m["type"] == "RECORD"
+                and m["stream"] == "interviews"
+                and m["record"]["status"] == "completed"
             }
             assert done_before <= set(lifecycle.completed)
     return states
@@ -47,11 +51,21 @@ def test_state_is_checkpointed_at_least_every_50_records(start_simulator, tmp_pa
     assert run.returncode == 0, run.stderr
     assert len(run.records()) == 300
     positions = [i for i, m in enumerate(run.messages) if m["type"] == "STATE"]
-    records_between = [
-        sum(1 for m in run.messages[a:b] if m["type"] == "RECORD")
-        for a, b in zip([0, *positions], positions, strict=False)
-    ]
-    assert max(records_between) <= 50
+    spans = list(zip([0, *positions], positions, strict=False))
+
+    def records(stream, a, b):
+        return sum(1 for m in run.messages[a:b] if m["type"] == "RECORD" and m["stream"] == stream)
+
+    assert max(records("interviews", a, b) for a, b in spans) <= 50
+    # Turns count too: a checkpoint comes once 50 records of either stream went out, at
+    # the end of an interview (a STATE never splits one interview's turns).
+    most_turns = max(
+        Counter(r["interview_request_id"] for r in run.records("interview_turns")).values()
+    )
+    assert (
+        max(records("interviews", a, b) + records("interview_turns", a, b) for a, b in spans)
+        <= 50 + most_turns + 1
+    )
     assert len(positions) >= 300 // 50
     assert check_every_state_covers_only_emitted_records(run.messages) >= 6
 
@@ -107,7 +121,11 @@ def test_killed_and_resumed_nothing_is_lost_and_nothing_completed_is_fetched_aga
     config = tap_config(simulator, IDS, concurrency=4)
     printed = run_and_kill(tmp_path, config, kill_when)
     check_every_state_covers_only_emitted_records(printed)
-    emitted_first = {m["record"]["interview_request_id"] for m in printed if m["type"] == "RECORD"}
+    emitted_first = {
+        m["record"]["interview_request_id"]
+        for m in printed
+        if m["type"] == "RECORD" and m["stream"] == "interviews"
+    }
     assert len(emitted_first) < len(IDS)
     states = [m["value"] for m in printed if m["type"] == "STATE"]
     # Killed before its first checkpoint, a run is resumed without state, as Meltano would.

@@ -34,6 +34,7 @@ def scenarios(simulator, tmp_path):
         ("hang", 1007),
         ("429", 1008),
         ("redirect", 1009),
+        ("echo_auth", 1012),  # an error body that quotes the key back
     ]:
         simulator.script_faults(interview_id, [kind])
     simulator.set_body(1010, {"interview_request_id": 1010, "status": 5})
@@ -60,6 +61,7 @@ def test_no_scenario_prints_or_stores_the_key(keyed_simulator, tmp_path):
     runs = list(scenarios(keyed_simulator, tmp_path))
     assert [run.returncode for run in runs] == [1, 1, 1, 0, 0, 0]
     assert "DEBUG" in runs[0].stderr  # the scenarios really ran at DEBUG level
+    assert "Interview 1012 failed: HTTP 400 Bearer <redacted>" in runs[0].stderr
     assert runs[0].records()  # and really talked to the API
     for run in runs:
         for secret in (KEY, WRONG_KEY):

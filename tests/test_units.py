@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
 import time
 from datetime import datetime, timezone
@@ -18,6 +20,7 @@ from tap_hindsight.client import (
     rate_limit_pause,
 )
 from tap_hindsight.records import RecordValidator, strip_nul
+from tap_hindsight.redact import RedactSecrets
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.simulator.data import make_interview
 from tap_hindsight.simulator.server import max_in_window
@@ -172,3 +175,26 @@ def test_validator_messages_stay_short_for_huge_values():
 def test_max_in_window_counts_half_open_windows():
     assert max_in_window([0, 1, 2, 60, 61], 60.0) == 3
     assert max_in_window([], 60.0) == 0
+
+
+def test_redaction_covers_messages_arguments_and_tracebacks():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactSecrets(["hs_live_SECRET42", "abc"]))  # too short: ignored
+    logger = logging.getLogger("test-redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    secret = "hs_live_" + "SECRET42"  # not spelled out in the traceback's source line
+    try:
+        logger.warning("key %s in an argument", secret)
+        try:
+            raise ValueError(secret + " in an exception")  # noqa: TRY301
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert "hs_live_SECRET42" not in output
+    assert "key <redacted> in an argument" in output
+    assert "ValueError: <redacted> in an exception" in output
+    assert "abc" not in output.replace("<redacted>", "")  # short strings are left alone

@@ -46,6 +46,8 @@ FAULT_KINDS = (
 )
 #: Needs `redirect_to`; never drawn at random unless listed.
 REDIRECT_FAULT = "redirect"
+#: An error that quotes the request's key back (never drawn at random unless listed).
+ECHO_FAULT = "echo_auth"
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ class HindsightSimulator:
 
     def script_faults(self, interview_id: int, faults: list[str]) -> None:
         """The next requests for this ID fail in these ways, in order, then succeed."""
-        unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT}
+        unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT}
         if unknown:
             msg = f"unknown fault kinds: {sorted(unknown)}"
             raise ValueError(msg)
@@ -467,7 +469,13 @@ class _Handler(BaseHTTPRequestHandler):
         "hang": (0, "_answer_hang"),
         "429": (429, "_answer_429"),
         REDIRECT_FAULT: (302, "_answer_redirect"),
+        ECHO_FAULT: (400, "_answer_echo"),
     }
+
+    def _answer_echo(self, _headers: dict[str, str]) -> None:
+        # A hostile proxy: the error quotes the request's Authorization header back.
+        echoed = self.headers.get("Authorization", "")
+        self._send(400, _error_body(echoed, f"bad request from {echoed}"))
 
     def _answer_500(self, _headers: dict[str, str]) -> None:
         self._send(500, _error_body("internal_error", "Something went wrong"))
