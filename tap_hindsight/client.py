@@ -47,6 +47,9 @@ MAX_RATE_LIMITED_ATTEMPTS = 30
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
 MAX_REDIRECTS = 3
+#: The largest answer read: transcripts run to a few MB; a runaway body (a proxy
+#: streaming garbage) must not exhaust memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 #: HTTP statuses worth retrying besides 5xx: they say "not now", not "never".
 RETRYABLE_STATUSES = frozenset({408, 425})
 
@@ -239,11 +242,10 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
-def _error_code(response: requests.Response) -> str:
+def _error_code(body: bytes) -> str:
     """The API's error code (`{"error": {"code": ...}}`), never the raw body."""
     try:
-        body = response.json()
-        code = body["error"]["code"]
+        code = json.loads(body)["error"]["code"]
     except (ValueError, KeyError, TypeError):
         return ""
     return code if isinstance(code, str) and len(code) < 64 else ""  # noqa: PLR2004
@@ -328,10 +330,12 @@ class HindsightClient:
                 auth=self._auth,
                 timeout=self.settings.request_timeout,
                 allow_redirects=False,
+                stream=True,
             )
             with response:
+                body = _read_capped(response)
                 self._watch_budget(result, response)
-                record = self._read(result.interview_id, response, result)
+                record = self._read(result.interview_id, response, body, result)
         finally:
             self.limiter.release()
         if record is None:
@@ -394,15 +398,16 @@ class HindsightClient:
         self,
         interview_id: int,
         response: requests.Response,
+        body: bytes,
         result: FetchResult,
     ) -> dict[str, Any] | None:
         """Classify one answer: a record, None for 404, or raise what to do next."""
         status = response.status_code
         if status == 200:  # noqa: PLR2004
-            return _json_object(response)
+            return _json_object(response, body)
         if status in {401, 403}:
             self.stop()
-            code = _error_code(response)
+            code = _error_code(body)
             msg = (
                 f"The Hindsight API rejected the API key (HTTP {status}"
                 f"{', ' + code if code else ''}). "
@@ -433,7 +438,7 @@ class HindsightClient:
                 )
                 raise _Fail(msg)
             raise _RedirectError(location)
-        code = _error_code(response)
+        code = _error_code(body)
         described = f"HTTP {status}{' ' + code if code else ''}"
         if status >= 500 or status in RETRYABLE_STATUSES:  # noqa: PLR2004
             raise _Retry(described)
@@ -512,22 +517,44 @@ class _RateLimitedError(Exception):
     """A 429: the limiter is paused; try the same request again."""
 
 
-def _json_object(response: requests.Response) -> dict[str, Any]:
+def _read_capped(response: requests.Response) -> bytes:
+    """The whole body, refusing one larger than MAX_RESPONSE_BYTES (a runaway answer).
+
+    Raises:
+        _Fail: the body is too large (not retried: it would be again).
+
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        msg = f"answer of {int(declared):,} bytes refused (limit {MAX_RESPONSE_BYTES:,})"
+        raise _Fail(msg)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=1 << 16):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            msg = f"answer larger than {MAX_RESPONSE_BYTES:,} bytes refused"
+            raise _Fail(msg)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_object(response: requests.Response, body: bytes) -> dict[str, Any]:
     """The body of a 200 answer; `_Retry` if it is not a complete JSON object.
 
     Decoding the bytes ourselves avoids requests' charset guessing, which is slow on
     megabyte transcripts.
     """
     try:
-        body = json.loads(response.content)
+        parsed = json.loads(body)
     except ValueError:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-        msg = f"answer was not complete JSON ({kind}, {len(response.content)} bytes)"
+        msg = f"answer was not complete JSON ({kind}, {len(body)} bytes)"
         raise _Retry(msg) from None
-    if not isinstance(body, dict):
-        msg = f"answer was JSON but not an object ({type(body).__name__})"
+    if not isinstance(parsed, dict):
+        msg = f"answer was JSON but not an object ({type(parsed).__name__})"
         raise _Retry(msg)
-    return body
+    return parsed
 
 
 def _describe(exc: requests.RequestException, settings: Settings) -> str:

@@ -131,3 +131,17 @@ def test_never_more_than_requests_per_minute_in_any_60_s_window(simulator, tmp_p
     waited = summary.split(" waiting for the rate limit")[0].rsplit(", ", 1)[1]
     assert waited.endswith("s")
     assert waited != "0s"
+
+
+@pytest.mark.parametrize("with_length", [True, False])
+def test_a_runaway_answer_is_refused_without_exhausting_memory(
+    start_simulator, tmp_path, with_length
+):
+    simulator = start_simulator(huge_without_length=not with_length)
+    simulator.script_faults(1002, ["huge"])
+    run = run_tap(tmp_path, tap_config(simulator, [1001, 1002, 1003]))
+    assert run.returncode == 1
+    assert sorted(run.records_by_id()) == [1001, 1003]
+    assert "Interview 1002 failed: answer" in run.stderr
+    assert "refused" in run.stderr
+    assert simulator.requests_for(1002) == 1  # not retried: it would be as large again

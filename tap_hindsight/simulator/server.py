@@ -48,6 +48,8 @@ FAULT_KINDS = (
 REDIRECT_FAULT = "redirect"
 #: An error that quotes the request's key back (never drawn at random unless listed).
 ECHO_FAULT = "echo_auth"
+#: A 40 MiB answer (never drawn at random unless listed).
+HUGE_FAULT = "huge"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class SimulatorConfig:
     other_clients_per_window: int = 0
     #: Send X-RateLimit-* on every answer (False: only on 429s, as some APIs do).
     limit_headers_always: bool = True
+    #: The "huge" fault sends no Content-Length (the tap must count what it reads).
+    huge_without_length: bool = False
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     hang_seconds: float = 5.0
@@ -232,7 +236,7 @@ class HindsightSimulator:
 
     def script_faults(self, interview_id: int, faults: list[str]) -> None:
         """The next requests for this ID fail in these ways, in order, then succeed."""
-        unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT}
+        unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT, HUGE_FAULT}
         if unknown:
             msg = f"unknown fault kinds: {sorted(unknown)}"
             raise ValueError(msg)
@@ -470,7 +474,21 @@ class _Handler(BaseHTTPRequestHandler):
         "429": (429, "_answer_429"),
         REDIRECT_FAULT: (302, "_answer_redirect"),
         ECHO_FAULT: (400, "_answer_echo"),
+        HUGE_FAULT: (200, "_answer_huge"),
     }
+
+    def _answer_huge(self, _headers: dict[str, str]) -> None:
+        # A runaway answer: 40 MiB that never forms a record.
+        size = 40 * 1024 * 1024
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if not self.simulator.config.huge_without_length:
+            self.send_header("Content-Length", str(size))
+        self.end_headers()
+        chunk = b" " * (1 << 20)
+        for _ in range(size >> 20):
+            self.wfile.write(chunk)
+        self._drop()
 
     def _answer_echo(self, _headers: dict[str, str]) -> None:
         # A hostile proxy: the error quotes the request's Authorization header back.
