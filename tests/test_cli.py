@@ -104,3 +104,14 @@ def test_the_tap_has_the_interviews_stream_and_its_turns():
     tap = TapHindsight(config={"api_key": "k"}, validate_config=True)
     assert sorted(tap.streams) == ["interview_turns", "interviews"]
     assert tap.streams["interview_turns"].parent_stream_type is type(tap.streams["interviews"])
+
+
+def test_a_stream_map_keeps_survey_url_out_of_the_warehouse(simulator, tmp_path):
+    config = tap_config(simulator, [1001, 1002], stream_maps={"interviews": {"survey_url": None}})
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    records = run.records()
+    assert len(records) == 2
+    assert all("survey_url" not in record for record in records)
+    schema = next(m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == "interviews")
+    assert "survey_url" not in schema["schema"]["properties"]
