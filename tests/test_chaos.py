@@ -1,0 +1,42 @@
+"""A hostile API: 30% of answers fail in every way the simulator knows, 429 storms, slow and
+hung answers. Runs end cleanly (no traceback) with a resumable STATE, and within three
+runs the emitted data equals the API's, with no interview emitted twice in one run."""
+
+from __future__ import annotations
+
+from tap_hindsight.simulator import FAULT_KINDS, default_organisations
+from tests.helpers import expected_record, run_tap, tap_config
+
+IDS = list(range(1001, 1201))
+
+
+def test_a_hostile_api_is_survived_within_three_runs(start_simulator, tmp_path):
+    simulator = start_simulator(
+        organisations=default_organisations(len(IDS)),
+        fault_rate=0.3,
+        fault_kinds=FAULT_KINDS,
+        hang_seconds=1.5,
+        latency_ms=5,
+        rate_limit=150,  # a storm of real 429s on top of the injected ones
+        window_seconds=2,
+        limit_headers_always=False,
+    )
+    config = tap_config(simulator, IDS, request_timeout=1, max_retries=2, concurrency=8)
+    emitted = {}
+    state = None
+    codes = []
+    for _ in range(3):
+        run = run_tap(tmp_path, config, state=state, timeout=600)
+        codes.append(run.returncode)
+        assert "Traceback" not in run.stderr
+        emitted.update(run.records_by_id())  # fails on an interview emitted twice in a run
+        state = run.states()[-1] if run.states() else state
+        if run.returncode == 0:
+            break
+    assert codes[-1] == 0, f"still failing after {len(codes)} runs: {codes}"
+    assert set(emitted) == set(IDS)  # nothing lost
+    for interview_id in IDS:
+        assert emitted[interview_id] == expected_record(simulator, interview_id)
+    stats = simulator.stats()
+    assert stats["faults"]  # the API really was hostile
+    assert stats["rate_limited"] > 0
