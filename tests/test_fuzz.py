@@ -1,0 +1,99 @@
+"""Fuzzing (hypothesis): any answer body and any config end in a valid record or a named
+problem, never in a traceback."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_hindsight.client import FetchResult, Outcome
+from tap_hindsight.records import RecordValidator
+from tap_hindsight.schemas import load_schema
+from tap_hindsight.settings import load_settings
+from tap_hindsight.simulator.data import make_interview
+from tap_hindsight.state import LifecycleState
+from tap_hindsight.tap import TapHindsight
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=50),
+    st.text(alphabet="0123456789", min_size=1, max_size=6),  # numbers as strings
+    st.just("\x00\ud800 broken"),  # NUL and a lone surrogate (invalid UTF-8 when encoded)
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+FIELDS = list(load_schema("interviews")["properties"])
+VALID = make_interview(7, 5, "completed")
+
+
+def mutated():
+    """A valid answer with fields replaced, removed or added at random."""
+    return st.builds(
+        lambda changes, removed, extra: {
+            **{k: v for k, v in VALID.items() if k not in removed},
+            **changes,
+            **extra,
+        },
+        st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=4),
+        st.sets(st.sampled_from(FIELDS), max_size=3),
+        st.dictionaries(st.text(max_size=10), JSON, max_size=3),
+    )
+
+
+TAP = TapHindsight(config={"api_key": "fuzz-key-123", "interview_ids": [5]})
+STREAM = TAP.streams["interviews"]
+VALIDATOR = RecordValidator(load_schema("interviews"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(mutated(), st.dictionaries(st.text(max_size=10), JSON, max_size=6)))
+def test_any_answer_is_emitted_valid_or_named_as_a_problem(body):
+    STREAM.report.failed.clear()
+    record, remember = STREAM._accept(  # noqa: SLF001 (the stream's own decision table)
+        FetchResult(5, Outcome.OK, record=body), LifecycleState(), None
+    )
+    remember()
+    if record is None:
+        assert STREAM.report.failed[5]  # named: the ID and the field
+        assert "field '" in STREAM.report.failed[5]
+    else:
+        assert VALIDATOR.problems(record) == []
+        assert record["interview_request_id"] == 5
+
+
+SETTING_NAMES = [
+    "api_key",
+    "base_url",
+    "interview_ids",
+    "interview_ids_file",
+    "start_date",
+    "plan",
+    "requests_per_minute",
+    "reserved_requests_per_minute",
+    "concurrency",
+    "request_timeout",
+    "max_retries",
+    "scan_start_id",
+    "scan_max_misses",
+    "interviewer_names",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(SETTING_NAMES), JSON, max_size=8))
+def test_any_config_is_accepted_or_named(config):
+    try:
+        load_settings(config)
+    except ConfigValidationError as error:  # either outcome is fine; anything else fails
+        assert error.errors  # noqa: PT017
+        for message in error.errors:
+            assert message.split(":")[0].split("[")[0].split(" ")[0] in SETTING_NAMES
