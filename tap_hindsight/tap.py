@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_hindsight import redact
@@ -177,6 +178,10 @@ class TapHindsight(Tap):
             self.append_builtin_config(schema)
             types = {name: _json_type(spec) for name, spec in schema.get("properties", {}).items()}
             config = {**(config or {}), **settings_from_environment(types, "TAP_HINDSIGHT_")}
+        if isinstance(config, dict) and not isinstance(config.get("api_key", ""), str):
+            # The SDK's schema check would quote the value in its error: not for a key.
+            msg = "Config validation failed"
+            raise ConfigValidationError(msg, errors=["api_key: must be a string (not shown)"])
         super().__init__(config=config, parse_env_config=False, **kwargs)
         if kwargs.get("validate_config", True):
             redact.install([self.settings.api_key])  # before anything can log it
