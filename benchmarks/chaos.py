@@ -43,7 +43,9 @@ def run_tap(workdir: Path, config: dict[str, Any], state: dict[str, Any] | None)
             records[interview_id] = message["record"]
         elif message["type"] == "STATE":
             last_state = message["value"]
+    problems = [line for line in done.stderr.splitlines() if "could not be extracted" in line]
     return {
+        "problems": problems,
         "code": done.returncode,
         "records": records,
         "duplicates": duplicates,
@@ -89,11 +91,16 @@ def main() -> int:
                 f"run {number}: exit {run['code']}, {len(run['records'])} records, "
                 f"{run['duplicates']} duplicates in the run, traceback: {run['traceback']}"
             )
+            for line in run["problems"]:
+                print("  " + line[-300:])
             if run["code"] == 0:
                 break
         stats = simulator.stats()
         truth = {i: strip_nul(simulator.interview(i)) for i in ids}
-    lost = sum(1 for i in ids if emitted.get(i) != truth[i])
+    lost_ids = [i for i in ids if emitted.get(i) != truth[i]]
+    lost = len(lost_ids)
+    if lost_ids:
+        print(f"lost or wrong: {lost_ids[:10]}")
     print(f"runs needed: {number} (of at most {args.runs})")
     print(f"faults served: {stats['faults']}; 429s: {stats['rate_limited']}")
     print(

@@ -156,7 +156,7 @@ def peak_memory(sizes: list[int]) -> None:
         finally:
             simulator.stop()
         assert result["code"] == 0, result["stderr"][-2000:]
-        assert result["records"] == ids
+        assert result["records"] >= ids  # every interview, and the turns of completed ones
         peaks.append(result["peak_mb"])
         print(
             f"peak memory, first run over {ids:,} IDs: {result['peak_mb']:.1f} MB = "
