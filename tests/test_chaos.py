@@ -21,22 +21,23 @@ def test_a_hostile_api_is_survived_within_three_runs(start_simulator, tmp_path):
         window_seconds=2,
         limit_headers_always=False,
     )
-    config = tap_config(simulator, IDS, request_timeout=1, max_retries=2, concurrency=8)
+    config = tap_config(simulator, IDS, request_timeout=1, concurrency=8)
+    del config["max_retries"]  # the default
+    truth = {i: expected_record(simulator, i) for i in IDS}
     emitted = {}
     state = None
-    codes = []
     for _ in range(3):
         run = run_tap(tmp_path, config, state=state, timeout=600)
-        codes.append(run.returncode)
+        # A run that could not fetch every ID says so and exits 1; it never crashes.
+        assert run.returncode in {0, 1}
         assert "Traceback" not in run.stderr
         emitted.update(run.records_by_id())  # fails on an interview emitted twice in a run
-        state = run.states()[-1] if run.states() else state
-        if run.returncode == 0:
+        state = run.states()[-1]
+        if emitted == truth:
             break
-    assert codes[-1] == 0, f"still failing after {len(codes)} runs: {codes}"
-    assert set(emitted) == set(IDS)  # nothing lost
-    for interview_id in IDS:
-        assert emitted[interview_id] == expected_record(simulator, interview_id)
+    # Within three runs every interview arrived, as the API serves it: nothing lost. (A
+    # later run may still fail to re-poll a pending interview: it was emitted before.)
+    assert emitted == truth
     stats = simulator.stats()
     assert stats["faults"]  # the API really was hostile
     assert stats["rate_limited"] > 0
