@@ -13,7 +13,7 @@ from tap_hindsight.schemas import load_schema
 from tap_hindsight.settings import load_settings
 from tap_hindsight.simulator.data import make_interview
 from tap_hindsight.state import LifecycleState
-from tap_hindsight.tap import TapHindsight
+from tap_hindsight.tap import SETTINGS, TapHindsight
 
 SCALARS = st.one_of(
     st.none(),
@@ -70,22 +70,7 @@ def test_any_answer_is_emitted_valid_or_named_as_a_problem(body):
         assert record["interview_request_id"] == 5
 
 
-SETTING_NAMES = [
-    "api_key",
-    "base_url",
-    "interview_ids",
-    "interview_ids_file",
-    "start_date",
-    "plan",
-    "requests_per_minute",
-    "reserved_requests_per_minute",
-    "concurrency",
-    "request_timeout",
-    "max_retries",
-    "scan_start_id",
-    "scan_max_misses",
-    "interviewer_names",
-]
+SETTING_NAMES = list(SETTINGS.to_dict()["properties"])
 
 
 @settings(max_examples=300, deadline=None)
