@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jsonschema import Draft7Validator
@@ -14,14 +15,23 @@ _MAX_PROBLEMS = 5
 _MAX_MESSAGE_CHARS = 160
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def strip_nul(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
-    """Remove U+0000 from every string at any depth; everything else is kept exactly.
+    r"""Remove U+0000 from every string at any depth; everything else is kept exactly.
 
     PostgreSQL cannot store NUL in text or jsonb, and one NUL fails a whole load batch.
-    Dict keys are cleaned too. Values without NUL come back as the same objects.
+    A lone surrogate (JSON may carry `"\\ud800"`, which is not text and cannot be
+    written as UTF-8) becomes U+FFFD. Dict keys are cleaned too. Values without either
+    come back as the same objects.
     """
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        if _LONE_SURROGATE.search(value):
+            value = _LONE_SURROGATE.sub("\ufffd", value)
+        return value
     if isinstance(value, dict):
         return {strip_nul(key): strip_nul(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -146,8 +146,8 @@ def read_interview_ids_file(path_value: object, errors: list[str]) -> list[int]:
     except FileNotFoundError:
         errors.append(f"interview_ids_file: no such file: {path_value}")
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        errors.append(f"interview_ids_file: cannot read {path_value}: {exc}")
+    except (OSError, ValueError) as exc:  # ValueError: a NUL or an unencodable character
+        errors.append(f"interview_ids_file: cannot read {show(path_value)}: {show(str(exc))}")
         return []
     ids: list[int] = []
     for line_number, line in enumerate(text.splitlines(), start=1):

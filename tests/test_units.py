@@ -135,6 +135,8 @@ def test_strip_nul_reaches_every_depth_and_keeps_everything_else():
     assert strip_nul(value) == {"a": ["xy", {"b": ""}, 3, None, True], "emoji": "👍 مرحبا 価格"}
     clean = {"k": "v"}
     assert strip_nul(clean) == clean
+    # A lone surrogate is not text (it cannot be written as UTF-8): it becomes U+FFFD.
+    assert strip_nul(["a\ud800b", "\udfff"]) == ["a\ufffdb", "\ufffd"]
 
 
 def test_validator_accepts_every_status_the_simulator_serves():
