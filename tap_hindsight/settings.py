@@ -363,8 +363,8 @@ def _decode(name: str, json_type: str, raw: str) -> Any:  # noqa: ANN401 (any se
         ValueError: an array or object that is not valid JSON.
 
     """
-    if name == "interview_ids":
-        return split_id_string(raw)
+    if name in {"interview_ids", "interviewer_names"}:
+        return split_id_string(raw)  # a JSON array, or `a,b,c`
     if json_type == "boolean":
         return raw.strip().lower() in {"1", "true", "yes", "on", "t", "y"}
     if json_type in {"array", "object"}:

@@ -131,8 +131,10 @@ def test_environment_values_are_typed_or_kept_for_validation_to_name():
         "concurrency": "integer",
         "flattening_enabled": "boolean",
         "stream_maps": "object",
+        "interviewer_names": "array",
     }
     environ = {
+        "TAP_HINDSIGHT_INTERVIEWER_NAMES": "Paige, Sam",
         "TAP_HINDSIGHT_INTERVIEW_IDS": "1001,1002",
         "TAP_HINDSIGHT_REQUESTS_PER_MINUTE": "300",
         "TAP_HINDSIGHT_REQUEST_TIMEOUT": "2.5",
@@ -148,6 +150,7 @@ def test_environment_values_are_typed_or_kept_for_validation_to_name():
         "concurrency": "lots",
         "flattening_enabled": True,
         "stream_maps": {"interviews": {"survey_url": None}},
+        "interviewer_names": ["Paige", "Sam"],
     }
 
 
