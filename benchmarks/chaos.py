@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tap_hindsight.records import strip_nul
+from tap_hindsight.records import storable
 from tap_hindsight.simulator import (
     FAULT_KINDS,
     HindsightSimulator,
@@ -83,7 +83,7 @@ def main() -> int:
             "requests_per_minute": 100_000,
             "request_timeout": 1,
         }
-        truth = {i: strip_nul(simulator.interview(i)) for i in ids}
+        truth = {i: storable(simulator.interview(i)) for i in ids}
         for number in range(1, args.runs + 1):
             run = run_tap(Path(workdir), tap_config, state)
             emitted.update(run["records"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+import backoff
 import requests
 import requests.auth
 from requests.adapters import HTTPAdapter
@@ -44,7 +44,7 @@ WINDOW_SECONDS = 61.0
 MAX_RATE_LIMIT_PAUSE = 120.0
 #: 429 answers tolerated for one ID before it is reported as failed.
 MAX_RATE_LIMITED_ATTEMPTS = 30
-BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
 MAX_REDIRECTS = 3
 #: The largest answer read: transcripts run to a few MB; a runaway body (a proxy
@@ -230,10 +230,17 @@ def rate_limit_pause(headers: Mapping[str, str], now: float) -> float:
     return 60.0 if wait_for is None else wait_for
 
 
-def backoff_delay(attempt: int) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempt)]."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt))
-    return random.uniform(0, ceiling)  # noqa: S311 (jitter, not cryptography)
+def retry_waits() -> Iterator[float]:
+    """Seconds to wait before each retry of one request.
+
+    `backoff`'s exponential series (1, 2, 4, 8, 16, then 30 s for every further retry) with
+    full jitter: each wait is uniform between 0 and that ceiling, so that many workers do
+    not retry in step.
+    """
+    ceilings = backoff.expo(base=2, factor=BACKOFF_FIRST_SECONDS, max_value=BACKOFF_CAP_SECONDS)
+    next(ceilings)  # the generator's first value only primes it (backoff's protocol)
+    for ceiling in ceilings:
+        yield backoff.full_jitter(ceiling)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -298,6 +305,7 @@ class HindsightClient:
         result = FetchResult(interview_id, Outcome.CANCELLED)
         url = self.url_for(interview_id)
         failures = redirects = 0
+        waits = retry_waits()
         try:
             while self.limiter.acquire(self._stop):
                 result.requests_sent += 1
@@ -314,7 +322,7 @@ class HindsightClient:
                         raise _Fail(msg) from None
                 except (_Retry, requests.RequestException) as exc:
                     failures += 1
-                    if not self._back_off(interview_id, failures, exc):
+                    if not self._back_off(interview_id, failures, exc, next(waits)):
                         break  # stopped while waiting
                 else:
                     return result
@@ -369,8 +377,10 @@ class HindsightClient:
                 wait_for,
             )
 
-    def _back_off(self, interview_id: int, failures: int, exc: Exception) -> bool:
-        """Wait before retry number `failures`; False if the run stopped meanwhile.
+    def _back_off(self, interview_id: int, failures: int, exc: Exception, delay: float) -> bool:
+        """Wait `delay` s before retry number `failures`; False if the run stopped meanwhile.
+
+        The wait is on the stop flag, so a rejected key or the end of the run cuts it short.
 
         Raises:
             _Fail: the retries are used up.
@@ -383,7 +393,6 @@ class HindsightClient:
         if failures > self.settings.max_retries:
             msg = f"{reason} (gave up after {failures} attempts)"
             raise _Fail(msg)
-        delay = backoff_delay(failures)
         self.logger.warning(
             "Interview %d: %s; retrying in %.1f s (attempt %d of %d)",
             interview_id,

@@ -18,8 +18,8 @@ _MAX_MESSAGE_CHARS = 160
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def strip_nul(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
-    r"""Remove U+0000 from every string at any depth; everything else is kept exactly.
+def storable(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
+    r"""`value` with every string made storable as text: NULs removed, lone surrogates replaced.
 
     PostgreSQL cannot store NUL in text or jsonb, and one NUL fails a whole load batch.
     A lone surrogate (JSON may carry `"\\ud800"`, which is not text and cannot be
@@ -33,9 +33,9 @@ def strip_nul(value: Any) -> Any:  # noqa: ANN401 (any JSON value)
             value = _LONE_SURROGATE.sub("\ufffd", value)
         return value
     if isinstance(value, dict):
-        return {strip_nul(key): strip_nul(item) for key, item in value.items()}
+        return {storable(key): storable(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [strip_nul(item) for item in value]
+        return [storable(item) for item in value]
     return value
 
 

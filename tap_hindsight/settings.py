@@ -1,15 +1,19 @@
-"""Turn the raw config mapping into checked, typed settings.
+"""The tap's settings: one schema that holds every rule, and the conversion to `Settings`.
 
-Every check runs before the first request, and every message names the setting and the
-bad value (for interview IDs: which entry, or which line of the file), so an operator can
-fix a config without reading code. Nothing here touches the network.
+`SETTINGS` is the contract: every per-setting constraint (type, range, allowed values,
+pattern) is in it, `--about` prints it, `meltano.yml` declares the same settings (a test
+compares them) and the SDK validates against it. Nothing here repeats those rules: a
+config is checked against the schema first (`check_config`, whose messages name the
+setting and the value, never a secret's), and `load_settings` then only converts values,
+applies the rules that involve two settings, and reads the ID file.
+
+Nothing here touches the network.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import difflib
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,10 +22,19 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values, find_dotenv
+from jsonschema import Draft202012Validator
+from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from jsonschema import ValidationError
+
+TAP_NAME = "tap-hindsight"
+ENV_PREFIX = "TAP_HINDSIGHT_"
+#: Environment variables with the prefix that are not settings: the SDK's log level.
+NOT_SETTINGS = frozenset({"LOGLEVEL"})
 
 DEFAULT_BASE_URL = "https://app.usehindsight.com/api/v1"
 #: Requests per minute of each Hindsight plan.
@@ -32,10 +45,184 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_SCAN_MAX_MISSES = 25
 DEFAULT_INTERVIEWER_NAMES = ("Paige",)
-MAX_CONCURRENCY = 64
 MAX_REQUESTS_PER_MINUTE = 100_000
 
+#: https anywhere; plain http only to loopback; never credentials, a query or a fragment.
+BASE_URL_PATTERN = (
+    r"^(https://[^\s/?#@]+|http://(localhost|127(\.[0-9]{1,3}){3}|\[::1\])(:[0-9]{1,5})?)"
+    r"(/[^\s?#@]*)?$"
+)
+#: A positive integer written in ASCII digits (spaces around it are allowed).
+ID_DIGITS_PATTERN = r"^\s*0*[1-9][0-9]*\s*$"
+NOT_BLANK_PATTERN = r"\S"
+
+SETTINGS = th.PropertiesList(
+    th.Property(
+        "api_key",
+        th.StringType(pattern=NOT_BLANK_PATTERN),
+        required=True,
+        secret=True,
+        title="API key",
+        description="Bearer API key from the Hindsight dashboard (Settings > API).",
+    ),
+    th.Property(
+        "base_url",
+        th.StringType(pattern=BASE_URL_PATTERN),
+        default=DEFAULT_BASE_URL,
+        title="Base URL",
+        description=(
+            "Root of the Hindsight API. https is required, except for loopback "
+            "addresses (a local simulator or proxy); no credentials, query or fragment."
+        ),
+    ),
+    th.Property(
+        "interview_ids",
+        th.ArrayType(
+            th.CustomType(
+                {
+                    "type": ["integer", "string"],
+                    "minimum": 1,
+                    "pattern": ID_DIGITS_PATTERN,
+                    "description": "an interview ID: a positive integer, or its digits",
+                },
+            ),
+        ),
+        default=[],
+        title="Interview IDs",
+        description=(
+            "Interview request IDs to extract (the interview_request_id returned by "
+            "POST /interviews). Digit strings are accepted; from an environment "
+            "variable, a JSON array or a comma-separated list (1,2,3)."
+        ),
+    ),
+    th.Property(
+        "interview_ids_file",
+        th.StringType(pattern=NOT_BLANK_PATTERN),
+        title="Interview IDs file",
+        description=(
+            "Path to a file of interview request IDs, one per line; blank lines and "
+            "# comments are ignored. Combined with interview_ids."
+        ),
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        title="Start date",
+        description=(
+            "Interviews created before this instant are not emitted "
+            "(ISO 8601; without an offset, UTC)."
+        ),
+    ),
+    th.Property(
+        "plan",
+        th.StringType(allowed_values=list(PLAN_LIMITS)),
+        title="Plan",
+        description=(
+            "Your Hindsight plan; sets the request budget to its limit: essentials 60, "
+            "growth 300, enterprise 1000 requests per minute."
+        ),
+    ),
+    th.Property(
+        "requests_per_minute",
+        th.IntegerType(minimum=1, maximum=MAX_REQUESTS_PER_MINUTE),
+        title="Requests per minute",
+        description=(
+            "Never send more than this many requests in any 60 s window. Overrides the "
+            "plan's limit; without either, 60 (the smallest plan's)."
+        ),
+    ),
+    th.Property(
+        "reserved_requests_per_minute",
+        th.IntegerType(minimum=0, maximum=MAX_REQUESTS_PER_MINUTE),
+        default=0,
+        title="Reserved requests per minute",
+        description=(
+            "Part of the budget left to other clients of the same API key (for example "
+            "the workflow that creates interviews): the tap sends at most the limit minus "
+            "this, so it must be smaller than the limit."
+        ),
+    ),
+    th.Property(
+        "concurrency",
+        th.IntegerType(minimum=1, maximum=64),
+        default=DEFAULT_CONCURRENCY,
+        title="Concurrency",
+        description="Requests in flight at once (1-64).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType(exclusive_minimum=0, maximum=3600),
+        default=DEFAULT_REQUEST_TIMEOUT,
+        title="Request timeout",
+        description="Seconds to wait for each answer before retrying (at most 3600).",
+    ),
+    th.Property(
+        "scan_start_id",
+        th.IntegerType(minimum=1, maximum=2**53),
+        title="Scan start ID",
+        description=(
+            "Discover interviews by probing ascending IDs from this one (later runs "
+            "continue above the highest ID found). Each probe is one request; leave unset "
+            "to extract only listed IDs."
+        ),
+    ),
+    th.Property(
+        "scan_max_misses",
+        th.IntegerType(minimum=1, maximum=10_000),
+        default=DEFAULT_SCAN_MAX_MISSES,
+        title="Scan max misses",
+        description=(
+            "Stop probing after this many consecutive IDs answer not found (IDs are shared "
+            "by all Hindsight organisations, so gaps are normal)."
+        ),
+    ),
+    th.Property(
+        "interviewer_names",
+        th.ArrayType(th.StringType(pattern=NOT_BLANK_PATTERN)),
+        default=list(DEFAULT_INTERVIEWER_NAMES),
+        title="Interviewer names",
+        description=(
+            "Speaker names of Hindsight's interviewer in transcripts: their turns get "
+            "is_interviewer = true in interview_turns, everyone else's false."
+        ),
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0, maximum=20),
+        default=DEFAULT_MAX_RETRIES,
+        title="Max retries",
+        description=(
+            "Retries of a request that failed in a way that may pass (5xx, timeouts, "
+            "dropped connections, broken answers), with exponential backoff and jitter."
+        ),
+    ),
+    th.Property(
+        "emit_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        title="Emit ACTIVATE_VERSION messages",
+        description=(
+            "Ignored (with a warning when true): this tap's streams send only new and "
+            "changed rows, and a target that honours ACTIVATE_VERSION would retire every "
+            "row a run did not send again. Accepted so that configs shared with other "
+            "taps keep working."
+        ),
+    ),
+    additional_properties=False,
+)
+
 _SHOWN_VALUE_CHARS = 80
+#: How alike an unknown setting's name must be to a known one to be suggested (0-1).
+_CLOSE_ENOUGH = 0.8
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +244,7 @@ class Settings:
     scan_start_id: int | None = None
     scan_max_misses: int = DEFAULT_SCAN_MAX_MISSES
     interviewer_names: tuple[str, ...] = DEFAULT_INTERVIEWER_NAMES
+    emit_activate_version_messages: bool = False
 
     @property
     def budget(self) -> int:
@@ -81,65 +269,158 @@ def show(value: object) -> str:
     return text
 
 
-def parse_interview_id(value: object) -> int | None:
-    """Return the interview ID that `value` stands for, or None if it is not one.
+# Checking a config against the schema --------------------------------------------------
 
-    Integers and digit strings are IDs; booleans, floats, signs and zero are not.
+
+def check_config(schema: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """Every way `config` breaks `schema`, one message per problem, naming the setting.
+
+    The value is quoted (shortened) unless the setting is secret; an unknown setting is
+    named with the closest known one. Empty when the config is valid.
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit():
-            number = int(text)
-            return number if number > 0 else None
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    validator = Draft202012Validator(schema)
+    messages: list[str] = []
+    for error in sorted(validator.iter_errors(dict(config)), key=_error_order):
+        if error.validator == "additionalProperties" and not error.absolute_path:
+            unknown = sorted(name for name in config if name not in properties)
+            messages += [_unknown(name, properties) for name in unknown]
+        else:
+            messages.append(_describe(error, properties))
+    return messages
+
+
+def _error_order(error: ValidationError) -> tuple[str, ...]:
+    return tuple(str(part) for part in error.absolute_path)
+
+
+def _unknown(name: str, properties: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(properties), n=1, cutoff=_CLOSE_ENOUGH)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"{name}: not a setting of {TAP_NAME} (`{TAP_NAME} --about` lists them){hint}"
+
+
+def _where(error: ValidationError) -> str:
+    """`interview_ids[1]`, `stream_maps.interviews`: the setting and the place in it."""
+    text = ""
+    for part in error.absolute_path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or "config"
+
+
+def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
+    where = _where(error)
+    root = error.absolute_path[0] if error.absolute_path else None
+    secret = isinstance(root, str) and properties.get(root, {}).get("secret", False)
+    value = "(value not shown)" if secret else show(error.instance)
+    rule: Mapping[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    kind = error.validator
+    if kind == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
+        description = properties.get(missing, {}).get("description", "")
+        return f"{missing}: required ({description})" if description else f"{missing}: required"
+    if kind == "type":
+        expected = rule.get("type")
+        names = [_TYPE_NAMES.get(t, t) for t in _as_list(expected) if t != "null"]
+        return f"{where}: {value} must be {' or '.join(names)}"
+    if kind == "enum":
+        return f"{where}: {value} must be one of {', '.join(map(str, rule['enum']))}"
+    if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
+        return f"{where}: {value} must be {_range(rule)}"
+    if kind in {"pattern", "format", "minLength", "maxLength", "const"}:
+        description = rule.get("description") or properties.get(str(root), {}).get(
+            "description", ""
+        )
+        return f"{where}: {value} is not valid ({description})".replace(" ()", "")
+    message = str(error.message)
+    if secret:
+        message = f"invalid ({kind})"
+    return f"{where}: {message[:160]}"
+
+
+def _as_list(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _range(rule: Mapping[str, Any]) -> str:
+    low, high = rule.get("minimum"), rule.get("maximum")
+    if "exclusiveMinimum" in rule:
+        text = f"greater than {rule['exclusiveMinimum']}"
+        return f"{text} and at most {high}" if high is not None else text
+    if low is not None and high is not None:
+        return f"a whole number from {low} to {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
+
+
+# Converting a checked config -----------------------------------------------------------
+
+
+def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Settings:
+    """Check `config` against `schema`, then convert it; report every problem at once.
+
+    Raises:
+        ConfigValidationError: one message per bad setting.
+
+    """
+    errors = check_config(schema, config)
+    if errors:
+        raise ConfigValidationError("Config validation failed", errors=errors)
+    defaults = {
+        name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec
+    }
+
+    def value(name: str) -> Any:  # noqa: ANN401 (any setting)
+        given = config.get(name)
+        return defaults.get(name) if given is None else given
+
+    # The schema admits integers (3 or 3.0) and digit strings (" 0042 ").
+    ids = [
+        int(entry.strip() if isinstance(entry, str) else entry) for entry in value("interview_ids")
+    ]
+    if value("interview_ids_file") is not None:
+        ids += read_interview_ids_file(value("interview_ids_file"), errors)
+    plan = value("plan")
+    if value("requests_per_minute") is not None:
+        limit = int(value("requests_per_minute"))
+    else:
+        limit = PLAN_LIMITS[plan] if plan else DEFAULT_REQUESTS_PER_MINUTE
+    reserved = int(value("reserved_requests_per_minute"))
+    if reserved >= limit:
+        errors.append(
+            f"reserved_requests_per_minute: {reserved} leaves nothing of the {limit} "
+            "requests per minute for this tap (it must be smaller)",
+        )
+    settings = Settings(
+        api_key=value("api_key").strip(),
+        base_url=_base_url(value("base_url"), errors),
+        interview_ids=unique_in_order(ids),
+        start_date=_start_date(value("start_date"), errors),
+        plan=plan,
+        requests_per_minute=limit,
+        reserved_requests_per_minute=reserved,
+        concurrency=int(value("concurrency")),
+        request_timeout=float(value("request_timeout")),
+        max_retries=int(value("max_retries")),
+        scan_start_id=None if value("scan_start_id") is None else int(value("scan_start_id")),
+        scan_max_misses=int(value("scan_max_misses")),
+        interviewer_names=tuple(name.strip() for name in value("interviewer_names")),
+        emit_activate_version_messages=bool(value("emit_activate_version_messages")),
+    )
+    if errors:
+        raise ConfigValidationError("Config validation failed", errors=errors)
+    return settings
+
+
+def parse_interview_id(text: str) -> int | None:
+    """The interview ID written in `text` (ASCII digits, spaces around), else None."""
+    stripped = text.strip()
+    if stripped.isascii() and stripped.isdigit() and int(stripped) > 0:
+        return int(stripped)
     return None
 
 
-def parse_interview_ids(value: object, errors: list[str]) -> list[int]:
-    """Check the `interview_ids` setting: a list, or a string `1,2,3` / `[1,2,3]`."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = split_id_string(value)
-    if not isinstance(value, list):
-        errors.append(f"interview_ids: expected a list of interview IDs, got {show(value)}")
-        return []
-    ids: list[int] = []
-    for index, entry in enumerate(value):
-        number = parse_interview_id(entry)
-        if number is None:
-            errors.append(
-                f"interview_ids[{index}]: {show(entry)} is not an interview ID "
-                "(a positive integer)",
-            )
-        else:
-            ids.append(number)
-    return ids
-
-
-def split_id_string(text: str) -> list[Any]:
-    """Read IDs written in one string, as environment variables carry them.
-
-    Accepts a JSON array (`[1, 2, 3]`) or a comma-separated list (`1,2,3`).
-    """
-    stripped = text.strip()
-    if stripped.startswith("["):
-        try:
-            loaded = json.loads(stripped)
-        except ValueError:
-            return [stripped]
-        return loaded if isinstance(loaded, list) else [loaded]
-    return [part for part in (p.strip() for p in stripped.split(",")) if part]
-
-
-def read_interview_ids_file(path_value: object, errors: list[str]) -> list[int]:
+def read_interview_ids_file(path_value: str, errors: list[str]) -> list[int]:
     """Read a file of IDs: one per line, blank lines and `#` comments ignored."""
-    if not isinstance(path_value, str) or not path_value.strip():
-        errors.append(f"interview_ids_file: expected a file path, got {show(path_value)}")
-        return []
     path = Path(path_value).expanduser()
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -170,70 +451,14 @@ def unique_in_order(ids: Iterable[int]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
+def _base_url(value: str, errors: list[str]) -> str:
+    """Without a trailing slash; a port out of range is named (the pattern allows digits)."""
+    url = value.rstrip("/")
     try:
-        return ipaddress.ip_address(host).is_loopback
+        _ = urlsplit(url).port
     except ValueError:
-        return False
-
-
-def check_base_url(value: object, errors: list[str]) -> str:
-    """Https is required, except to loopback addresses (the simulator, a local proxy)."""
-    if not isinstance(value, str) or not value.strip():
-        errors.append(f"base_url: expected a URL, got {show(value)}")
-        return DEFAULT_BASE_URL
-    url = value.strip().rstrip("/")
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        errors.append(f"base_url: {show(value)} is not a valid URL")
-        return url
-    host = parts.hostname or ""
-    if parts.scheme not in {"http", "https"} or not host:
-        errors.append(f"base_url: {show(value)} must be an https:// URL")
-    elif parts.scheme == "http" and not is_loopback_host(host):
-        errors.append(
-            f"base_url: {show(value)} uses plain http; https is required except for "
-            "loopback addresses (127.0.0.1, ::1, localhost)",
-        )
-    elif parts.query or parts.fragment or parts.username or parts.password:
-        errors.append(
-            f"base_url: {show(value)} must not carry a query, a fragment or credentials",
-        )
+        errors.append(f"base_url: {show(value)} is not a valid URL (its port is out of range)")
     return url
-
-
-def _whole_number(name: str, value: object, low: int, high: int, errors: list[str]) -> int:
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    if number is None or not low <= number <= high:
-        errors.append(f"{name}: {show(value)} must be a whole number from {low} to {high}")
-        return low
-    return number
-
-
-def _positive_seconds(name: str, value: object, errors: list[str]) -> float:
-    number: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
-    if number is None or not math.isfinite(number) or number <= 0:
-        errors.append(f"{name}: {show(value)} must be a positive number of seconds")
-        return DEFAULT_REQUEST_TIMEOUT
-    return number
 
 
 def parse_datetime(text: str) -> datetime:
@@ -247,158 +472,77 @@ def parse_datetime(text: str) -> datetime:
     return parsed
 
 
-def _start_date(value: object, errors: list[str]) -> datetime | None:
-    if value is None or value == "":
+def _start_date(value: str | None, errors: list[str]) -> datetime | None:
+    if not value:
         return None
-    if isinstance(value, str):
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        errors.append(
+            f"start_date: {show(value)} is not an ISO 8601 date-time (e.g. 2026-01-01T00:00:00Z)",
+        )
+        return None
+
+
+# Settings from the environment ---------------------------------------------------------
+
+
+def list_from_env(text: str) -> list[Any]:
+    """A list setting written in one environment variable: `[1, 2]` (JSON) or `1,2`."""
+    stripped = text.strip()
+    if stripped.startswith("["):
         try:
-            return parse_datetime(value)
+            loaded = json.loads(stripped)
         except ValueError:
-            pass
-    errors.append(
-        f"start_date: {show(value)} is not an ISO 8601 date-time (e.g. 2026-01-01T00:00:00Z)",
-    )
-    return None
+            return [stripped]
+        return loaded if isinstance(loaded, list) else [loaded]
+    return [part for part in (p.strip() for p in stripped.split(",")) if part]
 
 
-def _interviewer_names(value: object, errors: list[str]) -> tuple[str, ...]:
-    """Names of the interviewer in transcripts (a list, or `Paige,Sam` from the env)."""
-    if value is None:
-        return DEFAULT_INTERVIEWER_NAMES
-    if isinstance(value, str):
-        value = [part for part in (p.strip() for p in value.split(",")) if part]
-    if not isinstance(value, list) or not all(isinstance(n, str) and n.strip() for n in value):
-        errors.append(f"interviewer_names: {show(value)} must be a list of names")
-        return DEFAULT_INTERVIEWER_NAMES
-    return tuple(name.strip() for name in value)
-
-
-def _budget(config: Mapping[str, Any], errors: list[str]) -> tuple[str | None, int, int]:
-    """The plan, the API's per-minute limit for this key, and the part left to others.
-
-    `requests_per_minute` overrides the plan's limit; without either, the smallest plan's.
-    """
-    plan = config.get("plan")
-    if plan is not None:
-        if isinstance(plan, str) and plan.strip().lower() in PLAN_LIMITS:
-            plan = plan.strip().lower()
-        else:
-            choices = ", ".join(PLAN_LIMITS)
-            errors.append(f"plan: {show(plan)} must be one of {choices}")
-            plan = None
-    if config.get("requests_per_minute") is not None:
-        limit = _whole_number(
-            "requests_per_minute", config["requests_per_minute"], 1, MAX_REQUESTS_PER_MINUTE, errors
-        )
-    else:
-        limit = PLAN_LIMITS[plan] if plan else DEFAULT_REQUESTS_PER_MINUTE
-    reserved = 0
-    if config.get("reserved_requests_per_minute") is not None:
-        reserved = _whole_number(
-            "reserved_requests_per_minute",
-            config["reserved_requests_per_minute"],
-            0,
-            MAX_REQUESTS_PER_MINUTE,
-            errors,
-        )
-        if reserved >= limit:
-            errors.append(
-                f"reserved_requests_per_minute: {reserved} leaves nothing of the {limit} "
-                "requests per minute for this tap (it must be smaller)",
-            )
-            reserved = 0
-    return plan, limit, reserved
-
-
-def load_settings(config: Mapping[str, Any]) -> Settings:
-    """Check every setting at once and report all problems together.
-
-    Raises:
-        ConfigValidationError: one message per bad setting.
-
-    """
-    errors: list[str] = []
-    api_key = config.get("api_key")
-    if not isinstance(api_key, str) or not api_key.strip():
-        errors.append("api_key: required; set it to the API key from the Hindsight dashboard")
-        api_key = ""
-    base_url = check_base_url(config.get("base_url", DEFAULT_BASE_URL), errors)
-    ids = parse_interview_ids(config.get("interview_ids"), errors)
-    if config.get("interview_ids_file") is not None:
-        ids += read_interview_ids_file(config.get("interview_ids_file"), errors)
-    plan, limit, reserved = _budget(config, errors)
-
-    def whole(name: str, default: int, low: int, high: int) -> int:
-        value = config.get(name)
-        return default if value is None else _whole_number(name, value, low, high, errors)
-
-    settings = Settings(
-        api_key=api_key.strip(),
-        base_url=base_url,
-        interview_ids=unique_in_order(ids),
-        start_date=_start_date(config.get("start_date"), errors),
-        plan=plan,
-        requests_per_minute=limit,
-        reserved_requests_per_minute=reserved,
-        concurrency=whole("concurrency", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
-        request_timeout=_positive_seconds(
-            "request_timeout",
-            config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT),
-            errors,
-        ),
-        max_retries=whole("max_retries", DEFAULT_MAX_RETRIES, 0, 20),
-        scan_start_id=whole("scan_start_id", 0, 1, 2**53) or None,
-        scan_max_misses=whole("scan_max_misses", DEFAULT_SCAN_MAX_MISSES, 1, 10_000),
-        interviewer_names=_interviewer_names(config.get("interviewer_names"), errors),
-    )
-    if errors:
-        raise ConfigValidationError("Config validation failed", errors=errors)
-    return settings
-
-
-def _decode(name: str, json_type: str, raw: str) -> Any:  # noqa: ANN401 (any setting)
+def _decode(json_type: str, raw: str) -> Any:  # noqa: ANN401 (any setting)
     """One environment value, decoded for its setting's type.
 
     Raises:
-        ValueError: an array or object that is not valid JSON.
+        ValueError: an object that is not valid JSON.
 
     """
-    if name in {"interview_ids", "interviewer_names"}:
-        return split_id_string(raw)  # a JSON array, or `a,b,c`
+    if json_type == "array":
+        return list_from_env(raw)
     if json_type == "boolean":
         return raw.strip().lower() in {"1", "true", "yes", "on", "t", "y"}
-    if json_type in {"array", "object"}:
+    if json_type == "object":
         return json.loads(raw)
-    if json_type == "integer":
-        return _number_or_raw(raw, int)
-    if json_type == "number":
-        return _number_or_raw(raw, float)
+    if json_type in {"integer", "number"}:
+        try:
+            number = float(raw.strip()) if json_type == "number" else int(raw.strip())
+        except ValueError:
+            return raw  # kept as it is: the schema check names the setting and the value
+        return number
     return raw
 
 
-def _number_or_raw(raw: str, kind: type[int | float]) -> int | float | str:
-    """Convert a number from the environment; keep a bad value so its check names it."""
-    try:
-        return kind(raw.strip())
-    except ValueError:
-        return raw
+def json_type(spec: Mapping[str, Any]) -> str:
+    """The main JSON type of a setting's schema (the first that is not null)."""
+    declared = spec.get("type", "string")
+    if isinstance(declared, list):
+        declared = next((kind for kind in declared if kind != "null"), "string")
+    return str(declared)
 
 
 def settings_from_environment(
-    setting_types: Mapping[str, str],
-    prefix: str,
+    schema: Mapping[str, Any],
+    prefix: str = ENV_PREFIX,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read settings from `PREFIX_NAME` environment variables and a `.env` file.
 
-    `setting_types` maps each setting name to its JSON type. Values are left as the
-    strings they are unless they decode cleanly to the setting's type (numbers, booleans,
-    JSON arrays and objects); a value that does not is kept as it is, so that config
-    validation names the setting and the value, where a bare `int()` would crash with a
-    traceback. `interview_ids` also accepts `1,2,3`.
+    Values are decoded for their setting's type (numbers, booleans, JSON objects; lists as
+    JSON arrays or `a,b,c`); a value that does not decode is kept as it is, so that the
+    schema check names the setting and the value where a bare `int()` would crash.
 
     Raises:
-        ConfigValidationError: an array or object variable that is not valid JSON.
+        ConfigValidationError: a variable with the prefix that names no setting, or an
+            object setting that is not valid JSON.
 
     """
     if environ is None:
@@ -406,16 +550,26 @@ def settings_from_environment(
         # real environment does not set.
         dotenv = {k: v for k, v in dotenv_values(find_dotenv(usecwd=True)).items() if v is not None}
         environ = {**dotenv, **os.environ}
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    by_variable = {prefix + name.upper().replace("-", "_"): name for name in properties}
     result: dict[str, Any] = {}
     errors: list[str] = []
-    for name, json_type in setting_types.items():
-        variable = prefix + name.upper().replace("-", "_")
-        if variable in environ:
-            try:
-                result[name] = _decode(name, json_type, environ[variable])
-            except ValueError:
-                raw = environ[variable]
-                errors.append(f"{variable}: {show(raw)} is not valid JSON ({json_type} expected)")
+    for variable, raw in environ.items():
+        if not variable.startswith(prefix) or variable[len(prefix) :] in NOT_SETTINGS:
+            continue
+        name = by_variable.get(variable)
+        if name is None:
+            close = difflib.get_close_matches(
+                variable, list(by_variable), n=1, cutoff=_CLOSE_ENOUGH
+            )
+            hint = f"; did you mean {close[0]}?" if close else ""
+            errors.append(f"{variable}: not a setting of {TAP_NAME}{hint}")
+            continue
+        kind = json_type(properties[name])
+        try:
+            result[name] = _decode(kind, raw)
+        except ValueError:
+            errors.append(f"{variable}: {show(raw)} is not valid JSON ({kind} expected)")
     if errors:
-        raise ConfigValidationError("Config validation failed", errors=errors)
+        raise ConfigValidationError("Config validation failed", errors=sorted(errors))
     return result

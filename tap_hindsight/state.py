@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 #: The key of the tap's own state inside the stream's bookmark. The SDK keeps its keys
 #: (replication_key_value, progress_markers...) beside it and leaves this one alone.
@@ -405,3 +405,47 @@ def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int |
         return
     while not discovery.finished:
         yield discovery.next_probe()
+
+
+def readable_state(
+    state: object,
+    stream: str,
+    followers: Iterable[str],
+    warn: Callable[[str], None],
+) -> dict[str, Any]:
+    """The parts of a Singer state that `stream` can resume from; `warn` names each part dropped.
+
+    Foreign or damaged state must not crash a run: what cannot be read is dropped, and the
+    affected IDs are simply fetched again. `followers` (child streams) keep nothing of
+    their own to resume, so their bookmarks are dropped silently.
+    """
+    if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
+        warn("Ignoring state that is not a Singer state object")
+        return {}
+    bookmarks: dict[str, Any] = {}
+    for name, bookmark in state.get("bookmarks", {}).items():
+        if name in followers:
+            continue
+        if name != stream:
+            warn(f"Ignoring state of unknown stream {name!r}")
+        elif not isinstance(bookmark, dict):
+            warn(f"Ignoring state of {stream!r}: not an object")
+        else:
+            bookmarks[name] = _readable_bookmark(bookmark, warn)
+    return {**state, "bookmarks": bookmarks}
+
+
+def _readable_bookmark(bookmark: dict[str, Any], warn: Callable[[str], None]) -> dict[str, Any]:
+    readable = {key: value for key, value in bookmark.items() if key != "partitions"}
+    if "partitions" in bookmark:
+        warn("Ignoring 'partitions' in state: this tap does not use them")
+    if STATE_KEY in readable:
+        try:
+            LifecycleState.from_bookmark(readable[STATE_KEY])
+        except ValueError as exc:
+            warn(
+                f"Ignoring unreadable interview state ({exc}): every configured ID will be "
+                "fetched again",
+            )
+            del readable[STATE_KEY]
+    return readable

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.streams import Stream
+from singer_sdk import metrics
 from typing_extensions import override
 
 from tap_hindsight.client import FetchResult, HindsightClient, Outcome
 from tap_hindsight.progress import Progress, duration, estimate
-from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, strip_nul
+from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, storable
 from tap_hindsight.schemas import load_schema
+from tap_hindsight.seams import CreatedAtBookmark, HindsightStream, RunCounter, RunTimer
 from tap_hindsight.settings import parse_datetime
 from tap_hindsight.state import STATE_KEY, Discovery, LifecycleState, fingerprint, id_source
 from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
@@ -76,46 +78,7 @@ def _nothing() -> None:
     """Nothing to remember."""
 
 
-class CreatedAtBookmark:
-    """The `created_at` bookmark: the newest ever emitted; informative only.
-
-    The SDK promotes the maximum replication value of this run's records, so re-polling
-    old pending interviews would move it backwards; and it updates its progress marker
-    with every newer record, which changes the tap's state, so that every child-stream
-    sync (each interview's turns) would write a STATE message. The marker is therefore
-    held at a value above any instant while the run lasts, and set to the newest
-    `created_at` ever emitted when it ends. (Progress markers are reset at the start of
-    every run: a run killed with the held value in its STATE loses nothing.)
-    """
-
-    HOLD = "9999-12-31T23:59:59Z"
-
-    def __init__(self, stream_state: dict[str, Any], replication_key: str | None) -> None:
-        """Hold the marker of `stream_state`, keeping its current bookmark."""
-        self.stream_state = stream_state
-        self.newest: str | None = stream_state.get("replication_key_value")
-        stream_state["progress_markers"] = {
-            "Note": f"Resumable through '{STATE_KEY}'; created_at is informative only.",
-            "replication_key": replication_key,
-            "replication_key_value": self.HOLD,
-        }
-
-    def saw(self, created_at: str) -> None:
-        """A record with this `created_at` was emitted."""
-        if self.newest is None or parse_datetime(created_at) > parse_datetime(self.newest):
-            self.newest = created_at
-
-    def release(self) -> None:
-        """Let the SDK promote the newest `created_at` (or nothing) at the end."""
-        markers = self.stream_state.get("progress_markers", {})
-        if self.newest is None:
-            markers.pop("replication_key", None)
-            markers.pop("replication_key_value", None)
-        else:
-            markers["replication_key_value"] = self.newest
-
-
-class InterviewsStream(Stream):
+class InterviewsStream(HindsightStream):
     """One record per interview request, transcript included once completed."""
 
     name = "interviews"
@@ -157,7 +120,11 @@ class InterviewsStream(Stream):
             scan_from = max(settings.scan_start_id, lifecycle.scan_next_id or 0)
             discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(ids))
         self.report = SyncReport(ids=len(ids))
-        bookmark = CreatedAtBookmark(self.stream_state, self.replication_key)
+        bookmark = CreatedAtBookmark(
+            self.stream_state,
+            self.replication_key,
+            f"Resumable through '{STATE_KEY}'; created_at is informative only.",
+        )
         self.logger.info(
             "Polling %d interviews (%d completed ones skipped)%s from %s; budget %s, "
             "%d requests at a time",
@@ -198,6 +165,9 @@ class InterviewsStream(Stream):
         finally:
             client.close()
             bookmark.release()
+            for child in self.child_streams:
+                if isinstance(child, InterviewTurnsStream) and child.selected:
+                    child.report_metrics()
             self._store(lifecycle, discovery)
             if discovery is not None:
                 self.report.probes = discovery.probes
@@ -261,7 +231,7 @@ class InterviewsStream(Stream):
             report.failed[interview_id] = result.error
             self.logger.error("Interview %d failed: %s", interview_id, result.error)
             return None, lambda: lifecycle.mark_failed(interview_id)
-        record: dict[str, Any] = strip_nul(result.record)
+        record: dict[str, Any] = storable(result.record)
         problems = self._problems(interview_id, record)
         if problems:
             report.failed[interview_id] = problems
@@ -305,7 +275,7 @@ class InterviewsStream(Stream):
         return ""
 
 
-class InterviewTurnsStream(Stream):
+class InterviewTurnsStream(HindsightStream):
     """One record per speaker turn of a transcript, parsed without another request."""
 
     name = "interview_turns"
@@ -320,6 +290,35 @@ class InterviewTurnsStream(Stream):
         super().__init__(tap, schema=load_schema("interview_turns"), name=self.name)
         self.hindsight_tap = tap
         self.interviews = interviews
+        # The SDK syncs a child stream once per parent record: one counter and one timer
+        # for the whole run keep its METRIC lines from being logged per interview.
+        self.run_counter = RunCounter(self.name)
+        self.run_timer = RunTimer(self.name)
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        # "Beginning sync of 'interview_turns'" would be logged once per interview.
+        super().log(
+            message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs
+        )
+
+    @override
+    def get_record_counter(
+        self,
+        *,
+        endpoint: str | None = None,
+        log_interval: float = metrics.DEFAULT_LOG_INTERVAL,
+    ) -> RunCounter:
+        return self.run_counter
+
+    @override
+    def get_sync_timer(self) -> RunTimer:
+        return self.run_timer
+
+    def report_metrics(self) -> None:
+        """Log the run's turn count and parsing time, once."""
+        self.run_counter.report()
+        self.run_timer.report()
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_hindsight.records import strip_nul
+from tap_hindsight.records import storable
 
 #: The console script installed next to the interpreter running the tests.
 TAP_COMMAND = str(Path(sys.executable).with_name("tap-hindsight"))
@@ -99,7 +99,7 @@ def run_tap(
 
 def expected_record(simulator: Any, interview_id: int) -> dict[str, Any]:
     """What the tap must emit for this ID: the API's answer with NUL characters removed."""
-    return strip_nul(simulator.interview(interview_id))
+    return storable(simulator.interview(interview_id))
 
 
 def tap_config(simulator: Any, ids: list[int], **settings: Any) -> dict[str, Any]:

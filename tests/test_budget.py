@@ -7,6 +7,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.settings import load_settings
+from tap_hindsight.tap import TapHindsight
 from tests.helpers import run_tap, tap_config
 
 
@@ -23,13 +24,15 @@ from tests.helpers import run_tap, tap_config
     ],
 )
 def test_plan_sets_the_budget_and_requests_per_minute_overrides_it(settings, budget):
-    assert load_settings({"api_key": "k", **settings}).budget == budget
+    assert (
+        load_settings({"api_key": "k", **settings}, TapHindsight.settings_schema()).budget == budget
+    )
 
 
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"plan": "gold"}, "plan: 'gold' must be one of essentials, growth, enterprise"),
+        ({"plan": "Growth"}, "plan: 'Growth' must be one of essentials, growth, enterprise"),
         (
             {"plan": "growth", "reserved_requests_per_minute": 300},
             "reserved_requests_per_minute: 300 leaves nothing of the 300 requests per minute",
@@ -38,7 +41,7 @@ def test_plan_sets_the_budget_and_requests_per_minute_overrides_it(settings, bud
 )
 def test_bad_budget_settings_are_named(settings, message):
     with pytest.raises(ConfigValidationError) as caught:
-        load_settings({"api_key": "k", **settings})
+        load_settings({"api_key": "k", **settings}, TapHindsight.settings_schema())
     assert any(error.startswith(message) for error in caught.value.errors)
 
 

@@ -10,10 +10,10 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_hindsight.client import FetchResult, Outcome
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.settings import load_settings
+from tap_hindsight.settings import SETTINGS, load_settings
 from tap_hindsight.simulator.data import make_interview
 from tap_hindsight.state import LifecycleState
-from tap_hindsight.tap import SETTINGS, TapHindsight
+from tap_hindsight.tap import TapHindsight
 
 SCALARS = st.one_of(
     st.none(),
@@ -71,14 +71,18 @@ def test_any_answer_is_emitted_valid_or_named_as_a_problem(body):
 
 
 SETTING_NAMES = list(SETTINGS.to_dict()["properties"])
+SCHEMA = TapHindsight.settings_schema()
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(SETTING_NAMES), JSON, max_size=8))
 def test_any_config_is_accepted_or_named(config):
     try:
-        load_settings(config)
+        load_settings(config, SCHEMA)
     except ConfigValidationError as error:  # either outcome is fine; anything else fails
         assert error.errors  # noqa: PT017
         for message in error.errors:
             assert message.split(":")[0].split("[")[0].split(" ")[0] in SETTING_NAMES
+        about_the_key = " ".join(m for m in error.errors if m.startswith("api_key"))
+        if "api_key" in config:
+            assert repr(config["api_key"]) not in about_the_key  # a secret is never quoted

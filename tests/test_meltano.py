@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tap_hindsight.plugin import meltano_kind, meltano_settings
 from tap_hindsight.simulator.demo import flattened
-from tap_hindsight.tap import SETTINGS
-from tests.helpers import ACME_KEY, clean_env
+from tests.helpers import ACME_KEY, clean_env, run_tap
 
 REPO = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).with_name("meltano"))
@@ -22,26 +22,50 @@ def without_nulls(row):
     return {key: value for key, value in row.items() if value is not None}
 
 
-def meltano_settings():
+def meltano_project():
     project = yaml.safe_load((REPO / "meltano.yml").read_text())
     (extractor,) = project["plugins"]["extractors"]
     return project, extractor
 
 
-def test_meltano_yml_declares_every_tap_setting_with_kind_and_description():
-    project, extractor = meltano_settings()
+def declared(setting):
+    """What a Meltano setting says of itself that --about also says."""
+    return {
+        "name": setting["name"],
+        "kind": setting["kind"],
+        "label": setting.get("label"),
+        "sensitive": setting.get("sensitive", False),
+        "value": setting.get("value"),
+        "options": [option["value"] for option in setting.get("options", [])],
+        "description": setting["description"],
+    }
+
+
+def test_meltano_yml_declares_exactly_the_settings_about_lists(tmp_path):
+    _, extractor = meltano_project()
+    about = json.loads(run_tap(tmp_path, None, "--about", "--format", "json").stdout)
+    expected = meltano_settings(about["settings"])
+    # Names, order, kinds, sensitivity, labels, defaults and descriptions: all equal.
+    assert [declared(s) for s in extractor["settings"]] == [declared(s) for s in expected]
+    properties = about["settings"]["properties"]
+    assert [s["name"] for s in extractor["settings"]] == list(properties)
+    assert next(s for s in extractor["settings"] if s["name"] == "api_key")["sensitive"]
+    assert set(extractor["capabilities"]) <= set(about["capabilities"])
+
+
+def test_meltano_kinds_follow_the_schema():
+    assert meltano_kind({"type": ["string", "null"], "enum": ["a"]}) == "options"
+    assert meltano_kind({"type": ["string"], "format": "date-time"}) == "date_iso8601"
+    assert meltano_kind({"type": ["number", "null"]}) == "decimal"
+    assert meltano_kind({"type": ["integer", "null"]}) == "integer"
+    assert meltano_kind({"type": ["array", "null"]}) == "array"
+
+
+def test_the_meltano_project_is_complete():
+    project, extractor = meltano_project()
     assert project["default_environment"] in {env["name"] for env in project["environments"]}
     assert extractor["namespace"] == "tap_hindsight"
     assert extractor["pip_url"] == "-e ."
-    declared = {setting["name"]: setting for setting in extractor["settings"]}
-    own = SETTINGS.to_dict()["properties"]
-    for name in own:
-        assert name in declared, f"{name} missing from meltano.yml"
-        assert declared[name]["kind"]
-        assert declared[name]["description"]
-    assert declared["api_key"]["sensitive"] is True
-    for name in ("stream_maps", "flattening_enabled", "flattening_max_depth"):
-        assert name in declared  # undeclared settings never reach the tap from TAP_* vars
     assert {"state", "catalog", "discover"} <= set(extractor["capabilities"])
     for loader in project["plugins"]["loaders"]:
         assert loader["pip_url"]

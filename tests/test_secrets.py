@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hindsight.simulator import Organisation
 from tests.helpers import clean_env, run_tap, tap_config
@@ -76,14 +77,19 @@ def test_no_scenario_prints_or_stores_the_key(keyed_simulator, tmp_path):
 def test_a_key_of_the_wrong_type_is_not_echoed(tmp_path):
     run = run_tap(tmp_path, {"api_key": 918273645546372819, "base_url": "http://127.0.0.1:9"})
     assert run.returncode == 1
-    assert "api_key: must be a string" in run.stderr
+    assert "api_key: (value not shown) must be a string" in run.stderr
     assert "918273645546372819" not in run.stderr
 
 
 def test_tls_verification_cannot_be_turned_off(simulator):
     from tap_hindsight.client import HindsightClient  # noqa: PLC0415
     from tap_hindsight.settings import load_settings  # noqa: PLC0415
+    from tap_hindsight.tap import TapHindsight  # noqa: PLC0415
 
-    settings = load_settings({"api_key": KEY, "base_url": simulator.url, "verify": False})
+    schema = TapHindsight.settings_schema()
+    with pytest.raises(ConfigValidationError) as refused:
+        load_settings({"api_key": KEY, "base_url": simulator.url, "verify": False}, schema)
+    assert refused.value.errors[0].startswith("verify: not a setting of tap-hindsight")
+    settings = load_settings({"api_key": KEY, "base_url": simulator.url}, schema)
     client = HindsightClient(settings, logging.getLogger("test"))
     assert client.session.verify is True

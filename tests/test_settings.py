@@ -1,4 +1,4 @@
-"""Settings: pure checks (unit) and what the real command does with bad ones."""
+"""Settings: one schema holds every rule (unit), and what the real command does with bad ones."""
 
 from __future__ import annotations
 
@@ -7,21 +7,29 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hindsight.settings import (
     DEFAULT_BASE_URL,
+    check_config,
+    list_from_env,
     load_settings,
     settings_from_environment,
-    split_id_string,
 )
+from tap_hindsight.tap import TapHindsight
 from tests.helpers import ACME_KEY, clean_env, run_tap, tap_config
+
+SCHEMA = TapHindsight.settings_schema()
+
+
+def settings_of(config):
+    return load_settings(config, SCHEMA)
 
 
 def errors_of(config):
     with pytest.raises(ConfigValidationError) as caught:
-        load_settings(config)
+        settings_of(config)
     return caught.value.errors
 
 
 def test_defaults():
-    settings = load_settings({"api_key": "k"})
+    settings = settings_of({"api_key": "k"})
     assert settings.base_url == DEFAULT_BASE_URL
     assert settings.interview_ids == ()
     assert (settings.requests_per_minute, settings.concurrency) == (60, 8)
@@ -30,15 +38,20 @@ def test_defaults():
 
 
 def test_ids_accept_digit_strings_and_are_deduplicated_in_order():
-    settings = load_settings({"api_key": "k", "interview_ids": [3, "1", " 2 ", 3, "1"]})
+    settings = settings_of({"api_key": "k", "interview_ids": [3, "1", " 2 ", 3, "1"]})
     assert settings.interview_ids == (3, 1, 2)
 
 
-@pytest.mark.parametrize("bad", ["abc", "-4", "0", 1.5, True, None, "", "1e3", "١٢"])
+@pytest.mark.parametrize("bad", ["abc", "-4", "0", 0, 1.5, True, None, "", "1e3", "١٢"])
 def test_each_bad_id_is_named_by_its_position(bad):
     (error,) = errors_of({"api_key": "k", "interview_ids": [10, bad]})
     assert error.startswith("interview_ids[1]: ")
     assert repr(bad) in error
+
+
+def test_ids_of_every_accepted_form_become_integers():
+    settings = settings_of({"api_key": "k", "interview_ids": [3.0, "0042", " 7 "]})
+    assert settings.interview_ids == (3, 42, 7)
 
 
 def test_ids_file_skips_blanks_and_comments_and_names_bad_lines(tmp_path):
@@ -50,9 +63,7 @@ def test_ids_file_skips_blanks_and_comments_and_names_bad_lines(tmp_path):
         f"interview_ids_file {path} line 7: '12x' is not an interview ID (a positive integer)",
     ]
     path.write_text("# exported\n1001\n\n1002 # Globex\n1001\n")
-    settings = load_settings(
-        {"api_key": "k", "interview_ids": [7], "interview_ids_file": str(path)}
-    )
+    settings = settings_of({"api_key": "k", "interview_ids": [7], "interview_ids_file": str(path)})
     assert settings.interview_ids == (7, 1001, 1002)
 
 
@@ -82,7 +93,7 @@ def test_missing_ids_file_is_named(tmp_path):
 def test_base_url_needs_https_except_for_loopback(url, ok):
     config = {"api_key": "k", "base_url": url}
     if ok:
-        assert not load_settings(config).base_url.endswith("/")
+        assert not settings_of(config).base_url.endswith("/")
     else:
         (error,) = errors_of(config)
         assert error.startswith("base_url: ")
@@ -90,28 +101,91 @@ def test_base_url_needs_https_except_for_loopback(url, ok):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
+    ("name", "value", "rule"),
     [
-        ("requests_per_minute", 0),
-        ("requests_per_minute", "fast"),
-        ("concurrency", 0),
-        ("concurrency", 1000),
-        ("request_timeout", 0),
-        ("request_timeout", "never"),
-        ("start_date", "yesterday"),
+        ("requests_per_minute", 0, "must be a whole number from 1 to 100000"),
+        ("requests_per_minute", "fast", "must be a whole number"),
+        ("concurrency", 0, "must be a whole number from 1 to 64"),
+        ("concurrency", 1000, "must be a whole number from 1 to 64"),
+        ("concurrency", 2.5, "must be a whole number"),
+        ("request_timeout", 0, "must be greater than 0 and at most 3600"),
+        ("request_timeout", "never", "must be a number"),
+        ("max_retries", -1, "must be a whole number from 0 to 20"),
+        ("scan_max_misses", 0, "must be a whole number from 1 to 10000"),
+        ("plan", "gold", "must be one of essentials, growth, enterprise"),
+        ("interviewer_names", ["Paige", " "], "is not valid"),
+        ("interviewer_names", "Paige", "must be a list"),
+        ("emit_activate_version_messages", "yes", "must be true or false"),
+        ("start_date", "yesterday", "is not an ISO 8601 date-time"),
+        ("start_date", "2026-13-45", "is not an ISO 8601 date-time"),
     ],
 )
-def test_bad_numbers_and_dates_are_named_with_their_value(name, value):
+def test_each_rule_of_the_schema_is_named_with_the_setting_and_value(name, value, rule):
     (error,) = errors_of({"api_key": "k", name: value})
-    assert error.startswith(f"{name}: {value!r}")
+    assert error.startswith(f"{name}")
+    assert repr(value if not isinstance(value, list) else value[1]) in error
+    assert rule in error
+
+
+def test_every_per_setting_rule_lives_in_the_schema():
+    # The SDK validates against the same schema: a value the schema refuses never
+    # reaches the tap's conversion, whichever validator runs first.
+    properties = SCHEMA["properties"]
+    assert properties["concurrency"]["minimum"] == 1
+    assert properties["concurrency"]["maximum"] == 64
+    assert properties["plan"]["enum"][:3] == ["essentials", "growth", "enterprise"]
+    assert properties["base_url"]["pattern"]
+    assert properties["interview_ids"]["items"]["pattern"]
+    assert properties["interview_ids"]["items"]["minimum"] == 1
+    assert SCHEMA["additionalProperties"] is False
+    assert check_config(SCHEMA, {"api_key": "k", "concurrency": 65})
+    assert check_config(SCHEMA, {"api_key": "k", "concurrency": 64}) == []
+
+
+def test_unknown_settings_are_refused_by_name():
+    errors = errors_of({"api_key": "k", "concurency": 2, "verify": False, "batch_config": {}})
+    assert errors == [
+        "batch_config: not a setting of tap-hindsight (`tap-hindsight --about` lists them)",
+        (
+            "concurency: not a setting of tap-hindsight (`tap-hindsight --about` lists them); "
+            "did you mean concurrency?"
+        ),
+        "verify: not a setting of tap-hindsight (`tap-hindsight --about` lists them)",
+    ]
+
+
+def test_the_sdks_built_in_settings_are_accepted():
+    settings_of(
+        {
+            "api_key": "k",
+            "stream_maps": {"interviews": {"survey_url": None}},
+            "stream_map_config": {"x": 1},
+            "flattening_enabled": True,
+            "flattening_max_depth": 1,
+            "flattening_max_key_length": 63,
+            "flattening_separator": "__",
+            "emit_activate_version_messages": True,
+        }
+    )
+
+
+def test_a_secret_is_never_quoted_in_an_error():
+    errors = errors_of({"api_key": 918273645546372819})
+    assert errors == ["api_key: (value not shown) must be a string"]
+    assert errors_of({"api_key": "   "}) == [
+        (
+            "api_key: (value not shown) is not valid "
+            "(Bearer API key from the Hindsight dashboard (Settings > API).)"
+        )
+    ]
 
 
 def test_missing_api_key_is_named():
-    assert errors_of({})[0].startswith("api_key: required")
+    assert errors_of({})[0].startswith("api_key: required (Bearer API key")
 
 
 def test_settings_repr_never_shows_the_key():
-    settings = load_settings({"api_key": "secret-key-123"})
+    settings = settings_of({"api_key": "secret-key-123"})
     assert "secret-key-123" not in repr(settings)
 
 
@@ -119,20 +193,11 @@ def test_settings_repr_never_shows_the_key():
     ("text", "ids"),
     [("1,2,3", ["1", "2", "3"]), ("[1, 2, 3]", [1, 2, 3]), (" 4 , 5 ,", ["4", "5"]), ("", [])],
 )
-def test_id_strings_from_the_environment(text, ids):
-    assert split_id_string(text) == ids
+def test_lists_from_the_environment(text, ids):
+    assert list_from_env(text) == ids
 
 
-def test_environment_values_are_typed_or_kept_for_validation_to_name():
-    types = {
-        "interview_ids": "array",
-        "requests_per_minute": "integer",
-        "request_timeout": "number",
-        "concurrency": "integer",
-        "flattening_enabled": "boolean",
-        "stream_maps": "object",
-        "interviewer_names": "array",
-    }
+def test_environment_values_are_typed_or_kept_for_the_schema_check_to_name():
     environ = {
         "TAP_HINDSIGHT_INTERVIEWER_NAMES": "Paige, Sam",
         "TAP_HINDSIGHT_INTERVIEW_IDS": "1001,1002",
@@ -141,9 +206,10 @@ def test_environment_values_are_typed_or_kept_for_validation_to_name():
         "TAP_HINDSIGHT_CONCURRENCY": "lots",
         "TAP_HINDSIGHT_FLATTENING_ENABLED": "true",
         "TAP_HINDSIGHT_STREAM_MAPS": '{"interviews": {"survey_url": null}}',
+        "TAP_HINDSIGHT_LOGLEVEL": "DEBUG",  # the SDK's, not a setting
         "OTHER": "x",
     }
-    assert settings_from_environment(types, "TAP_HINDSIGHT_", environ) == {
+    assert settings_from_environment(SCHEMA, environ=environ) == {
         "interview_ids": ["1001", "1002"],
         "requests_per_minute": 300,
         "request_timeout": 2.5,
@@ -154,30 +220,56 @@ def test_environment_values_are_typed_or_kept_for_validation_to_name():
     }
 
 
+def test_an_environment_variable_that_names_no_setting_is_refused():
+    environ = {"TAP_HINDSIGHT_CONCURENCY": "2", "TAP_HINDSIGHT_API_KEY": "k"}
+    with pytest.raises(ConfigValidationError) as caught:
+        settings_from_environment(SCHEMA, environ=environ)
+    assert caught.value.errors == [
+        (
+            "TAP_HINDSIGHT_CONCURENCY: not a setting of tap-hindsight; "
+            "did you mean TAP_HINDSIGHT_CONCURRENCY?"
+        )
+    ]
+
+
 # The real command ------------------------------------------------------------------------
 
 
 def test_bad_settings_stop_the_tap_before_any_request(simulator, tmp_path):
-    ids_file = tmp_path / "ids.txt"
-    ids_file.write_text("1001\n\nnot-an-id\n")
-    config = tap_config(
-        simulator,
-        [1001, "x1"],
-        interview_ids_file=str(ids_file),
-        concurrency=0,
-        start_date="2026-13-45",
-    )
+    config = tap_config(simulator, [1001, "x1"], concurrency=0, concurency=2)
     run = run_tap(tmp_path, config)
     assert run.returncode == 1
     assert run.messages == []
     assert simulator.stats()["requests"] == 0
     for expected in (
-        "interview_ids[1]: 'x1' is not an interview ID",
-        f"interview_ids_file {ids_file} line 3: 'not-an-id'",
+        "interview_ids[1]: 'x1' is not valid (an interview ID",
         "concurrency: 0 must be a whole number from 1 to 64",
+        "concurency: not a setting of tap-hindsight",
     ):
         assert expected in run.stderr
-    assert "start_date" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_what_the_schema_accepts_is_then_converted_and_checked_as_a_whole(simulator, tmp_path):
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("1001\n\nnot-an-id\n")
+    config = tap_config(
+        simulator,
+        [1001],
+        interview_ids_file=str(ids_file),
+        start_date="2026-13-45",
+        requests_per_minute=100,
+        reserved_requests_per_minute=100,
+    )
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 1
+    assert simulator.stats()["requests"] == 0
+    for expected in (
+        f"interview_ids_file {ids_file} line 3: 'not-an-id'",
+        "start_date: '2026-13-45' is not an ISO 8601 date-time",
+        "reserved_requests_per_minute: 100 leaves nothing of the 100 requests per minute",
+    ):
+        assert expected in run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -201,8 +293,14 @@ def test_settings_from_environment_variables(simulator, tmp_path):
     env["TAP_HINDSIGHT_REQUESTS_PER_MINUTE"] = "fast"
     run = run_tap(tmp_path, None, "--config", "ENV", env=env)
     assert run.returncode == 1
-    assert "'fast'" in run.stderr
-    assert "requests_per_minute" in run.stderr
+    assert "requests_per_minute: 'fast' must be a whole number" in run.stderr
+    assert "Traceback" not in run.stderr
+
+    env["TAP_HINDSIGHT_REQUESTS_PER_MINUTE"] = "300"
+    env["TAP_HINDSIGHT_CONCURENCY"] = "2"
+    run = run_tap(tmp_path, None, "--config", "ENV", env=env)
+    assert run.returncode == 1
+    assert "TAP_HINDSIGHT_CONCURENCY: not a setting of tap-hindsight" in run.stderr
     assert "Traceback" not in run.stderr
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import threading
-import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
 
+import backoff
 import pytest
 from requests.structures import CaseInsensitiveDict
 
@@ -16,10 +17,10 @@ from tap_hindsight.client import (
     BACKOFF_CAP_SECONDS,
     MAX_RATE_LIMIT_PAUSE,
     RateLimiter,
-    backoff_delay,
     rate_limit_pause,
+    retry_waits,
 )
-from tap_hindsight.records import RecordValidator, strip_nul
+from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.redact import RedactSecrets
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.simulator.data import make_interview
@@ -77,16 +78,27 @@ def test_acquire_gives_up_when_stopped():
 
 
 def test_a_caller_waiting_for_the_budget_is_released_by_a_stop():
-    limiter = RateLimiter(1, window=3600.0)
+    waiting = threading.Event()
+    calls = []
+
+    def clock():
+        # The limiter reads the clock with its lock held, just before it waits: the
+        # second reading is the waiter's, so from then on a stop must wake it.
+        calls.append(1)
+        if len(calls) >= 2:
+            waiting.set()
+        return 1000.0
+
+    limiter = RateLimiter(1, window=3600.0, clock=clock)
     stop = threading.Event()
     assert limiter.acquire(stop)
     outcome = []
     waiter = threading.Thread(target=lambda: outcome.append(limiter.acquire(stop)))
     waiter.start()
-    time.sleep(0.2)  # let it start waiting (else acquire sees the stop at once: also fine)
+    assert waiting.wait(timeout=60)
     stop.set()
-    limiter.wake_all()
-    waiter.join(timeout=30)  # without the wake-up it would wait out the hour
+    limiter.wake_all()  # takes the lock: only once the waiter is inside its wait
+    waiter.join(timeout=60)  # without the wake-up it would wait out the hour
     assert not waiter.is_alive()
     assert outcome == [False]
 
@@ -119,24 +131,34 @@ def test_rate_limit_pause_reads_epoch_milliseconds_and_http_dates():
     assert rate_limit_pause(CaseInsensitiveDict({"Retry-After": date}), now) == pytest.approx(20.0)
 
 
-def test_backoff_grows_exponentially_with_full_jitter_and_a_cap():
-    for attempt in range(1, 12):
-        ceiling = min(BACKOFF_CAP_SECONDS, 0.5 * 2**attempt)
-        delays = [backoff_delay(attempt) for _ in range(200)]
-        assert all(0 <= d <= ceiling for d in delays)
-        assert max(delays) > ceiling / 2  # jitter spreads over the whole range
+def test_retry_waits_grow_exponentially_with_full_jitter_and_a_cap():
+    ceilings = [1, 2, 4, 8, 16, 30, 30, 30]
+    samples = [list(itertools.islice(retry_waits(), len(ceilings))) for _ in range(300)]
+    for attempt, ceiling in enumerate(ceilings):
+        waits = [sample[attempt] for sample in samples]
+        assert all(0 <= wait <= ceiling for wait in waits)
+        assert min(waits) < ceiling / 4  # full jitter: spread over the whole range
+        assert max(waits) > ceiling * 3 / 4
+    assert BACKOFF_CAP_SECONDS == 30
 
 
-def test_strip_nul_reaches_every_depth_and_keeps_everything_else():
+def test_retry_waits_are_drawn_by_backoff(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(backoff, "full_jitter", lambda value: drawn.append(value) or 0.0)
+    assert list(itertools.islice(retry_waits(), 3)) == [0.0, 0.0, 0.0]
+    assert drawn == [1, 2, 4]
+
+
+def test_storable_removes_nul_at_every_depth_and_keeps_everything_else():
     value = {
         "a\x00": ["x\x00y", {"b": "\x00\x00"}, 3, None, True],
         "emoji": "👍 مرحبا 価格",
     }
-    assert strip_nul(value) == {"a": ["xy", {"b": ""}, 3, None, True], "emoji": "👍 مرحبا 価格"}
+    assert storable(value) == {"a": ["xy", {"b": ""}, 3, None, True], "emoji": "👍 مرحبا 価格"}
     clean = {"k": "v"}
-    assert strip_nul(clean) == clean
+    assert storable(clean) == clean
     # A lone surrogate is not text (it cannot be written as UTF-8): it becomes U+FFFD.
-    assert strip_nul(["a\ud800b", "\udfff"]) == ["a\ufffdb", "\ufffd"]
+    assert storable(["a\ud800b", "\udfff"]) == ["a\ufffdb", "\ufffd"]
 
 
 def test_validator_accepts_every_status_the_simulator_serves():

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tap_hindsight.records import strip_nul
+from tap_hindsight.records import storable
 from tap_hindsight.settings import parse_datetime
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import readme_queries
@@ -51,7 +51,7 @@ def utc(value: str | None) -> datetime | None:
 
 
 def expected_row(api: dict[str, Any]) -> tuple[Any, ...]:
-    interview = strip_nul(api)
+    interview = storable(api)
     transcript = interview["transcript"] or {}
     return (
         interview["interview_request_id"],
@@ -143,7 +143,7 @@ def check_table(database, simulator) -> None:
         ).fetchall()
     expected_turns = []
     for interview_id in IDS:
-        transcript = strip_nul(simulator.interview(interview_id))["transcript"]
+        transcript = storable(simulator.interview(interview_id))["transcript"]
         for turn in parse_turns(transcript["content"] if transcript else None):
             flag = None if turn.speaker is None else turn.speaker == "Paige"
             expected_turns.append(
@@ -162,7 +162,7 @@ def check_readme_queries(database, simulator) -> None:
         "words-by-role",
         "still-waiting",
     }
-    interviews = [strip_nul(simulator.interview(i)) for i in IDS]
+    interviews = [storable(simulator.interview(i)) for i in IDS]
     completed = [i for i in interviews if i["status"] == "completed"]
     with database.connect() as connection:
 

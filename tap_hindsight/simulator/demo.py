@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tap_hindsight.records import strip_nul
+from tap_hindsight.records import storable
 from tap_hindsight.simulator.server import (
     HindsightSimulator,
     SimulatorConfig,
@@ -39,7 +39,7 @@ def readme_queries(readme: Path) -> dict[str, str]:
 
 def flattened(interview: dict[str, Any]) -> dict[str, Any]:
     """An API answer as the warehouse row holds it (NULs removed, transcript flattened)."""
-    row: dict[str, Any] = strip_nul(interview)
+    row: dict[str, Any] = storable(interview)
     transcript = row.pop("transcript") or {}
     for key in ("document_id", "content", "created_at"):
         row[f"transcript__{key}"] = transcript.get(key)

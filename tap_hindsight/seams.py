@@ -1,0 +1,286 @@
+"""Every place where the tap leans on the Singer SDK, named once, with why.
+
+The tap uses the SDK's documented extension points where they exist (settings schema,
+`discover_streams`, `get_records`, `generate_child_contexts`...). Where it goes further
+(a method the SDK marks final, a callback, state layout), the override is listed in
+`SEAMS` with the reason and the tests that fail if the SDK changes under it;
+`tests/test_seams.py` checks that every override of an SDK method in this package is
+listed, that each listed SDK attribute still exists, and that each guarding test exists.
+The SDK is pinned to a compatible release (`~=`) of the version these tests ran on.
+
+The pieces that depend on the SDK's internals live here too: the hold on the
+`created_at` progress marker and the run-wide meters of the turns stream.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import metrics
+from singer_sdk.streams import Stream
+from typing_extensions import Self, override
+
+from tap_hindsight.settings import parse_datetime
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+
+@dataclass(frozen=True)
+class Seam:
+    """One override of the SDK: what, why, and which tests would notice a change."""
+
+    sdk: str  #: `Class.attribute` in singer_sdk
+    ours: str  #: `module.Class.attribute` in tap_hindsight
+    why: str
+    tests: tuple[str, ...]  #: `tests/file.py::test_name`
+
+
+SEAMS: tuple[Seam, ...] = (
+    Seam(
+        "Tap.__init__",
+        "tap.TapHindsight.__init__",
+        "reads TAP_HINDSIGHT_* itself (the SDK crashes on `1,2,3` and on non-numbers) and "
+        "checks the config before the SDK does, with messages that never quote a secret",
+        (
+            "tests/test_settings.py::test_settings_from_environment_variables",
+            "tests/test_secrets.py::test_a_key_of_the_wrong_type_is_not_echoed",
+        ),
+    ),
+    Seam(
+        "Tap.invoke",
+        "tap.TapHindsight.invoke",
+        "a --state file that is not JSON is named instead of ending in a traceback",
+        ("tests/test_incremental.py::test_a_state_file_that_is_not_json_is_named",),
+    ),
+    Seam(
+        "Tap.load_state",
+        "tap.TapHindsight.load_state",
+        "foreign or damaged state is dropped with a warning (documented override point)",
+        (
+            "tests/test_incremental.py::test_unreadable_state_is_ignored_with_a_warning_and_nothing_is_lost",
+        ),
+    ),
+    Seam(
+        "Tap.sync_all",
+        "tap.TapHindsight.sync_all",
+        "final in the SDK, but the only place after the final STATE and before exit: "
+        "wrapped (not changed) so failed IDs and a rejected key end the run with code 1",
+        (
+            "tests/test_exit.py::test_the_same_exit_code_and_message_on_every_path",
+            "tests/test_transport.py::test_an_id_that_keeps_failing_is_named_at_the_end_and_fails_the_run",
+        ),
+    ),
+    Seam(
+        "Tap.cb_test",
+        "tap.TapHindsight.cb_test",
+        "`--test` syncs from this option callback, outside sync_all and outside the "
+        "command's error handling: re-implemented to apply the same exit policy",
+        ("tests/test_exit.py::test_the_same_exit_code_and_message_on_every_path",),
+    ),
+    Seam(
+        "Tap.capabilities",
+        "tap.TapHindsight.capabilities",
+        "activate-version is not offered (no stream re-sends all its rows), nor batch (a "
+        "checkpoint's STATE could precede the batch file holding its records)",
+        (
+            "tests/test_exit.py::test_activate_version_is_neither_advertised_nor_sent",
+            "tests/test_settings.py::test_unknown_settings_are_refused_by_name",
+        ),
+    ),
+    Seam(
+        "Stream.emit_activate_version_messages",
+        "seams.HindsightStream.emit_activate_version_messages",
+        "with the SDK's setting on, a FULL_TABLE stream (interview_turns, or any stream a "
+        "catalog forces to FULL_TABLE) would send ACTIVATE_VERSION at every sync, which a "
+        "target reads as 'retire every row not re-sent'",
+        (
+            "tests/test_exit.py::test_activate_version_is_neither_advertised_nor_sent",
+            "tests/test_warehouse.py::test_emit_activate_version_messages_loses_no_row",
+        ),
+    ),
+    Seam(
+        "Stream.partitions",
+        "streams.InterviewsStream.partitions",
+        "one context for all IDs: per-ID partitions do not scale, and an old state's "
+        "`partitions` must not turn them back on",
+        (
+            "tests/test_incremental.py::test_unreadable_state_is_ignored_with_a_warning_and_nothing_is_lost",
+        ),
+    ),
+    Seam(
+        "Stream.STATE_MSG_FREQUENCY",
+        "streams.InterviewsStream.STATE_MSG_FREQUENCY",
+        "the SDK's checkpoint would come before the lifecycle state learns of the record; "
+        "the stream writes its own (Tap.state_writer, Stream.tap_state)",
+        (
+            "tests/test_resume.py::test_state_is_checkpointed_at_least_every_50_records",
+            "tests/test_resume.py::test_killed_and_resumed_nothing_is_lost_and_nothing_completed_is_fetched_again",
+        ),
+    ),
+    Seam(
+        "Stream.tap_state",
+        "streams.InterviewsStream.get_records",
+        "checkpoints write the whole tap state through Tap.state_writer",
+        ("tests/test_resume.py::test_state_is_checkpointed_at_least_every_50_records",),
+    ),
+    Seam(
+        "Stream.stream_state",
+        "seams.CreatedAtBookmark",
+        "holds the SDK's created_at progress marker above any instant while a run lasts "
+        "(relies on the marker layout, increment_state skipping older values and "
+        "finalize promoting the marker): otherwise the tap state changes with each newer "
+        "record and every child sync writes a STATE, and re-polls move the bookmark back",
+        (
+            "tests/test_resume.py::test_state_messages_per_run_are_bounded",
+            "tests/test_incremental.py::test_the_created_at_bookmark_never_moves_backwards",
+        ),
+    ),
+    Seam(
+        "Stream.log",
+        "streams.InterviewTurnsStream.log",
+        "a child stream syncs once per interview: its 'Beginning sync' line goes to DEBUG",
+        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+    ),
+    Seam(
+        "Stream.get_record_counter",
+        "streams.InterviewTurnsStream.get_record_counter",
+        "one record counter for the whole run, logged once (see RunCounter)",
+        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+    ),
+    Seam(
+        "Stream.get_sync_timer",
+        "streams.InterviewTurnsStream.get_sync_timer",
+        "one sync timer for the whole run, logged once (see RunTimer)",
+        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+    ),
+    Seam(
+        "metrics.Counter.exit",
+        "seams.RunCounter.exit",
+        "the SDK leaves a stream's counter after each sync; a child's lasts the run",
+        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+    ),
+    Seam(
+        "metrics.Timer.__exit__",
+        "seams.RunTimer.__exit__",
+        "adds each child sync's time to the run's total instead of logging it",
+        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+    ),
+)
+
+
+class HindsightStream(Stream):
+    """What every stream of this tap shares with the SDK."""
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        # Never: no run re-sends every row of a stream (completed interviews are not
+        # fetched again, turns go out once), so a version switch would retire the rest.
+        return False
+
+
+class CreatedAtBookmark:
+    """The `created_at` bookmark: the newest ever emitted; informative only.
+
+    The SDK promotes the maximum replication value of this run's records, so re-polling
+    old pending interviews would move it backwards; and it updates its progress marker
+    with every newer record, which changes the tap's state, so that every child-stream
+    sync (each interview's turns) would write a STATE message. The marker is therefore
+    held at a value above any instant while the run lasts, and set to the newest
+    `created_at` ever emitted when it ends. (Progress markers are reset at the start of
+    every run: a run killed with the held value in its STATE loses nothing.)
+    """
+
+    HOLD = "9999-12-31T23:59:59Z"
+
+    def __init__(
+        self, stream_state: dict[str, Any], replication_key: str | None, note: str
+    ) -> None:
+        """Hold the marker of `stream_state`, keeping its current bookmark."""
+        self.stream_state = stream_state
+        self.newest: str | None = stream_state.get("replication_key_value")
+        stream_state["progress_markers"] = {
+            "Note": note,
+            "replication_key": replication_key,
+            "replication_key_value": self.HOLD,
+        }
+
+    def saw(self, created_at: str) -> None:
+        """A record with this `created_at` was emitted."""
+        if self.newest is None or parse_datetime(created_at) > parse_datetime(self.newest):
+            self.newest = created_at
+
+    def release(self) -> None:
+        """Let the SDK promote the newest `created_at` (or nothing) at the end."""
+        markers = self.stream_state.get("progress_markers", {})
+        if self.newest is None:
+            markers.pop("replication_key", None)
+            markers.pop("replication_key_value", None)
+        else:
+            markers["replication_key_value"] = self.newest
+
+
+class RunCounter(metrics.Counter):
+    """A child stream's record counter that spans the whole run.
+
+    The SDK enters and leaves a stream's record counter at each of its syncs, and a child
+    stream syncs once per parent record, so its METRIC line would be logged once per
+    interview. This counter keeps counting across syncs and is logged once, by `report`.
+    """
+
+    def __init__(self, stream: str) -> None:
+        """Count the records of `stream`; never log on a timer."""
+        super().__init__(metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: stream}, math.inf)
+
+    @override
+    def with_context(self, value: Any) -> None:
+        # Each sync's context (one interview) does not describe a run-wide total.
+        return
+
+    @override
+    def exit(self) -> None:
+        # Called at the end of every child sync: keep counting.
+        return
+
+    def report(self) -> None:
+        """Log the run's total (as the SDK's own counter would at its end)."""
+        super().exit()
+
+
+class RunTimer(metrics.Timer):
+    """A child stream's sync timer that adds up every sync of the run; logged by `report`."""
+
+    def __init__(self, stream: str) -> None:
+        """Time the syncs of `stream`."""
+        super().__init__(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: stream})
+        self.total = 0.0
+        self.failed = False
+
+    @override
+    def with_context(self, value: Any) -> None:
+        return
+
+    @override
+    def __enter__(self) -> Self:
+        self.start_time = time.time()
+        return self
+
+    @override
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.total += self.elapsed()
+        self.failed = self.failed or exc_type is not None
+
+    def report(self) -> None:
+        """Log the run's total sync time."""
+        status = metrics.Status.FAILED if self.failed else metrics.Status.SUCCEEDED
+        tags = {**self.tags, metrics.Tag.STATUS: status}
+        metrics.log(self.logger, metrics.Point("timer", self.metric, self.total, tags))
