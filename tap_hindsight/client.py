@@ -101,11 +101,17 @@ class RateLimiter:
         limit: int,
         window: float = WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        trace: list[tuple[str, float]] | None = None,
     ) -> None:
-        """Allow `limit` acquisitions per `window` seconds of `clock`."""
+        """Allow `limit` acquisitions per `window` seconds of `clock`.
+
+        With `trace`, every slot claimed (`"send"`, clock) and every pause (`"pause"`,
+        the clock it lasts until) is appended to it in the order the lock saw them.
+        """
         self.limit = limit
         self.window = window
         self._clock = clock
+        self.trace = trace
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._condition = threading.Condition()
@@ -125,6 +131,8 @@ class RateLimiter:
             return self._sent[0] + self.window - now
         self._sent.append(now)
         self.in_flight += 1
+        if self.trace is not None:
+            self.trace.append(("send", now))
         return 0.0
 
     def acquire(self, stop: threading.Event) -> bool:
@@ -168,6 +176,8 @@ class RateLimiter:
             now = self._clock()
             newly = self._paused_until <= now
             self._paused_until = max(self._paused_until, now + seconds)
+            if self.trace is not None:
+                self.trace.append(("pause", self._paused_until))
             self._condition.notify_all()
             return newly
 
@@ -261,11 +271,20 @@ def _error_code(body: bytes) -> str:
 class HindsightClient:
     """Fetches interviews from the Hindsight API, several at a time, within the budget."""
 
-    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
-        """Prepare a session that sends the key only to `settings.base_url`'s origin."""
+    def __init__(
+        self,
+        settings: Settings,
+        logger: logging.Logger,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        """Prepare a session that sends the key only to `settings.base_url`'s origin.
+
+        Every request, retries included, takes its slot from `limiter` (by default one
+        that keeps to `settings.budget`).
+        """
         self.settings = settings
         self.logger = logger
-        self.limiter = RateLimiter(settings.budget)
+        self.limiter = limiter or RateLimiter(settings.budget)
         self._stop = threading.Event()
         self._origin = _origin(settings.base_url)
         self.session = requests.Session()

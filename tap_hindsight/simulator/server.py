@@ -50,6 +50,9 @@ REDIRECT_FAULT = "redirect"
 ECHO_FAULT = "echo_auth"
 #: A 40 MiB answer (never drawn at random unless listed).
 HUGE_FAULT = "huge"
+#: An answer held back until `hold_release_after` other answers went out (or
+#: `hang_seconds` passed), then served normally (never drawn at random unless listed).
+HOLD_FAULT = "hold"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,11 @@ class SimulatorConfig:
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     hang_seconds: float = 5.0
     redirect_to: str | None = None
+    #: For the "hold" fault: how many other answers release a held one.
+    hold_release_after: int = 0
+    #: Hold every answer until this many requests have been in flight at once (or
+    #: `hang_seconds` passed): a test of concurrency that does not depend on latency.
+    hold_until_in_flight: int = 0
 
 
 @dataclass
@@ -132,20 +140,37 @@ class HindsightSimulator:
         self._windows: dict[str, tuple[float, int]] = {}
         self._rng = random.Random(self.config.seed)  # noqa: S311 (fault dice)
         self.arrivals: list[Arrival] = []
+        #: Interview IDs in the order their answers went out (None: not an interview URL).
+        self.answered: list[int | None] = []
+        self._answers = threading.Condition(self._lock)
         self._in_flight = 0
         self.max_in_flight = 0
+        self._gate_open = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # Lifecycle -----------------------------------------------------------------------
 
+    def bind(self) -> Self:
+        """Listen on the configured address (port 0: a free one); `url` is known from now.
+
+        Connections wait in the listen queue until `start` serves them.
+        """
+        if self._server is None:
+            handler = type("Handler", (_Handler,), {"simulator": self})
+            server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
+            server.daemon_threads = True
+            server.block_on_close = False
+            self._server = server
+        return self
+
     def start(self) -> Self:
-        """Listen and serve in a daemon thread."""
-        handler = type("Handler", (_Handler,), {"simulator": self})
-        server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        self._server = server
+        """Listen (if not bound yet) and serve in a daemon thread."""
+        self.bind()
+        server = self._server
+        if server is None:  # pragma: no cover (bind sets it)
+            msg = "simulator could not listen"
+            raise RuntimeError(msg)
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -236,7 +261,7 @@ class HindsightSimulator:
 
     def script_faults(self, interview_id: int, faults: list[str]) -> None:
         """The next requests for this ID fail in these ways, in order, then succeed."""
-        unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT, HUGE_FAULT}
+        unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT, HUGE_FAULT, HOLD_FAULT}
         if unknown:
             msg = f"unknown fault kinds: {sorted(unknown)}"
             raise ValueError(msg)
@@ -272,9 +297,10 @@ class HindsightSimulator:
             return sum(1 for a in self.arrivals if a.interview_id == interview_id)
 
     def reset_stats(self) -> None:
-        """Forget past requests (counters, arrivals, in-flight peak)."""
+        """Forget past requests (counters, arrivals, answer order, in-flight peak)."""
         with self._lock:
             self.arrivals.clear()
+            self.answered.clear()
             self.max_in_flight = self._in_flight
 
     # Request handling (called from handler threads) -------------------------------------
@@ -283,10 +309,23 @@ class HindsightSimulator:
         with self._lock:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            gate = self.config.hold_until_in_flight
+            if gate and self._in_flight >= gate:
+                self._gate_open.set()
+        if self.config.hold_until_in_flight:
+            self._gate_open.wait(self.config.hang_seconds)
 
-    def _leave(self) -> None:
+    def _leave(self, interview_id: int | None) -> None:
         with self._lock:
             self._in_flight -= 1
+            self.answered.append(interview_id)
+            self._answers.notify_all()
+
+    def _hold(self) -> None:
+        """Wait until `hold_release_after` more answers went out (or `hang_seconds`)."""
+        with self._answers:
+            target = len(self.answered) + self.config.hold_release_after
+            self._answers.wait_for(lambda: len(self.answered) >= target, self.config.hang_seconds)
 
     def _record(self, arrival: Arrival) -> None:
         with self._lock:
@@ -393,6 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         sim = self.simulator
+        self._interview_id = None  # a kept-alive connection serves several requests
         sim._enter()  # noqa: SLF001
         try:
             if self.path.startswith("/_sim/stats"):
@@ -402,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
-            sim._leave()  # noqa: SLF001
+            sim._leave(self._interview_id)  # noqa: SLF001
 
     def _log(self, status: int, fault: str | None = None) -> None:
         client = self.headers.get("User-Agent", "")
@@ -437,6 +477,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(429, _error_body("rate_limit_exceeded", "Too many requests"), headers)
             return
         fault = sim._draw_fault(self._interview_id)  # noqa: SLF001
+        if fault == HOLD_FAULT:
+            sim._hold()  # noqa: SLF001 (then answered as usual)
         if fault in self.EARLY_FAULTS:
             status, answer = self.EARLY_FAULTS[fault]
             self._log(status, fault)
