@@ -164,6 +164,24 @@ SEAMS: tuple[Seam, ...] = (
         ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
     ),
     Seam(
+        "metrics.Meter.with_context",
+        "seams.RunCounter.with_context",
+        "the SDK tags a sync's meters with its context (one interview): a run's total has none",
+        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+    ),
+    Seam(
+        "metrics.Meter.with_context",
+        "seams.RunTimer.with_context",
+        "the SDK tags a sync's meters with its context (one interview): a run's total has none",
+        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+    ),
+    Seam(
+        "metrics.Timer.__enter__",
+        "seams.RunTimer.__enter__",
+        "each child sync starts a new lap of the run's timer",
+        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+    ),
+    Seam(
         "metrics.Timer.__exit__",
         "seams.RunTimer.__exit__",
         "adds each child sync's time to the run's total instead of logging it",

@@ -70,6 +70,23 @@ def test_state_is_checkpointed_at_least_every_50_records(start_simulator, tmp_pa
     assert check_every_state_covers_only_emitted_records(run.messages) >= 6
 
 
+def test_state_messages_per_run_are_bounded(start_simulator, tmp_path):
+    # A STATE per checkpoint (every 50 records, at the end of an interview's turns), one
+    # at the start of a resumed run and one at the end: not one per interview with turns,
+    # which the SDK would write if the created_at marker moved with each record.
+    simulator = start_simulator(organisations=_orgs(300))
+    first = run_tap(tmp_path, tap_config(simulator, IDS))
+    assert first.returncode == 0, first.stderr
+    simulator.advance(IDS)  # every pending interview moves on: run 2 emits again
+    second = run_tap(tmp_path, tap_config(simulator, IDS), state=first.states()[-1])
+    assert second.returncode == 0, second.stderr
+    for run in (first, second):
+        records = sum(1 for m in run.messages if m["type"] == "RECORD")
+        with_turns = len({r["interview_request_id"] for r in run.records("interview_turns")})
+        assert with_turns > 50  # without the bound there would be a STATE for each
+        assert len(run.states()) <= -(-records // 50) + 2
+
+
 def _orgs(count):
     return default_organisations(count)
 

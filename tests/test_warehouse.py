@@ -83,9 +83,8 @@ def meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return done
 
 
-def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
-    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
-    env = clean_env(
+def warehouse_env(simulator, database, tmp_path, **extra: str) -> dict[str, str]:
+    return clean_env(
         MELTANO_SYS_DIR_ROOT=str(tmp_path / ".meltano"),
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
         TAP_HINDSIGHT_API_KEY=ACME_KEY,
@@ -97,7 +96,13 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
         TARGET_POSTGRES_USER=database.user,
         TARGET_POSTGRES_PASSWORD=database.password,
         TARGET_POSTGRES_DATABASE=database.name,
+        **extra,
     )
+
+
+def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
+    env = warehouse_env(simulator, database, tmp_path)
     meltano(env, "install")
     with database.connect() as connection:
         (role_config,) = connection.execute(
@@ -119,6 +124,29 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
     assert simulator.requests_for(FOREIGN) == 1
     check_table(database, simulator)
     check_readme_queries(database, simulator)
+
+
+def test_emit_activate_version_messages_loses_no_row(start_simulator, database, tmp_path):
+    # The target honours ACTIVATE_VERSION by marking every row of an older version
+    # deleted. With the SDK's setting on, no run may send one: each run sends only new and
+    # changed rows, so the rows of earlier runs would be retired.
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
+    env = warehouse_env(
+        simulator, database, tmp_path, TAP_HINDSIGHT_EMIT_ACTIVATE_VERSION_MESSAGES="true"
+    )
+    meltano(env, "install")
+    first = meltano(env, "run", "tap-hindsight", "target-postgres")
+    assert "emit_activate_version_messages is ignored" in first.stdout + first.stderr
+    pending = [i for i in IDS if simulator.status_of(i) != "completed"]
+    simulator.advance(pending[:8])
+    meltano(env, "run", "tap-hindsight", "target-postgres")
+    check_table(database, simulator)  # every interview and every turn, once
+    with database.connect() as connection:
+        for table in ("interviews", "interview_turns"):
+            (retired,) = connection.execute(
+                f"SELECT count(*) FROM hindsight.{table} WHERE _sdc_deleted_at IS NOT NULL"  # noqa: S608
+            ).fetchone()
+            assert retired == 0, f"{retired} rows of {table} marked deleted"
 
 
 def check_table(database, simulator) -> None:
