@@ -13,6 +13,7 @@ import yaml
 from tap_hindsight.plugin import meltano_kind, meltano_settings
 from tap_hindsight.simulator.demo import flattened
 from tests.helpers import ACME_KEY, clean_env, run_tap
+from tests.test_exit import scenario
 
 REPO = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).with_name("meltano"))
@@ -73,13 +74,46 @@ def test_the_meltano_project_is_complete():
         assert loader["executable"]
 
 
+@pytest.fixture(scope="module")
+def meltano_home(tmp_path_factory):
+    """A Meltano system folder with the project's plugins installed, shared by the module."""
+    home = tmp_path_factory.mktemp("meltano") / ".meltano"
+    env = clean_env(MELTANO_SYS_DIR_ROOT=str(home), MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+    done = subprocess.run(
+        [MELTANO, "install"],
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return home
+
+
+def meltano(env, *args, expect=0):
+    done = subprocess.run(
+        [MELTANO, *args],
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if expect is not None:
+        assert done.returncode == expect, done.stdout + done.stderr
+    return done
+
+
 @pytest.mark.meltano
-def test_meltano_run_loads_every_interview_offline(simulator, tmp_path):
+def test_meltano_run_loads_every_interview_offline(simulator, tmp_path, meltano_home):
     ids = [*range(1001, 1041), simulator.organisation("globex").first_id]
     simulator.script_faults(1005, ["502_html"])
     output = tmp_path / "output"
     env = clean_env(
-        MELTANO_SYS_DIR_ROOT=str(tmp_path / ".meltano"),
+        MELTANO_SYS_DIR_ROOT=str(meltano_home),
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
         TAP_HINDSIGHT_API_KEY=ACME_KEY,
         TAP_HINDSIGHT_BASE_URL=simulator.url,
@@ -88,25 +122,10 @@ def test_meltano_run_loads_every_interview_offline(simulator, tmp_path):
         TARGET_JSONL_DESTINATION_PATH=str(output),
     )
     output.mkdir()
-
-    def meltano(*args, timeout=600):
-        done = subprocess.run(
-            [MELTANO, *args],
-            check=False,
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done
-
-    meltano("install")
-    listed = meltano("config", "print", "tap-hindsight").stdout
+    listed = meltano(env, "config", "print", "tap-hindsight").stdout
     assert json.loads(listed[listed.index("{") :])["requests_per_minute"] == 1000
     assert ACME_KEY not in listed  # sensitive: Meltano redacts it
-    run = meltano("run", "tap-hindsight", "target-jsonl")
+    run = meltano(env, "run", "--full-refresh", "tap-hindsight", "target-jsonl")
     rows = [json.loads(line) for line in (output / "interviews.jsonl").read_text().splitlines()]
     assert len(rows) == 40
     # meltano.yml has the tap flatten the transcript (transcript__content...); a missing
@@ -117,3 +136,26 @@ def test_meltano_run_loads_every_interview_offline(simulator, tmp_path):
     assert any("transcript__content" in row for row in loaded.values())
     assert simulator.requests_for(1005) == 2
     assert ACME_KEY not in run.stdout + run.stderr
+
+
+@pytest.mark.meltano
+@pytest.mark.parametrize("kind", ["failed ID", "rejected key"])
+def test_meltano_run_ends_as_the_tap_does(simulator, tmp_path, meltano_home, kind):
+    config, message = scenario(simulator, kind)
+    env = clean_env(
+        MELTANO_SYS_DIR_ROOT=str(meltano_home),
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        TAP_HINDSIGHT_API_KEY=config["api_key"],
+        TAP_HINDSIGHT_BASE_URL=config["base_url"],
+        TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, config["interview_ids"])),
+        TAP_HINDSIGHT_MAX_RETRIES=str(config["max_retries"]),
+        TARGET_JSONL_DESTINATION_PATH=str(tmp_path),
+    )
+    direct = run_tap(tmp_path, config)
+    run = meltano(env, "run", "--full-refresh", "tap-hindsight", "target-jsonl", expect=None)
+    output = run.stdout + run.stderr
+    assert direct.returncode == 1
+    assert run.returncode == 1, output
+    assert message in direct.stderr
+    assert message in output  # the tap's own last line, passed on by Meltano
+    assert "Traceback" not in output
