@@ -64,7 +64,7 @@ def main() -> int:
     emitted = {m["record"]["interview_request_id"] for m in records if m["type"] == "RECORD"}
     not_found = set(map(int, re.findall(r"Interview (\d+) not found", done.stderr)))
     failed = set(map(int, re.findall(r"Interview (\d+) (?:failed|not emitted)", done.stderr)))
-    summary = next(line for line in done.stderr.splitlines() if "Interviews sync:" in line)
+    summary = next(line for line in done.stderr.splitlines() if "Summary:" in line)
     print(f"IDs: {len(ids)} ({owned} of the key's organisation, {missing} not found)")
     print(f"injected fault rate: {args.fault_rate:.0%}; faults served: {stats['faults']}")
     print(f"records emitted: {len(emitted)} = {len(emitted) / owned:.3f} of the key's IDs")
