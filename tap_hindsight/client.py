@@ -119,6 +119,14 @@ class RateLimiter:
         self._waiting = 0
         self._blocked_since = 0.0
         self._blocked = 0.0
+        #: The server's word on the current window: the lowest X-RateLimit-Remaining
+        #: read in it, and how many answers had been read once it was.
+        self._answers_read = 0
+        self._floor: int | None = None
+        self._floor_read_at = 0
+        #: Requests that answers have allowed (each answer that did not pause allows its
+        #: worker's next request) but that were not sent yet: they count as in flight.
+        self._allowed = 0
 
     def delay(self) -> float:
         """Seconds until a slot is free; 0 claims one. Call with the lock held."""
@@ -131,24 +139,27 @@ class RateLimiter:
             return self._sent[0] + self.window - now
         self._sent.append(now)
         self.in_flight += 1
+        self._allowed = max(self._allowed - 1, 0)
         if self.trace is not None:
             self.trace.append(("send", now))
         return 0.0
 
-    def acquire(self, stop: threading.Event) -> bool:
-        """Block until a request may be sent; False if `stop` was set meanwhile.
+    def acquire(self, stop: threading.Event) -> int | None:
+        """Block until a request may be sent; None if `stop` was set meanwhile.
 
-        Every True must be followed by one `release()` once the answer is in.
+        Returns the request's ticket (how many answers had been read when it was sent),
+        for `left_to_spend`. Every ticket must be followed by one `release()` once the
+        answer is in.
         """
         with self._condition:
             while not stop.is_set():
                 wait_for = self.delay()
                 if wait_for <= 0:
-                    return True
+                    return self._answers_read
                 self._start_waiting()
                 self._condition.wait(wait_for)
                 self._stop_waiting()
-        return False
+        return None
 
     def _start_waiting(self) -> None:
         if self._waiting == 0:
@@ -181,14 +192,29 @@ class RateLimiter:
             self._condition.notify_all()
             return newly
 
-    def budget_nearly_spent(self, remaining: int) -> bool:
-        """True if the requests in flight may spend all `remaining`.
+    def left_to_spend(self, remaining: int, ticket: int) -> int | None:
+        """What the window has left, if the requests in flight may spend it; else None.
 
-        Called while the caller's own request is answered but not yet released, so it
-        counts as one: that leaves a margin of one request for answers read in parallel.
+        `remaining` is an answer's X-RateLimit-Remaining, `ticket` its request's (from
+        `acquire`). Answers are read out of order, so a late one may claim more than is
+        left: within a window the lowest value read counts. A higher value starts a new
+        window only if its request was sent after the lowest was read (in one window,
+        a request counted later always leaves less). What may still be spent is the
+        requests in flight, and those that earlier answers allowed but that were not sent
+        yet (each answer that does not pause allows one more: its worker's next). Called
+        while the caller's own request is answered but not yet released, so it counts as
+        in flight: a margin of one request.
         """
         with self._condition:
-            return remaining <= self.in_flight
+            self._answers_read += 1
+            floor = self._floor
+            if floor is None or remaining < floor or ticket >= self._floor_read_at:
+                self._floor, self._floor_read_at = remaining, self._answers_read
+            left = self._floor if self._floor is not None else remaining
+            if left <= self.in_flight + self._allowed:
+                return left
+            self._allowed += 1
+            return None
 
     @property
     def blocked_seconds(self) -> float:
@@ -326,10 +352,10 @@ class HindsightClient:
         failures = redirects = 0
         waits = retry_waits()
         try:
-            while self.limiter.acquire(self._stop):
+            while (ticket := self.limiter.acquire(self._stop)) is not None:
                 result.requests_sent += 1
                 try:
-                    self._attempt(url, result)
+                    self._attempt(url, result, ticket)
                 except _RedirectError as redirect:
                     redirects += 1
                     if redirects > MAX_REDIRECTS:
@@ -349,7 +375,7 @@ class HindsightClient:
             result.outcome, result.error = Outcome.FAILED, str(exc)
         return result
 
-    def _attempt(self, url: str, result: FetchResult) -> None:
+    def _attempt(self, url: str, result: FetchResult, ticket: int) -> None:
         """Send one request and record its outcome, or raise what to do next."""
         try:
             response = self.session.get(
@@ -361,7 +387,7 @@ class HindsightClient:
             )
             with response:
                 body = _read_capped(response)
-                self._watch_budget(result, response)
+                self._watch_budget(result, response, ticket)
                 record = self._read(result.interview_id, response, body, result)
         finally:
             self.limiter.release()
@@ -370,7 +396,7 @@ class HindsightClient:
         else:
             result.outcome, result.record = Outcome.OK, record
 
-    def _watch_budget(self, result: FetchResult, response: requests.Response) -> None:
+    def _watch_budget(self, result: FetchResult, response: requests.Response, ticket: int) -> None:
         """Slow down before a 429 when another client spends the same key's budget.
 
         The server's `X-RateLimit-Remaining` counts every client of the key; our own
@@ -384,7 +410,8 @@ class HindsightClient:
             remaining = int(remaining_text)
         except ValueError:
             return
-        if not self.limiter.budget_nearly_spent(remaining):
+        left = self.limiter.left_to_spend(remaining, ticket)
+        if left is None:
             return
         wait_for = reset_wait(response.headers, time.time())
         if wait_for is not None and self.limiter.pause(wait_for):
@@ -392,7 +419,7 @@ class HindsightClient:
             self.logger.info(
                 "Only %d requests left in this rate-limit window (other clients of the key "
                 "are spending it too): pausing all requests for %.1f s",
-                remaining,
+                left,
                 wait_for,
             )
 

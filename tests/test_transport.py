@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 
 import pytest
 
+from tap_hindsight import client as client_module
 from tap_hindsight.client import HindsightClient, Outcome, RateLimiter
 from tap_hindsight.settings import load_settings
 from tap_hindsight.simulator import FAULT_KINDS
@@ -170,3 +173,22 @@ def test_a_runaway_answer_is_refused_without_exhausting_memory(
     assert "Interview 1002 failed: answer" in run.stderr
     assert "refused" in run.stderr
     assert simulator.requests_for(1002) == 1  # not retried: it would be as large again
+
+
+def test_a_stop_cuts_a_retry_wait_short(simulator, monkeypatch):
+    # A rejected key (or the end of the run) stops the client: a worker waiting to retry
+    # must give up at once, not sleep out its backoff. Waits of an hour make sure of it.
+    monkeypatch.setattr(client_module, "retry_waits", lambda: itertools.repeat(3600.0))
+    simulator.script_faults(1001, ["500"])
+    settings = load_settings(tap_config(simulator, [1001]), SCHEMA)
+    client = HindsightClient(settings, logging.getLogger("test"))
+    results = []
+    worker = threading.Thread(target=lambda: results.extend(client.fetch_all([1001])))
+    worker.start()
+    assert simulator.wait_for_answers(1, timeout=60)  # the 500 is out: a retry is due
+    client.stop()
+    worker.join(timeout=60)
+    client.close()
+    assert not worker.is_alive()
+    assert [result.outcome for result in results] == [Outcome.CANCELLED]
+    assert simulator.requests_for(1001) == 1

@@ -72,9 +72,9 @@ def test_a_pause_holds_back_every_caller():
 def test_acquire_gives_up_when_stopped():
     limiter = RateLimiter(1, window=60.0)
     stop = threading.Event()
-    assert limiter.acquire(stop)
+    assert limiter.acquire(stop) == 0  # a ticket: no answer read yet
     stop.set()
-    assert limiter.acquire(stop) is False
+    assert limiter.acquire(stop) is None
 
 
 def test_a_caller_waiting_for_the_budget_is_released_by_a_stop():
@@ -91,7 +91,7 @@ def test_a_caller_waiting_for_the_budget_is_released_by_a_stop():
 
     limiter = RateLimiter(1, window=3600.0, clock=clock)
     stop = threading.Event()
-    assert limiter.acquire(stop)
+    assert limiter.acquire(stop) is not None
     outcome = []
     waiter = threading.Thread(target=lambda: outcome.append(limiter.acquire(stop)))
     waiter.start()
@@ -100,7 +100,36 @@ def test_a_caller_waiting_for_the_budget_is_released_by_a_stop():
     limiter.wake_all()  # takes the lock: only once the waiter is inside its wait
     waiter.join(timeout=60)  # without the wake-up it would wait out the hour
     assert not waiter.is_alive()
-    assert outcome == [False]
+    assert outcome == [None]
+
+
+def test_a_late_answer_cannot_claim_more_than_the_window_has_left():
+    limiter = RateLimiter(100, clock=FakeClock())
+    stop = threading.Event()
+    tickets = [limiter.acquire(stop) for _ in range(3)]
+    assert tickets == [0, 0, 0]
+    # 3 left with 3 in flight: they may spend it all.
+    assert limiter.left_to_spend(3, tickets[0]) == 3
+    # An answer counted earlier but read later says 10: stale, it changes nothing.
+    assert limiter.left_to_spend(10, tickets[1]) == 3
+    for _ in range(3):
+        limiter.release()
+    # A request sent after the low value was read, reporting more: a new window.
+    later = limiter.acquire(stop)
+    assert later == 2
+    assert limiter.left_to_spend(10, later) is None
+    # Within a window a lower value always counts, whenever its request was sent.
+    assert limiter.left_to_spend(1, tickets[2]) == 1
+
+
+def test_an_answer_that_allows_a_request_keeps_its_slot_until_that_request_is_sent():
+    limiter = RateLimiter(100, clock=FakeClock())
+    stop = threading.Event()
+    first, second = limiter.acquire(stop), limiter.acquire(stop)
+    assert limiter.left_to_spend(4, first) is None  # 4 left, 2 in flight: one more may go
+    limiter.release()  # its worker's next request is not sent yet, but it is allowed
+    # 2 left: the request in flight and the allowed one may spend both.
+    assert limiter.left_to_spend(2, second) == 2
 
 
 NOW = 1_700_000_000.0

@@ -321,6 +321,11 @@ class HindsightSimulator:
             self.answered.append(interview_id)
             self._answers.notify_all()
 
+    def wait_for_answers(self, count: int, timeout: float) -> bool:
+        """Block until `count` answers went out since the last reset (False on timeout)."""
+        with self._answers:
+            return self._answers.wait_for(lambda: len(self.answered) >= count, timeout)
+
     def _hold(self) -> None:
         """Wait until `hold_release_after` more answers went out (or `hang_seconds`)."""
         with self._answers:
