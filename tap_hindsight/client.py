@@ -209,10 +209,10 @@ class RateLimiter:
             self._answers_read += 1
             floor = self._floor
             if floor is None or remaining < floor or ticket >= self._floor_read_at:
-                self._floor, self._floor_read_at = remaining, self._answers_read
-            left = self._floor if self._floor is not None else remaining
-            if left <= self.in_flight + self._allowed:
-                return left
+                floor, self._floor_read_at = remaining, self._answers_read
+                self._floor = floor
+            if floor <= self.in_flight + self._allowed:
+                return floor
             self._allowed += 1
             return None
 

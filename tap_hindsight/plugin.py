@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from tap_hindsight.settings import json_type
 from tap_hindsight.tap import TapHindsight
 
 _KINDS = {
@@ -30,10 +31,7 @@ def meltano_kind(spec: dict[str, Any]) -> str:
         return "options"
     if spec.get("format") == "date-time":
         return "date_iso8601"
-    declared = spec.get("type", "string")
-    types = declared if isinstance(declared, list) else [declared]
-    main = next((kind for kind in types if kind != "null"), "string")
-    return _KINDS.get(str(main), "string")
+    return _KINDS.get(json_type(spec), "string")
 
 
 def meltano_settings(schema: dict[str, Any] | None = None) -> list[dict[str, Any]]:

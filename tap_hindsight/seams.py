@@ -24,6 +24,7 @@ from singer_sdk.streams import Stream
 from typing_extensions import Self, override
 
 from tap_hindsight.settings import parse_datetime
+from tap_hindsight.state import STATE_KEY
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -215,14 +216,12 @@ class CreatedAtBookmark:
 
     HOLD = "9999-12-31T23:59:59Z"
 
-    def __init__(
-        self, stream_state: dict[str, Any], replication_key: str | None, note: str
-    ) -> None:
+    def __init__(self, stream_state: dict[str, Any], replication_key: str | None) -> None:
         """Hold the marker of `stream_state`, keeping its current bookmark."""
         self.stream_state = stream_state
         self.newest: str | None = stream_state.get("replication_key_value")
         stream_state["progress_markers"] = {
-            "Note": note,
+            "Note": f"Resumable through '{STATE_KEY}'; created_at is informative only.",
             "replication_key": replication_key,
             "replication_key_value": self.HOLD,
         }

@@ -227,24 +227,27 @@ _TYPE_NAMES = {
 
 @dataclass(frozen=True)
 class Settings:
-    """The tap's settings after checking. The API key is kept out of repr()."""
+    """The tap's settings after checking (defaults come from the schema, in `load_settings`).
+
+    The API key is kept out of repr().
+    """
 
     api_key: str = field(repr=False)
-    base_url: str = DEFAULT_BASE_URL
-    interview_ids: tuple[int, ...] = ()
-    start_date: datetime | None = None
-    plan: str | None = None
+    base_url: str
+    interview_ids: tuple[int, ...]
+    start_date: datetime | None
+    plan: str | None
     #: The API's limit for this key: the plan's, or requests_per_minute if given.
-    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    requests_per_minute: int
     #: Requests per minute left to other clients of the same key.
-    reserved_requests_per_minute: int = 0
-    concurrency: int = DEFAULT_CONCURRENCY
-    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    scan_start_id: int | None = None
-    scan_max_misses: int = DEFAULT_SCAN_MAX_MISSES
-    interviewer_names: tuple[str, ...] = DEFAULT_INTERVIEWER_NAMES
-    emit_activate_version_messages: bool = False
+    reserved_requests_per_minute: int
+    concurrency: int
+    request_timeout: float
+    max_retries: int
+    scan_start_id: int | None
+    scan_max_misses: int
+    interviewer_names: tuple[str, ...]
+    emit_activate_version_messages: bool
 
     @property
     def budget(self) -> int:
@@ -294,9 +297,14 @@ def _error_order(error: ValidationError) -> tuple[str, ...]:
     return tuple(str(part) for part in error.absolute_path)
 
 
+def _closest(name: str, known: Iterable[str]) -> str:
+    """`; did you mean concurrency?` when a known name is close enough to `name`."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=_CLOSE_ENOUGH)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def _unknown(name: str, properties: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(name, list(properties), n=1, cutoff=_CLOSE_ENOUGH)
-    hint = f"; did you mean {close[0]}?" if close else ""
+    hint = _closest(name, properties)
     return f"{name}: not a setting of {TAP_NAME} (`{TAP_NAME} --about` lists them){hint}"
 
 
@@ -559,11 +567,9 @@ def settings_from_environment(
             continue
         name = by_variable.get(variable)
         if name is None:
-            close = difflib.get_close_matches(
-                variable, list(by_variable), n=1, cutoff=_CLOSE_ENOUGH
+            errors.append(
+                f"{variable}: not a setting of {TAP_NAME}{_closest(variable, by_variable)}"
             )
-            hint = f"; did you mean {close[0]}?" if close else ""
-            errors.append(f"{variable}: not a setting of {TAP_NAME}{hint}")
             continue
         kind = json_type(properties[name])
         try:

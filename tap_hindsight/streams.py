@@ -120,11 +120,7 @@ class InterviewsStream(HindsightStream):
             scan_from = max(settings.scan_start_id, lifecycle.scan_next_id or 0)
             discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(ids))
         self.report = SyncReport(ids=len(ids))
-        bookmark = CreatedAtBookmark(
-            self.stream_state,
-            self.replication_key,
-            f"Resumable through '{STATE_KEY}'; created_at is informative only.",
-        )
+        bookmark = CreatedAtBookmark(self.stream_state, self.replication_key)
         self.logger.info(
             "Polling %d interviews (%d completed ones skipped)%s from %s; budget %s, "
             "%d requests at a time",

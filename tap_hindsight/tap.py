@@ -61,15 +61,16 @@ class TapHindsight(Tap):
             msg = "tap-hindsight takes its config as a mapping"
             raise TypeError(msg)
         given = dict(config or {})
+        schema = self.settings_schema()
         if parse_env_config:
             # The SDK's own parsing crashes on `1,2,3` lists and on numbers that are not
             # numbers; ours leaves bad values for the schema check to name.
-            given.update(settings_from_environment(self.settings_schema()))
+            given.update(settings_from_environment(schema))
         self._settings: Settings | None = None
         if validate_config:
             # Our check comes first: its messages name each setting and never quote a
             # secret (the SDK's would quote a key of the wrong type).
-            self._settings = load_settings(given, self.settings_schema())
+            self._settings = load_settings(given, schema)
             redact.install([self._settings.api_key])  # before anything can log it
         super().__init__(
             config=given, parse_env_config=False, validate_config=validate_config, **kwargs

@@ -74,11 +74,18 @@ def test_the_meltano_project_is_complete():
         assert loader["executable"]
 
 
+def meltano_env(home, **settings):
+    """The environment of a Meltano command using the system folder `home`."""
+    return clean_env(
+        MELTANO_SYS_DIR_ROOT=str(home), MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", **settings
+    )
+
+
 @pytest.fixture(scope="module")
 def meltano_home(tmp_path_factory):
     """A Meltano system folder with the project's plugins installed, shared by the module."""
     home = tmp_path_factory.mktemp("meltano") / ".meltano"
-    env = clean_env(MELTANO_SYS_DIR_ROOT=str(home), MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+    env = meltano_env(home)
     done = subprocess.run(
         [MELTANO, "install"],
         check=False,
@@ -112,9 +119,8 @@ def test_meltano_run_loads_every_interview_offline(simulator, tmp_path, meltano_
     ids = [*range(1001, 1041), simulator.organisation("globex").first_id]
     simulator.script_faults(1005, ["502_html"])
     output = tmp_path / "output"
-    env = clean_env(
-        MELTANO_SYS_DIR_ROOT=str(meltano_home),
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+    env = meltano_env(
+        meltano_home,
         TAP_HINDSIGHT_API_KEY=ACME_KEY,
         TAP_HINDSIGHT_BASE_URL=simulator.url,
         TAP_HINDSIGHT_INTERVIEW_IDS=",".join(str(i) for i in ids),
@@ -142,9 +148,8 @@ def test_meltano_run_loads_every_interview_offline(simulator, tmp_path, meltano_
 @pytest.mark.parametrize("kind", ["failed ID", "rejected key"])
 def test_meltano_run_ends_as_the_tap_does(simulator, tmp_path, meltano_home, kind):
     config, message = scenario(simulator, kind)
-    env = clean_env(
-        MELTANO_SYS_DIR_ROOT=str(meltano_home),
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+    env = meltano_env(
+        meltano_home,
         TAP_HINDSIGHT_API_KEY=config["api_key"],
         TAP_HINDSIGHT_BASE_URL=config["base_url"],
         TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, config["interview_ids"])),

@@ -328,9 +328,9 @@ class HindsightSimulator:
 
     def _hold(self) -> None:
         """Wait until `hold_release_after` more answers went out (or `hang_seconds`)."""
-        with self._answers:
+        with self._lock:
             target = len(self.answered) + self.config.hold_release_after
-            self._answers.wait_for(lambda: len(self.answered) >= target, self.config.hang_seconds)
+        self.wait_for_answers(target, self.config.hang_seconds)
 
     def _record(self, arrival: Arrival) -> None:
         with self._lock:
