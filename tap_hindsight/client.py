@@ -144,18 +144,23 @@ class RateLimiter:
             self.trace.append(("send", now))
         return 0.0
 
-    def acquire(self, stop: threading.Event) -> int | None:
-        """Block until a request may be sent; None if `stop` was set meanwhile.
+    def acquire(self, stop: threading.Event, until: float | None = None) -> int | None:
+        """Block until a request may be sent; None if `stop` was set or `until` passed.
 
+        `until` is a deadline on this limiter's clock: no request starts after it.
         Returns the request's ticket (how many answers had been read when it was sent),
         for `left_to_spend`. Every ticket must be followed by one `release()` once the
         answer is in.
         """
         with self._condition:
             while not stop.is_set():
+                if until is not None and self._clock() >= until:
+                    return None
                 wait_for = self.delay()
                 if wait_for <= 0:
                     return self._answers_read
+                if until is not None:
+                    wait_for = min(wait_for, max(until - self._clock(), 0.0))
                 self._start_waiting()
                 self._condition.wait(wait_for)
                 self._stop_waiting()
@@ -215,6 +220,10 @@ class RateLimiter:
                 return floor
             self._allowed += 1
             return None
+
+    def now(self) -> float:
+        """This limiter's clock."""
+        return self._clock()
 
     @property
     def blocked_seconds(self) -> float:
@@ -302,15 +311,18 @@ class HindsightClient:
         settings: Settings,
         logger: logging.Logger,
         limiter: RateLimiter | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Prepare a session that sends the key only to `settings.base_url`'s origin.
 
         Every request, retries included, takes its slot from `limiter` (by default one
-        that keeps to `settings.budget`).
+        that keeps to `settings.budget`). After `deadline` (on the limiter's clock) no
+        request starts: IDs not started yet are left to the caller (`deadline_reached`).
         """
         self.settings = settings
         self.logger = logger
         self.limiter = limiter or RateLimiter(settings.budget)
+        self.deadline = deadline
         self._stop = threading.Event()
         self._origin = _origin(settings.base_url)
         self.session = requests.Session()
@@ -330,6 +342,11 @@ class HindsightClient:
     def url_for(self, interview_id: int) -> str:
         """The interview's URL; IDs are integers, so they cannot alter the path."""
         return f"{self.settings.base_url}/interviews/{int(interview_id)}"
+
+    @property
+    def deadline_reached(self) -> bool:
+        """True once the run's deadline has passed: no request starts any more."""
+        return self.deadline is not None and self.limiter.now() >= self.deadline
 
     def stop(self) -> None:
         """Ask every worker to give up as soon as it can."""
@@ -352,7 +369,7 @@ class HindsightClient:
         failures = redirects = 0
         waits = retry_waits()
         try:
-            while (ticket := self.limiter.acquire(self._stop)) is not None:
+            while (ticket := self.limiter.acquire(self._stop, self.deadline)) is not None:
                 result.requests_sent += 1
                 try:
                     self._attempt(url, result, ticket)
@@ -447,6 +464,8 @@ class HindsightClient:
             failures + 1,
             self.settings.max_retries + 1,
         )
+        if self.deadline is not None:
+            delay = min(delay, max(self.deadline - self.limiter.now(), 0.0))
         return not self._stop.wait(delay)
 
     def _read(
@@ -511,6 +530,8 @@ class HindsightClient:
         completion order, not input order: waiting for the oldest request would let one
         slow answer hold back all the others. `on_idle` is called on this thread about
         once a second while no answer comes (waiting on the budget, or on slow answers).
+        Once the deadline passes, no further ID is taken from `interview_ids`; an ID
+        whose request could not start comes back CANCELLED.
 
         Raises:
             ApiKeyRejectedError: the key was rejected; nothing more is fetched.
@@ -524,6 +545,9 @@ class HindsightClient:
             try:
                 while True:
                     while not exhausted and len(in_flight) < window:
+                        if self.deadline_reached:
+                            exhausted = True
+                            break
                         try:
                             next_id = next(source)
                         except StopIteration:

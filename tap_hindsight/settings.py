@@ -26,6 +26,8 @@ from jsonschema import Draft202012Validator
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_hindsight.polling import PollPolicy
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
@@ -45,6 +47,9 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_SCAN_MAX_MISSES = 25
 DEFAULT_INTERVIEWER_NAMES = ("Paige",)
+DEFAULT_POLL_AGE_RATIO = 0.1
+DEFAULT_MIN_POLL_INTERVAL_MINUTES = 5
+DEFAULT_MAX_POLL_INTERVAL_HOURS = 168
 MAX_REQUESTS_PER_MINUTE = 100_000
 
 #: https anywhere; plain http only to loopback; never credentials, a query or a fragment.
@@ -197,6 +202,50 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "poll_age_ratio",
+        th.NumberType(minimum=0, maximum=10),
+        default=DEFAULT_POLL_AGE_RATIO,
+        title="Poll age ratio",
+        description=(
+            "A pending interview is polled again once this share of its age has passed "
+            "since its last poll (age: since the latest of its creation, its email and the "
+            "last change a poll saw), within min_poll_interval_minutes and "
+            "max_poll_interval_hours. 0 with a minimum of 0 polls every pending interview "
+            "at every run."
+        ),
+    ),
+    th.Property(
+        "min_poll_interval_minutes",
+        th.NumberType(minimum=0, maximum=10_080),
+        default=DEFAULT_MIN_POLL_INTERVAL_MINUTES,
+        title="Min poll interval (minutes)",
+        description=(
+            "Never poll one pending interview more often than this (Hindsight asks for "
+            "every 5-15 minutes at most)."
+        ),
+    ),
+    th.Property(
+        "max_poll_interval_hours",
+        th.NumberType(minimum=0, maximum=8_760),
+        default=DEFAULT_MAX_POLL_INTERVAL_HOURS,
+        title="Max poll interval (hours)",
+        description=(
+            "Every pending interview is polled at least this often, however old: no "
+            "completion is missed, only seen later. At least min_poll_interval_minutes."
+        ),
+    ),
+    th.Property(
+        "max_run_minutes",
+        th.NumberType(exclusive_minimum=0, maximum=10_080),
+        title="Max run minutes",
+        description=(
+            "A run deadline: once reached, no new request starts, requests in flight "
+            "finish, and the run saves its state and ends (exit 0 unless something "
+            "failed). What it deferred comes first next run. Set it below the schedule's "
+            "interval."
+        ),
+    ),
+    th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
         default=False,
@@ -248,6 +297,17 @@ class Settings:
     scan_max_misses: int
     interviewer_names: tuple[str, ...]
     emit_activate_version_messages: bool
+    poll_age_ratio: float
+    min_poll_interval_minutes: float
+    max_poll_interval_hours: float
+    max_run_minutes: float | None
+
+    @property
+    def poll_policy(self) -> PollPolicy:
+        """When a pending interview is due again."""
+        return PollPolicy.from_settings(
+            self.poll_age_ratio, self.min_poll_interval_minutes, self.max_poll_interval_hours
+        )
 
     @property
     def budget(self) -> int:
@@ -356,7 +416,8 @@ def _range(rule: Mapping[str, Any]) -> str:
         text = f"greater than {rule['exclusiveMinimum']}"
         return f"{text} and at most {high}" if high is not None else text
     if low is not None and high is not None:
-        return f"a whole number from {low} to {high}"
+        kind = "a whole number" if "integer" in _as_list(rule.get("type")) else "a number"
+        return f"{kind} from {low} to {high}"
     return f"at least {low}" if low is not None else f"at most {high}"
 
 
@@ -413,7 +474,19 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
         scan_max_misses=int(value("scan_max_misses")),
         interviewer_names=tuple(name.strip() for name in value("interviewer_names")),
         emit_activate_version_messages=bool(value("emit_activate_version_messages")),
+        poll_age_ratio=float(value("poll_age_ratio")),
+        min_poll_interval_minutes=float(value("min_poll_interval_minutes")),
+        max_poll_interval_hours=float(value("max_poll_interval_hours")),
+        max_run_minutes=None
+        if value("max_run_minutes") is None
+        else float(value("max_run_minutes")),
     )
+    if settings.min_poll_interval_minutes > settings.max_poll_interval_hours * 60:
+        errors.append(
+            f"min_poll_interval_minutes: {settings.min_poll_interval_minutes:g} is longer than "
+            f"max_poll_interval_hours ({settings.max_poll_interval_hours:g} h); the minimum "
+            "must not exceed the maximum",
+        )
     if errors:
         raise ConfigValidationError("Config validation failed", errors=errors)
     return settings

@@ -5,31 +5,46 @@ would miss late transcripts. The state remembers each interview's lifecycle inst
 
 - completed IDs: their transcript is final; never fetched again;
 - pending IDs (created, sent, or a status Hindsight may add) with a fingerprint of the
-  record last emitted, so a re-poll that changed nothing emits nothing;
+  record last emitted, so a re-poll that changed nothing emits nothing, and when each was
+  last polled and how old it was then, so that a run polls only those due
+  (`tap_hindsight.polling`);
 - failed IDs: fetched again next run, even if they left the config;
 - out-of-range IDs: created before `start_date`; not fetched again while it holds;
-- where ID discovery (probing ascending IDs) continues next run.
+- where ID discovery (probing ascending IDs) continues next run;
+- unsent IDs, per stream: those whose latest record a stream has not emitted because it
+  was not selected (a stream selected later gets them: its history, once).
 
 ID sets are stored as range strings ("1001-1500,1502"): 100,000 mostly consecutive IDs take
 a few bytes, and a string is copied in O(1) by the SDK's deep copy of every STATE message.
+Pending IDs are stored as `ID:fingerprint:polled:age` (fingerprint 8 hex digits; `polled`,
+seconds since 2020-01-01T00:00:00Z, and `age`, seconds, in base 36): about 30 bytes each.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tap_hindsight.polling import Poll, PollPolicy, next_poll
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Set as AbstractSet
 
 #: The key of the tap's own state inside the stream's bookmark. The SDK keeps its keys
 #: (replication_key_value, progress_markers...) beside it and leaves this one alone.
 STATE_KEY = "interview_lifecycle"
-STATE_VERSION = 1
-_FINGERPRINT_CHARS = 12
+STATE_VERSION = 2
+#: Versions this tap reads: 1 had no poll times (its pending IDs are due at once).
+READABLE_VERSIONS = (1, 2)
+_FINGERPRINT_CHARS = 8
+#: Poll times are stored relative to this instant (2020-01-01T00:00:00Z), in base 36.
+_TIME_ORIGIN = 1_577_836_800
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class RangeSet:
@@ -158,22 +173,74 @@ def fingerprint(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:_FINGERPRINT_CHARS]
 
 
-def _pending_to_text(pending: dict[int, str]) -> str:
-    return ",".join(f"{interview_id}:{pending[interview_id]}" for interview_id in sorted(pending))
+def _base36(number: int) -> str:
+    if number < 0:
+        return "-" + _base36(-number)
+    digits = ""
+    while True:
+        number, digit = divmod(number, 36)
+        digits = _BASE36[digit] + digits
+        if not number:
+            return digits
 
 
-def _pending_from_text(text: str) -> dict[int, str]:
-    pending: dict[int, str] = {}
+def _pending_to_text(pending: dict[int, Poll]) -> str:
+    parts = []
+    for interview_id in sorted(pending):
+        poll = pending[interview_id]
+        if poll.polled_at is None:
+            parts.append(f"{interview_id}:{poll.mark}")
+        else:
+            when = _base36(poll.polled_at - _TIME_ORIGIN)
+            parts.append(f"{interview_id}:{poll.mark}:{when}:{_base36(poll.age)}")
+    return ",".join(parts)
+
+
+def _pending_from_text(text: str) -> dict[int, Poll]:
+    """`ID:mark` (version 1, or never polled yet) or `ID:mark:polled:age` entries."""
+    pending: dict[int, Poll] = {}
     for part in text.split(","):
         item = part.strip()
         if not item:
             continue
-        number, _, mark = item.partition(":")
-        if not number.isdigit() or int(number) < 1 or not mark.isalnum():
-            msg = f"{item!r} is not an ID:fingerprint pair"
+        fields = item.split(":")
+        number, mark = fields[0], fields[1] if len(fields) > 1 else ""
+        if (
+            len(fields) not in {2, 4}
+            or not number.isdigit()
+            or int(number) < 1
+            or not mark.isalnum()
+        ):
+            msg = f"{item!r} is not an ID:fingerprint or ID:fingerprint:polled:age entry"
             raise ValueError(msg)
-        pending[int(number)] = mark
+        # Version 1 kept 12 hex digits: their first 8 are this version's fingerprint.
+        poll = Poll(mark[:_FINGERPRINT_CHARS])
+        if len(fields) == 4:  # noqa: PLR2004
+            try:
+                poll.polled_at = int(fields[2], 36) + _TIME_ORIGIN
+                poll.age = int(fields[3], 36)
+            except ValueError:
+                msg = f"{item!r}: poll time and age must be base-36 numbers"
+                raise ValueError(msg) from None
+            if poll.age < 0:
+                msg = f"{item!r}: an age cannot be negative"
+                raise ValueError(msg)
+        pending[int(number)] = poll
     return pending
+
+
+@dataclass
+class RunPlan:
+    """Which IDs a run fetches, in order, and what it leaves for later."""
+
+    ids: list[int]
+    first_time: int = 0
+    failed: int = 0
+    backfill: int = 0
+    due: int = 0
+    not_due: int = 0
+    #: When the next pending interview that is not due now falls due (epoch seconds).
+    next_due: float | None = None
 
 
 @dataclass
@@ -181,23 +248,28 @@ class LifecycleState:
     """Each interview's place in its lifecycle, as far as this tap has seen it."""
 
     completed: RangeSet = field(default_factory=RangeSet)
-    pending: dict[int, str] = field(default_factory=dict)
+    pending: dict[int, Poll] = field(default_factory=dict)
     failed: RangeSet = field(default_factory=RangeSet)
     out_of_range: RangeSet = field(default_factory=RangeSet)
     #: The start_date the out-of-range IDs were judged against (ISO 8601).
     out_of_range_before: str | None = None
     #: Where ID discovery continues: one above the highest ID it found.
     scan_next_id: int | None = None
+    #: Per stream, the IDs whose latest record it has not emitted (it was not selected).
+    unsent: dict[str, RangeSet] = field(default_factory=dict)
 
     # Reading and writing the bookmark ----------------------------------------------------
 
     @classmethod
-    def from_bookmark(cls, stored: object) -> LifecycleState:
+    def from_bookmark(
+        cls, stored: object, unsent_before_version_2: Iterable[str] = ()
+    ) -> LifecycleState:
         """Read the stored form (None: a first run).
 
         An ID found both completed and pending or failed (Meltano merges the state of an
         interrupted run into the last complete one) counts as completed: its transcript is
-        final and it was emitted.
+        final and it was emitted. A version 1 state did not say which streams emitted its
+        completed IDs: `unsent_before_version_2` names the streams that did not.
 
         Raises:
             ValueError: the stored value is not this tap's state; the message says why.
@@ -209,26 +281,12 @@ class LifecycleState:
             msg = f"expected an object, found {type(stored).__name__}"
             raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
         version = stored.get("version")
-        if version != STATE_VERSION:
+        if version not in READABLE_VERSIONS:
             msg = f"unknown state version {version!r} (this tap writes {STATE_VERSION})"
             raise ValueError(msg)
-        texts = {}
-        for name in ("completed", "pending", "failed", "out_of_range"):
-            value = stored.get(name, "")
-            if not isinstance(value, str):
-                msg = f"'{name}' should be a string, found {type(value).__name__}"
-                raise ValueError(msg)  # noqa: TRY004
-            texts[name] = value
+        texts = _stored_texts(stored)
         before = stored.get("out_of_range_before")
         scan_next = stored.get("scan_next_id")
-        if before is not None and not isinstance(before, str):
-            msg = "'out_of_range_before' should be a date-time string"
-            raise ValueError(msg)
-        if scan_next is not None and (
-            not isinstance(scan_next, int) or isinstance(scan_next, bool) or scan_next < 1
-        ):
-            msg = f"'scan_next_id' should be a positive integer, found {scan_next!r}"
-            raise ValueError(msg)
         state = cls(
             completed=RangeSet.from_text(texts["completed"]),
             pending=_pending_from_text(texts["pending"]),
@@ -236,7 +294,11 @@ class LifecycleState:
             out_of_range=RangeSet.from_text(texts["out_of_range"]),
             out_of_range_before=before,
             scan_next_id=scan_next,
+            unsent=_unsent_from_stored(stored.get("unsent", {})),
         )
+        if version == 1:
+            for stream in unsent_before_version_2:
+                state.unsent[stream] = RangeSet.from_text(texts["completed"])
         for interview_id in [i for i in state.pending if i in state.completed]:
             del state.pending[interview_id]
         for interview_id in [i for i in state.failed if i in state.completed]:
@@ -256,6 +318,9 @@ class LifecycleState:
             stored["out_of_range_before"] = self.out_of_range_before
         if self.scan_next_id is not None:
             stored["scan_next_id"] = self.scan_next_id
+        unsent = {name: ids.to_text() for name, ids in sorted(self.unsent.items()) if len(ids)}
+        if unsent:
+            stored["unsent"] = unsent
         return stored
 
     # What to fetch -----------------------------------------------------------------------
@@ -264,16 +329,76 @@ class LifecycleState:
         """False for IDs whose answer cannot change what was emitted."""
         return interview_id not in self.completed and interview_id not in self.out_of_range
 
-    def ids_to_fetch(self, configured: Iterable[int]) -> list[int]:
-        """Configured IDs, then pending and failed ones, each once.
+    def plan(
+        self,
+        configured: Iterable[int],
+        now: float,
+        policy: PollPolicy,
+        selected: AbstractSet[str] = frozenset(),
+    ) -> RunPlan:
+        """The IDs a run fetches at `now`, in order, and what waits.
 
-        Pending and failed IDs are polled even after they leave the config; completed and
-        out-of-range ones are not fetched at all.
+        First configured IDs never fetched, then failed ones, then completed ones a
+        `selected` stream has not emitted (their history), then pending ones that are due,
+        longest overdue first: a run cut short by its deadline leaves the rest at the head
+        of the next run's queue. Pending and failed IDs are polled even after they leave
+        the config; completed and out-of-range ones are not fetched again.
         """
-        chosen = dict.fromkeys(i for i in configured if self.needs_fetch(i))
-        chosen.update(dict.fromkeys(sorted(self.pending)))
-        chosen.update(dict.fromkeys(self.failed))
-        return list(chosen)
+        chosen: dict[int, None] = {}
+        plan = RunPlan([])
+        for interview_id in configured:
+            if (
+                self.needs_fetch(interview_id)
+                and interview_id not in self.pending
+                and interview_id not in self.failed
+                and interview_id not in chosen
+            ):
+                chosen[interview_id] = None
+                plan.first_time += 1
+        for interview_id in self.failed:
+            if interview_id not in chosen:
+                chosen[interview_id] = None
+                plan.failed += 1
+        unsent = self.unsent_for(selected)
+        for interview_id in unsent:
+            if interview_id in self.completed and interview_id not in chosen:
+                chosen[interview_id] = None
+                plan.backfill += 1
+        due: list[tuple[float, int]] = []
+        for interview_id, poll in self.pending.items():
+            if interview_id in chosen:
+                continue
+            due_at = -math.inf if interview_id in unsent else poll.due_at(policy)
+            if due_at <= now:
+                due.append((due_at, interview_id))
+            else:
+                plan.not_due += 1
+                plan.next_due = due_at if plan.next_due is None else min(plan.next_due, due_at)
+        due.sort()
+        plan.due = len(due)
+        plan.ids = [*chosen, *(interview_id for _, interview_id in due)]
+        return plan
+
+    def unsent_for(self, streams: Iterable[str]) -> RangeSet:
+        """The IDs any of `streams` has not emitted."""
+        result = RangeSet()
+        for stream in streams:
+            for interview_id in self.unsent.get(stream, ()):
+                result.add(interview_id)
+        return result
+
+    def is_unsent(self, stream: str, interview_id: int) -> bool:
+        """True if `stream` has not emitted this ID's latest record."""
+        return interview_id in self.unsent.get(stream, ())
+
+    def sent_by(self, streams: Iterable[str], interview_id: int, *, sent: bool = True) -> None:
+        """Each of `streams` has emitted this ID's latest record (or, `sent=False`, has not)."""
+        for stream in streams:
+            ids = self.unsent.setdefault(stream, RangeSet())
+            if sent:
+                ids.discard(interview_id)
+            else:
+                ids.add(interview_id)
 
     def apply_start_date(self, start_date: str | None) -> None:
         """Forget out-of-range IDs if start_date moved earlier (or was removed)."""
@@ -288,7 +413,8 @@ class LifecycleState:
 
     def is_unchanged(self, interview_id: int, mark: str) -> bool:
         """True if a pending interview's record is the same as the one last emitted."""
-        return self.pending.get(interview_id) == mark
+        poll = self.pending.get(interview_id)
+        return poll is not None and poll.mark == mark
 
     def mark_completed(self, interview_id: int) -> None:
         """Its transcript is final."""
@@ -296,9 +422,13 @@ class LifecycleState:
         self.pending.pop(interview_id, None)
         self.failed.discard(interview_id)
 
-    def mark_pending(self, interview_id: int, mark: str) -> None:
-        """Emitted (or re-seen) in a status that may still change."""
-        self.pending[interview_id] = mark
+    def mark_pending(self, interview_id: int, mark: str, now: int, record_anchor: int) -> None:
+        """Polled at `now` (and emitted if it changed) in a status that may still change.
+
+        `record_anchor`: the latest of its `created_at` and `email_sent_at` (epoch seconds).
+        """
+        previous = self.pending.get(interview_id)
+        self.pending[interview_id] = next_poll(previous, mark, now, record_anchor)
         self.failed.discard(interview_id)
 
     def mark_failed(self, interview_id: int) -> None:
@@ -310,10 +440,48 @@ class LifecycleState:
         self.out_of_range.add(interview_id)
         self.pending.pop(interview_id, None)
         self.failed.discard(interview_id)
+        for ids in self.unsent.values():
+            ids.discard(interview_id)
 
     def mark_not_found(self, interview_id: int) -> None:
         """404: nothing to remember but that it is no longer worth retrying as failed."""
         self.failed.discard(interview_id)
+
+
+def _stored_texts(stored: dict[str, Any]) -> dict[str, str]:
+    """The stored ID sets and the scalars beside them, checked for their types.
+
+    Raises:
+        ValueError: a part of the wrong type, named.
+
+    """
+    texts = {}
+    for name in ("completed", "pending", "failed", "out_of_range"):
+        value = stored.get(name, "")
+        if not isinstance(value, str):
+            msg = f"'{name}' should be a string, found {type(value).__name__}"
+            raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
+        texts[name] = value
+    before = stored.get("out_of_range_before")
+    scan_next = stored.get("scan_next_id")
+    if before is not None and not isinstance(before, str):
+        msg = "'out_of_range_before' should be a date-time string"
+        raise ValueError(msg)
+    if scan_next is not None and (
+        not isinstance(scan_next, int) or isinstance(scan_next, bool) or scan_next < 1
+    ):
+        msg = f"'scan_next_id' should be a positive integer, found {scan_next!r}"
+        raise ValueError(msg)
+    return texts
+
+
+def _unsent_from_stored(value: object) -> dict[str, RangeSet]:
+    if not isinstance(value, dict) or not all(
+        isinstance(name, str) and isinstance(ids, str) for name, ids in value.items()
+    ):
+        msg = "'unsent' should map stream names to ID ranges"
+        raise ValueError(msg)
+    return {name: RangeSet.from_text(ids) for name, ids in value.items()}
 
 
 class Discovery:

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import metrics
 from typing_extensions import override
 
-from tap_hindsight.client import FetchResult, HindsightClient, Outcome
+from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RateLimiter
 from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, storable
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.seams import CreatedAtBookmark, HindsightStream, RunCounter, RunTimer
 from tap_hindsight.settings import parse_datetime
-from tap_hindsight.state import STATE_KEY, Discovery, LifecycleState, fingerprint, id_source
+from tap_hindsight.state import (
+    STATE_KEY,
+    Discovery,
+    LifecycleState,
+    RunPlan,
+    fingerprint,
+    id_source,
+)
 from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
 
 if TYPE_CHECKING:
@@ -50,6 +59,12 @@ class SyncReport:
     budget_pauses: int = 0
     waited_seconds: float = 0.0
     elapsed_seconds: float = 0.0
+    #: Pending interviews not polled because they are not due, and when the next is.
+    not_due: int = 0
+    next_due: float | None = None
+    #: The run's deadline in minutes (None: none), and the due IDs it left for next run.
+    max_run_minutes: float | None = None
+    deferred: int = 0
 
     def count(self, result: FetchResult) -> None:
         """Add one fetch result's requests to the totals."""
@@ -70,12 +85,59 @@ class SyncReport:
             f"{self.requests_sent:,} requests sent, {self.rate_limited:,} rate-limited "
             f"(429), {self.budget_pauses:,} pauses for a budget shared with other clients, "
             f"{duration(self.waited_seconds)} waiting for the rate limit, in "
-            f"{duration(self.elapsed_seconds)}"
+            f"{duration(self.elapsed_seconds)}; {not_due_text(self.not_due, self.next_due)}"
+            + (
+                f"; {self.deferred:,} due interviews deferred to the next run by "
+                f"max_run_minutes ({self.max_run_minutes:g})"
+                if self.max_run_minutes is not None
+                else ""
+            )
         )
 
 
-def _nothing() -> None:
-    """Nothing to remember."""
+def not_due_text(not_due: int, next_due: float | None, now: float | None = None) -> str:
+    """`3 pending not due yet (the next at 2026-11-29T05:00:00Z, in 1h05m)`."""
+    if not not_due or next_due is None:
+        return "0 pending not due yet"
+    at = datetime.fromtimestamp(next_due, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    wait = duration(next_due - (time.time() if now is None else now))
+    return f"{not_due:,} pending not due yet (the next at {at}, in {wait})"
+
+
+@dataclass
+class Decision:
+    """What to do with one fetch result (main thread only)."""
+
+    #: The record to hand to the SDK: written if this stream is selected, and its turns
+    #: synced if `turns`. None: nothing to hand over.
+    record: dict[str, Any] | None = None
+    #: Emit this record's turns (with the record, or on their own for a turns backfill).
+    turns: bool = False
+    #: What to remember once the record is out.
+    remember: Callable[[], None] = field(default=lambda: None)
+
+
+@dataclass
+class _Run:
+    """One run of the interviews stream: what it works from and with."""
+
+    lifecycle: LifecycleState
+    plan: RunPlan
+    discovery: Discovery | None
+    client: HindsightClient
+    progress: Progress
+    bookmark: CreatedAtBookmark
+    #: Planned IDs whose answer came (not cut short by the deadline or a stop).
+    answered: int = 0
+    _planned: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._planned = set(self.plan.ids)
+
+    def count(self, result: FetchResult) -> None:
+        """Count a planned ID's answer (the deadline's deferred IDs are the rest)."""
+        if result.interview_id in self._planned and result.outcome is not Outcome.CANCELLED:
+            self.answered += 1
 
 
 class InterviewsStream(HindsightStream):
@@ -98,6 +160,8 @@ class InterviewsStream(HindsightStream):
         # Transcripts handed to the turns stream, by interview ID: a child's context is
         # written to state and logged, so it carries only the ID.
         self._transcripts: dict[int, dict[str, Any]] = {}
+        #: The streams selected in this run (this one and its children).
+        self._selected: frozenset[str] = frozenset()
         #: Fetch results and turn records since the last STATE (turns add to it).
         self.since_checkpoint = 0
 
@@ -110,67 +174,126 @@ class InterviewsStream(HindsightStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        run = self._start_run()
+        try:
+            source = id_source(run.plan.ids, run.discovery)
+            for result in run.client.fetch_all(source, run.progress.tick):
+                run.progress.tick()
+                run.count(result)
+                decision = self._accept(result, run.lifecycle, run.discovery)
+                interview_id = result.interview_id
+                if decision.turns and decision.record is not None:
+                    self._transcripts[interview_id] = decision.record["transcript"]
+                if decision.record is not None and (decision.turns or self.name in self._selected):
+                    # The SDK writes it (if this stream is selected), syncing its turns first.
+                    yield decision.record
+                    self.report.emitted += 1
+                    run.bookmark.saw(decision.record["created_at"])
+                elif decision.turns:
+                    self._sync_turns(interview_id)
+                # Only now is the record written: state may cover it.
+                decision.remember()
+                if run.discovery is not None:
+                    run.discovery.kept(interview_id)
+                self.since_checkpoint += 1
+                if self.since_checkpoint >= CHECKPOINT_EVERY:
+                    self.since_checkpoint = 0
+                    self._store(run.lifecycle, run.discovery)
+                    self.hindsight_tap.state_writer.write_state(self.tap_state)
+        finally:
+            self._finish_run(run)
+
+    def _start_run(self) -> _Run:
+        """Read the state, plan the run, log what it will do, and prepare the client."""
         settings = self.hindsight_tap.settings
-        lifecycle = LifecycleState.from_bookmark(self.stream_state.get(STATE_KEY))
+        lifecycle = LifecycleState.from_bookmark(
+            self.stream_state.get(STATE_KEY), self._unsent_before_version_2()
+        )
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)
-        ids = lifecycle.ids_to_fetch(settings.interview_ids)
+        self._selected = self._selected_streams()
+        plan = lifecycle.plan(
+            settings.interview_ids, time.time(), settings.poll_policy, self._selected
+        )
         discovery = None
         if settings.scan_start_id is not None:
             scan_from = max(settings.scan_start_id, lifecycle.scan_next_id or 0)
-            discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(ids))
-        self.report = SyncReport(ids=len(ids))
-        bookmark = CreatedAtBookmark(self.stream_state, self.replication_key)
+            discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(plan.ids))
+        self.report = SyncReport(
+            ids=len(plan.ids),
+            not_due=plan.not_due,
+            next_due=plan.next_due,
+            max_run_minutes=settings.max_run_minutes,
+        )
+        deadline_text = ""
+        if settings.max_run_minutes is not None:
+            deadline_text = (
+                f"; no request starts after {settings.max_run_minutes:g} minutes (max_run_minutes)"
+            )
         self.logger.info(
-            "Polling %d interviews (%d completed ones skipped)%s from %s; budget %s, "
-            "%d requests at a time",
-            len(ids),
-            len(lifecycle.completed),
+            "%s%s from %s; budget %s, %d requests at a time%s",
+            describe_plan(plan, len(lifecycle.completed)),
             f", then discovering IDs from {discovery.next_id}" if discovery else "",
             settings.base_url,
             settings.describe_budget(),
             settings.concurrency,
+            deadline_text,
         )
-        self.logger.info(estimate(len(ids), settings.budget, discovering=discovery is not None))
-        client = HindsightClient(settings, self.logger)
-        limiter = client.limiter
+        self.logger.info(
+            estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
+        )
+        limiter = RateLimiter(settings.budget)
+        deadline = None
+        if settings.max_run_minutes is not None:
+            deadline = limiter.now() + settings.max_run_minutes * 60.0
+        report = self.report
         progress = Progress(
             self.logger,
-            len(ids),
+            len(plan.ids),
             settings.budget,
-            lambda: (self.report.fetched, limiter.sent_in_last(60), limiter.blocked_seconds),
+            lambda: (report.fetched, limiter.sent_in_last(60), limiter.blocked_seconds),
         )
-        try:
-            source = id_source(ids, discovery)
-            for result in client.fetch_all(source, progress.tick):
-                progress.tick()
-                record, remember = self._accept(result, lifecycle, discovery)
-                if record is not None:
-                    yield record
-                    self.report.emitted += 1
-                    bookmark.saw(record["created_at"])
-                # Only now is the record written: state may cover it.
-                remember()
-                if discovery is not None:
-                    discovery.kept(result.interview_id)
-                self.since_checkpoint += 1
-                if self.since_checkpoint >= CHECKPOINT_EVERY:
-                    self.since_checkpoint = 0
-                    self._store(lifecycle, discovery)
-                    self.hindsight_tap.state_writer.write_state(self.tap_state)
-        finally:
-            client.close()
-            bookmark.release()
-            for child in self.child_streams:
-                if isinstance(child, InterviewTurnsStream) and child.selected:
-                    child.report_metrics()
-            self._store(lifecycle, discovery)
-            if discovery is not None:
-                self.report.probes = discovery.probes
-                self.report.discovered = discovery.found
-            self.report.waited_seconds = client.limiter.blocked_seconds
-            self.report.elapsed_seconds = progress.elapsed()
-            self.logger.info("%s", self.report.summary())
+        return _Run(
+            lifecycle,
+            plan,
+            discovery,
+            HindsightClient(settings, self.logger, limiter, deadline),
+            progress,
+            CreatedAtBookmark(self.stream_state, self.replication_key),
+        )
+
+    def _finish_run(self, run: _Run) -> None:
+        """Store the state, log the turns' metrics and the summary (also after a failure)."""
+        run.client.close()
+        run.bookmark.release()
+        for child in self.child_streams:
+            if isinstance(child, InterviewTurnsStream) and child.selected:
+                child.report_metrics()
+        self._store(run.lifecycle, run.discovery)
+        if run.discovery is not None:
+            self.report.probes = run.discovery.probes
+            self.report.discovered = run.discovery.found
+        if run.client.deadline_reached:
+            self.report.deferred = len(run.plan.ids) - run.answered
+        self.report.waited_seconds = run.client.limiter.blocked_seconds
+        self.report.elapsed_seconds = run.progress.elapsed()
+        self.logger.info("%s", self.report.summary())
+
+    def _selected_streams(self) -> frozenset[str]:
+        """This stream and its children, those selected."""
+        streams = [self, *self.child_streams]
+        return frozenset(stream.name for stream in streams if stream.selected)
+
+    def _unsent_before_version_2(self) -> list[str]:
+        """Child streams an old state says nothing of: they never emitted its IDs."""
+        known = self.hindsight_tap.streams_in_state
+        return [child.name for child in self.child_streams if child.name not in known]
+
+    def _sync_turns(self, interview_id: int) -> None:
+        """Emit the turns of an interview whose row is already in the warehouse."""
+        for child in self.child_streams:
+            if child.selected:
+                child.sync(context={"interview_request_id": interview_id})
 
     @override
     def generate_child_contexts(
@@ -180,10 +303,8 @@ class InterviewsStream(HindsightStream):
     ) -> Iterable[Context | None]:
         # Only an interview with a transcript has turns; the SDK syncs the children with
         # each context yielded, right before it writes this record.
-        transcript = record.get("transcript")
-        if transcript and any(child.selected for child in self.child_streams):
-            interview_id = record["interview_request_id"]
-            self._transcripts[interview_id] = transcript
+        interview_id = record["interview_request_id"]
+        if interview_id in self._transcripts:
             yield {"interview_request_id": interview_id}
 
     def take_transcript(self, interview_id: int) -> dict[str, Any] | None:
@@ -201,11 +322,8 @@ class InterviewsStream(HindsightStream):
         result: FetchResult,
         lifecycle: LifecycleState,
         discovery: Discovery | None,
-    ) -> tuple[dict[str, Any] | None, Callable[[], None]]:
-        """Judge one fetch result (main thread only).
-
-        Returns the record to emit (or None) and what to remember once it is emitted.
-        """
+    ) -> Decision:
+        """Judge one fetch result (main thread only): what to emit and what to remember."""
         report = self.report
         report.count(result)
         interview_id = result.interview_id
@@ -213,7 +331,7 @@ class InterviewsStream(HindsightStream):
         if probe and discovery is not None:
             discovery.answered(interview_id, exists=result.outcome is Outcome.OK)
         if result.outcome is Outcome.CANCELLED:
-            return None, _nothing
+            return Decision()
         if result.outcome is Outcome.NOT_FOUND:
             if not probe:
                 report.not_found.append(interview_id)
@@ -222,11 +340,11 @@ class InterviewsStream(HindsightStream):
                     "another organisation; skipped",
                     interview_id,
                 )
-            return None, lambda: lifecycle.mark_not_found(interview_id)
+            return Decision(remember=lambda: lifecycle.mark_not_found(interview_id))
         if result.outcome is Outcome.FAILED or result.record is None:
             report.failed[interview_id] = result.error
             self.logger.error("Interview %d failed: %s", interview_id, result.error)
-            return None, lambda: lifecycle.mark_failed(interview_id)
+            return Decision(remember=lambda: lifecycle.mark_failed(interview_id))
         record: dict[str, Any] = storable(result.record)
         problems = self._problems(interview_id, record)
         if problems:
@@ -236,20 +354,57 @@ class InterviewsStream(HindsightStream):
                 interview_id,
                 problems,
             )
-            return None, lambda: lifecycle.mark_failed(interview_id)
+            return Decision(remember=lambda: lifecycle.mark_failed(interview_id))
         start_date = self.hindsight_tap.settings.start_date
         if start_date is not None and parse_datetime(record["created_at"]) < start_date:
             report.before_start_date += 1
-            return None, lambda: lifecycle.mark_out_of_range(interview_id)
+            return Decision(remember=lambda: lifecycle.mark_out_of_range(interview_id))
         if record["status"] == COMPLETED:
-            report.completed += 1
-            return record, lambda: lifecycle.mark_completed(interview_id)
+            return self._completed(record, lifecycle)
+        return self._pending(record, lifecycle)
+
+    def _completed(self, record: dict[str, Any], lifecycle: LifecycleState) -> Decision:
+        """A final record: each stream that lacks it gets it, once; the others are noted."""
+        interview_id = record["interview_request_id"]
+        first = interview_id not in lifecycle.completed
+        streams = [self.name, *(child.name for child in self.child_streams)]
+        wanted = {name for name in streams if first or lifecycle.is_unsent(name, interview_id)}
+        if not record.get("transcript"):
+            wanted -= {child.name for child in self.child_streams}  # no turns to emit
+        emitted, missed = wanted & self._selected, wanted - self._selected
+        if first:
+            self.report.completed += 1
+
+        def remember() -> None:
+            lifecycle.mark_completed(interview_id)
+            lifecycle.sent_by(emitted, interview_id)
+            lifecycle.sent_by(missed, interview_id, sent=False)
+
+        turns = bool(emitted - {self.name})
+        row = record if self.name in wanted else None
+        return Decision(row or (record if turns else None), turns, remember)
+
+    def _pending(self, record: dict[str, Any], lifecycle: LifecycleState) -> Decision:
+        """A record that may still change: emitted when it did, and its poll noted."""
+        interview_id = record["interview_request_id"]
         mark = fingerprint(record)
-        if lifecycle.is_unchanged(interview_id, mark):
-            report.unchanged += 1
-            return None, _nothing
-        report.pending += 1
-        return record, lambda: lifecycle.mark_pending(interview_id, mark)
+        now = int(time.time())
+        anchor = record_anchor(record)
+        unsent = lifecycle.is_unsent(self.name, interview_id)
+        if lifecycle.is_unchanged(interview_id, mark) and not unsent:
+            self.report.unchanged += 1
+            return Decision(
+                remember=lambda: lifecycle.mark_pending(interview_id, mark, now, anchor)
+            )
+        self.report.pending += 1
+        selected = self.name in self._selected
+
+        def remember() -> None:
+            lifecycle.mark_pending(interview_id, mark, now, anchor)
+            lifecycle.sent_by([self.name], interview_id, sent=selected)
+
+        has_turns = bool(record.get("transcript")) and bool(self._selected - {self.name})
+        return Decision(record, has_turns, remember)
 
     def _problems(self, interview_id: int, record: dict[str, Any]) -> str:
         """Why the record cannot be emitted ('' if it can); warns once per unknown status."""
@@ -269,6 +424,22 @@ class InterviewsStream(HindsightStream):
                 status,
             )
         return ""
+
+
+def record_anchor(record: dict[str, Any]) -> int:
+    """Where a record's age counts from: the latest of its creation and its email (epoch s)."""
+    instants = [record.get("created_at"), record.get("email_sent_at")]
+    return int(max(parse_datetime(text).timestamp() for text in instants if text))
+
+
+def describe_plan(plan: RunPlan, completed: int) -> str:
+    """The start line's account of what this run polls and what waits."""
+    return (
+        f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} never fetched, "
+        f"{plan.failed:,} failed last time, {plan.backfill:,} completed ones for a stream "
+        f"selected since, {plan.due:,} pending and due; "
+        f"{not_due_text(plan.not_due, plan.next_due)}; {completed:,} completed skipped)"
+    )
 
 
 class InterviewTurnsStream(HindsightStream):

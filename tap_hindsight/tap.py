@@ -67,6 +67,8 @@ class TapHindsight(Tap):
             # numbers; ours leaves bad values for the schema check to name.
             given.update(settings_from_environment(schema))
         self._settings: Settings | None = None
+        #: Streams the input state had bookmarks for (what an old state says was synced).
+        self.streams_in_state: frozenset[str] = frozenset()
         if validate_config:
             # Our check comes first: its messages name each setting and never quote a
             # secret (the SDK's would quote a key of the wrong type).
@@ -194,6 +196,8 @@ class TapHindsight(Tap):
     def load_state(self, state: dict[str, Any]) -> None:
         # Foreign or damaged state must not crash the run: what cannot be read is
         # dropped with a warning, and the affected IDs are simply fetched again.
+        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+        self.streams_in_state = frozenset(bookmarks if isinstance(bookmarks, dict) else ())
         readable = readable_state(
             state, InterviewsStream.name, {InterviewTurnsStream.name}, self.logger.warning
         )
