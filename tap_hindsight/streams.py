@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -389,7 +390,7 @@ class InterviewsStream(HindsightStream):
         interview_id = record["interview_request_id"]
         mark = fingerprint(record)
         now = int(time.time())
-        anchor = record_anchor(record)
+        anchor = record_anchor(record, now)
         unsent = lifecycle.is_unsent(self.name, interview_id)
         if lifecycle.is_unchanged(interview_id, mark) and not unsent:
             self.report.unchanged += 1
@@ -426,10 +427,17 @@ class InterviewsStream(HindsightStream):
         return ""
 
 
-def record_anchor(record: dict[str, Any]) -> int:
-    """Where a record's age counts from: the latest of its creation and its email (epoch s)."""
-    instants = [record.get("created_at"), record.get("email_sent_at")]
-    return int(max(parse_datetime(text).timestamp() for text in instants if text))
+def record_anchor(record: dict[str, Any], now: int) -> int:
+    """Where a record's age counts from: the latest of its creation and its email (epoch s).
+
+    An instant the schema's date-time format admits but Python cannot parse is left out;
+    without either, the age counts from `now` (young: polled often rather than late).
+    """
+    instants = []
+    for name in ("created_at", "email_sent_at"):
+        with contextlib.suppress(AttributeError, KeyError, TypeError, ValueError):
+            instants.append(int(parse_datetime(record[name]).timestamp()))
+    return max(instants, default=now)
 
 
 def describe_plan(plan: RunPlan, completed: int) -> str:

@@ -102,14 +102,20 @@ def expected_record(simulator: Any, interview_id: int) -> dict[str, Any]:
     return storable(simulator.interview(interview_id))
 
 
+#: Every pending interview due at every run: tests that run the tap twice in a row and
+#: look at what changed use it; tests of the polling rule (test_polling.py) set their own.
+EVERY_RUN = {"poll_age_ratio": 0, "min_poll_interval_minutes": 0}
+
+
 def tap_config(simulator: Any, ids: list[int], **settings: Any) -> dict[str, Any]:
-    """A config pointing the tap at `simulator` with the acme key."""
+    """A config pointing the tap at `simulator` with the acme key, polling every run."""
     config: dict[str, Any] = {
         "api_key": ACME_KEY,
         "base_url": simulator.url,
         "interview_ids": ids,
         "requests_per_minute": 1000,
         "max_retries": 3,
+        **EVERY_RUN,
     }
     config.update(settings)
     return config

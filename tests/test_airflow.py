@@ -37,6 +37,8 @@ print(json.dumps({{
     "schedule": str(dag.schedule),
     "retries": [task.retries for task in dag.tasks],
     "commands": [task.bash_command for task in dag.tasks],
+    "env": [task.env for task in dag.tasks],
+    "append_env": [task.append_env for task in dag.tasks],
 }}))
 """
 
@@ -79,6 +81,9 @@ def test_the_dag_loads_and_one_run_loads_interviews(airflow_env, database, start
     assert dag["schedule"] == "*/15 * * * *"
     assert dag["retries"] == [3]
     assert dag["commands"][0].endswith("--environment=prod run tap-hindsight target-postgres")
+    # A run deadline below the 15-minute schedule, on top of the worker's environment.
+    assert dag["env"] == [{"TAP_HINDSIGHT_MAX_RUN_MINUTES": "12"}]
+    assert dag["append_env"] == [True]
 
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 25),))
     env = dict(

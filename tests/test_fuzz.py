@@ -58,10 +58,11 @@ VALIDATOR = RecordValidator(load_schema("interviews"))
 @given(st.one_of(mutated(), st.dictionaries(st.text(max_size=10), JSON, max_size=6)))
 def test_any_answer_is_emitted_valid_or_named_as_a_problem(body):
     STREAM.report.failed.clear()
-    record, remember = STREAM._accept(  # noqa: SLF001 (the stream's own decision table)
+    decision = STREAM._accept(  # noqa: SLF001 (the stream's own decision table)
         FetchResult(5, Outcome.OK, record=body), LifecycleState(), None
     )
-    remember()
+    decision.remember()
+    record = decision.record
     if record is None:
         assert STREAM.report.failed[5]  # named: the ID and the field
         assert "field '" in STREAM.report.failed[5]

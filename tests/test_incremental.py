@@ -131,7 +131,9 @@ def test_state_merged_from_an_interrupted_run_counts_an_id_as_completed(simulato
                     "failed": "1004",
                     "out_of_range": "",
                 }
-            }
+            },
+            # Written with interview_turns selected (what a version 1 state says of it).
+            "interview_turns": {},
         }
     }
     run = run_tap(tmp_path, tap_config(simulator, [1001, 1002, 1003]), state=state)

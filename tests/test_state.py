@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from tap_hindsight.polling import Poll, PollPolicy
 from tap_hindsight.state import (
     Discovery,
     LifecycleState,
@@ -14,6 +15,11 @@ from tap_hindsight.state import (
     fingerprint,
     id_source,
 )
+
+
+NOW = 1_795_000_000  # 2026-11-18, a fixed clock
+DEFAULTS = PollPolicy.from_settings(0.1, 5, 168)
+EVERY_RUN = PollPolicy(0, 0, 0)
 
 
 def test_rangeset_matches_a_plain_set_under_random_adds_and_discards():
@@ -55,15 +61,20 @@ def test_state_round_trips_through_its_stored_form():
     state = LifecycleState()
     for interview_id in range(1001, 1101):
         state.mark_completed(interview_id)
-    state.mark_pending(2001, "abc123def456")
+    state.mark_pending(2001, "abc123de", NOW, NOW - 7200)
+    state.mark_pending(2002, "0f0f0f0f", NOW - 5, NOW - 86_400 * 400)
+    state.pending[2003] = Poll("12ab34cd")  # read from a version 1 state, not polled since
     state.mark_failed(3001)
     state.mark_out_of_range(901)
     state.out_of_range_before = "2026-01-01T00:00:00+00:00"
     state.scan_next_id = 3002
+    state.sent_by(["interview_turns"], 1001, sent=False)
     stored = state.to_bookmark()
     assert json.loads(json.dumps(stored)) == stored
     assert stored["completed"] == "1001-1100"
+    assert stored["unsent"] == {"interview_turns": "1001"}
     assert LifecycleState.from_bookmark(stored) == state
+    assert state.pending[2001] == Poll("abc123de", NOW, 7200)
 
 
 def test_completed_wins_over_pending_and_failed_in_merged_state():
@@ -75,9 +86,10 @@ def test_completed_wins_over_pending_and_failed_in_merged_state():
         "out_of_range": "",
     }
     state = LifecycleState.from_bookmark(stored)
-    assert state.pending == {11: "bbbbbbbbbbbb"}
+    # Version 1 kept 12 hex digits; their first 8 are the fingerprint; no poll time: due.
+    assert state.pending == {11: Poll("bbbbbbbb")}
     assert list(state.failed) == [12]
-    assert state.ids_to_fetch([1, 2, 13]) == [13, 11, 12]
+    assert state.plan([1, 2, 13], NOW, DEFAULTS).ids == [13, 12, 11]
 
 
 @pytest.mark.parametrize(
@@ -86,7 +98,11 @@ def test_completed_wins_over_pending_and_failed_in_merged_state():
         ("1-10", "expected an object"),
         ({"version": 99}, "unknown state version"),
         ({"version": 1, "completed": [1, 2]}, "'completed' should be a string"),
-        ({"version": 1, "pending": "12"}, "not an ID:fingerprint pair"),
+        ({"version": 1, "pending": "12"}, "not an ID:fingerprint or ID:fingerprint:polled:age"),
+        ({"version": 2, "pending": "12:ab:1:2:3"}, "not an ID:fingerprint or"),
+        ({"version": 2, "pending": "12:ab:zz!:2"}, "base-36"),
+        ({"version": 2, "pending": "12:ab:1:-2"}, "negative"),
+        ({"version": 2, "unsent": {"interview_turns": 5}}, "'unsent' should map"),
         ({"version": 1, "failed": "x"}, "not an ID or a range"),
         ({"version": 1, "scan_next_id": "10"}, "'scan_next_id' should be a positive integer"),
     ],
@@ -96,13 +112,15 @@ def test_unreadable_state_says_why(stored, reason):
         LifecycleState.from_bookmark(stored)
 
 
-def test_ids_to_fetch_skips_completed_and_out_of_range_and_keeps_pending_and_failed():
+def test_a_plan_skips_completed_and_out_of_range_and_keeps_due_pending_and_failed():
     state = LifecycleState()
     state.mark_completed(1)
     state.mark_out_of_range(2)
-    state.mark_pending(50, "f")
+    state.mark_pending(50, "f", NOW - 3600, NOW - 3600)
     state.mark_failed(60)
-    assert state.ids_to_fetch([1, 2, 3, 3, 50]) == [3, 50, 60]
+    plan = state.plan([1, 2, 3, 3, 50], NOW, EVERY_RUN)
+    assert plan.ids == [3, 60, 50]
+    assert (plan.first_time, plan.failed, plan.due, plan.not_due) == (1, 1, 1, 0)
 
 
 def test_out_of_range_ids_are_forgotten_when_start_date_moves_earlier():

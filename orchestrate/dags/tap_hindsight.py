@@ -9,6 +9,9 @@ Configure through the environment of the Airflow workers:
 - HINDSIGHT_MELTANO_BIN: the meltano executable (default: `meltano` on PATH);
 - HINDSIGHT_MELTANO_ENVIRONMENT: the Meltano environment (default: prod);
 - HINDSIGHT_SCHEDULE: a cron expression (default: every 15 minutes);
+- HINDSIGHT_MAX_RUN_MINUTES: the tap's run deadline, passed as TAP_HINDSIGHT_MAX_RUN_MINUTES
+  (default: 12, below the default schedule; keep it below yours): a run stops starting
+  requests then and ends, so runs never pile up behind a slow one;
 - TAP_HINDSIGHT_* and TARGET_POSTGRES_* settings, and MELTANO_DATABASE_URI so that every
   worker reads and writes the same Meltano state (see the README).
 """
@@ -26,6 +29,7 @@ PROJECT = os.environ.get("HINDSIGHT_MELTANO_PROJECT", str(Path(__file__).resolve
 MELTANO = os.environ.get("HINDSIGHT_MELTANO_BIN", "meltano")
 ENVIRONMENT = os.environ.get("HINDSIGHT_MELTANO_ENVIRONMENT", "prod")
 SCHEDULE = os.environ.get("HINDSIGHT_SCHEDULE", "*/15 * * * *")
+MAX_RUN_MINUTES = os.environ.get("HINDSIGHT_MAX_RUN_MINUTES", "12")
 
 with DAG(
     dag_id="tap_hindsight_to_postgres",
@@ -46,4 +50,6 @@ with DAG(
         task_id="meltano_run",
         bash_command=f"{MELTANO} --environment={ENVIRONMENT} run tap-hindsight target-postgres",
         cwd=PROJECT,
+        env={"TAP_HINDSIGHT_MAX_RUN_MINUTES": MAX_RUN_MINUTES},
+        append_env=True,
     )
