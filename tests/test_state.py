@@ -16,7 +16,6 @@ from tap_hindsight.state import (
     id_source,
 )
 
-
 NOW = 1_795_000_000  # 2026-11-18, a fixed clock
 DEFAULTS = PollPolicy.from_settings(0.1, 5, 168)
 EVERY_RUN = PollPolicy(0, 0, 0)
