@@ -109,10 +109,12 @@ def not_due_text(not_due: int, next_due: float | None, now: float | None = None)
 class Decision:
     """What to do with one fetch result (main thread only)."""
 
-    #: The record to hand to the SDK: written if this stream is selected, and its turns
-    #: synced if `turns`. None: nothing to hand over.
+    #: The record fetched (None: nothing to emit).
     record: dict[str, Any] | None = None
-    #: Emit this record's turns (with the record, or on their own for a turns backfill).
+    #: Hand the record to the SDK, which writes it if this stream is selected (and syncs
+    #: its turns first if `turns`).
+    row: bool = False
+    #: Emit this record's turns (with the row, or on their own for a turns backfill).
     turns: bool = False
     #: What to remember once the record is out.
     remember: Callable[[], None] = field(default=lambda: None)
@@ -185,7 +187,7 @@ class InterviewsStream(HindsightStream):
                 interview_id = result.interview_id
                 if decision.turns and decision.record is not None:
                     self._transcripts[interview_id] = decision.record["transcript"]
-                if decision.record is not None and (decision.turns or self.name in self._selected):
+                if decision.row and decision.record is not None:
                     # The SDK writes it (if this stream is selected), syncing its turns first.
                     yield decision.record
                     self.report.emitted += 1
@@ -381,9 +383,7 @@ class InterviewsStream(HindsightStream):
             lifecycle.sent_by(emitted, interview_id)
             lifecycle.sent_by(missed, interview_id, sent=False)
 
-        turns = bool(emitted - {self.name})
-        row = record if self.name in wanted else None
-        return Decision(row or (record if turns else None), turns, remember)
+        return Decision(record, self.name in wanted, bool(emitted - {self.name}), remember)
 
     def _pending(self, record: dict[str, Any], lifecycle: LifecycleState) -> Decision:
         """A record that may still change: emitted when it did, and its poll noted."""
@@ -405,7 +405,7 @@ class InterviewsStream(HindsightStream):
             lifecycle.sent_by([self.name], interview_id, sent=selected)
 
         has_turns = bool(record.get("transcript")) and bool(self._selected - {self.name})
-        return Decision(record, has_turns, remember)
+        return Decision(record, row=True, turns=has_turns, remember=remember)
 
     def _problems(self, interview_id: int, record: dict[str, Any]) -> str:
         """Why the record cannot be emitted ('' if it can); warns once per unknown status."""

@@ -25,12 +25,18 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 from typing_extensions import Self
 
 from tap_hindsight.simulator.data import initial_status, make_interview, next_status
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 #: Every failure kind the simulator can inject.
 FAULT_KINDS = (
@@ -136,6 +142,7 @@ class HindsightSimulator:
         self._lock = threading.Lock()
         self._statuses: dict[int, str] = {}
         self._bodies: dict[int, Any] = {}
+        self._times: dict[int, tuple[datetime, datetime | None]] = {}
         self._scripted: dict[int, deque[str]] = {}
         self._windows: dict[str, tuple[float, int]] = {}
         self._rng = random.Random(self.config.seed)  # noqa: S311 (fault dice)
@@ -223,7 +230,27 @@ class HindsightSimulator:
             if interview_id in self._bodies:
                 return self._bodies[interview_id]
             status = self._status_locked(interview_id)
-        return make_interview(self.config.seed, interview_id, status, self.config.transcript_chars)
+            times = self._times.get(interview_id)
+        record = make_interview(
+            self.config.seed, interview_id, status, self.config.transcript_chars
+        )
+        if times is not None:
+            created, sent = times
+            record["created_at"] = _instant(created)
+            if record["email_sent_at"] is not None:
+                record["email_sent_at"] = _instant(sent or created)
+        return record
+
+    def set_times(
+        self, interview_id: int, created_at: datetime, email_sent_at: datetime | None = None
+    ) -> None:
+        """Serve these instants instead of the generated ones (ages of seconds).
+
+        `email_sent_at` stays null while the interview is `created`; once sent it is this
+        instant (or `created_at`).
+        """
+        with self._lock:
+            self._times[interview_id] = (created_at, email_sent_at)
 
     def create_interviews(self, organisation: str, count: int) -> list[int]:
         """Append `count` new interviews to an organisation, as POST /interviews would."""

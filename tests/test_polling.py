@@ -1,0 +1,343 @@
+"""Age-aware polling, the run deadline, turns for a stream selected later, old state.
+
+Unit tests of the rule run on a fixed clock. The tests against the simulator run in real
+time with intervals of seconds; what each run must poll is computed from the state the
+previous run wrote and the instants around the run (`Window`), with the rule written
+out here independently of the tap's code, and a run is only judged where the rule gives
+one answer for every instant it may have planned at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tap_hindsight.polling import Poll, PollPolicy, next_poll
+from tap_hindsight.records import storable
+from tap_hindsight.state import STATE_KEY, LifecycleState, RangeSet
+from tap_hindsight.transcript import parse_turns
+from tests.helpers import EVERY_RUN, run_tap, tap_config
+from tests.test_turns import catalog_selecting
+
+NOW = 1_795_000_000  # a fixed clock for the unit tests
+HOUR, DAY = 3600, 86_400
+DEFAULTS = PollPolicy.from_settings(0.1, 5, 168)
+
+
+def lifecycle(run):
+    return LifecycleState.from_bookmark(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
+
+
+def polled(simulator):
+    return [a.interview_id for a in simulator.arrivals if a.interview_id is not None]
+
+
+# The rule, on a fixed clock ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("age", "interval"),
+    [
+        (0, 5 * 60),  # young: the minimum
+        (10 * HOUR, HOUR),  # a tenth of its age
+        (100 * DAY, 168 * HOUR),  # old: the cap (a tenth would be 10 days)
+    ],
+)
+def test_the_interval_is_a_share_of_the_age_within_the_bounds(age, interval):
+    assert DEFAULTS.interval(age) == pytest.approx(interval)
+    assert Poll("m", NOW, age).due_at(DEFAULTS) == pytest.approx(NOW + interval)
+
+
+def test_every_run_polling_is_ratio_and_minimum_zero():
+    every_run = PollPolicy.from_settings(0, 0, 168)
+    assert every_run.every_run
+    assert Poll("m", NOW, 400 * DAY).due_at(every_run) == NOW
+    assert not DEFAULTS.every_run
+
+
+def test_age_counts_from_the_latest_of_creation_email_and_last_change():
+    created, sent = NOW - 10 * DAY, NOW - 2 * DAY
+    first = next_poll(None, "a", NOW, max(created, sent))
+    assert first.age == 2 * DAY  # the first sight is not a change
+    same = next_poll(first, "a", NOW + HOUR, max(created, sent))
+    assert same.age == 2 * DAY + HOUR
+    changed = next_poll(same, "b", NOW + 2 * HOUR, max(created, sent))
+    assert changed.age == 0  # the poll that saw it change
+    later = next_poll(changed, "b", NOW + 5 * HOUR, max(created, sent))
+    assert later.age == 3 * HOUR
+    # A poll read from an old state knows no anchor: the record's instants count.
+    legacy = next_poll(Poll("b"), "b", NOW, max(created, sent))
+    assert legacy.age == 2 * DAY
+
+
+def test_a_plan_puts_new_then_failed_then_backfill_then_the_longest_overdue_first():
+    state = LifecycleState()
+    state.mark_pending(10, "a", NOW - 3 * HOUR, NOW - 3 * HOUR - DAY)  # overdue 36 min
+    state.mark_pending(11, "b", NOW - 2 * DAY, NOW - 12 * DAY)  # overdue 24 h
+    state.mark_pending(12, "c", NOW - HOUR, NOW - 100 * DAY)  # due in 167 h (the cap)
+    state.pending[13] = Poll("d")  # from a version 1 state: due at once
+    state.mark_failed(20)
+    state.mark_completed(30)
+    state.mark_completed(31)
+    state.sent_by(["interview_turns"], 31, sent=False)
+    plan = state.plan([40, 30, 10, 41], NOW, DEFAULTS, {"interviews", "interview_turns"})
+    assert plan.ids == [40, 41, 20, 31, 13, 11, 10]
+    assert (plan.first_time, plan.failed, plan.backfill, plan.due, plan.not_due) == (
+        2,
+        1,
+        1,
+        3,
+        1,
+    )
+    assert plan.next_due == NOW - HOUR + 168 * HOUR
+    # Without interview_turns selected, 31 waits for it.
+    assert 31 not in state.plan([], NOW, DEFAULTS, {"interviews"}).ids
+
+
+def test_state_stays_under_40_bytes_per_pending_interview_at_10000():
+    state = LifecycleState()
+    for n in range(10_000):
+        interview_id = 4_000_000 + 3 * n
+        polled_at = NOW - (n * 37) % (7 * DAY)
+        state.mark_pending(interview_id, f"{n:08x}", polled_at, polled_at - (n * 997) % (90 * DAY))
+    state.mark_completed(1)
+    size = len(json.dumps(state.to_bookmark()))
+    assert size / 10_000 <= 40
+    assert LifecycleState.from_bookmark(state.to_bookmark()) == state
+
+
+# Against the simulator, in real time ----------------------------------------------------
+
+RATIO, MIN_S, MAX_S = 0.1, 10.0, 40.0
+#: The rule's settings for the real-time tests: 10 s minimum, 40 s cap.
+FAST = {
+    "poll_age_ratio": RATIO,
+    "min_poll_interval_minutes": MIN_S / 60,
+    "max_poll_interval_hours": MAX_S / 3600,
+}
+
+
+def due_at(poll):
+    """The rule, written out: due once clamp(age * ratio, min, max) passed since the poll."""
+    return poll.polled_at + min(max(poll.age * RATIO, MIN_S), MAX_S)
+
+
+@dataclass
+class Window:
+    """A run and the instants around it: it planned somewhere in [started, ended]."""
+
+    run: object
+    started: float
+    ended: float
+
+
+def timed_run(tmp_path, config, state):
+    started = time.time()
+    run = run_tap(tmp_path, config, state=state)
+    ended = time.time()
+    assert run.returncode == 0, run.stderr
+    return Window(run, started, ended)
+
+
+def judge(window, before, simulator):
+    """The IDs the run must have polled, by the rule; fails if the run's window straddles a
+    due time (the rule would not give one answer)."""
+    dues = {i: due_at(p) for i, p in before.pending.items()}
+    straddling = {i: d for i, d in dues.items() if window.started < d <= window.ended}
+    assert not straddling, f"a run straddled due times {straddling}: rerun on a quieter machine"
+    expected = {i for i, d in dues.items() if d <= window.started}
+    assert set(polled(simulator)) == expected
+    return expected
+
+
+def sleep_until(instant):
+    time.sleep(max(instant - time.time(), 0) + 0.5)
+
+
+def test_due_and_not_due_interviews_and_the_cap(simulator, tmp_path):
+    young, middle, old = 1001, 1002, 1003
+    now = datetime.now(timezone.utc)
+    for interview_id, age in ((young, 0), (middle, 250), (old, 30 * DAY)):
+        simulator.set_status(interview_id, "sent")
+        simulator.set_times(interview_id, now - timedelta(seconds=age))
+    config = tap_config(simulator, [young, middle, old], **FAST)
+
+    first = timed_run(tmp_path, config, None)
+    state = lifecycle(first.run)
+    assert set(polled(simulator)) == {young, middle, old}  # never fetched: due
+    assert state.pending[young].age <= first.ended - now.timestamp() + 1
+    assert 250 <= state.pending[middle].age <= 250 + first.ended - now.timestamp() + 1
+    assert state.pending[old].age >= 30 * DAY
+    # The old one's share of its age (3 days) is capped at 40 s.
+    assert due_at(state.pending[old]) == state.pending[old].polled_at + MAX_S
+
+    # At once: nothing is due; the start line says so and when the next falls due.
+    simulator.reset_stats()
+    second = timed_run(tmp_path, config, first.run.states()[-1])
+    assert judge(second, state, simulator) == set()
+    assert "3 pending not due yet (the next at " in second.run.stderr
+    assert "Summary: 0 IDs fetched" in second.run.stderr
+
+    # Each falls due in turn: the young one first, then the middle one, then the old one
+    # at the cap (every run polls whatever else is due by then).
+    runs = [second]
+    for interview_id in (young, middle, old):
+        state = lifecycle(runs[-1].run)
+        sleep_until(due_at(state.pending[interview_id]))
+        simulator.reset_stats()
+        runs.append(timed_run(tmp_path, config, runs[-1].run.states()[-1]))
+        assert interview_id in judge(runs[-1], state, simulator)
+    assert set(polled(simulator)) >= {old}
+    assert [r.run.records() for r in runs] == [[]] * len(runs)  # nothing changed
+
+
+def test_a_change_restarts_the_age_and_the_first_sight_does_not(simulator, tmp_path):
+    interview_id = 1004
+    two_days_ago = datetime.now(timezone.utc) - timedelta(days=2)
+    simulator.set_status(interview_id, "created")
+    simulator.set_times(interview_id, two_days_ago, two_days_ago)
+    config = tap_config(simulator, [interview_id])  # polls every run
+    first = run_tap(tmp_path, config)
+    seen = lifecycle(first).pending[interview_id]
+    assert seen.age >= 2 * DAY  # from created_at, not from the first poll
+
+    simulator.advance([interview_id])  # created -> sent: email_sent_at appears
+    second = run_tap(tmp_path, config, state=first.states()[-1])
+    changed = lifecycle(second).pending[interview_id]
+    assert [r["status"] for r in second.records()] == ["sent"]
+    assert changed.age == 0  # the poll that saw the change
+
+    third = run_tap(tmp_path, config, state=second.states()[-1])
+    unchanged = lifecycle(third).pending[interview_id]
+    assert third.records() == []
+    assert unchanged.age == unchanged.polled_at - changed.polled_at
+
+
+def test_the_deadline_stops_new_requests_lets_one_in_flight_finish_and_defers_the_rest(
+    start_simulator, tmp_path
+):
+    # The fifth answer is held for 5 s (past the 3 s deadline); the budget would allow
+    # every request at once, so only the deadline stops the other 25.
+    simulator = start_simulator(hang_seconds=5, hold_release_after=10**6)
+    ids = list(range(1001, 1031))
+    simulator.script_faults(1005, ["hold"])
+    config = tap_config(simulator, ids, concurrency=1, max_run_minutes=0.05)
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert polled(simulator) == ids[:5]
+    assert [r["interview_request_id"] for r in run.records()] == ids[:5]  # 1005 too
+    assert "25 due interviews deferred to the next run by max_run_minutes (0.05)" in run.stderr
+    assert "no request starts after 0.05 minutes (max_run_minutes)" in run.stderr
+    state = lifecycle(run)
+    assert set(state.completed) | set(state.pending) == set(ids[:5])
+
+    # The next run starts with what was deferred, in the config's order, then the pending
+    # ones (all due: this config polls every run).
+    simulator.reset_stats()
+    nxt = run_tap(tmp_path, tap_config(simulator, ids, concurrency=1), state=run.states()[-1])
+    assert nxt.returncode == 0, nxt.stderr
+    pending_first_run = sorted(state.pending, key=lambda i: (state.pending[i].polled_at, i))
+    assert polled(simulator) == ids[5:] + pending_first_run
+
+
+def test_the_next_run_takes_new_and_failed_ids_first_then_the_longest_overdue(simulator, tmp_path):
+    now = int(time.time())
+    state = LifecycleState()
+    state.mark_pending(1010, "aaaaaaaa", now - 3 * HOUR, now - 3 * HOUR - DAY)  # 36 min over
+    state.mark_pending(1011, "bbbbbbbb", now - 2 * DAY, now - 12 * DAY)  # 24 h over
+    state.mark_pending(1012, "cccccccc", now - HOUR, now - 100 * DAY)  # due in 167 h
+    state.mark_failed(1020)
+    state.mark_completed(1030)
+    for interview_id in (1010, 1011, 1012):
+        simulator.set_status(interview_id, "sent")
+    stored = {"bookmarks": {"interviews": {STATE_KEY: state.to_bookmark()}}}
+    config = tap_config(simulator, [1040, 1030, 1010, 1041], concurrency=1)
+    for name in EVERY_RUN:
+        del config[name]  # the defaults: 0.1 of the age, 5 min to 168 h
+    run = run_tap(tmp_path, config, state=stored)
+    assert run.returncode == 0, run.stderr
+    assert polled(simulator) == [1040, 1041, 1020, 1011, 1010]
+    start = next(line for line in run.stderr.splitlines() if "Polling 5 interviews" in line)
+    assert "2 never fetched, 1 failed last time" in start
+    assert "2 pending and due; 1 pending not due yet (the next at " in start
+    assert re.search(r"in 16[67]h\d\dm\)", start)
+
+
+def test_a_stream_selected_later_gets_its_history_once(simulator, tmp_path):
+    ids = list(range(1001, 1031))
+    completed = [i for i in ids if simulator.status_of(i) == "completed"]
+    config = tap_config(simulator, ids)
+    first = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, "interviews"))
+    assert first.returncode == 0, first.stderr
+    assert first.records("interview_turns") == []
+    assert sorted(lifecycle(first).unsent["interview_turns"]) == completed
+
+    simulator.reset_stats()
+    second = run_tap(tmp_path, config, state=first.states()[-1])  # both streams selected
+    assert second.returncode == 0, second.stderr
+    pending = [i for i in ids if i not in completed]
+    assert sorted(polled(simulator)) == sorted(completed + pending)  # each once
+    turns = second.records("interview_turns")
+    expected = [
+        (i, t.index, t.text)
+        for i in completed
+        for t in parse_turns(storable(simulator.interview(i))["transcript"]["content"])
+    ]
+    assert sorted((t["interview_request_id"], t["turn_index"], t["text"]) for t in turns) == sorted(
+        expected
+    )
+    assert second.records() == []  # the interviews' rows were loaded already
+    assert "unsent" not in second.states()[-1]["bookmarks"]["interviews"][STATE_KEY]
+
+    simulator.reset_stats()
+    third = run_tap(tmp_path, config, state=second.states()[-1])
+    assert third.records("interview_turns") == []
+    assert sorted(polled(simulator)) == pending  # completed ones never again
+
+
+def _v1_mark(record):
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+@pytest.mark.parametrize("turns_bookmark", [True, False])
+def test_a_version_1_state_is_read_and_its_pending_ids_are_due_at_once(
+    simulator, tmp_path, turns_bookmark
+):
+    ids = list(range(1001, 1021))
+    completed = [i for i in ids if simulator.status_of(i) == "completed"]
+    pending = [i for i in ids if i not in completed]
+    marks = {i: _v1_mark(storable(simulator.interview(i))) for i in pending}
+    stored = {
+        "version": 1,
+        "completed": RangeSet(completed).to_text(),
+        "pending": ",".join(f"{i}:{marks[i]}" for i in pending),
+        "failed": "",
+        "out_of_range": "",
+    }
+    bookmarks = {"interviews": {STATE_KEY: stored}}
+    if turns_bookmark:
+        bookmarks["interview_turns"] = {}  # a version 1 run synced the turns
+    config = tap_config(simulator, ids)
+    for name in EVERY_RUN:
+        del config[name]  # the defaults
+    run = run_tap(tmp_path, config, state={"bookmarks": bookmarks})
+    assert run.returncode == 0, run.stderr
+    if turns_bookmark:
+        assert sorted(polled(simulator)) == pending
+        assert run.records("interview_turns") == []
+    else:  # the turns were never emitted: their history comes now, once
+        assert sorted(polled(simulator)) == sorted(pending + completed)
+        assert {t["interview_request_id"] for t in run.records("interview_turns")} == set(completed)
+    assert run.records() == []  # unchanged since the old state: nothing re-emitted
+    after = lifecycle(run)
+    assert run.states()[-1]["bookmarks"]["interviews"][STATE_KEY]["version"] == 2
+    assert set(after.pending) == set(pending)
+    assert all(poll.polled_at is not None for poll in after.pending.values())
+    assert all(poll.mark == marks[i][:8] for i, poll in after.pending.items())
