@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -600,6 +601,25 @@ def _decode(json_type: str, raw: str) -> Any:  # noqa: ANN401 (any setting)
             return raw  # kept as it is: the schema check names the setting and the value
         return number
     return raw
+
+
+def numbers_from_strings(schema: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """`config` with number settings written as strings (`"0.5"`) read as numbers.
+
+    Meltano passes number settings as strings (see `plugin._KINDS`). A string that is not
+    a finite number is left as it is, for the schema check to name.
+    """
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    result = dict(config)
+    for name, value in config.items():
+        if isinstance(value, str) and json_type(properties.get(name, {})) == "number":
+            try:
+                number = float(value.strip())
+            except ValueError:
+                continue
+            if math.isfinite(number):
+                result[name] = number
+    return result
 
 
 def json_type(spec: Mapping[str, Any]) -> str:

@@ -22,6 +22,7 @@ from tap_hindsight.settings import (
     TAP_NAME,
     Settings,
     load_settings,
+    numbers_from_strings,
     settings_from_environment,
 )
 from tap_hindsight.state import readable_state
@@ -66,6 +67,7 @@ class TapHindsight(Tap):
             # The SDK's own parsing crashes on `1,2,3` lists and on numbers that are not
             # numbers; ours leaves bad values for the schema check to name.
             given.update(settings_from_environment(schema))
+        given = numbers_from_strings(schema, given)
         self._settings: Settings | None = None
         #: Streams the input state had bookmarks for (what an old state says was synced).
         self.streams_in_state: frozenset[str] = frozenset()

@@ -57,7 +57,7 @@ def test_meltano_yml_declares_exactly_the_settings_about_lists(tmp_path):
 def test_meltano_kinds_follow_the_schema():
     assert meltano_kind({"type": ["string", "null"], "enum": ["a"]}) == "options"
     assert meltano_kind({"type": ["string"], "format": "date-time"}) == "date_iso8601"
-    assert meltano_kind({"type": ["number", "null"]}) == "decimal"
+    assert meltano_kind({"type": ["number", "null"]}) == "string"  # Meltano's decimal crashes
     assert meltano_kind({"type": ["integer", "null"]}) == "integer"
     assert meltano_kind({"type": ["array", "null"]}) == "array"
 

@@ -118,6 +118,11 @@ def test_base_url_needs_https_except_for_loopback(url, ok):
         ("emit_activate_version_messages", "yes", "must be true or false"),
         ("start_date", "yesterday", "is not an ISO 8601 date-time"),
         ("start_date", "2026-13-45", "is not an ISO 8601 date-time"),
+        ("poll_age_ratio", -0.1, "must be a number from 0 to 10"),
+        ("min_poll_interval_minutes", 20_000, "must be a number from 0 to 10080"),
+        ("max_poll_interval_hours", 9_000, "must be a number from 0 to 8760"),
+        ("max_run_minutes", 0, "must be greater than 0 and at most 10080"),
+        ("max_run_minutes", "soon", "must be a number"),
     ],
 )
 def test_each_rule_of_the_schema_is_named_with_the_setting_and_value(name, value, rule):
@@ -125,6 +130,28 @@ def test_each_rule_of_the_schema_is_named_with_the_setting_and_value(name, value
     assert error.startswith(f"{name}")
     assert repr(value if not isinstance(value, list) else value[1]) in error
     assert rule in error
+
+
+def test_polling_settings_and_their_defaults():
+    settings = settings_of({"api_key": "k"})
+    assert (settings.poll_age_ratio, settings.min_poll_interval_minutes) == (0.1, 5)
+    assert (settings.max_poll_interval_hours, settings.max_run_minutes) == (168, None)
+    assert settings.poll_policy.interval(10 * 3600) == 3600
+    (error,) = errors_of(
+        {"api_key": "k", "min_poll_interval_minutes": 90, "max_poll_interval_hours": 1}
+    )
+    assert error.startswith("min_poll_interval_minutes: 90 is longer than max_poll_interval_hours")
+
+
+def test_number_settings_written_as_strings_are_read_as_numbers():
+    # What Meltano passes for a number setting set from an environment variable.
+    config = {"api_key": "k", "poll_age_ratio": "0.5", "max_run_minutes": " 12 "}
+    settings = TapHindsight(config={**config, "request_timeout": "7.5"}).settings
+    assert (settings.poll_age_ratio, settings.max_run_minutes) == (0.5, 12.0)
+    assert settings.request_timeout == 7.5
+    with pytest.raises(ConfigValidationError) as caught:
+        TapHindsight(config={"api_key": "k", "poll_age_ratio": "lots"})
+    assert caught.value.errors == ["poll_age_ratio: 'lots' must be a number"]
 
 
 def test_every_per_setting_rule_lives_in_the_schema():

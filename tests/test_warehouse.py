@@ -91,6 +91,9 @@ def warehouse_env(simulator, database, tmp_path, **extra: str) -> dict[str, str]
         TAP_HINDSIGHT_BASE_URL=simulator.url,
         TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, [*IDS, FOREIGN])),
         TAP_HINDSIGHT_PLAN="enterprise",
+        # The second run follows the first at once: poll every pending interview.
+        TAP_HINDSIGHT_POLL_AGE_RATIO="0",
+        TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES="0",
         TARGET_POSTGRES_HOST=database.host,
         TARGET_POSTGRES_PORT=str(database.port),
         TARGET_POSTGRES_USER=database.user,

@@ -1,0 +1,322 @@
+"""What a scheduled run costs over a year: every-run polling against age-aware polling.
+
+A simulated year, driven by simulated time through the tap's own policy code
+(`LifecycleState.plan`, `mark_pending`, `mark_completed`, `tap_hindsight.polling`): the same
+calls the interviews stream makes, with a simulated clock instead of the wall clock.
+
+Traffic models (interviews created at random at the given rate; a share completes, after a
+lognormal time from creation; the rest never do):
+- ordinary: 50 a week, 60% complete, median 20 h, sigma 1.2;
+- fast buyers: 50 a week, 80% complete, median 2 h, sigma 1.2;
+- slow buyers: 50 a week, 30% complete, median 5 days, sigma 1.2.
+The invitation email goes out 5 to 90 minutes after creation. A run starts every 15
+minutes on the essentials plan (60 requests a minute, one a second) with
+`max_run_minutes: 12` (at most 720 requests a run); what a run defers comes first in the
+next. Interviews are created for 365 days; runs go on for `max_poll_interval_hours` plus a
+day more, so that a completion near the end of the year can still be seen.
+
+Printed for every-run polling (`poll_age_ratio: 0`, `min_poll_interval_minutes: 0`) and
+for the defaults, side by side: requests per day at days 30, 90, 180 and 365, requests per
+captured transcript (and the ratio of the two), capture delay p50 / p95 / max, the longest
+run, and transcripts never captured. Then the STATE written by the real tap for 10,000
+pending interviews, in bytes per pending interview (goal: at most 40).
+
+Run: `.venv/bin/python benchmarks/polling.py [--days 365] [--skip-tap]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tap_hindsight.polling import PollPolicy
+from tap_hindsight.state import LifecycleState, fingerprint
+
+MINUTE, HOUR, DAY = 60, 3600, 86_400
+SCHEDULE = 15 * MINUTE
+REQUESTS_PER_SECOND = 1  # essentials: 60 a minute
+MAX_RUN_MINUTES = 12
+PER_RUN = MAX_RUN_MINUTES * 60 * REQUESTS_PER_SECOND
+START = 1_790_000_000  # a Monday in 2026; any instant would do
+SELECTED = frozenset({"interviews"})
+
+
+@dataclass(frozen=True)
+class Model:
+    """How buyers behave."""
+
+    name: str
+    per_week: float
+    complete_share: float
+    median_hours: float
+    sigma: float = 1.2
+
+
+MODELS = (
+    Model("ordinary", 50, 0.6, 20),
+    Model("fast buyers", 50, 0.8, 2),
+    Model("slow buyers", 50, 0.3, 120),
+)
+
+
+@dataclass
+class Interview:
+    """One interview's truth: when it was created, emailed and completed (None: never)."""
+
+    created: int
+    sent: int
+    completed: int | None
+
+
+def interviews(model: Model, days: int, seed: int = 11) -> list[Interview]:
+    """Creation times at random (a Poisson process), each with its email and completion."""
+    rng = random.Random(f"{seed}:{model.name}")  # noqa: S311 (benchmark data)
+    result = []
+    at = float(START)
+    mean_gap = 7 * DAY / model.per_week
+    while True:
+        at += rng.expovariate(1 / mean_gap)
+        if at >= START + days * DAY:
+            return result
+        created = int(at)
+        sent = created + rng.randint(5 * MINUTE, 90 * MINUTE)
+        completed = None
+        if rng.random() < model.complete_share:
+            delay = rng.lognormvariate(math.log(model.median_hours * HOUR), model.sigma)
+            completed = max(created + int(delay), sent + MINUTE)
+        result.append(Interview(created, sent, completed))
+
+
+@dataclass
+class Outcome:
+    """What one policy cost on one model."""
+
+    requests_by_day: dict[int, int] = field(default_factory=dict)
+    delays: list[int] = field(default_factory=list)
+    longest_run_requests: int = 0
+    completed_in_year: int = 0
+    never_captured: int = 0
+    captured: set[int] = field(default_factory=set)
+
+    #: Requests sent during the year (the runs after it only let late completions be seen).
+    requests: int = 0
+
+
+def _status(interview: Interview, now: int) -> str:
+    if interview.completed is not None and now >= interview.completed:
+        return "completed"
+    return "sent" if now >= interview.sent else "created"
+
+
+def simulate(model: Model, policy: PollPolicy, days: int) -> Outcome:
+    """Every scheduled run of the simulated year, through the tap's own state and policy."""
+    truth = interviews(model, days)
+    state = LifecycleState()
+    outcome = Outcome()
+    end = START + days * DAY + int(policy.max_interval) + DAY
+    marks: dict[tuple[int, str], str] = {}
+    created_upto = 0  # interviews[:created_upto] exist (they are created in time order)
+    unfetched: dict[int, None] = {}  # created, configured, never fetched yet (in order)
+    run_at = START
+    while run_at < end:
+        while created_upto < len(truth) and truth[created_upto].created <= run_at:
+            unfetched[created_upto + 1] = None  # IDs from 1
+            created_upto += 1
+        plan = state.plan(unfetched, run_at, policy, SELECTED)
+        batch = plan.ids[:PER_RUN]  # the deadline: no request starts after 12 minutes
+        outcome.longest_run_requests = max(outcome.longest_run_requests, len(batch))
+        for index, interview_id in enumerate(batch):
+            now = run_at + index // REQUESTS_PER_SECOND
+            interview = truth[interview_id - 1]
+            day = (now - START) // DAY
+            outcome.requests_by_day[day] = outcome.requests_by_day.get(day, 0) + 1
+            unfetched.pop(interview_id, None)
+            status = _status(interview, now)
+            if status == "completed":
+                state.mark_completed(interview_id)
+                if interview.completed is not None:
+                    outcome.delays.append(now - interview.completed)
+                    outcome.captured.add(interview_id)
+                continue
+            key = (interview_id, status)
+            mark = marks.get(key)
+            if mark is None:
+                mark = marks[key] = fingerprint({"id": interview_id, "status": status})
+            anchor = interview.sent if status == "sent" else interview.created
+            state.mark_pending(interview_id, mark, now, anchor)
+        run_at += SCHEDULE
+    year_end = START + days * DAY
+    done = [
+        number
+        for number, i in enumerate(truth, start=1)
+        if i.completed is not None and i.completed <= year_end
+    ]
+    outcome.completed_in_year = len(done)
+    outcome.requests = sum(n for day, n in outcome.requests_by_day.items() if day < days)
+    outcome.never_captured = sum(1 for number in done if number not in outcome.captured)
+    return outcome
+
+
+def percentile(values: list[int], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / HOUR:.2f} h"
+
+
+def report(model: Model, days: int) -> dict[str, Outcome]:
+    """Both policies on one model, side by side."""
+    policies = {
+        "every run": PollPolicy.from_settings(0, 0, 168),
+        "defaults": PollPolicy.from_settings(0.1, 5, 168),
+    }
+    outcomes = {name: simulate(model, policy, days) for name, policy in policies.items()}
+    print(
+        f"\n## {model.name}: {model.per_week:g}/week, {model.complete_share:.0%} complete, "
+        f"median {model.median_hours:g} h, sigma {model.sigma}"
+    )
+    print("| | " + " | ".join(outcomes) + " |")
+    print("|---|" + "---:|" * len(outcomes))
+    checkpoints = [d for d in (30, 90, 180, 365) if d <= days]
+    for day in checkpoints:
+        cells = [f"{o.requests_by_day.get(day - 1, 0):,}" for o in outcomes.values()]
+        print(f"| requests on day {day} | " + " | ".join(cells) + " |")
+    per_capture = {n: o.requests / max(o.completed_in_year, 1) for n, o in outcomes.items()}
+    print(
+        "| requests per transcript completed in the year | "
+        + " | ".join(f"{v:,.1f}" for v in per_capture.values())
+        + " |"
+    )
+    for label, share in (("p50", 0.5), ("p95", 0.95)):
+        print(
+            f"| capture delay {label} | "
+            + " | ".join(hours(percentile(o.delays, share)) for o in outcomes.values())
+            + " |"
+        )
+    print(
+        "| capture delay max | "
+        + " | ".join(hours(max(o.delays, default=0)) for o in outcomes.values())
+        + " |"
+    )
+    print(
+        "| longest run | "
+        + " | ".join(
+            f"{o.longest_run_requests / 60 / REQUESTS_PER_SECOND:.1f} min"
+            for o in outcomes.values()
+        )
+        + " |"
+    )
+    print(
+        "| transcripts captured | "
+        + " | ".join(f"{len(o.delays):,}" for o in outcomes.values())
+        + " |"
+    )
+    print(
+        "| transcripts never captured | "
+        + " | ".join(f"{o.never_captured:,}" for o in outcomes.values())
+        + " |"
+    )
+    ratio = per_capture["defaults"] / per_capture["every run"]
+    print(
+        f"\ndefaults / every run, requests per captured transcript: {ratio:.4f} "
+        f"(1/{1 / ratio:,.0f})"
+    )
+    return outcomes
+
+
+def goals(outcomes: dict[str, Outcome]) -> None:
+    """The goals set for the first model."""
+    every, defaults = outcomes["every run"], outcomes["defaults"]
+    ratio = (defaults.requests / defaults.completed_in_year) / (
+        every.requests / every.completed_in_year
+    )
+    checks = [
+        (f"requests per capture at most 1/100 of every run's ({ratio:.4f})", ratio <= 0.01),
+        (
+            f"p50 delay <= 1 h ({hours(percentile(defaults.delays, 0.5))})",
+            percentile(defaults.delays, 0.5) <= HOUR,
+        ),
+        (
+            f"p95 delay <= 12 h ({hours(percentile(defaults.delays, 0.95))})",
+            percentile(defaults.delays, 0.95) <= 12 * HOUR,
+        ),
+        (
+            f"max delay <= 168 h + 15 min ({hours(max(defaults.delays))})",
+            max(defaults.delays) <= 168 * HOUR + SCHEDULE,
+        ),
+        (
+            f"no run over 12 min ({defaults.longest_run_requests / 60:.1f} min)",
+            defaults.longest_run_requests <= PER_RUN,
+        ),
+        (f"0 never captured ({defaults.never_captured})", defaults.never_captured == 0),
+    ]
+    print("\ngoals on the ordinary model, defaults:")
+    for text, met in checks:
+        print(f"- {'met' if met else 'MISSED'}: {text}")
+
+
+def state_bytes_per_pending(pending: int) -> None:
+    """The real tap's final STATE after polling `pending` pending interviews."""
+    from tap_hindsight.simulator import (  # noqa: PLC0415 (only for this measurement)
+        HindsightSimulator,
+        SimulatorConfig,
+        default_organisations,
+    )
+
+    config = SimulatorConfig(organisations=default_organisations(pending), rate_limit=10**9)
+    with HindsightSimulator(config) as simulator, tempfile.TemporaryDirectory() as workdir:
+        acme = simulator.organisation("acme")
+        for interview_id in acme.ids:
+            simulator.set_status(interview_id, "sent")
+        config_path = Path(workdir) / "config.json"
+        config_path.write_text(
+            json.dumps(
+                {
+                    "api_key": acme.api_key,
+                    "base_url": simulator.url,
+                    "interview_ids": acme.ids,
+                    "requests_per_minute": 100_000,
+                    "concurrency": 16,
+                }
+            )
+        )
+        tap = str(Path(sys.executable).with_name("tap-hindsight"))
+        done = subprocess.run(
+            [tap, "--config", str(config_path)], capture_output=True, text=True, check=True
+        )
+    line = [m for m in done.stdout.splitlines() if m.startswith('{"type":"STATE"')][-1]
+    state = json.loads(line)["value"]["bookmarks"]["interviews"]["interview_lifecycle"]
+    lifecycle = LifecycleState.from_bookmark(state)
+    assert len(lifecycle.pending) == pending, len(lifecycle.pending)
+    size = len(line.encode())
+    print(
+        f"\nSTATE message after the real tap polled {pending:,} pending interviews: "
+        f"{size:,} bytes = {size / pending:.1f} bytes per pending interview (goal: <= 40)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--skip-tap", action="store_true", help="skip the real tap's STATE")
+    args = parser.parse_args()
+    results = [report(model, args.days) for model in MODELS]
+    goals(results[0])
+    if not args.skip_tap:
+        state_bytes_per_pending(10_000)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
