@@ -1,8 +1,10 @@
 """What an incremental re-sync costs: requests, state size, and memory, against the simulator.
 
 Prints, as ratios:
-- requests sent by a re-sync of N IDs with p% pending, divided by p*N (goal: 1.0, plus
-  discovery probes when discovery is on);
+- requests sent by a re-sync of N IDs with p% pending, divided by p*N, when every pending
+  interview is due (`poll_age_ratio: 0`, `min_poll_interval_minutes: 0`; goal: 1.0, plus
+  discovery probes when discovery is on), and with the default polling rule right after
+  the first run (goal: 0, none is due yet);
 - the size of the state for 100,000 completed IDs and for 10,000 pending ones;
 - the tap's peak memory over runs of growing N, as a ratio to the smallest run (goal: flat,
   and under 200 MB).
@@ -78,8 +80,12 @@ def simulator_with(ids: int, pending_share: float, seed: int = 11) -> HindsightS
     return simulator
 
 
+#: Every pending interview due at every run.
+EVERY_RUN = {"poll_age_ratio": 0, "min_poll_interval_minutes": 0}
+
+
 def config_for(simulator: HindsightSimulator, **extra: Any) -> dict[str, Any]:  # noqa: ANN401
-    """Tap settings for this simulator, unthrottled."""
+    """Tap settings for this simulator, unthrottled, polling every pending ID every run."""
     acme = simulator.organisation("acme")
     return {
         "api_key": acme.api_key,
@@ -87,14 +93,21 @@ def config_for(simulator: HindsightSimulator, **extra: Any) -> dict[str, Any]:  
         "interview_ids": acme.ids,
         "requests_per_minute": 100_000,
         "concurrency": 8,
+        **EVERY_RUN,
         **extra,
     }
 
 
-def resync_requests(ids: int, pending_share: float, *, discovery: bool) -> None:
+def resync_requests(
+    ids: int, pending_share: float, *, discovery: bool, defaults: bool = False
+) -> None:
     """Requests of a second run over unchanged data, as a ratio to the pending count."""
     simulator = simulator_with(ids, pending_share)
-    extra = {"scan_start_id": simulator.organisation("acme").first_id} if discovery else {}
+    extra: dict[str, Any] = {}
+    if discovery:
+        extra["scan_start_id"] = simulator.organisation("acme").first_id
+    if defaults:
+        extra.update(poll_age_ratio=0.1, min_poll_interval_minutes=5)
     try:
         with tempfile.TemporaryDirectory() as workdir:
             first = run_tap(Path(workdir), config_for(simulator, **extra), None)
@@ -111,6 +124,8 @@ def resync_requests(ids: int, pending_share: float, *, discovery: bool) -> None:
     finally:
         simulator.stop()
     label = "with discovery" if discovery else "listed IDs"
+    if defaults:
+        label += ", default polling rule, right after the first run"
     print(
         f"re-sync, {ids} IDs, {pending_share:.0%} pending ({label}): {sent} requests for "
         f"{pending} pending = {sent / pending:.4f} x pN"
@@ -131,7 +146,7 @@ def state_sizes() -> None:
             holes.mark_completed(interview_id)
     pending = LifecycleState()
     for interview_id in range(1, 10_001):
-        pending.mark_pending(interview_id, "0123456789ab")
+        pending.mark_pending(interview_id, "01234567", 1_795_000_000, 1_795_000_000 - 86_400)
     naive = len(json.dumps(list(range(1, 100_001))))
     for label, state in [
         ("100,000 completed IDs, consecutive", completed),
@@ -174,6 +189,7 @@ def main() -> int:
     for share in (0.1, 0.5):
         resync_requests(args.ids, share, discovery=False)
     resync_requests(args.ids, 0.1, discovery=True)
+    resync_requests(args.ids, 0.1, discovery=False, defaults=True)
     peak_memory([int(n) for n in args.memory_ids.split(",")])
     return 0
 
