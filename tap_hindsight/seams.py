@@ -129,6 +129,14 @@ SEAMS: tuple[Seam, ...] = (
         ("tests/test_resume.py::test_state_is_checkpointed_at_least_every_50_records",),
     ),
     Seam(
+        "Stream.sync",
+        "streams.InterviewsStream._sync_turns",
+        "a turns backfill (interview_turns selected after its interviews completed) syncs "
+        "the child for one interview the way the SDK does for each child context, without "
+        "handing the interview row to the SDK a second time",
+        ("tests/test_polling.py::test_a_stream_selected_later_gets_its_history_once",),
+    ),
+    Seam(
         "Stream.stream_state",
         "seams.CreatedAtBookmark",
         "holds the SDK's created_at progress marker above any instant while a run lasts "
