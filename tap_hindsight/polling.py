@@ -45,7 +45,7 @@ class PollPolicy:
         return min(max(age * self.ratio, self.min_interval), self.max_interval)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Poll:
     """What the state remembers of a pending interview: its record's mark and its last poll."""
 

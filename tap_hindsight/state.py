@@ -184,16 +184,11 @@ def _base36(number: int) -> str:
             return digits
 
 
-def _pending_to_text(pending: dict[int, Poll]) -> str:
-    parts = []
-    for interview_id in sorted(pending):
-        poll = pending[interview_id]
-        if poll.polled_at is None:
-            parts.append(f"{interview_id}:{poll.mark}")
-        else:
-            when = _base36(poll.polled_at - _TIME_ORIGIN)
-            parts.append(f"{interview_id}:{poll.mark}:{when}:{_base36(poll.age)}")
-    return ",".join(parts)
+def _entry_text(interview_id: int, poll: Poll) -> str:
+    if poll.polled_at is None:
+        return f"{interview_id}:{poll.mark}"
+    when = _base36(poll.polled_at - _TIME_ORIGIN)
+    return f"{interview_id}:{poll.mark}:{when}:{_base36(poll.age)}"
 
 
 def _pending_from_text(text: str) -> dict[int, Poll]:
@@ -217,14 +212,14 @@ def _pending_from_text(text: str) -> dict[int, Poll]:
         poll = Poll(mark[:_FINGERPRINT_CHARS])
         if len(fields) == 4:  # noqa: PLR2004
             try:
-                poll.polled_at = int(fields[2], 36) + _TIME_ORIGIN
-                poll.age = int(fields[3], 36)
+                polled_at, age = int(fields[2], 36) + _TIME_ORIGIN, int(fields[3], 36)
             except ValueError:
                 msg = f"{item!r}: poll time and age must be base-36 numbers"
                 raise ValueError(msg) from None
-            if poll.age < 0:
+            if age < 0:
                 msg = f"{item!r}: an age cannot be negative"
                 raise ValueError(msg)
+            poll = Poll(poll.mark, polled_at, age)
         pending[int(number)] = poll
     return pending
 
@@ -257,6 +252,11 @@ class LifecycleState:
     scan_next_id: int | None = None
     #: Per stream, the IDs whose latest record it has not emitted (it was not selected).
     unsent: dict[str, RangeSet] = field(default_factory=dict)
+    #: Each pending entry's stored text, kept with the Poll it was written from: a
+    #: checkpoint (every 50 records) then re-encodes only the entries that changed.
+    _texts: dict[int, tuple[Poll, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     # Reading and writing the bookmark ----------------------------------------------------
 
@@ -310,7 +310,7 @@ class LifecycleState:
         stored: dict[str, Any] = {
             "version": STATE_VERSION,
             "completed": self.completed.to_text(),
-            "pending": _pending_to_text(self.pending),
+            "pending": self._pending_text(),
             "failed": self.failed.to_text(),
             "out_of_range": self.out_of_range.to_text(),
         }
@@ -322,6 +322,19 @@ class LifecycleState:
         if unsent:
             stored["unsent"] = unsent
         return stored
+
+    def _pending_text(self) -> str:
+        texts = self._texts
+        parts = []
+        for interview_id in sorted(self.pending):
+            poll = self.pending[interview_id]
+            cached = texts.get(interview_id)
+            if cached is None or cached[0] is not poll:
+                cached = texts[interview_id] = (poll, _entry_text(interview_id, poll))
+            parts.append(cached[1])
+        if len(texts) > 2 * len(self.pending):  # forget entries no longer pending
+            self._texts = {i: texts[i] for i in self.pending if i in texts}
+        return ",".join(parts)
 
     # What to fetch -----------------------------------------------------------------------
 
