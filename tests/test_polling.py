@@ -341,3 +341,25 @@ def test_a_version_1_state_is_read_and_its_pending_ids_are_due_at_once(
     assert set(after.pending) == set(pending)
     assert all(poll.polled_at is not None for poll in after.pending.values())
     assert all(poll.mark == marks[i][:8] for i, poll in after.pending.items())
+
+
+def test_interviews_selected_after_the_turns_get_their_rows_once(simulator, tmp_path):
+    ids = list(range(1001, 1031))
+    completed = [i for i in ids if simulator.status_of(i) == "completed"]
+    config = tap_config(simulator, ids)
+    first = run_tap(tmp_path, config, catalog=catalog_selecting(tmp_path, "interview_turns"))
+    assert first.returncode == 0, first.stderr
+    assert first.records() == []
+    assert sorted(lifecycle(first).unsent["interviews"]) == ids  # pending ones too
+
+    second = run_tap(tmp_path, config, state=first.states()[-1])  # both selected
+    assert second.returncode == 0, second.stderr
+    rows = second.records_by_id()  # fails on a row emitted twice
+    assert rows == {i: storable(simulator.interview(i)) for i in ids}
+    assert second.records("interview_turns") == []  # emitted in the first run
+    assert "unsent" not in second.states()[-1]["bookmarks"]["interviews"][STATE_KEY]
+    first_turns = {t["interview_request_id"] for t in first.records("interview_turns")}
+    assert sorted(first_turns) == completed  # the turns went out with the first run
+
+    third = run_tap(tmp_path, config, state=second.states()[-1])
+    assert third.records() == []
