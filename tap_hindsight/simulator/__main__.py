@@ -52,6 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hang-seconds", type=float, default=5.0)
     parser.add_argument("--redirect-to", default=None, help="target of 'redirect' faults")
     parser.add_argument(
+        "--deals-envelope",
+        default=None,
+        help="wrap GET /deals pages in an object under this key (default: a bare array)",
+    )
+    parser.add_argument(
         "--advance-every",
         type=float,
         default=0.0,
@@ -77,6 +82,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         fault_kinds=tuple(kind for kind in args.faults.split(",") if kind),
         hang_seconds=args.hang_seconds,
         redirect_to=args.redirect_to,
+        deals_envelope=args.deals_envelope,
     )
 
 

@@ -83,6 +83,34 @@ def transcript_markdown(rng: random.Random, contact: str, competitor: str, size:
     return "\n\n".join(turns)
 
 
+def _head(rng: random.Random) -> dict[str, Any]:
+    """The draws every interview starts with, in the order `make_interview` makes them."""
+    contact = rng.choice(_CONTACTS)
+    competitor = rng.choice(_COMPETITORS)
+    created_offset = timedelta(minutes=rng.randint(0, 30))
+    sent_minutes = rng.randint(5, 90)
+    completed_hours, completed_minutes = rng.randint(2, 96), rng.randint(0, 59)
+    objective = rng.choice(_OBJECTIVES).format(competitor=competitor)
+    contact_id = _sometimes(rng, 0.95, f"contact_{rng.getrandbits(40):010x}")
+    deal_id = _sometimes(rng, 0.8, f"deal_{rng.getrandbits(40):010x}")
+    return {
+        "contact": contact,
+        "competitor": competitor,
+        "created_offset": created_offset,
+        "sent_minutes": sent_minutes,
+        "completed": (completed_hours, completed_minutes),
+        "objective": objective,
+        "contact_id": contact_id,
+        "deal_id": deal_id,
+    }
+
+
+def interview_deal(seed: int, interview_id: int) -> tuple[str | None, str]:
+    """The interview's `deal_id` (or None) and the competitor its buyer talks about."""
+    head = _head(random.Random(f"{seed}:{interview_id}"))  # noqa: S311 (test data)
+    return head["deal_id"], head["competitor"]
+
+
 def make_interview(
     seed: int,
     interview_id: int,
@@ -91,19 +119,19 @@ def make_interview(
 ) -> dict[str, Any]:
     """The interview `interview_id` as the API would serve it in `status`."""
     rng = random.Random(f"{seed}:{interview_id}")  # noqa: S311 (test data)
-    contact = rng.choice(_CONTACTS)
-    competitor = rng.choice(_COMPETITORS)
-    created = _EPOCH + timedelta(minutes=37 * interview_id + rng.randint(0, 30))
-    sent = created + timedelta(minutes=rng.randint(5, 90))
-    completed = sent + timedelta(hours=rng.randint(2, 96), minutes=rng.randint(0, 59))
-    objective = rng.choice(_OBJECTIVES).format(competitor=competitor)
+    head = _head(rng)
+    contact, competitor = head["contact"], head["competitor"]
+    created = _EPOCH + timedelta(minutes=37 * interview_id) + head["created_offset"]
+    sent = created + timedelta(minutes=head["sent_minutes"])
+    hours, minutes = head["completed"]
+    completed = sent + timedelta(hours=hours, minutes=minutes)
     record: dict[str, Any] = {
         "interview_request_id": interview_id,
-        "contact_id": _sometimes(rng, 0.95, f"contact_{rng.getrandbits(40):010x}"),
-        "deal_id": _sometimes(rng, 0.8, f"deal_{rng.getrandbits(40):010x}"),
+        "contact_id": head["contact_id"],
+        "deal_id": head["deal_id"],
         "survey_url": f"https://app.usehindsight.com/survey?token=tok_{rng.getrandbits(64):016x}",
         "status": status,
-        "objective": _sometimes(rng, 0.7, objective),
+        "objective": _sometimes(rng, 0.7, head["objective"]),
         "email_sent_at": None if status == "created" else _instant(sent),
         "created_at": _instant(created),
         "transcript": None,
@@ -135,3 +163,76 @@ def next_status(status: str) -> str:
     if status in STATUSES[:-1]:
         return STATUSES[STATUSES.index(status) + 1]
     return status
+
+
+#: Deal statuses as the CRM names them: the reference has shown each of these spellings.
+DEAL_STATUSES = ("Won", "Lost", "Closed Won", "Closed Lost", "negotiation")
+_DEAL_STATUS_WEIGHTS = (3, 3, 1, 2, 1)
+_REASONS = (
+    ("pricing", "Pricing was {sign} against {competitor}'s offer."),
+    ("product_fit", "The product {verb} the workflow the team needed."),
+    ("onboarding", "Onboarding {verb} the buyer's expectations."),
+    ("security_review", "The security review {verb} the timeline."),
+    ("support", "Support responsiveness {verb} the decision."),
+)
+_TYPES = ("new_business", "expansion", "renewal")
+_REGIONS = ("NA", "EMEA", "APAC", "LATAM")
+
+
+def competitor_id(name: str) -> str:
+    """`Competitor X` -> `cmp_competitor_x`: the ID deals carry for a competitor."""
+    return "cmp_" + "_".join(name.lower().split())
+
+
+def make_deal(seed: int, deal_id: str, competitor: str | None) -> dict[str, Any]:
+    """The deal `deal_id` as GET /deals serves it; `competitor` is its primary one."""
+    rng = random.Random(f"{seed}:deal:{deal_id}")  # noqa: S311 (test data)
+    status = rng.choices(DEAL_STATUSES, weights=_DEAL_STATUS_WEIGHTS)[0]
+    competitor = competitor or rng.choice(_COMPETITORS)
+    others = [c for c in _COMPETITORS if c != competitor]
+    associations = [
+        {"competitor_id": competitor_id(competitor), "is_primary": True, "is_incumbent": False}
+    ] + [
+        {
+            "competitor_id": competitor_id(name),
+            "is_primary": False,
+            "is_incumbent": rng.random() < 0.2,  # noqa: PLR2004
+        }
+        for name in rng.sample(others, rng.randint(0, 2))
+    ]
+    won = "Won" in status
+    drivers = []
+    for reason, text in rng.sample(_REASONS, rng.randint(1, 4)):
+        positive = rng.random() < (0.7 if won else 0.3)
+        summary = text.format(
+            sign="favourable" if positive else "unfavourable",
+            verb="matched" if positive else "missed",
+            competitor=competitor,
+        )
+        drivers.append({"reason_id": f"rsn_{reason}", "positive": positive, "summary": summary})
+    created = _EPOCH + timedelta(days=rng.randint(0, 300), minutes=rng.randint(0, 1439))
+    analyzed = rng.random() < 0.8  # noqa: PLR2004
+    deal: dict[str, Any] = {
+        "id": deal_id,
+        "name": f"{rng.choice(_CONTACTS).split()[-1]} {rng.choice(_TYPES).replace('_', ' ')}",
+        "amount": round(rng.uniform(5_000, 250_000), 2),
+        "status_id": status,
+        "previous_status_id": _sometimes(rng, 0.6, "negotiation"),
+        "proposal_due": _sometimes(rng, 0.7, (created + timedelta(days=30)).strftime("%Y-%m-%d")),
+        "created_at": _instant(created),
+        "owner_id": _sometimes(rng, 0.95, f"usr_{rng.getrandbits(24):06x}"),
+        "salesforce_id": _sometimes(rng, 0.5, f"006{rng.getrandbits(48):012X}"),
+        "hubspot_id": _sometimes(rng, 0.3, str(rng.getrandbits(32))),
+        "deal_analyzed": analyzed,
+        "analysis_verified": analyzed and rng.random() < 0.5,  # noqa: PLR2004
+        "type": _sometimes(rng, 0.9, rng.choice(_TYPES)),
+        "region": _sometimes(rng, 0.9, rng.choice(_REGIONS)),
+        "deal_competitor_associations": associations,
+        "drivers": drivers if analyzed else [],
+        "wl_product_fit_score": round(rng.uniform(1, 10), 1) if analyzed else None,
+        "wl_sales_execution_score": round(rng.uniform(1, 10), 1) if analyzed else None,
+        "wl_relationship_score": round(rng.uniform(1, 10), 1) if analyzed else None,
+    }
+    if int(deal_id.rsplit("_", 1)[-1], 16) % NUL_EVERY == 0 and drivers:
+        deal["drivers"][0]["summary"] += " (notes\x00 attached)"
+    return deal

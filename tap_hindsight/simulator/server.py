@@ -3,7 +3,11 @@
 It serves `GET /interviews/{id}` with per-organisation keys (another organisation's IDs
 answer 404), a per-minute request budget with `X-RateLimit-*` headers and 429s, the
 created -> sent -> completed lifecycle, latency, and injected faults of every kind the
-tap must survive. Tests, benchmarks and the demo all run against it.
+tap must survive. `GET /deals` pages the organisation's deals as documented (`page_size`
+at most 100, default 50; `page_index` from 0; `sort`, `sort_order`; `count=true`; a bare
+array whose last page is short), every deal an interview's `deal_id` names among them, on
+the same budget and with the same faults (403 for a key without access to deals). Tests,
+benchmarks and the demo all run against it.
 
 Control endpoints under `/_sim/` (no key needed; the server only listens on loopback):
     GET  /_sim/stats                 counters, arrival times, in-flight peak
@@ -28,10 +32,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 from typing_extensions import Self
 
-from tap_hindsight.simulator.data import initial_status, make_interview, next_status
+from tap_hindsight.simulator.data import (
+    initial_status,
+    interview_deal,
+    make_deal,
+    make_interview,
+    next_status,
+)
+
+#: GET /deals: the largest page, and the columns it sorts by.
+MAX_DEALS_PAGE_SIZE = 100
+DEFAULT_DEALS_PAGE_SIZE = 50
+DEAL_SORT_COLUMNS = frozenset({"id", "created_at", "name", "amount"})
 
 
 def _instant(value: datetime) -> str:
@@ -71,6 +87,8 @@ class Organisation:
     count: int
     #: IDs inside the range that are not this organisation's (another one's, or deleted).
     gaps: frozenset[int] = frozenset()
+    #: False: the key may read interviews but GET /deals answers 403.
+    deals_access: bool = True
 
     def owns(self, interview_id: int) -> bool:
         """True if this organisation created `interview_id`."""
@@ -119,6 +137,9 @@ class SimulatorConfig:
     #: Hold every answer until this many requests have been in flight at once (or
     #: `hang_seconds` passed): a test of concurrency that does not depend on latency.
     hold_until_in_flight: int = 0
+    #: GET /deals wraps its array in an object under this key (None: a bare array, as
+    #: documented; older reference pages showed an envelope).
+    deals_envelope: str | None = None
 
 
 @dataclass
@@ -143,6 +164,8 @@ class HindsightSimulator:
         self._statuses: dict[int, str] = {}
         self._bodies: dict[int, Any] = {}
         self._times: dict[int, tuple[datetime, datetime | None]] = {}
+        self._deal_changes: dict[str, dict[str, Any]] = {}
+        self._deal_faults: deque[str] = deque()
         self._scripted: dict[int, deque[str]] = {}
         self._windows: dict[str, tuple[float, int]] = {}
         self._rng = random.Random(self.config.seed)  # noqa: S311 (fault dice)
@@ -281,17 +304,57 @@ class HindsightSimulator:
                 self._statuses[interview_id] = next_status(self._status_locked(interview_id))
             return {interview_id: self._statuses[interview_id] for interview_id in ids}
 
+    def deals(self, organisation: str) -> list[dict[str, Any]]:
+        """Every deal of the organisation as GET /deals serves it (ground truth), by ID.
+
+        The deals its interviews point to (each with the competitor its buyer talks
+        about as the primary one), and a tenth more that no interview points to.
+        """
+        org = self.organisation(organisation)
+        seed = self.config.seed
+        competitors: dict[str, str | None] = {}
+        for interview_id in org.ids:
+            referenced, competitor = interview_deal(seed, interview_id)
+            if referenced is not None:
+                competitors.setdefault(referenced, competitor)
+        for extra in range(max(org.count // 10, 1)):
+            rng = random.Random(f"{seed}:{org.name}:deal:{extra}")  # noqa: S311
+            competitors.setdefault(f"deal_{rng.getrandbits(40):010x}", None)
+        with self._lock:
+            changes = {k: dict(v) for k, v in self._deal_changes.items()}
+        deals = []
+        for deal_id, primary in competitors.items():
+            deal = make_deal(seed, deal_id, primary)
+            deal.update(changes.get(deal_id, {}))
+            deals.append(deal)
+        return sorted(deals, key=lambda deal: deal["id"])
+
+    def change_deal(self, deal_id: str, **fields: Any) -> None:  # noqa: ANN401
+        """Serve these fields for the deal from now on (a stage change, a new driver...)."""
+        with self._lock:
+            self._deal_changes.setdefault(deal_id, {}).update(fields)
+
+    def script_deal_faults(self, faults: list[str]) -> None:
+        """The next GET /deals requests fail in these ways, in order, then succeed."""
+        self._check_faults(faults)
+        with self._lock:
+            self._deal_faults.extend(faults)
+
     def set_body(self, interview_id: int, body: Any) -> None:  # noqa: ANN401
         """Serve `body` for this ID instead of generated data (a broken payload)."""
         with self._lock:
             self._bodies[interview_id] = body
 
-    def script_faults(self, interview_id: int, faults: list[str]) -> None:
-        """The next requests for this ID fail in these ways, in order, then succeed."""
+    @staticmethod
+    def _check_faults(faults: list[str]) -> None:
         unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT, HUGE_FAULT, HOLD_FAULT}
         if unknown:
             msg = f"unknown fault kinds: {sorted(unknown)}"
             raise ValueError(msg)
+
+    def script_faults(self, interview_id: int, faults: list[str]) -> None:
+        """The next requests for this ID fail in these ways, in order, then succeed."""
+        self._check_faults(faults)
         with self._lock:
             self._scripted.setdefault(interview_id, deque()).extend(faults)
 
@@ -384,8 +447,10 @@ class HindsightSimulator:
             self._windows[org.name] = (start, used)
         return allowed, max(self.config.rate_limit - used, 0), start + window
 
-    def _draw_fault(self, interview_id: int | None) -> str | None:
+    def _draw_fault(self, interview_id: int | None, *, deals: bool = False) -> str | None:
         with self._lock:
+            if deals and self._deal_faults:
+                return self._deal_faults.popleft()
             if interview_id is not None and self._scripted.get(interview_id):
                 return self._scripted[interview_id].popleft()
             if self.config.fault_rate > 0 and self._rng.random() < self.config.fault_rate:
@@ -470,6 +535,10 @@ class _Handler(BaseHTTPRequestHandler):
             if self.path.startswith("/_sim/stats"):
                 self._send(200, json.dumps(sim.stats()).encode())
                 return
+            path, _, query = self.path.partition("?")
+            if path == "/api/v1/deals":
+                self._serve_deals(query)
+                return
             self._serve_interview()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -482,14 +551,10 @@ class _Handler(BaseHTTPRequestHandler):
             Arrival(self._arrived, self._interview_id, status, fault, self._authorized, client),
         )
 
-    def _serve_interview(self) -> None:
+    def _admit(self, *, deals: bool) -> tuple[Organisation, str | None, dict[str, str]] | None:
+        """Key, budget and faults, as for every API request: None if already answered."""
         sim = self.simulator
         config = sim.config
-        self._arrived = time.time()
-        path = self.path.split("?", 1)[0]
-        prefix = "/api/v1/interviews/"
-        tail = path[len(prefix) :] if path.startswith(prefix) else ""
-        self._interview_id = int(tail) if tail.isdigit() else None
         if config.latency_ms > 0:
             time.sleep(config.latency_ms / 1000.0)
         org = sim._organisation_for(self.headers.get("Authorization"))  # noqa: SLF001
@@ -497,7 +562,7 @@ class _Handler(BaseHTTPRequestHandler):
         if org is None:
             self._log(401)
             self._send(401, _error_body("unauthorized", "Invalid or missing API key"))
-            return
+            return None
         allowed, remaining, reset_at = sim._spend(org)  # noqa: SLF001
         headers_429 = sim.rate_limit_headers(remaining, reset_at)
         limit_headers = headers_429 if config.limit_headers_always else {}
@@ -507,15 +572,75 @@ class _Handler(BaseHTTPRequestHandler):
             if config.reset_style == "retry-after":
                 headers["Retry-After"] = str(max(math.ceil(reset_at - time.time()), 1))
             self._send(429, _error_body("rate_limit_exceeded", "Too many requests"), headers)
-            return
-        fault = sim._draw_fault(self._interview_id)  # noqa: SLF001
+            return None
+        fault = sim._draw_fault(self._interview_id, deals=deals)  # noqa: SLF001
         if fault == HOLD_FAULT:
             sim._hold()  # noqa: SLF001 (then answered as usual)
         if fault in self.EARLY_FAULTS:
             status, answer = self.EARLY_FAULTS[fault]
             self._log(status, fault)
             getattr(self, answer)(limit_headers)
+            return None
+        return org, fault, limit_headers
+
+    def _serve_deals(self, query: str) -> None:
+        """GET /deals: one page of the organisation's deals, a bare array (documented)."""
+        sim = self.simulator
+        self._arrived = time.time()
+        admitted = self._admit(deals=True)
+        if admitted is None:
             return
+        org, fault, limit_headers = admitted
+        if not org.deals_access:
+            self._log(403, fault)
+            body = _error_body("forbidden", "This API key has no access to deals")
+            self._send(403, body, limit_headers)
+            return
+        params = dict(parse_qsl(query))
+        try:
+            page_size = int(params.get("page_size", DEFAULT_DEALS_PAGE_SIZE))
+            page_index = int(params.get("page_index", 0))
+        except ValueError:
+            page_size = page_index = -1
+        sort = params.get("sort", "created_at")
+        order = params.get("sort_order", "desc")
+        if not (
+            1 <= page_size <= MAX_DEALS_PAGE_SIZE
+            and page_index >= 0
+            and sort in DEAL_SORT_COLUMNS
+            and order in {"asc", "desc"}
+        ):
+            self._log(400, fault)
+            message = f"page_size 1-{MAX_DEALS_PAGE_SIZE}, page_index >= 0, sort one of " + (
+                ", ".join(sorted(DEAL_SORT_COLUMNS)) + ", sort_order asc or desc"
+            )
+            self._send(400, _error_body("bad_request", message), limit_headers)
+            return
+        deals = sim.deals(org.name)
+        answer: Any
+        if params.get("count") == "true":
+            answer = {"count": len(deals)}
+        else:
+            deals.sort(key=lambda deal: (deal[sort] is None, deal[sort], deal["id"]))
+            if order == "desc":
+                deals.reverse()
+            answer = deals[page_index * page_size : (page_index + 1) * page_size]
+            if sim.config.deals_envelope:
+                answer = {sim.config.deals_envelope: answer}
+        self._log(200, fault)
+        self._send_body(json.dumps(answer, ensure_ascii=False).encode(), fault, limit_headers)
+
+    def _serve_interview(self) -> None:
+        sim = self.simulator
+        self._arrived = time.time()
+        path = self.path.split("?", 1)[0]
+        prefix = "/api/v1/interviews/"
+        tail = path[len(prefix) :] if path.startswith(prefix) else ""
+        self._interview_id = int(tail) if tail.isdigit() else None
+        admitted = self._admit(deals=False)
+        if admitted is None:
+            return
+        org, fault, limit_headers = admitted
         if self._interview_id is None or not org.owns(self._interview_id):
             self._log(404, fault)
             body = _error_body("not_found", "Interview request not found")
@@ -523,6 +648,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._log(200, fault)
         body = json.dumps(sim.interview(self._interview_id), ensure_ascii=False).encode()
+        self._send_body(body, fault, limit_headers)
+
+    def _send_body(self, body: bytes, fault: str | None, limit_headers: dict[str, str]) -> None:
+        """A 200 with `body`, cut short if the fault says so."""
         if fault == "truncated":
             self._send(200, body[: max(len(body) // 2, 1)], limit_headers)
         elif fault == "incomplete":
