@@ -1,0 +1,111 @@
+"""The pure parts of the deals streams: pages, child rows, and the marks kept in state."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from jsonschema import Draft7Validator, FormatChecker
+
+from tap_hindsight.deals import DealMarks, competitor_rows, driver_rows, page_items
+from tap_hindsight.records import storable
+from tap_hindsight.schemas import load_schema
+from tap_hindsight.simulator.data import make_deal
+
+
+def a_deal(number=1):
+    return make_deal(7, f"deal_{number:010x}", "Competitor X")
+
+
+def test_a_page_is_a_bare_array_or_an_object_holding_one():
+    deals = [a_deal(1), a_deal(2)]
+    assert page_items(deals) == deals
+    assert page_items({"deals": deals}) == deals
+    assert page_items({"data": deals, "meta": {"page": 0}}) == deals
+    assert page_items({"whatever": deals, "page": 0}) == deals  # the one array there is
+    assert page_items([]) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"error": "x"}, "found an object with keys error"),
+        ({"a": [], "b": []}, "found an object with keys a, b"),
+        ("deals", "found str"),
+        ([{"id": "d"}, 3], "item 1 of the page is int"),
+    ],
+)
+def test_a_page_that_is_neither_says_what_came(body, reason):
+    with pytest.raises(ValueError, match=reason):
+        page_items(body)
+
+
+def test_every_deal_and_its_rows_match_their_schemas():
+    validators = {
+        name: Draft7Validator(load_schema(name), format_checker=FormatChecker())
+        for name in ("deals", "deal_drivers", "deal_competitors")
+    }
+    for number in range(1, 300):
+        deal = storable(a_deal(number))
+        assert list(validators["deals"].iter_errors(deal)) == []
+        for row in driver_rows(deal):
+            assert list(validators["deal_drivers"].iter_errors(row)) == []
+        for row in competitor_rows(deal):
+            assert list(validators["deal_competitors"].iter_errors(row)) == []
+    assert set(load_schema("deals")["properties"]) == set(a_deal())
+
+
+def test_child_rows_carry_the_deal_and_a_stable_key():
+    deal = a_deal(3)
+    deal["drivers"] = [
+        {"reason_id": "rsn_pricing", "positive": False, "summary": "Too dear"},
+        {"reason_id": "rsn_support", "positive": True, "summary": None},
+    ]
+    deal["deal_competitor_associations"] = [
+        {"competitor_id": "cmp_x", "is_primary": True, "is_incumbent": False},
+        {"competitor_id": "cmp_x", "is_primary": False, "is_incumbent": True},  # repeated
+        {"competitor_id": "cmp_y", "is_primary": False, "is_incumbent": None},
+    ]
+    assert driver_rows(deal) == [
+        {
+            "deal_id": deal["id"],
+            "driver_index": 0,
+            "reason_id": "rsn_pricing",
+            "positive": False,
+            "summary": "Too dear",
+        },
+        {
+            "deal_id": deal["id"],
+            "driver_index": 1,
+            "reason_id": "rsn_support",
+            "positive": True,
+            "summary": None,
+        },
+    ]
+    rows = competitor_rows(deal)
+    assert [(r["competitor_id"], r["is_primary"]) for r in rows] == [
+        ("cmp_x", True),
+        ("cmp_y", False),
+    ]
+    assert driver_rows({**deal, "drivers": None}) == []
+
+
+def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
+    marks = DealMarks()
+    first, second = a_deal(1), a_deal(2)
+    odd = {**a_deal(3), "id": "deal:with,odd chars"}
+    assert marks.changed(first)
+    for deal in (first, second, odd):
+        marks.emitted(deal)
+    stored = DealMarks.from_text(marks.to_text())
+    assert not stored.changed(first)
+    assert not stored.changed(odd)
+    moved = copy.deepcopy(second)
+    moved["status_id"] = "Closed Lost"
+    assert stored.changed(moved)
+    stored.keep_only([first["id"], odd["id"]])
+    assert len(stored) == 2
+    assert stored.changed(second)  # forgotten: new again
+    assert len(marks.to_text()) / 3 < 40  # a short entry per deal
+    with pytest.raises(ValueError, match="not a deal ID:fingerprint"):
+        DealMarks.from_text("deal 1:ab")
