@@ -599,7 +599,8 @@ def _decode(json_type: str, raw: str) -> Any:  # noqa: ANN401 (any setting)
             number = float(raw.strip()) if json_type == "number" else int(raw.strip())
         except ValueError:
             return raw  # kept as it is: the schema check names the setting and the value
-        return number
+        # NaN passes every minimum and maximum: `nan` and `inf` stay text for the check.
+        return number if math.isfinite(number) else raw
     return raw
 
 
@@ -610,16 +611,12 @@ def numbers_from_strings(schema: Mapping[str, Any], config: Mapping[str, Any]) -
     a finite number is left as it is, for the schema check to name.
     """
     properties: Mapping[str, Any] = schema.get("properties", {})
-    result = dict(config)
-    for name, value in config.items():
-        if isinstance(value, str) and json_type(properties.get(name, {})) == "number":
-            try:
-                number = float(value.strip())
-            except ValueError:
-                continue
-            if math.isfinite(number):
-                result[name] = number
-    return result
+    return {
+        name: _decode("number", value)
+        if isinstance(value, str) and json_type(properties.get(name, {})) == "number"
+        else value
+        for name, value in config.items()
+    }
 
 
 def json_type(spec: Mapping[str, Any]) -> str:

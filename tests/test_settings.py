@@ -154,6 +154,18 @@ def test_number_settings_written_as_strings_are_read_as_numbers():
     assert caught.value.errors == ["poll_age_ratio: 'lots' must be a number"]
 
 
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+def test_a_number_that_is_not_finite_is_refused_from_a_string_or_the_environment(text):
+    # NaN passes every minimum and maximum: it must be named, not taken.
+    with pytest.raises(ConfigValidationError) as caught:
+        TapHindsight(config={"api_key": "k", "poll_age_ratio": text})
+    assert caught.value.errors == [f"poll_age_ratio: {text!r} must be a number"]
+    environ = {"TAP_HINDSIGHT_API_KEY": "k", "TAP_HINDSIGHT_REQUEST_TIMEOUT": text}
+    assert errors_of(settings_from_environment(SCHEMA, environ=environ)) == [
+        f"request_timeout: {text!r} must be a number"
+    ]
+
+
 def test_every_per_setting_rule_lives_in_the_schema():
     # The SDK validates against the same schema: a value the schema refuses never
     # reaches the tap's conversion, whichever validator runs first.
