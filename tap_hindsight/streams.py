@@ -44,7 +44,8 @@ CHECKPOINT_EVERY = 50
 class SyncReport:
     """What one run did, counted on the main thread. Failures fail the run at the end."""
 
-    ids: int = 0
+    #: What the run set out to poll, and the pending interviews it left as not due.
+    plan: RunPlan = field(default_factory=lambda: RunPlan([]))
     fetched: int = 0
     emitted: int = 0
     unchanged: int = 0
@@ -60,9 +61,6 @@ class SyncReport:
     budget_pauses: int = 0
     waited_seconds: float = 0.0
     elapsed_seconds: float = 0.0
-    #: Pending interviews not polled because they are not due, and when the next is.
-    not_due: int = 0
-    next_due: float | None = None
     #: The run's deadline in minutes (None: none), and the due IDs it left for next run.
     max_run_minutes: float | None = None
     deferred: int = 0
@@ -78,15 +76,16 @@ class SyncReport:
     def summary(self) -> str:
         """The end-of-run summary line."""
         return (
-            f"Summary: {self.fetched:,} IDs fetched ({self.ids:,} to poll, {self.probes:,} "
-            f"discovery probes finding {self.discovered:,}); {self.emitted:,} records "
+            f"Summary: {self.fetched:,} IDs fetched ({len(self.plan.ids):,} to poll, "
+            f"{self.probes:,} discovery probes finding {self.discovered:,}); "
+            f"{self.emitted:,} records "
             f"emitted ({self.completed:,} completed, {self.pending:,} pending), "
             f"{self.unchanged:,} unchanged, {self.before_start_date:,} before start_date, "
             f"{len(self.not_found):,} not found, {len(self.failed):,} failed; "
             f"{self.requests_sent:,} requests sent, {self.rate_limited:,} rate-limited "
             f"(429), {self.budget_pauses:,} pauses for a budget shared with other clients, "
             f"{duration(self.waited_seconds)} waiting for the rate limit, in "
-            f"{duration(self.elapsed_seconds)}; {not_due_text(self.not_due, self.next_due)}"
+            f"{duration(self.elapsed_seconds)}; {not_due_text(self.plan)}"
             + (
                 f"; {self.deferred:,} due interviews deferred to the next run by "
                 f"max_run_minutes ({self.max_run_minutes:g})"
@@ -96,13 +95,13 @@ class SyncReport:
         )
 
 
-def not_due_text(not_due: int, next_due: float | None, now: float | None = None) -> str:
+def not_due_text(plan: RunPlan) -> str:
     """`3 pending not due yet (the next at 2026-11-29T05:00:00Z, in 1h05m)`."""
-    if not not_due or next_due is None:
+    if not plan.not_due or plan.next_due is None:
         return "0 pending not due yet"
-    at = datetime.fromtimestamp(next_due, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    wait = duration(next_due - (time.time() if now is None else now))
-    return f"{not_due:,} pending not due yet (the next at {at}, in {wait})"
+    at = datetime.fromtimestamp(plan.next_due, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    wait = duration(plan.next_due - time.time())
+    return f"{plan.not_due:,} pending not due yet (the next at {at}, in {wait})"
 
 
 @dataclass
@@ -222,12 +221,7 @@ class InterviewsStream(HindsightStream):
         if settings.scan_start_id is not None:
             scan_from = max(settings.scan_start_id, lifecycle.scan_next_id or 0)
             discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(plan.ids))
-        self.report = SyncReport(
-            ids=len(plan.ids),
-            not_due=plan.not_due,
-            next_due=plan.next_due,
-            max_run_minutes=settings.max_run_minutes,
-        )
+        self.report = SyncReport(plan=plan, max_run_minutes=settings.max_run_minutes)
         deadline_text = ""
         if settings.max_run_minutes is not None:
             deadline_text = (
@@ -446,7 +440,7 @@ def describe_plan(plan: RunPlan, completed: int) -> str:
         f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} never fetched, "
         f"{plan.failed:,} failed last time, {plan.backfill:,} completed ones for a stream "
         f"selected since, {plan.due:,} pending and due; "
-        f"{not_due_text(plan.not_due, plan.next_due)}; {completed:,} completed skipped)"
+        f"{not_due_text(plan)}; {completed:,} completed skipped)"
     )
 
 
