@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import backoff
@@ -28,6 +28,7 @@ import requests.auth
 from requests.adapters import HTTPAdapter
 
 from tap_hindsight import __version__
+from tap_hindsight.deals import page_items
 
 if TYPE_CHECKING:
     import logging
@@ -63,21 +64,40 @@ class Outcome(Enum):
     CANCELLED = "cancelled"
 
 
-@dataclass
-class FetchResult:
-    """The answer for one interview ID, handed from a worker to the main thread."""
+@dataclass(kw_only=True)
+class Attempts:
+    """What getting one answer cost, and why it failed if it did."""
 
-    interview_id: int
-    outcome: Outcome
-    record: dict[str, Any] | None = None
     error: str = ""
     requests_sent: int = 0
     rate_limited: int = 0
     budget_pauses: int = 0
 
 
+@dataclass
+class FetchResult(Attempts):
+    """The answer for one interview ID, handed from a worker to the main thread."""
+
+    interview_id: int
+    outcome: Outcome
+    record: dict[str, Any] | None = None
+
+
+@dataclass
+class PageResult(Attempts):
+    """One page of `GET /deals`: its deals once `outcome` is OK."""
+
+    page_index: int
+    outcome: Outcome = Outcome.CANCELLED
+    deals: list[dict[str, Any]] | None = None
+
+
 class ApiKeyRejectedError(Exception):
-    """The API answered 401/403: no other request can succeed, so the run stops."""
+    """The API answered 401/403 for interviews: no other request can succeed, so the run stops."""
+
+
+class DealsRefusedError(ApiKeyRejectedError):
+    """The API answered 401/403 for `GET /deals`: the deals streams stop, nothing else."""
 
 
 class _Retry(Exception):  # noqa: N818 (a signal inside fetch, never raised out of it)
@@ -365,14 +385,44 @@ class HindsightClient:
 
         """
         result = FetchResult(interview_id, Outcome.CANCELLED)
-        url = self.url_for(interview_id)
+        request = _Request(
+            self.url_for(interview_id), {}, f"interview {interview_id}", _interviews_refused
+        )
+        result.outcome, result.record = self._get(request, _json_object, result)
+        return result
+
+    def fetch_page(self, page_index: int, params: Mapping[str, str | int]) -> PageResult:
+        """Fetch one page of `GET /deals` with `params`, retrying what may succeed later.
+
+        Raises:
+            DealsRefusedError: the API refused the key access to deals (401/403).
+
+        """
+        result = PageResult(page_index)
+        query = {**params, "page_index": page_index}
+        request = _Request(
+            f"{self.settings.base_url}/deals", query, f"deals page {page_index}", _deals_refused
+        )
+        result.outcome, result.deals = self._get(request, _deal_page, result)
+        return result
+
+    def _get(
+        self, request: _Request, parse: Callable[[requests.Response, bytes], _T], result: Attempts
+    ) -> tuple[Outcome, _T | None]:
+        """Get `request` until an answer, a failure, the deadline or a stop; count into `result`.
+
+        Raises:
+            ApiKeyRejectedError: the API rejected the key (401/403).
+
+        """
         failures = redirects = 0
         waits = retry_waits()
+        url = request.url
         try:
             while (ticket := self.limiter.acquire(self._stop, self.deadline)) is not None:
                 result.requests_sent += 1
                 try:
-                    self._attempt(url, result, ticket)
+                    value = self._attempt(url, request, result, ticket, parse)
                 except _RedirectError as redirect:
                     redirects += 1
                     if redirects > MAX_REDIRECTS:
@@ -384,19 +434,28 @@ class HindsightClient:
                         raise _Fail(msg) from None
                 except (_Retry, requests.RequestException) as exc:
                     failures += 1
-                    if not self._back_off(interview_id, failures, exc, next(waits)):
+                    if not self._back_off(request.label, failures, exc, next(waits)):
                         break  # stopped while waiting
                 else:
-                    return result
+                    return (Outcome.NOT_FOUND, None) if value is None else (Outcome.OK, value)
         except _Fail as exc:
-            result.outcome, result.error = Outcome.FAILED, str(exc)
-        return result
+            result.error = str(exc)
+            return Outcome.FAILED, None
+        return Outcome.CANCELLED, None
 
-    def _attempt(self, url: str, result: FetchResult, ticket: int) -> None:
-        """Send one request and record its outcome, or raise what to do next."""
+    def _attempt(
+        self,
+        url: str,
+        request: _Request,
+        result: Attempts,
+        ticket: int,
+        parse: Callable[[requests.Response, bytes], _T],
+    ) -> _T | None:
+        """Send one request; its parsed answer, None for a 404, or raise what to do next."""
         try:
             response = self.session.get(
                 url,
+                params=request.params if url == request.url else None,
                 auth=self._auth,
                 timeout=self.settings.request_timeout,
                 allow_redirects=False,
@@ -405,15 +464,13 @@ class HindsightClient:
             with response:
                 body = _read_capped(response)
                 self._watch_budget(result, response, ticket)
-                record = self._read(result.interview_id, response, body, result)
+                if self._classify(request, response, body, result):
+                    return parse(response, body)
+                return None
         finally:
             self.limiter.release()
-        if record is None:
-            result.outcome = Outcome.NOT_FOUND
-        else:
-            result.outcome, result.record = Outcome.OK, record
 
-    def _watch_budget(self, result: FetchResult, response: requests.Response, ticket: int) -> None:
+    def _watch_budget(self, result: Attempts, response: requests.Response, ticket: int) -> None:
         """Slow down before a 429 when another client spends the same key's budget.
 
         The server's `X-RateLimit-Remaining` counts every client of the key; our own
@@ -440,7 +497,7 @@ class HindsightClient:
                 wait_for,
             )
 
-    def _back_off(self, interview_id: int, failures: int, exc: Exception, delay: float) -> bool:
+    def _back_off(self, label: str, failures: int, exc: Exception, delay: float) -> bool:
         """Wait `delay` s before retry number `failures`; False if the run stopped meanwhile.
 
         The wait is on the stop flag, so a rejected key or the end of the run cuts it short.
@@ -457,8 +514,8 @@ class HindsightClient:
             msg = f"{reason} (gave up after {failures} attempts)"
             raise _Fail(msg)
         self.logger.warning(
-            "Interview %d: %s; retrying in %.1f s (attempt %d of %d)",
-            interview_id,
+            "%s: %s; retrying in %.1f s (attempt %d of %d)",
+            label[:1].upper() + label[1:],
             reason,
             delay,
             failures + 1,
@@ -468,37 +525,30 @@ class HindsightClient:
             delay = min(delay, max(self.deadline - self.limiter.now(), 0.0))
         return not self._stop.wait(delay)
 
-    def _read(
+    def _classify(
         self,
-        interview_id: int,
+        request: _Request,
         response: requests.Response,
         body: bytes,
-        result: FetchResult,
-    ) -> dict[str, Any] | None:
-        """Classify one answer: a record, None for 404, or raise what to do next."""
+        result: Attempts,
+    ) -> bool:
+        """True for an answer to parse, False for a 404; or raise what to do next."""
         status = response.status_code
         if status == 200:  # noqa: PLR2004
-            return _json_object(response, body)
+            return True
         if status in {401, 403}:
             self.stop()
             code = _error_code(body)
-            msg = (
-                f"The Hindsight API rejected the API key (HTTP {status}"
-                f"{', ' + code if code else ''}). "
-                "Check the api_key setting: it must be a key from the Hindsight dashboard "
-                "of the organisation that owns these interviews."
-            )
-            raise ApiKeyRejectedError(msg)
+            raise request.refused(f"HTTP {status}{', ' + code if code else ''}")
         if status == 404:  # noqa: PLR2004
-            return None
+            return False
         if status == 429:  # noqa: PLR2004
             result.rate_limited += 1
             pause = rate_limit_pause(response.headers, time.time())
             if self.limiter.pause(pause):
                 self.logger.warning(
-                    "Rate limit reached (HTTP 429) on interview %d: pausing all requests "
-                    "for %.1f s",
-                    interview_id,
+                    "Rate limit reached (HTTP 429) on %s: pausing all requests for %.1f s",
+                    request.label,
                     pause,
                 )
             raise _RateLimitedError
@@ -570,6 +620,40 @@ class HindsightClient:
                 pool.shutdown(wait=True, cancel_futures=True)
 
 
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One GET as the tap means it: where, with which query, named how in logs."""
+
+    url: str
+    params: Mapping[str, str | int]
+    #: `interview 5`, `deals page 3`
+    label: str
+    #: The error a 401/403 raises, from what the API said (`HTTP 403, forbidden`).
+    refused: Callable[[str], ApiKeyRejectedError]
+
+
+def _interviews_refused(said: str) -> ApiKeyRejectedError:
+    return ApiKeyRejectedError(
+        f"The Hindsight API rejected the API key ({said}). "
+        "Check the api_key setting: it must be a key from the Hindsight dashboard "
+        "of the organisation that owns these interviews."
+    )
+
+
+def _deals_refused(said: str) -> ApiKeyRejectedError:
+    return DealsRefusedError(
+        f"The Hindsight API refused GET /deals ({said}): this API key has no access to "
+        "deals (or is not valid). The streams deals, deal_drivers and deal_competitors "
+        "stop here; interviews are not affected. To stop extracting deals, deselect "
+        "those three streams: with Meltano, `meltano select tap-hindsight --exclude deals "
+        "'*'` (and the same for deal_drivers and deal_competitors); in a Singer catalog, "
+        'set "selected": false in their metadata.'
+    )
+
+
 class _BearerAuth(requests.auth.AuthBase):
     """Adds the bearer key to a request; its repr never shows the key."""
 
@@ -618,22 +702,36 @@ def _read_capped(response: requests.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _json_object(response: requests.Response, body: bytes) -> dict[str, Any]:
-    """The body of a 200 answer; `_Retry` if it is not a complete JSON object.
+def _json_body(response: requests.Response, body: bytes) -> Any:  # noqa: ANN401 (any JSON)
+    """The JSON of a 200 answer; `_Retry` if it is not complete JSON.
 
     Decoding the bytes ourselves avoids requests' charset guessing, which is slow on
     megabyte transcripts.
     """
     try:
-        parsed = json.loads(body)
+        return json.loads(body)
     except ValueError:
         kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         msg = f"answer was not complete JSON ({kind}, {len(body)} bytes)"
         raise _Retry(msg) from None
+
+
+def _json_object(response: requests.Response, body: bytes) -> dict[str, Any]:
+    """The body of a 200 answer; `_Retry` if it is not a complete JSON object."""
+    parsed = _json_body(response, body)
     if not isinstance(parsed, dict):
         msg = f"answer was JSON but not an object ({type(parsed).__name__})"
         raise _Retry(msg)
     return parsed
+
+
+def _deal_page(response: requests.Response, body: bytes) -> list[dict[str, Any]]:
+    """The deals of a 200 answer; `_Retry` if it is not complete JSON, `_Fail` if not deals."""
+    parsed = _json_body(response, body)
+    try:
+        return page_items(parsed)
+    except ValueError as exc:
+        raise _Fail(str(exc)) from None
 
 
 def _describe(exc: requests.RequestException, settings: Settings) -> str:
