@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_hindsight.state import fingerprint
+from tap_hindsight.state import base36, fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -70,6 +71,7 @@ def driver_rows(deal: dict[str, Any]) -> list[dict[str, Any]]:
             "reason_id": driver.get("reason_id"),
             "positive": driver.get("positive"),
             "summary": driver.get("summary"),
+            "removed": False,
         }
         for index, driver in enumerate(deal.get("drivers") or [])
         if isinstance(driver, dict)
@@ -89,6 +91,7 @@ def competitor_rows(deal: dict[str, Any]) -> list[dict[str, Any]]:
                     "competitor_id": competitor,
                     "is_primary": association.get("is_primary"),
                     "is_incumbent": association.get("is_incumbent"),
+                    "removed": False,
                 },
             )
     return list(rows.values())
@@ -101,14 +104,27 @@ def _stored_id(deal_id: str) -> str:
     return f"#{digest}"
 
 
-class DealMarks:
-    """The fingerprint of each deal last emitted, stored as one short string.
+@dataclass(frozen=True)
+class _Mark:
+    """What was last emitted for one deal: its fingerprint and the keys of its child rows."""
 
-    `deal_123:ab12cd34,deal_124:...` (IDs with other characters than letters, digits,
-    `_`, `.` and `-` are stored as `#` and a hash of themselves).
+    fingerprint: str
+    drivers: int
+    competitors: tuple[str, ...]
+
+
+class DealMarks:
+    """What was last emitted for each deal, stored compactly.
+
+    Stored as `{"marks": "deal_1:ab12cd34:3:0.2,deal_2:...", "competitors": [...]}`: per
+    deal its fingerprint, how many drivers it had (base 36; left out when 0) and its
+    competitors as positions in the `competitors` list (left out when none). IDs with
+    other characters than letters, digits, `_`, `.` and `-` are stored as `#` and a hash
+    of themselves. Knowing the child rows emitted lets a changed deal take back the rows
+    it no longer has (`removed_rows`): a target keeps a row until it is sent again.
     """
 
-    def __init__(self, marks: dict[str, str] | None = None) -> None:
+    def __init__(self, marks: dict[str, _Mark] | None = None) -> None:
         """Start from stored marks (by stored ID)."""
         self._marks = dict(marks or {})
 
@@ -118,36 +134,93 @@ class DealMarks:
 
     def changed(self, deal: dict[str, Any]) -> bool:
         """True if the deal is new or differs from the one last emitted."""
-        return self._marks.get(_stored_id(deal["id"])) != fingerprint(deal)
+        mark = self._marks.get(_stored_id(deal["id"]))
+        return mark is None or mark.fingerprint != fingerprint(deal)
+
+    def removed_rows(
+        self, deal: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Rows emitted for the deal before that it no longer has: (drivers, competitors).
+
+        Each is the row's key with every other field null and `removed` true.
+        """
+        mark = self._marks.get(_stored_id(deal["id"]))
+        if mark is None:
+            return [], []
+        drivers = [
+            {"deal_id": deal["id"], "driver_index": index, "reason_id": None}
+            | {"positive": None, "summary": None, "removed": True}
+            for index in range(len(driver_rows(deal)), mark.drivers)
+        ]
+        current = {row["competitor_id"] for row in competitor_rows(deal)}
+        competitors = [
+            {"deal_id": deal["id"], "competitor_id": competitor, "is_primary": None}
+            | {"is_incumbent": None, "removed": True}
+            for competitor in mark.competitors
+            if competitor not in current
+        ]
+        return drivers, competitors
 
     def emitted(self, deal: dict[str, Any]) -> None:
         """The deal (and its child rows) went out."""
-        self._marks[_stored_id(deal["id"])] = fingerprint(deal)
+        competitors = tuple(row["competitor_id"] for row in competitor_rows(deal))
+        mark = _Mark(fingerprint(deal), len(driver_rows(deal)), competitors)
+        self._marks[_stored_id(deal["id"])] = mark
 
     def keep_only(self, deal_ids: Iterable[str]) -> None:
         """Forget deals the list no longer holds (deleted in the CRM)."""
         kept = {_stored_id(deal_id) for deal_id in deal_ids}
         self._marks = {key: mark for key, mark in self._marks.items() if key in kept}
 
-    def to_text(self) -> str:
+    def to_bookmark(self) -> dict[str, Any]:
         """The stored form."""
-        return ",".join(f"{key}:{self._marks[key]}" for key in sorted(self._marks))
+        table = sorted({c for mark in self._marks.values() for c in mark.competitors})
+        position = {competitor: base36(index) for index, competitor in enumerate(table)}
+        entries = []
+        for key in sorted(self._marks):
+            mark = self._marks[key]
+            parts = [key, mark.fingerprint]
+            if mark.drivers or mark.competitors:
+                parts.append(base36(mark.drivers))
+            if mark.competitors:
+                parts.append(".".join(position[c] for c in mark.competitors))
+            entries.append(":".join(parts))
+        return {"marks": ",".join(entries), "competitors": table}
 
     @classmethod
-    def from_text(cls, text: str) -> DealMarks:
+    def from_bookmark(cls, stored: object) -> DealMarks:
         """Read the stored form.
 
         Raises:
-            ValueError: an entry that is not `ID:fingerprint`.
+            ValueError: it is not one; the message names the first bad entry.
 
         """
-        marks: dict[str, str] = {}
-        for part in text.split(","):
-            if not part:
-                continue
-            key, _, mark = part.rpartition(":")
-            if not key or not mark.isalnum() or not (_PLAIN_ID.match(key) or key[0] == "#"):
-                msg = f"{part!r} is not a deal ID:fingerprint entry"
-                raise ValueError(msg)
-            marks[key] = mark
+        if not isinstance(stored, dict):
+            msg = "not an object"
+            raise ValueError(msg)  # noqa: TRY004 (bad state, reported as such)
+        text, table = stored.get("marks", ""), stored.get("competitors", [])
+        if not isinstance(text, str) or not isinstance(table, list):
+            msg = "'marks' is not a string or 'competitors' not a list"
+            raise ValueError(msg)  # noqa: TRY004
+        marks: dict[str, _Mark] = {}
+        for entry in text.split(","):
+            if entry:
+                key, mark = _read_entry(entry, table)
+                marks[key] = mark
         return cls(marks)
+
+
+def _read_entry(entry: str, table: list[Any]) -> tuple[str, _Mark]:
+    key, mark, *children = entry.split(":")
+    try:
+        if not mark.isalnum() or not (_PLAIN_ID.match(key) or key[:1] == "#"):
+            raise ValueError  # noqa: TRY301 (one message for every way it breaks)
+        if len(children) > 2:  # noqa: PLR2004
+            raise ValueError  # noqa: TRY301
+        drivers = int(children[0], 36) if children else 0
+        positions = children[1].split(".") if len(children) > 1 else []
+        competitors = tuple(str(table[int(position, 36)]) for position in positions)
+    except (ValueError, IndexError):
+        msg = f"{entry!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
+        raise ValueError(msg) from None
+    return key, _Mark(mark, drivers, competitors)

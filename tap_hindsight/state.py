@@ -173,9 +173,10 @@ def fingerprint(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:_FINGERPRINT_CHARS]
 
 
-def _base36(number: int) -> str:
+def base36(number: int) -> str:
+    """`number` in base 36 (digits, then lower-case letters)."""
     if number < 0:
-        return "-" + _base36(-number)
+        return "-" + base36(-number)
     digits = ""
     while True:
         number, digit = divmod(number, 36)
@@ -187,8 +188,8 @@ def _base36(number: int) -> str:
 def _entry_text(interview_id: int, poll: Poll) -> str:
     if poll.polled_at is None:
         return f"{interview_id}:{poll.mark}"
-    when = _base36(poll.polled_at - _TIME_ORIGIN)
-    return f"{interview_id}:{poll.mark}:{when}:{_base36(poll.age)}"
+    when = base36(poll.polled_at - _TIME_ORIGIN)
+    return f"{interview_id}:{poll.mark}:{when}:{base36(poll.age)}"
 
 
 def _pending_from_text(text: str) -> dict[int, Poll]:

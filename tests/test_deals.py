@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
@@ -73,6 +74,7 @@ def test_child_rows_carry_the_deal_and_a_stable_key():
             "reason_id": "rsn_pricing",
             "positive": False,
             "summary": "Too dear",
+            "removed": False,
         },
         {
             "deal_id": deal["id"],
@@ -80,6 +82,7 @@ def test_child_rows_carry_the_deal_and_a_stable_key():
             "reason_id": "rsn_support",
             "positive": True,
             "summary": None,
+            "removed": False,
         },
     ]
     rows = competitor_rows(deal)
@@ -94,18 +97,65 @@ def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
     marks = DealMarks()
     first, second = a_deal(1), a_deal(2)
     odd = {**a_deal(3), "id": "deal:with,odd chars"}
+    bare = {"id": "deal_bare"}  # no drivers, no competitors
     assert marks.changed(first)
-    for deal in (first, second, odd):
+    for deal in (first, second, odd, bare):
         marks.emitted(deal)
-    stored = DealMarks.from_text(marks.to_text())
+    stored = DealMarks.from_bookmark(json.loads(json.dumps(marks.to_bookmark())))
     assert not stored.changed(first)
     assert not stored.changed(odd)
+    assert not stored.changed(bare)
     moved = copy.deepcopy(second)
     moved["status_id"] = "Closed Lost"
     assert stored.changed(moved)
     stored.keep_only([first["id"], odd["id"]])
     assert len(stored) == 2
     assert stored.changed(second)  # forgotten: new again
-    assert len(marks.to_text()) / 3 < 40  # a short entry per deal
-    with pytest.raises(ValueError, match="not a deal ID:fingerprint"):
-        DealMarks.from_text("deal 1:ab")
+    assert len(marks.to_bookmark()["marks"]) / 4 < 40  # a short entry per deal
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"marks": "deal 1:ab"},
+        {"marks": "deal_1:ab:1:9", "competitors": ["cmp_x"]},  # no 10th competitor
+        {"marks": "deal_1:ab:zz!"},
+        {"marks": "deal_1:ab:1:0:extra", "competitors": ["cmp_x"]},
+        {"marks": 3},
+        [],
+    ],
+)
+def test_unreadable_marks_are_refused(stored):
+    with pytest.raises(ValueError, match=r"deal ID:fingerprint|not a string|not an object"):
+        DealMarks.from_bookmark(stored)
+
+
+def test_a_changed_deal_takes_back_the_child_rows_it_no_longer_has():
+    deal = a_deal(4)
+    deal["drivers"] = [{"reason_id": f"rsn_{n}", "positive": True, "summary": "s"} for n in "abc"]
+    deal["deal_competitor_associations"] = [
+        {"competitor_id": "cmp_x", "is_primary": True, "is_incumbent": False},
+        {"competitor_id": "cmp_y", "is_primary": False, "is_incumbent": False},
+    ]
+    marks = DealMarks()
+    assert marks.removed_rows(deal) == ([], [])  # never emitted: nothing to take back
+    marks.emitted(deal)
+    marks = DealMarks.from_bookmark(marks.to_bookmark())
+    later = copy.deepcopy(deal)
+    later["drivers"] = later["drivers"][:1]
+    later["deal_competitor_associations"] = later["deal_competitor_associations"][1:]
+    drivers, competitors = marks.removed_rows(later)
+    assert [(row["driver_index"], row["removed"], row["positive"]) for row in drivers] == [
+        (1, True, None),
+        (2, True, None),
+    ]
+    assert [(row["competitor_id"], row["removed"]) for row in competitors] == [("cmp_x", True)]
+    validators = {
+        name: Draft7Validator(load_schema(name)) for name in ("deal_drivers", "deal_competitors")
+    }
+    for row in drivers:
+        assert list(validators["deal_drivers"].iter_errors(row)) == []
+    for row in competitors:
+        assert list(validators["deal_competitors"].iter_errors(row)) == []
+    marks.emitted(later)
+    assert marks.removed_rows(later) == ([], [])
