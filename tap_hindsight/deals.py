@@ -1,7 +1,7 @@
 """Deals: reading a GET /deals page, the rows built from each deal, and what state keeps.
 
-Pure: no I/O. (The `deals`, `deal_drivers` and `deal_competitors` streams are built on
-this; they are not offered yet.)
+Pure: no I/O. The `deals`, `deal_drivers` and `deal_competitors` streams
+(`deal_streams.py`) are built on this.
 
 `GET /deals` has no `updated_at` and no updated-since filter, so every run reads the whole
 list (one request per 100 deals) and emits only the deals whose content changed since the
@@ -20,6 +20,9 @@ from tap_hindsight.state import base36, fingerprint
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+#: The deals stream's own key in its bookmark.
+DEALS_KEY = "deal_marks"
+DEALS_STATE_VERSION = 1
 #: The largest page the API serves.
 PAGE_SIZE = 100
 #: Oldest first: a deal created while a run pages lands on the last page, so no page
@@ -124,9 +127,12 @@ class DealMarks:
     it no longer has (`removed_rows`): a target keeps a row until it is sent again.
     """
 
-    def __init__(self, marks: dict[str, _Mark] | None = None) -> None:
-        """Start from stored marks (by stored ID)."""
+    def __init__(self, marks: dict[str, _Mark] | None = None, streams: Iterable[str] = ()) -> None:
+        """Start from stored marks (by stored ID), emitted to `streams`."""
         self._marks = dict(marks or {})
+        #: The streams (deals and its children) the marks were emitted to: a stream
+        #: selected since has missed every deal, so the next run emits them all again.
+        self.streams = frozenset(streams)
 
     def __len__(self) -> int:
         """How many deals are remembered."""
@@ -185,7 +191,12 @@ class DealMarks:
             if mark.competitors:
                 parts.append(".".join(position[c] for c in mark.competitors))
             entries.append(":".join(parts))
-        return {"marks": ",".join(entries), "competitors": table}
+        return {
+            "version": DEALS_STATE_VERSION,
+            "streams": sorted(self.streams),
+            "marks": ",".join(entries),
+            "competitors": table,
+        }
 
     @classmethod
     def from_bookmark(cls, stored: object) -> DealMarks:
@@ -198,16 +209,23 @@ class DealMarks:
         if not isinstance(stored, dict):
             msg = "not an object"
             raise ValueError(msg)  # noqa: TRY004 (bad state, reported as such)
+        if stored.get("version", DEALS_STATE_VERSION) != DEALS_STATE_VERSION:
+            msg = f"version {stored.get('version')!r}, this tap reads {DEALS_STATE_VERSION}"
+            raise ValueError(msg)
         text, table = stored.get("marks", ""), stored.get("competitors", [])
+        streams = stored.get("streams", [])
         if not isinstance(text, str) or not isinstance(table, list):
             msg = "'marks' is not a string or 'competitors' not a list"
             raise ValueError(msg)  # noqa: TRY004
+        if not isinstance(streams, list) or not all(isinstance(n, str) for n in streams):
+            msg = "'streams' is not a list of stream names"
+            raise ValueError(msg)
         marks: dict[str, _Mark] = {}
         for entry in text.split(","):
             if entry:
                 key, mark = _read_entry(entry, table)
                 marks[key] = mark
-        return cls(marks)
+        return cls(marks, streams)
 
 
 def _read_entry(entry: str, table: list[Any]) -> tuple[str, _Mark]:

@@ -14,6 +14,7 @@ The pieces that depend on the SDK's internals live here too: the hold on the
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from tap_hindsight.state import STATE_KEY
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from singer_sdk import Tap
 
 
 @dataclass(frozen=True)
@@ -150,19 +153,19 @@ SEAMS: tuple[Seam, ...] = (
     ),
     Seam(
         "Stream.log",
-        "streams.InterviewTurnsStream.log",
-        "a child stream syncs once per interview: its 'Beginning sync' line goes to DEBUG",
+        "seams.ChildStream.log",
+        "a child stream syncs once per parent record: its 'Beginning sync' line goes to DEBUG",
         ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
     ),
     Seam(
         "Stream.get_record_counter",
-        "streams.InterviewTurnsStream.get_record_counter",
+        "seams.ChildStream.get_record_counter",
         "one record counter for the whole run, logged once (see RunCounter)",
         ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
     ),
     Seam(
         "Stream.get_sync_timer",
-        "streams.InterviewTurnsStream.get_sync_timer",
+        "seams.ChildStream.get_sync_timer",
         "one sync timer for the whole run, logged once (see RunTimer)",
         ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
     ),
@@ -208,6 +211,45 @@ class HindsightStream(Stream):
         # Never: no run re-sends every row of a stream (completed interviews are not
         # fetched again, turns go out once), so a version switch would retire the rest.
         return False
+
+
+class ChildStream(HindsightStream):
+    """A child stream, which the SDK syncs once per parent record (interview or deal).
+
+    One record counter and one timer span the whole run and are logged once, by
+    `report_metrics`; the SDK's per-sync "Beginning sync" line goes to DEBUG.
+    """
+
+    def __init__(self, tap: Tap, schema: dict[str, Any], name: str) -> None:
+        """Attach to `tap` with `schema` (the SDK's own constructor arguments)."""
+        super().__init__(tap, schema=schema, name=name)
+        self.run_counter = RunCounter(name)
+        self.run_timer = RunTimer(name)
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        # "Beginning sync of ..." would be logged once per parent record.
+        super().log(
+            message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs
+        )
+
+    @override
+    def get_record_counter(
+        self,
+        *,
+        endpoint: str | None = None,
+        log_interval: float = metrics.DEFAULT_LOG_INTERVAL,
+    ) -> RunCounter:
+        return self.run_counter
+
+    @override
+    def get_sync_timer(self) -> RunTimer:
+        return self.run_timer
+
+    def report_metrics(self) -> None:
+        """Log the run's record count and sync time, once."""
+        self.run_counter.report()
+        self.run_timer.report()
 
 
 class CreatedAtBookmark:

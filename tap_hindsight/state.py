@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from tap_hindsight.polling import Poll, PollPolicy, next_poll
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from collections.abc import Set as AbstractSet
 
 #: The key of the tap's own state inside the stream's bookmark. The SDK keeps its keys
@@ -589,17 +589,39 @@ def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int |
         yield discovery.next_probe()
 
 
+@dataclass(frozen=True)
+class Resumable:
+    """What a stream resumes from: one key of its bookmark, and how to read it."""
+
+    #: The key in the stream's bookmark (`interview_lifecycle`).
+    key: str
+    #: Reads the stored value; raises ValueError if it cannot.
+    read: Callable[[object], object]
+    #: `interview state`
+    what: str
+    #: What happens without it: `every configured ID will be fetched again`.
+    otherwise: str
+
+
+INTERVIEWS_RESUME = Resumable(
+    STATE_KEY,
+    LifecycleState.from_bookmark,
+    "interview state",
+    "every configured ID will be fetched again",
+)
+
+
 def readable_state(
     state: object,
-    stream: str,
+    streams: Mapping[str, Resumable],
     followers: Iterable[str],
     warn: Callable[[str], None],
 ) -> dict[str, Any]:
-    """The parts of a Singer state that `stream` can resume from; `warn` names each part dropped.
+    """The parts of a Singer state that `streams` can resume from; `warn` names each part dropped.
 
     Foreign or damaged state must not crash a run: what cannot be read is dropped, and the
-    affected IDs are simply fetched again. `followers` (child streams) keep nothing of
-    their own to resume, so their bookmarks are dropped silently.
+    affected records are simply fetched (or emitted) again. `followers` (child streams)
+    keep nothing of their own to resume, so their bookmarks are dropped silently.
     """
     if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
         warn("Ignoring state that is not a Singer state object")
@@ -608,26 +630,25 @@ def readable_state(
     for name, bookmark in state.get("bookmarks", {}).items():
         if name in followers:
             continue
-        if name != stream:
+        if name not in streams:
             warn(f"Ignoring state of unknown stream {name!r}")
         elif not isinstance(bookmark, dict):
-            warn(f"Ignoring state of {stream!r}: not an object")
+            warn(f"Ignoring state of {name!r}: not an object")
         else:
-            bookmarks[name] = _readable_bookmark(bookmark, warn)
+            bookmarks[name] = _readable_bookmark(bookmark, streams[name], warn)
     return {**state, "bookmarks": bookmarks}
 
 
-def _readable_bookmark(bookmark: dict[str, Any], warn: Callable[[str], None]) -> dict[str, Any]:
+def _readable_bookmark(
+    bookmark: dict[str, Any], resumable: Resumable, warn: Callable[[str], None]
+) -> dict[str, Any]:
     readable = {key: value for key, value in bookmark.items() if key != "partitions"}
     if "partitions" in bookmark:
         warn("Ignoring 'partitions' in state: this tap does not use them")
-    if STATE_KEY in readable:
+    if resumable.key in readable:
         try:
-            LifecycleState.from_bookmark(readable[STATE_KEY])
+            resumable.read(readable[resumable.key])
         except ValueError as exc:
-            warn(
-                f"Ignoring unreadable interview state ({exc}): every configured ID will be "
-                "fetched again",
-            )
-            del readable[STATE_KEY]
+            warn(f"Ignoring unreadable {resumable.what} ({exc}): {resumable.otherwise}")
+            del readable[resumable.key]
     return readable

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import metrics
 from typing_extensions import override
 
-from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RateLimiter
+from tap_hindsight.client import FetchResult, HindsightClient, Outcome
 from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.seams import CreatedAtBookmark, HindsightStream, RunCounter, RunTimer
+from tap_hindsight.seams import ChildStream, CreatedAtBookmark, HindsightStream
 from tap_hindsight.settings import parse_datetime
 from tap_hindsight.state import (
     STATE_KEY,
@@ -239,10 +237,7 @@ class InterviewsStream(HindsightStream):
         self.logger.info(
             estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
         )
-        limiter = RateLimiter(settings.budget)
-        deadline = None
-        if settings.max_run_minutes is not None:
-            deadline = limiter.now() + settings.max_run_minutes * 60.0
+        limiter, deadline = self.hindsight_tap.run_limits()
         report = self.report
         progress = Progress(
             self.logger,
@@ -444,7 +439,7 @@ def describe_plan(plan: RunPlan, completed: int) -> str:
     )
 
 
-class InterviewTurnsStream(HindsightStream):
+class InterviewTurnsStream(ChildStream):
     """One record per speaker turn of a transcript, parsed without another request."""
 
     name = "interview_turns"
@@ -459,35 +454,6 @@ class InterviewTurnsStream(HindsightStream):
         super().__init__(tap, schema=load_schema("interview_turns"), name=self.name)
         self.hindsight_tap = tap
         self.interviews = interviews
-        # The SDK syncs a child stream once per parent record: one counter and one timer
-        # for the whole run keep its METRIC lines from being logged per interview.
-        self.run_counter = RunCounter(self.name)
-        self.run_timer = RunTimer(self.name)
-
-    @override
-    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        # "Beginning sync of 'interview_turns'" would be logged once per interview.
-        super().log(
-            message, *args, level=logging.DEBUG if level == logging.INFO else level, **kwargs
-        )
-
-    @override
-    def get_record_counter(
-        self,
-        *,
-        endpoint: str | None = None,
-        log_interval: float = metrics.DEFAULT_LOG_INTERVAL,
-    ) -> RunCounter:
-        return self.run_counter
-
-    @override
-    def get_sync_timer(self) -> RunTimer:
-        return self.run_timer
-
-    def report_metrics(self) -> None:
-        """Log the run's turn count and parsing time, once."""
-        self.run_counter.report()
-        self.run_timer.report()
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:

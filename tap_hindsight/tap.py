@@ -16,7 +16,13 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_hindsight import redact
-from tap_hindsight.client import ApiKeyRejectedError
+from tap_hindsight.client import ApiKeyRejectedError, RateLimiter
+from tap_hindsight.deal_streams import (
+    DEALS_RESUME,
+    DealCompetitorsStream,
+    DealDriversStream,
+    DealsStream,
+)
 from tap_hindsight.settings import (
     SETTINGS,
     TAP_NAME,
@@ -25,7 +31,7 @@ from tap_hindsight.settings import (
     numbers_from_strings,
     settings_from_environment,
 )
-from tap_hindsight.state import readable_state
+from tap_hindsight.state import INTERVIEWS_RESUME, readable_state
 from tap_hindsight.streams import InterviewsStream, InterviewTurnsStream
 
 if TYPE_CHECKING:
@@ -69,6 +75,7 @@ class TapHindsight(Tap):
             given.update(settings_from_environment(schema))
         given = numbers_from_strings(schema, given)
         self._settings: Settings | None = None
+        self._run_limits: tuple[RateLimiter, float | None] | None = None
         #: Streams the input state had bookmarks for (what an old state says was synced).
         self.streams_in_state: frozenset[str] = frozenset()
         if validate_config:
@@ -102,7 +109,27 @@ class TapHindsight(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         interviews = InterviewsStream(self)
-        return [interviews, InterviewTurnsStream(self, interviews)]
+        deals = DealsStream(self)
+        return [
+            interviews,
+            InterviewTurnsStream(self, interviews),
+            deals,
+            DealDriversStream(self, deals),
+            DealCompetitorsStream(self, deals),
+        ]
+
+    def run_limits(self) -> tuple[RateLimiter, float | None]:
+        """The run's one request budget, and its deadline on the budget's clock.
+
+        Shared by every stream: interviews and deals spend one budget, and
+        max_run_minutes counts from the first request of the run.
+        """
+        if self._run_limits is None:
+            limiter = RateLimiter(self.settings.budget)
+            minutes = self.settings.max_run_minutes
+            deadline = None if minutes is None else limiter.now() + minutes * 60.0
+            self._run_limits = (limiter, deadline)
+        return self._run_limits
 
     # How a run ends: the same on every path --------------------------------------------
 
@@ -133,12 +160,26 @@ class TapHindsight(Tap):
                 len(failed),
                 ", ".join(map(str, failed)),
             )
+        deal_problems = [
+            problem
+            for stream in self.streams.values()
+            if isinstance(stream, DealsStream)
+            for problem in stream.report.problems
+        ]
+        if deal_problems:
+            self.logger.error(
+                "%d problems with deals; the run fails so they are not missed silently: %s",
+                len(deal_problems),
+                " | ".join(deal_problems[:10]) + (" | ..." if len(deal_problems) > 10 else ""),  # noqa: PLR2004
+            )
+        if failed or deal_problems:
             raise SystemExit(1)
 
     @override  # type: ignore[misc]
     def sync_all(self) -> None:
         # Marked final in the SDK, but nothing else runs after the final STATE and before
         # exit: the sync itself is untouched, only its outcome becomes the exit code.
+        self._run_limits = None  # a new run: a fresh budget and deadline
         with self.exit_policy():
             super().sync_all()
 
@@ -201,7 +242,10 @@ class TapHindsight(Tap):
         bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
         self.streams_in_state = frozenset(bookmarks if isinstance(bookmarks, dict) else ())
         readable = readable_state(
-            state, InterviewsStream.name, {InterviewTurnsStream.name}, self.logger.warning
+            state,
+            {InterviewsStream.name: INTERVIEWS_RESUME, DealsStream.name: DEALS_RESUME},
+            {InterviewTurnsStream.name, DealDriversStream.name, DealCompetitorsStream.name},
+            self.logger.warning,
         )
         super().load_state(readable)
 

@@ -97,6 +97,16 @@ def run_tap(
     return run
 
 
+def catalog_selecting(workdir: Path, *streams: str) -> dict[str, Any]:
+    """The tap's discovered catalog with only `streams` selected."""
+    catalog: dict[str, Any] = json.loads(run_tap(workdir, {}, "--discover").stdout)
+    for stream in catalog["streams"]:
+        for metadata in stream["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = stream["tap_stream_id"] in streams
+    return catalog
+
+
 def expected_record(simulator: Any, interview_id: int) -> dict[str, Any]:
     """What the tap must emit for this ID: the API's answer with NUL characters removed."""
     return storable(simulator.interview(interview_id))

@@ -22,8 +22,7 @@ from tap_hindsight.polling import Poll, PollPolicy, next_poll
 from tap_hindsight.records import storable
 from tap_hindsight.state import STATE_KEY, LifecycleState, RangeSet
 from tap_hindsight.transcript import parse_turns
-from tests.helpers import EVERY_RUN, run_tap, tap_config
-from tests.test_turns import catalog_selecting
+from tests.helpers import EVERY_RUN, catalog_selecting, run_tap, tap_config
 
 NOW = 1_795_000_000  # a fixed clock for the unit tests
 HOUR, DAY = 3600, 86_400

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from tap_hindsight.transcript import parse_turns
-from tests.helpers import run_tap, tap_config
+from tests.helpers import catalog_selecting, run_tap, tap_config
 
 IDS = list(range(1001, 1031))
 
@@ -15,15 +13,6 @@ def turns_of(run):
     for record in run.records("interview_turns"):
         by_interview.setdefault(record["interview_request_id"], []).append(record)
     return by_interview
-
-
-def catalog_selecting(tmp_path, *streams):
-    catalog = json.loads(run_tap(tmp_path, {}, "--discover").stdout)
-    for stream in catalog["streams"]:
-        for metadata in stream["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = stream["tap_stream_id"] in streams
-    return catalog
 
 
 def test_completed_interviews_emit_their_turns_with_the_interview(simulator, tmp_path):

@@ -75,6 +75,8 @@ HUGE_FAULT = "huge"
 #: An answer held back until `hold_release_after` other answers went out (or
 #: `hang_seconds` passed), then served normally (never drawn at random unless listed).
 HOLD_FAULT = "hold"
+#: Not a fault: in a script, "answer this request normally" (to fail a later one).
+NO_FAULT = "ok"
 
 
 @dataclass(frozen=True)
@@ -327,7 +329,7 @@ class HindsightSimulator:
             deal = make_deal(seed, deal_id, primary)
             deal.update(changes.get(deal_id, {}))
             deals.append(deal)
-        return sorted(deals, key=lambda deal: deal["id"])
+        return sorted(deals, key=lambda deal: str(deal["id"]))
 
     def change_deal(self, deal_id: str, **fields: Any) -> None:  # noqa: ANN401
         """Serve these fields for the deal from now on (a stage change, a new driver...)."""
@@ -347,7 +349,8 @@ class HindsightSimulator:
 
     @staticmethod
     def _check_faults(faults: list[str]) -> None:
-        unknown = set(faults) - {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT, HUGE_FAULT, HOLD_FAULT}
+        known = {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT, HUGE_FAULT, HOLD_FAULT, NO_FAULT}
+        unknown = set(faults) - known
         if unknown:
             msg = f"unknown fault kinds: {sorted(unknown)}"
             raise ValueError(msg)
@@ -450,9 +453,11 @@ class HindsightSimulator:
     def _draw_fault(self, interview_id: int | None, *, deals: bool = False) -> str | None:
         with self._lock:
             if deals and self._deal_faults:
-                return self._deal_faults.popleft()
+                scripted = self._deal_faults.popleft()
+                return None if scripted == NO_FAULT else scripted
             if interview_id is not None and self._scripted.get(interview_id):
-                return self._scripted[interview_id].popleft()
+                scripted = self._scripted[interview_id].popleft()
+                return None if scripted == NO_FAULT else scripted
             if self.config.fault_rate > 0 and self._rng.random() < self.config.fault_rate:
                 return self._rng.choice(self.config.fault_kinds)
         return None
@@ -621,7 +626,7 @@ class _Handler(BaseHTTPRequestHandler):
         if params.get("count") == "true":
             answer = {"count": len(deals)}
         else:
-            deals.sort(key=lambda deal: (deal[sort] is None, deal[sort], deal["id"]))
+            deals.sort(key=lambda deal: (deal[sort] is None, deal[sort], str(deal["id"])))
             if order == "desc":
                 deals.reverse()
             answer = deals[page_index * page_size : (page_index + 1) * page_size]

@@ -1,0 +1,298 @@
+"""The deals streams: every deal of `GET /deals`, and each deal's drivers and competitors.
+
+The list has no `updated_at` and no updated-since filter, so every run pages through all
+of it (one request per 100 deals, sorted oldest first so that a deal created meanwhile
+lands on the last page) and emits only the deals whose content changed since they were
+last emitted (`DealMarks`, kept in the deals stream's bookmark). Without that bookmark
+(a first run, or a full refresh) every deal is emitted. The child streams are built
+from each deal emitted, without another request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
+
+from tap_hindsight.client import (
+    DealsRefusedError,
+    HindsightClient,
+    Outcome,
+    PageResult,
+)
+from tap_hindsight.deals import (
+    DEALS_KEY,
+    PAGE_ORDER,
+    PAGE_SIZE,
+    DealMarks,
+    competitor_rows,
+    driver_rows,
+)
+from tap_hindsight.progress import duration
+from tap_hindsight.records import RecordValidator, storable
+from tap_hindsight.schemas import load_schema
+from tap_hindsight.seams import ChildStream, HindsightStream
+from tap_hindsight.state import Resumable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_hindsight.tap import TapHindsight
+
+
+DEALS_RESUME = Resumable(
+    DEALS_KEY, DealMarks.from_bookmark, "deal state", "every deal will be emitted again"
+)
+
+
+@dataclass
+class DealsReport:
+    """What one run of the deals stream did; `problems` fail the run at the end."""
+
+    pages: int = 0
+    listed: int = 0
+    emitted: int = 0
+    unchanged: int = 0
+    #: Driver and competitor rows sent once more, marked removed.
+    taken_back: int = 0
+    requests_sent: int = 0
+    rate_limited: int = 0
+    budget_pauses: int = 0
+    #: True once the last (short) page was read: the list is whole.
+    complete: bool = False
+    #: Paging stopped by max_run_minutes (not a failure: the next run reads it all).
+    deferred: bool = False
+    #: Why deals were not emitted: a deal that breaks the schema, a page that failed.
+    problems: list[str] = field(default_factory=list)
+
+    def count(self, result: PageResult) -> None:
+        """Add one page's requests to the totals."""
+        self.requests_sent += result.requests_sent
+        self.rate_limited += result.rate_limited
+        self.budget_pauses += result.budget_pauses
+
+    def summary(self, elapsed: float) -> str:
+        """The end-of-run line."""
+        if self.complete:
+            read = "the whole list"
+        elif self.deferred:
+            read = "stopped by max_run_minutes; the next run reads the whole list again"
+        else:
+            read = "stopped early"
+        return (
+            f"Deals summary: {self.pages:,} pages read ({read}), {self.listed:,} deals "
+            f"listed: {self.emitted:,} emitted (new or changed), {self.unchanged:,} "
+            f"unchanged; {self.taken_back:,} driver and competitor rows marked removed; "
+            f"{len(self.problems):,} problems; {self.requests_sent:,} requests sent, "
+            f"{self.rate_limited:,} rate-limited (429), {self.budget_pauses:,} pauses for "
+            f"a budget shared with other clients, in {duration(elapsed)}"
+        )
+
+
+class DealsStream(HindsightStream):
+    """One record per deal, as `GET /deals` lists it."""
+
+    name = "deals"
+    primary_keys = ("id",)
+    replication_key = None
+    # Checkpoints are written after each page, once its deals are marked (see
+    # InterviewsStream for why the SDK's own would come too early).
+    STATE_MSG_FREQUENCY = 10**12
+
+    def __init__(self, tap: TapHindsight) -> None:
+        """Attach the stream to `tap`, whose checked settings it reads at sync time."""
+        super().__init__(tap, schema=load_schema("deals"), name=self.name)
+        self.hindsight_tap = tap
+        self.report = DealsReport()
+        self._validator = RecordValidator(self.schema)
+        #: Child rows of the deal being emitted, by child stream name (taken once).
+        self._children: dict[str, list[dict[str, Any]]] = {}
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]] | None:
+        return None
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        settings = self.hindsight_tap.settings
+        limiter, deadline = self.hindsight_tap.run_limits()
+        client = HindsightClient(settings, self.logger, limiter, deadline)
+        selected = self._selected_streams()
+        marks = self._marks(selected)
+        self.report = DealsReport()
+        started = limiter.now()
+        self.logger.info(
+            "Reading the deals list from %s, %d deals a page (%s); %d deals known from "
+            "earlier runs",
+            settings.base_url,
+            PAGE_SIZE,
+            "emitting only new and changed ones" if len(marks) else "emitting every deal",
+            len(marks),
+        )
+        try:
+            yield from self._pages(client, marks)
+        except DealsRefusedError as exc:
+            self.logger.error("%s", exc)  # noqa: TRY400 (the message says it all)
+            self.report.problems.append(str(exc))
+        finally:
+            client.close()
+            for child in self.child_streams:
+                if isinstance(child, ChildStream) and child.selected:
+                    child.report_metrics()
+            marks.streams = selected
+            self._store(marks)
+            self.logger.info("%s", self.report.summary(limiter.now() - started))
+
+    def _pages(self, client: HindsightClient, marks: DealMarks) -> Iterator[dict[str, Any]]:
+        """Every deal new or changed since `marks`, page after page; marks what went out."""
+        report = self.report
+        seen: set[str] = set()
+        page_index = 0
+        while True:
+            result = client.fetch_page(page_index, {"page_size": PAGE_SIZE, **PAGE_ORDER})
+            report.count(result)
+            if not self._page_ok(result):
+                return
+            report.pages += 1
+            deals = result.deals or []
+            for position, item in enumerate(deals):
+                deal = self._checked(item, page_index, position)
+                if deal is None or deal["id"] in seen:
+                    continue  # a problem, or a deal a shifted page showed twice
+                seen.add(deal["id"])
+                report.listed += 1
+                if not marks.changed(deal):
+                    report.unchanged += 1
+                    continue
+                gone_drivers, gone_competitors = marks.removed_rows(deal)
+                self._children = {
+                    DealDriversStream.name: driver_rows(deal) + gone_drivers,
+                    DealCompetitorsStream.name: competitor_rows(deal) + gone_competitors,
+                }
+                report.taken_back += len(gone_drivers) + len(gone_competitors)
+                yield deal
+                # Only now are the deal and its rows written: state may cover them.
+                marks.emitted(deal)
+                report.emitted += 1
+            self._store(marks)
+            self.hindsight_tap.state_writer.write_state(self.tap_state)
+            if len(deals) < PAGE_SIZE:
+                report.complete = True
+                marks.keep_only(seen)
+                return
+            page_index += 1
+
+    def _page_ok(self, result: PageResult) -> bool:
+        """True if the page came; else say why paging stops."""
+        if result.outcome is Outcome.OK:
+            return True
+        page = f"deals page {result.page_index} (page_size {PAGE_SIZE})"
+        if result.outcome is Outcome.CANCELLED:
+            self.report.deferred = True
+            self.logger.warning(
+                "Deals: max_run_minutes reached before %s; the deals read so far are "
+                "emitted, the next run reads the whole list again",
+                page,
+            )
+            return False
+        if result.outcome is Outcome.NOT_FOUND:
+            problem = f"{page}: HTTP 404, base_url serves no /deals"
+        else:
+            problem = f"{page} failed: {result.error}"
+        self.report.problems.append(problem)
+        self.logger.error(
+            "Deals: %s; the deals of earlier pages are emitted, the rest wait for the next run",
+            problem,
+        )
+        return False
+
+    def _checked(
+        self, item: dict[str, Any], page_index: int, position: int
+    ) -> dict[str, Any] | None:
+        """The deal, storable and valid; None (and a problem named) if it cannot be emitted."""
+        deal: dict[str, Any] = storable(item)
+        deal_id = deal.get("id")
+        if isinstance(deal_id, int) and not isinstance(deal_id, bool):
+            deal["id"] = deal_id = str(deal_id)  # interviews.deal_id is a string
+        if not isinstance(deal_id, str) or not deal_id:
+            where = f"item {position} of deals page {page_index}"
+            problem = f"{where}: field 'id' is missing or not a string ({deal_id!r})"
+        else:
+            problems = self._validator.problems(deal)
+            if not problems:
+                return deal
+            problem = f"deal {deal_id}: {'; '.join(problems)}"
+        self.report.problems.append(problem)
+        self.logger.error("Deal not emitted: %s", problem)
+        return None
+
+    def _marks(self, selected: frozenset[str]) -> DealMarks:
+        """The marks to emit against: none if a selected stream missed earlier runs."""
+        stored = self.stream_state.get(DEALS_KEY)
+        if stored is None:
+            return DealMarks()
+        marks = DealMarks.from_bookmark(stored)  # checked when the state was loaded
+        missed = selected - marks.streams
+        if missed:
+            self.logger.info(
+                "Emitting every deal again: %s %s not selected in the last run",
+                ", ".join(sorted(missed)),
+                "was" if len(missed) == 1 else "were",
+            )
+            return DealMarks()
+        return marks
+
+    def _store(self, marks: DealMarks) -> None:
+        self.stream_state[DEALS_KEY] = marks.to_bookmark()
+
+    def _selected_streams(self) -> frozenset[str]:
+        streams = [self, *self.child_streams]
+        return frozenset(stream.name for stream in streams if stream.selected)
+
+    @override
+    def generate_child_contexts(
+        self,
+        record: dict[str, Any],
+        context: Context | None,
+    ) -> Iterable[Context | None]:
+        yield {"deal_id": record["id"]}
+
+    def take_rows(self, stream_name: str) -> list[dict[str, Any]]:
+        """The rows of the deal being emitted for `stream_name` (once)."""
+        return self._children.pop(stream_name, [])
+
+
+class _DealChildStream(ChildStream):
+    """Rows built from the deal being emitted, without another request."""
+
+    parent_stream_type = DealsStream
+    replication_key = None
+    # One bookmark for the stream, not one partition per deal.
+    state_partitioning_keys = ()
+
+    def __init__(self, tap: TapHindsight, deals: DealsStream) -> None:
+        """Attach to `tap`; rows come from the deals `deals` emits."""
+        super().__init__(tap, schema=load_schema(self.name), name=self.name)
+        self.deals = deals
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        return self.deals.take_rows(self.name)
+
+
+class DealDriversStream(_DealChildStream):
+    """One record per win-loss driver of a deal."""
+
+    name = "deal_drivers"
+    primary_keys = ("deal_id", "driver_index")
+
+
+class DealCompetitorsStream(_DealChildStream):
+    """One record per competitor of a deal."""
+
+    name = "deal_competitors"
+    primary_keys = ("deal_id", "competitor_id")
