@@ -32,7 +32,7 @@ from tap_hindsight.deals import (
 from tap_hindsight.progress import duration
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.seams import ChildStream, HindsightStream
+from tap_hindsight.seams import CheckpointedStream, ChildStream
 from tap_hindsight.state import Resumable
 
 if TYPE_CHECKING:
@@ -92,15 +92,12 @@ class DealsReport:
         )
 
 
-class DealsStream(HindsightStream):
+class DealsStream(CheckpointedStream):
     """One record per deal, as `GET /deals` lists it."""
 
     name = "deals"
     primary_keys = ("id",)
     replication_key = None
-    # Checkpoints are written after each page, once its deals are marked (see
-    # InterviewsStream for why the SDK's own would come too early).
-    STATE_MSG_FREQUENCY = 10**12
 
     def __init__(self, tap: TapHindsight) -> None:
         """Attach the stream to `tap`, whose checked settings it reads at sync time."""
@@ -110,11 +107,6 @@ class DealsStream(HindsightStream):
         self._validator = RecordValidator(self.schema)
         #: Child rows of the deal being emitted, by child stream name (taken once).
         self._children: dict[str, list[dict[str, Any]]] = {}
-
-    @property
-    @override
-    def partitions(self) -> list[dict[str, Any]] | None:
-        return None
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -179,7 +171,7 @@ class DealsStream(HindsightStream):
                 marks.emitted(deal)
                 report.emitted += 1
             self._store(marks)
-            self.hindsight_tap.state_writer.write_state(self.tap_state)
+            self.checkpoint()  # after each page, once its deals are marked
             if len(deals) < PAGE_SIZE:
                 report.complete = True
                 marks.keep_only(seen)

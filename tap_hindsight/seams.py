@@ -108,28 +108,32 @@ SEAMS: tuple[Seam, ...] = (
     ),
     Seam(
         "Stream.partitions",
-        "streams.InterviewsStream.partitions",
-        "one context for all IDs: per-ID partitions do not scale, and an old state's "
-        "`partitions` must not turn them back on",
+        "seams.CheckpointedStream.partitions",
+        "one context for all IDs (or deals): per-ID partitions do not scale, and an old "
+        "state's `partitions` must not turn them back on",
         (
             "tests/test_incremental.py::test_unreadable_state_is_ignored_with_a_warning_and_nothing_is_lost",
         ),
     ),
     Seam(
         "Stream.STATE_MSG_FREQUENCY",
-        "streams.InterviewsStream.STATE_MSG_FREQUENCY",
-        "the SDK's checkpoint would come before the lifecycle state learns of the record; "
+        "seams.CheckpointedStream.STATE_MSG_FREQUENCY",
+        "the SDK's checkpoint would come before the stream's own state learns of the record; "
         "the stream writes its own (Tap.state_writer, Stream.tap_state)",
         (
             "tests/test_resume.py::test_state_is_checkpointed_at_least_every_50_records",
             "tests/test_resume.py::test_killed_and_resumed_nothing_is_lost_and_nothing_completed_is_fetched_again",
+            "tests/test_deal_streams.py::test_a_page_that_keeps_failing_fails_the_run_and_the_next_run_emits_the_rest",
         ),
     ),
     Seam(
         "Stream.tap_state",
-        "streams.InterviewsStream.get_records",
+        "seams.CheckpointedStream.checkpoint",
         "checkpoints write the whole tap state through Tap.state_writer",
-        ("tests/test_resume.py::test_state_is_checkpointed_at_least_every_50_records",),
+        (
+            "tests/test_resume.py::test_state_is_checkpointed_at_least_every_50_records",
+            "tests/test_deal_streams.py::test_a_page_that_keeps_failing_fails_the_run_and_the_next_run_emits_the_rest",
+        ),
     ),
     Seam(
         "Stream.sync",
@@ -211,6 +215,33 @@ class HindsightStream(Stream):
         # Never: no run re-sends every row of a stream (completed interviews are not
         # fetched again, turns go out once), so a version switch would retire the rest.
         return False
+
+
+class CheckpointedStream(HindsightStream):
+    """A stream synced in one context that writes its own checkpoints (`checkpoint`).
+
+    Interviews and deals keep their own state (per-ID lifecycle, deal marks), which
+    learns of a record only once the SDK has written it: the SDK's own STATE after N
+    records would come too early, so it is put out of reach.
+    """
+
+    STATE_MSG_FREQUENCY = 10**12
+
+    def __init__(self, tap: Tap, schema: dict[str, Any], name: str) -> None:
+        """Attach to `tap` with `schema` (the SDK's own constructor arguments)."""
+        super().__init__(tap, schema=schema, name=name)
+        self._writer_tap = tap
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]] | None:
+        # One context for all IDs: a partition per ID does not scale (each state lookup
+        # scans the list), and an old state's `partitions` must not turn them back on.
+        return None
+
+    def checkpoint(self) -> None:
+        """Write the whole tap state now (its stream bookmarks updated by the caller)."""
+        self._writer_tap.state_writer.write_state(self.tap_state)
 
 
 class ChildStream(HindsightStream):

@@ -14,7 +14,7 @@ from tap_hindsight.client import FetchResult, HindsightClient, Outcome
 from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.seams import ChildStream, CreatedAtBookmark, HindsightStream
+from tap_hindsight.seams import CheckpointedStream, ChildStream, CreatedAtBookmark
 from tap_hindsight.settings import parse_datetime
 from tap_hindsight.state import (
     STATE_KEY,
@@ -140,15 +140,12 @@ class _Run:
             self.answered += 1
 
 
-class InterviewsStream(HindsightStream):
+class InterviewsStream(CheckpointedStream):
     """One record per interview request, transcript included once completed."""
 
     name = "interviews"
     primary_keys = ("interview_request_id",)
     replication_key = "created_at"
-    # The SDK's own checkpoint would come after a record but before our per-ID state
-    # learns of it; this stream writes its own checkpoints (CHECKPOINT_EVERY) instead.
-    STATE_MSG_FREQUENCY = 10**12
 
     def __init__(self, tap: TapHindsight) -> None:
         """Attach the stream to `tap`, whose checked settings it reads at sync time."""
@@ -164,13 +161,6 @@ class InterviewsStream(HindsightStream):
         self._selected: frozenset[str] = frozenset()
         #: Fetch results and turn records since the last STATE (turns add to it).
         self.since_checkpoint = 0
-
-    @property
-    @override
-    def partitions(self) -> list[dict[str, Any]] | None:
-        # One context for all IDs: a partition per ID does not scale (each state lookup
-        # scans the list), and an old state's `partitions` must not turn them back on.
-        return None
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -199,7 +189,7 @@ class InterviewsStream(HindsightStream):
                 if self.since_checkpoint >= CHECKPOINT_EVERY:
                     self.since_checkpoint = 0
                     self._store(run.lifecycle, run.discovery)
-                    self.hindsight_tap.state_writer.write_state(self.tap_state)
+                    self.checkpoint()
         finally:
             self._finish_run(run)
 

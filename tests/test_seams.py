@@ -33,14 +33,30 @@ EXTENSION_POINTS = {
     "get_records",
     "generate_child_contexts",
 }
-OUR_CLASSES = [
-    tap.TapHindsight,
-    seams.HindsightStream,
-    streams.InterviewsStream,
-    streams.InterviewTurnsStream,
-    seams.RunCounter,
-    seams.RunTimer,
-]
+
+
+def our_classes():
+    """Every class of the tap's own modules that derives from an SDK class."""
+    found = []
+    for path in sorted((REPO / "tap_hindsight").glob("[!_]*.py")):
+        module = importlib.import_module(f"tap_hindsight.{path.stem}")
+        found.extend(
+            value
+            for value in vars(module).values()
+            if inspect.isclass(value)
+            and value.__module__ == module.__name__
+            and any(base.__module__.startswith("singer_sdk") for base in value.__mro__)
+        )
+    return found
+
+
+OUR_CLASSES = our_classes()
+
+
+def test_the_classes_checked_include_every_stream():
+    names = {cls.__name__ for cls in OUR_CLASSES}
+    assert {tap.TapHindsight.__name__, seams.ChildStream.__name__, "DealsStream"} <= names
+    assert {streams.InterviewsStream.__name__, "DealDriversStream", "RunTimer"} <= names
 
 
 def sdk_attribute(dotted):
