@@ -36,9 +36,22 @@ def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path):
         assert "every row equal to the API's answer" in done.stdout
         assert "speaker turns in interview_turns" in done.stdout
         assert "-- buyer-turns-on-pricing" in done.stdout
-        assert "none for the completed ones" in done.stdout
-        for name in ("completed-per-week", "email-to-completion", "pricing-vs-competitor"):
+        assert "none for the completed interviews" in done.stdout
+        assert "with their drivers and competitors, every one equal to the API's" in done.stdout
+        assert "for the deals list (one per 100 deals, and retries)" in done.stdout
+        for name in (
+            "completed-per-week",
+            "email-to-completion",
+            "pricing-vs-competitor",
+            "lost-deals-pricing-by-competitor",
+            "drivers-by-status",
+        ):
             assert f"-- {name}" in done.stdout
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         (rows,) = connection.execute("SELECT count(*) FROM hindsight.interviews").fetchone()
+        (unjoined,) = connection.execute(
+            "SELECT count(*) FROM hindsight.interviews AS i LEFT JOIN hindsight.deals AS d"
+            " ON d.id = i.deal_id WHERE i.deal_id IS NOT NULL AND d.id IS NULL"
+        ).fetchone()
     assert rows == 40
+    assert unjoined == 0  # every interview's deal_id joins its deal

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
 from tap_hindsight.settings import parse_datetime
 from tap_hindsight.simulator import Organisation
@@ -120,12 +121,24 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     advanced = pending[:8]
     simulator.advance(advanced)
+    # A deal loses a driver and moves on: its row is updated, the driver marked removed.
+    deal = next(d for d in simulator.deals("acme") if len(d["drivers"]) >= 2)
+    simulator.change_deal(deal["id"], status_id="Closed Lost", drivers=deal["drivers"][:-1])
     simulator.reset_stats()
     meltano(env, "run", "tap-hindsight", "target-postgres")
-    # Meltano kept the state: only pending interviews were fetched again.
-    assert simulator.stats()["requests"] == len(pending) + 1  # + the foreign ID (404)
+    with database.connect() as connection:
+        removed = connection.execute(
+            "SELECT deal_id, driver_index, positive FROM hindsight.deal_drivers WHERE removed"
+        ).fetchall()
+    assert removed == [(deal["id"], len(deal["drivers"]) - 1, None)]
+    # Meltano kept the state: only pending interviews were fetched again, and the deals
+    # list read whole (one page: fewer than 100 deals).
+    stats = simulator.stats()
+    assert stats["requests"] - stats["deal_requests"] == len(pending) + 1  # + the 404
+    assert stats["deal_requests"] == 1
     assert simulator.requests_for(FOREIGN) == 1
     check_table(database, simulator)
+    check_deals(database, simulator)
     check_readme_queries(database, simulator)
 
 
@@ -192,8 +205,11 @@ def check_readme_queries(database, simulator) -> None:
         "buyer-turns-on-pricing",
         "words-by-role",
         "still-waiting",
+        "lost-deals-pricing-by-competitor",
+        "drivers-by-status",
     }
     interviews = [storable(simulator.interview(i)) for i in IDS]
+    deals = {deal["id"]: storable(deal) for deal in simulator.deals("acme")}
     completed = [i for i in interviews if i["status"] == "completed"]
     with database.connect() as connection:
 
@@ -256,3 +272,77 @@ def check_readme_queries(database, simulator) -> None:
         assert run("still-waiting") == [
             (i["interview_request_id"], i["status"], utc(i["email_sent_at"])) for i in waiting
         ]
+
+        lost_on_pricing = sorted(
+            (
+                primary_competitor(deals[i["deal_id"]]),
+                deals[i["deal_id"]]["status_id"],
+                i["deal_id"],
+                i["interview_request_id"],
+            )
+            for i in completed
+            if i["deal_id"] in deals
+            and "lost" in deals[i["deal_id"]]["status_id"].lower()
+            and "pricing" in i["transcript"]["content"].lower()
+        )
+        assert lost_on_pricing
+        assert run("lost-deals-pricing-by-competitor") == lost_on_pricing
+
+        drivers = {}
+        for deal in deals.values():
+            counts = drivers.setdefault(deal["status_id"], Counter())
+            for row in driver_rows(deal):
+                counts[row["positive"]] += 1
+        assert run("drivers-by-status") == [
+            (status, counts[True], counts[False])
+            for status, counts in sorted(drivers.items())
+            if counts
+        ]
+
+
+def primary_competitor(deal: dict[str, Any]) -> str:
+    (primary,) = [row["competitor_id"] for row in competitor_rows(deal) if row["is_primary"]]
+    return primary
+
+
+def check_deals(database, simulator) -> None:
+    """Every deal, driver and competitor once, equal to the API's (NUL removed)."""
+    deals = sorted((storable(deal) for deal in simulator.deals("acme")), key=lambda d: d["id"])
+    with database.connect() as connection:
+        rows = connection.execute(
+            "SELECT id, name, amount, status_id, previous_status_id, proposal_due::text,"
+            " created_at, owner_id, deal_analyzed, wl_product_fit_score FROM hindsight.deals"
+            " ORDER BY id"
+        ).fetchall()
+        drivers = connection.execute(
+            "SELECT deal_id, driver_index, reason_id, positive, summary, removed"
+            " FROM hindsight.deal_drivers WHERE NOT removed ORDER BY 1, 2"
+        ).fetchall()
+        competitors = connection.execute(
+            "SELECT deal_id, competitor_id, is_primary, is_incumbent, removed"
+            " FROM hindsight.deal_competitors ORDER BY 1, 2"
+        ).fetchall()
+    assert rows == [
+        (
+            d["id"],
+            d["name"],
+            Decimal(str(d["amount"])),
+            d["status_id"],
+            d["previous_status_id"],
+            d["proposal_due"],
+            utc(d["created_at"]),
+            d["owner_id"],
+            d["deal_analyzed"],
+            None if d["wl_product_fit_score"] is None else Decimal(str(d["wl_product_fit_score"])),
+        )
+        for d in deals
+    ]
+    assert drivers == sorted(tuple(row.values()) for d in deals for row in driver_rows(d))
+    assert competitors == sorted(tuple(row.values()) for d in deals for row in competitor_rows(d))
+    with database.connect() as connection:
+        (joined,) = connection.execute(
+            "SELECT count(*) FROM hindsight.interviews AS i"
+            " JOIN hindsight.deals AS d ON d.id = i.deal_id"
+        ).fetchone()
+    with_deal = [i for i in IDS if simulator.interview(i)["deal_id"] is not None]
+    assert joined == len(with_deal) > 0  # every interview's deal_id finds its deal

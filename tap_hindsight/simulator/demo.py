@@ -2,7 +2,8 @@
 
 Without `TAP_HINDSIGHT_API_KEY` in the environment it starts the API simulator, loads an
 embedded DuckDB warehouse (no server needed) from a clean start, advances some interviews
-and runs again (the second run fetches only what is pending), checks that every row equals
+and a deal, runs again (the second run fetches only what is pending, and the deals list),
+checks that every row (interviews, turns, deals and their drivers and competitors) equals
 the API's answer, and prints the answers of README's SQL. With the key (and IDs) set it
 reads the real Hindsight API instead, incrementally, into the same file.
 
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
 from tap_hindsight.simulator.server import (
     HindsightSimulator,
@@ -77,6 +79,35 @@ def count_turns(path: Path) -> int:
     return int(row[0]) if row else 0
 
 
+def deal_rows(path: Path) -> dict[str, tuple[Any, ...]]:
+    """Each deal's status, amount, and its current drivers and competitors, by deal ID."""
+    import duckdb  # noqa: PLC0415
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        deals = connection.execute("SELECT id, status_id, amount FROM hindsight.deals").fetchall()
+        drivers = connection.execute(
+            "SELECT deal_id, count(*) FROM hindsight.deal_drivers WHERE NOT removed GROUP BY 1"
+        ).fetchall()
+        competitors = connection.execute(
+            "SELECT deal_id, count(*) FROM hindsight.deal_competitors WHERE NOT removed GROUP BY 1"
+        ).fetchall()
+    driver_counts, competitor_counts = dict(drivers), dict(competitors)
+    return {
+        deal_id: (
+            status,
+            float(amount),
+            driver_counts.get(deal_id, 0),
+            competitor_counts.get(deal_id, 0),
+        )
+        for deal_id, status, amount in deals
+    }
+
+
+def expected_deal(deal: dict[str, Any]) -> tuple[Any, ...]:
+    """What `deal_rows` should find for a deal of the API."""
+    return (deal["status_id"], deal["amount"], len(driver_rows(deal)), len(competitor_rows(deal)))
+
+
 def print_queries(path: Path, readme: Path) -> None:
     """Run each README query on the warehouse and print its answer."""
     import duckdb  # noqa: PLC0415
@@ -112,15 +143,25 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         first_requests = simulator.stats()["requests"]
         pending = [i for i in acme.ids if simulator.status_of(i) != "completed"]
         simulator.advance(pending[::3])
+        # A deal is lost and its analysis loses a driver between the runs.
+        moved = next(d for d in simulator.deals(acme.name) if len(d["drivers"]) > 1)
+        simulator.change_deal(moved["id"], status_id="Closed Lost", drivers=moved["drivers"][1:])
         simulator.reset_stats()
         meltano(project, env, "run", "tap-hindsight", "target-duckdb")
-        second_requests = simulator.stats()["requests"]
+        stats = simulator.stats()
+        second_requests, deal_requests = stats["requests"], stats["deal_requests"]
         expected = {i: flattened(simulator.interview(i)) for i in acme.ids}
+        deals = {deal["id"]: expected_deal(storable(deal)) for deal in simulator.deals(acme.name)}
     loaded = warehouse_rows(warehouse)
     if loaded != expected:
         missing = sorted(set(expected) - set(loaded))
         wrong = sorted(i for i in set(expected) & set(loaded) if loaded[i] != expected[i])
         sys.stderr.write(f"demo FAILED: rows missing {missing[:10]}, different {wrong[:10]}\n")
+        return 1
+    loaded_deals = deal_rows(warehouse)
+    if loaded_deals != deals:
+        wrong = sorted(d for d in deals if loaded_deals.get(d) != deals[d])
+        sys.stderr.write(f"demo FAILED: deals missing or different: {wrong[:10]}\n")
         return 1
     turns = sum(len(parse_turns(row["transcript__content"])) for row in expected.values())
     loaded_turns = count_turns(warehouse)
@@ -129,11 +170,13 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         return 1
     sys.stdout.write(
         f"{len(loaded)} interviews in {warehouse}, every row equal to the API's answer; "
-        f"{turns} speaker turns in interview_turns.\n"
+        f"{turns} speaker turns in interview_turns; {len(deals)} deals in deals, with their "
+        "drivers and competitors, every one equal to the API's.\n"
         f"First run: {first_requests} requests (5% of answers were injected faults, retried).\n"
-        f"{len(pending[::3])} interviews moved on; the second run sent {second_requests} "
-        f"requests: one per pending interview ({len(pending)}) plus one 404, none for the "
-        "completed ones.\n"
+        f"{len(pending[::3])} interviews and one deal moved on; the second run sent "
+        f"{second_requests} requests: one per pending interview ({len(pending)}) plus one "
+        f"404, {deal_requests} for the deals list (one per 100 deals, and retries), none "
+        "for the completed interviews.\n"
     )
     return 0
 

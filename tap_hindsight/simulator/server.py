@@ -154,6 +154,7 @@ class Arrival:
     fault: str | None
     authorized: bool
     client: str = ""  # the User-Agent
+    path: str = ""  # without the query
 
 
 class HindsightSimulator:
@@ -370,6 +371,7 @@ class HindsightSimulator:
         per_id = Counter(a.interview_id for a in arrivals if a.interview_id is not None)
         return {
             "requests": len(arrivals),
+            "deal_requests": sum(1 for a in arrivals if a.path.endswith("/deals")),
             "by_status": dict(Counter(str(a.status) for a in arrivals)),
             "faults": dict(Counter(a.fault for a in arrivals if a.fault)),
             "rate_limited": sum(1 for a in arrivals if a.status == 429),  # noqa: PLR2004
@@ -553,7 +555,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _log(self, status: int, fault: str | None = None) -> None:
         client = self.headers.get("User-Agent", "")
         self.simulator._record(  # noqa: SLF001
-            Arrival(self._arrived, self._interview_id, status, fault, self._authorized, client),
+            Arrival(
+                self._arrived,
+                self._interview_id,
+                status,
+                fault,
+                self._authorized,
+                client,
+                self.path.partition("?")[0],
+            ),
         )
 
     def _admit(self, *, deals: bool) -> tuple[Organisation, str | None, dict[str, str]] | None:
