@@ -120,7 +120,7 @@ def resync_requests(
             simulator.reset_stats()
             second = run_tap(Path(workdir), config_for(simulator, **extra), first["state"])
             assert second["code"] == 0, second["stderr"][-2000:]
-            sent = simulator.stats()["requests"]
+            sent = simulator.stats()["interview_requests"]
     finally:
         simulator.stop()
     label = "with discovery" if discovery else "listed IDs"

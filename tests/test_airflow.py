@@ -107,4 +107,5 @@ def test_the_dag_loads_and_one_run_loads_interviews(airflow_env, database, start
             "SELECT interview_request_id, status FROM hindsight.interviews ORDER BY 1"
         ).fetchall()
     assert rows == [(i, simulator.status_of(i)) for i in range(1001, 1026)]
-    assert simulator.stats()["requests"] == 25
+    assert simulator.stats()["interview_requests"] == 25
+    assert simulator.stats()["deal_requests"] == 1  # fewer than 100 deals: one page

@@ -51,8 +51,17 @@ def test_discover_describes_the_interviews_stream_without_a_key(tmp_path):
     assert run.returncode == 0, run.stderr
     catalog = json.loads(run.stdout)
     streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
-    assert sorted(streams) == ["interview_turns", "interviews"]
+    assert sorted(streams) == [
+        "deal_competitors",
+        "deal_drivers",
+        "deals",
+        "interview_turns",
+        "interviews",
+    ]
     assert streams["interview_turns"]["key_properties"] == ["interview_request_id", "turn_index"]
+    assert streams["deals"]["key_properties"] == ["id"]
+    assert streams["deal_drivers"]["key_properties"] == ["deal_id", "driver_index"]
+    assert streams["deal_competitors"]["key_properties"] == ["deal_id", "competitor_id"]
     entry = streams["interviews"]
     assert entry["key_properties"] == ["interview_request_id"]
     assert entry["schema"]["properties"]["created_at"]["format"] == "date-time"
@@ -100,10 +109,18 @@ def test_test_mode_syncs_one_record_and_stops(simulator, tmp_path):
     assert simulator.stats()["requests"] <= 8 + 1  # the first answer, plus what was in flight
 
 
-def test_the_tap_has_the_interviews_stream_and_its_turns():
+def test_the_tap_has_the_interviews_and_deals_streams_and_their_children():
     tap = TapHindsight(config={"api_key": "k"}, validate_config=True)
-    assert sorted(tap.streams) == ["interview_turns", "interviews"]
+    assert sorted(tap.streams) == [
+        "deal_competitors",
+        "deal_drivers",
+        "deals",
+        "interview_turns",
+        "interviews",
+    ]
     assert tap.streams["interview_turns"].parent_stream_type is type(tap.streams["interviews"])
+    for child in ("deal_drivers", "deal_competitors"):
+        assert tap.streams[child].parent_stream_type is type(tap.streams["deals"])
 
 
 def test_a_stream_map_keeps_survey_url_out_of_the_warehouse(simulator, tmp_path):

@@ -29,7 +29,7 @@ def test_discovery_finds_every_id_across_gaps_then_resumes_above_the_highest(
     assert sorted(records) == owned
     assert all(records[i] == expected_record(simulator, i) for i in owned)
     # 30 found, 10 misses in the gap, 25 misses above the highest: each probe one request.
-    assert simulator.stats()["requests"] == 30 + 10 + 25
+    assert simulator.stats()["interview_requests"] == 30 + 10 + 25
     assert lifecycle(first).scan_next_id == 1041
     assert "WARNING" not in first.stderr  # misses are expected: no "not found" warnings
 
@@ -43,7 +43,7 @@ def test_discovery_finds_every_id_across_gaps_then_resumes_above_the_highest(
         assert simulator.requests_for(interview_id) == 0
     for interview_id in GAP:
         assert simulator.requests_for(interview_id) == 0  # below the highest known: not probed
-    assert simulator.stats()["requests"] == len(remembered.pending) + 3 + 25
+    assert simulator.stats()["interview_requests"] == len(remembered.pending) + 3 + 25
     assert lifecycle(second).scan_next_id == new[-1] + 1
 
 

@@ -43,7 +43,7 @@ def test_a_second_run_fetches_only_pending_ids_and_emits_only_what_changed(simul
         assert simulator.requests_for(interview_id) == 0
     for interview_id in pending:
         assert simulator.requests_for(interview_id) == 1
-    assert simulator.stats()["requests"] == len(pending)
+    assert simulator.stats()["interview_requests"] == len(pending)
     emitted = second.records_by_id()
     assert sorted(emitted) == sorted([*advanced, edited])
     for interview_id, record in emitted.items():
@@ -58,7 +58,7 @@ def test_a_second_run_fetches_only_pending_ids_and_emits_only_what_changed(simul
     third = run_tap(tmp_path, tap_config(simulator, IDS), state=second.states()[-1])
     assert third.returncode == 0, third.stderr
     assert third.records() == []
-    assert simulator.stats()["requests"] == len(after.pending)
+    assert simulator.stats()["interview_requests"] == len(after.pending)
     assert f"{len(after.pending)} unchanged" in third.stderr
 
 

@@ -21,7 +21,9 @@ def test_every_interview_is_emitted_exactly_as_the_api_serves_it(simulator, tmp_
         assert records[interview_id] == expected_record(simulator, interview_id)
     statuses = {record["status"] for record in records.values()}
     assert statuses == {"created", "sent", "completed"}
-    schema_messages = [m for m in run.messages if m["type"] == "SCHEMA"]
+    schema_messages = [
+        m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == "interviews"
+    ]
     assert schema_messages[0]["key_properties"] == ["interview_request_id"]
     assert (
         schema_messages[0]["schema"]["properties"].keys()
@@ -78,7 +80,8 @@ def test_a_rejected_api_key_stops_the_run_at_once(simulator, tmp_path):
     assert "Traceback" not in run.stderr
     assert run.records() == []
     # Requests already in flight may finish; nothing new is sent after the first 401.
-    assert simulator.stats()["requests"] <= 4
+    assert simulator.stats()["interview_requests"] <= 4
+    assert simulator.stats()["deal_requests"] == 1  # the deals streams stop at their 401
 
 
 def test_an_id_given_twice_is_fetched_once(simulator, tmp_path):

@@ -233,6 +233,6 @@ def make_deal(seed: int, deal_id: str, competitor: str | None) -> dict[str, Any]
         "wl_sales_execution_score": round(rng.uniform(1, 10), 1) if analyzed else None,
         "wl_relationship_score": round(rng.uniform(1, 10), 1) if analyzed else None,
     }
-    if int(deal_id.rsplit("_", 1)[-1], 16) % NUL_EVERY == 0 and drivers:
+    if int(deal_id.rsplit("_", 1)[-1], 16) % NUL_EVERY == 0 and deal["drivers"]:
         deal["drivers"][0]["summary"] += " (notes\x00 attached)"
     return deal

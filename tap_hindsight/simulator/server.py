@@ -21,6 +21,7 @@ Control endpoints under `/_sim/` (no key needed; the server only listens on loop
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import random
@@ -168,6 +169,7 @@ class HindsightSimulator:
         self._bodies: dict[int, Any] = {}
         self._times: dict[int, tuple[datetime, datetime | None]] = {}
         self._deal_changes: dict[str, dict[str, Any]] = {}
+        self._generated_deals: dict[str, list[dict[str, Any]]] = {}
         self._deal_faults: deque[str] = deque()
         self._scripted: dict[int, deque[str]] = {}
         self._windows: dict[str, tuple[float, int]] = {}
@@ -313,23 +315,31 @@ class HindsightSimulator:
         The deals its interviews point to (each with the competitor its buyer talks
         about as the primary one), and a tenth more that no interview points to.
         """
-        org = self.organisation(organisation)
-        seed = self.config.seed
-        competitors: dict[str, str | None] = {}
-        for interview_id in org.ids:
-            referenced, competitor = interview_deal(seed, interview_id)
-            if referenced is not None:
-                competitors.setdefault(referenced, competitor)
-        for extra in range(max(org.count // 10, 1)):
-            rng = random.Random(f"{seed}:{org.name}:deal:{extra}")  # noqa: S311
-            competitors.setdefault(f"deal_{rng.getrandbits(40):010x}", None)
+        return copy.deepcopy(self._served_deals(organisation))
+
+    def _served_deals(self, organisation: str) -> list[dict[str, Any]]:
+        """`deals`, sharing the generated deals (never change them): one page is cheap."""
+        with self._lock:
+            generated = self._generated_deals.get(organisation)
+        if generated is None:
+            org = self.organisation(organisation)
+            seed = self.config.seed
+            competitors: dict[str, str | None] = {}
+            for interview_id in org.ids:
+                referenced, competitor = interview_deal(seed, interview_id)
+                if referenced is not None:
+                    competitors.setdefault(referenced, competitor)
+            for extra in range(max(org.count // 10, 1)):
+                rng = random.Random(f"{seed}:{org.name}:deal:{extra}")  # noqa: S311
+                competitors.setdefault(f"deal_{rng.getrandbits(40):010x}", None)
+            generated = [make_deal(seed, d, primary) for d, primary in competitors.items()]
+            with self._lock:
+                self._generated_deals[organisation] = generated
         with self._lock:
             changes = {k: dict(v) for k, v in self._deal_changes.items()}
-        deals = []
-        for deal_id, primary in competitors.items():
-            deal = make_deal(seed, deal_id, primary)
-            deal.update(changes.get(deal_id, {}))
-            deals.append(deal)
+        deals = [
+            {**deal, **changes[deal["id"]]} if deal["id"] in changes else deal for deal in generated
+        ]
         return sorted(deals, key=lambda deal: str(deal["id"]))
 
     def change_deal(self, deal_id: str, **fields: Any) -> None:  # noqa: ANN401
@@ -372,6 +382,7 @@ class HindsightSimulator:
         return {
             "requests": len(arrivals),
             "deal_requests": sum(1 for a in arrivals if a.path.endswith("/deals")),
+            "interview_requests": sum(1 for a in arrivals if not a.path.endswith("/deals")),
             "by_status": dict(Counter(str(a.status) for a in arrivals)),
             "faults": dict(Counter(a.fault for a in arrivals if a.fault)),
             "rate_limited": sum(1 for a in arrivals if a.status == 429),  # noqa: PLR2004
@@ -413,7 +424,8 @@ class HindsightSimulator:
     def _leave(self, interview_id: int | None) -> None:
         with self._lock:
             self._in_flight -= 1
-            self.answered.append(interview_id)
+            if interview_id is not None:  # an interview's answer (not a deals page)
+                self.answered.append(interview_id)
             self._answers.notify_all()
 
     def wait_for_answers(self, count: int, timeout: float) -> bool:
@@ -631,7 +643,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(400, _error_body("bad_request", message), limit_headers)
             return
-        deals = sim.deals(org.name)
+        deals = sim._served_deals(org.name)  # noqa: SLF001
         answer: Any
         if params.get("count") == "true":
             answer = {"count": len(deals)}
