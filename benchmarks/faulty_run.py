@@ -1,7 +1,8 @@
 """One run of the real tap over 500 IDs with 10% injected faults and 404s mixed in.
 
 Prints records emitted, IDs reported (not found / failed), the exit code and the requests
-sent, as counts and as ratios to the number of IDs. Run: `.venv/bin/python
+sent, as counts and as ratios to the number of IDs; and the deals emitted (the deals
+list is read through the same faults) as a ratio to the API's. Run: `.venv/bin/python
 benchmarks/faulty_run.py [--ids 500] [--fault-rate 0.1]`.
 """
 
@@ -60,8 +61,14 @@ def main() -> int:
             check=False,
         )
         stats = simulator.stats()
+        truth = {deal["id"] for deal in simulator.deals(acme.name)}
     records = [json.loads(line) for line in done.stdout.splitlines()]
-    emitted = {m["record"]["interview_request_id"] for m in records if m["type"] == "RECORD"}
+    emitted = {
+        m["record"]["interview_request_id"]
+        for m in records
+        if m["type"] == "RECORD" and m["stream"] == "interviews"
+    }
+    deals = {m["record"]["id"] for m in records if m["type"] == "RECORD" and m["stream"] == "deals"}
     not_found = set(map(int, re.findall(r"Interview (\d+) not found", done.stderr)))
     failed = set(map(int, re.findall(r"Interview (\d+) (?:failed|not emitted)", done.stderr)))
     summary = next(line for line in done.stderr.splitlines() if "Summary:" in line)
@@ -71,9 +78,14 @@ def main() -> int:
     print(f"IDs reported not found: {len(not_found)} = {len(not_found) / missing:.3f} of missing")
     print(f"IDs reported failed: {len(failed)} {sorted(failed)}")
     print(f"exit code: {done.returncode}")
+    sent = stats["interview_requests"]
     print(
-        f"requests sent: {stats['requests']} = {stats['requests'] / len(ids):.3f} per ID "
+        f"interview requests sent: {sent} = {sent / len(ids):.3f} per ID "
         f"(tap counted: {summary.split('failed; ')[1]})"
+    )
+    print(
+        f"deals emitted: {len(deals)} of {len(truth)} = {len(deals & truth) / len(truth):.3f}, "
+        f"in {stats['deal_requests']} requests (pages and retries)"
     )
     lost = set(acme.ids) - emitted - failed
     print(f"IDs lost silently (neither emitted nor reported): {len(lost)}")

@@ -151,14 +151,17 @@ class DealsStream(CheckpointedStream):
                 return
             report.pages += 1
             deals = result.deals or []
+            emitted_before = report.emitted
             for position, item in enumerate(deals):
-                deal = self._checked(item, page_index, position)
+                deal = self._identified(item, page_index, position)
                 if deal is None or deal["id"] in seen:
-                    continue  # a problem, or a deal a shifted page showed twice
+                    continue  # no ID, or a deal a shifted page showed twice
                 seen.add(deal["id"])
                 report.listed += 1
                 if not marks.changed(deal):
-                    report.unchanged += 1
+                    report.unchanged += 1  # valid: it was checked when it was emitted
+                    continue
+                if not self._valid(deal):
                     continue
                 gone_drivers, gone_competitors = marks.removed_rows(deal)
                 self._children = {
@@ -170,8 +173,9 @@ class DealsStream(CheckpointedStream):
                 # Only now are the deal and its rows written: state may cover them.
                 marks.emitted(deal)
                 report.emitted += 1
-            self._store(marks)
-            self.checkpoint()  # after each page, once its deals are marked
+            if report.emitted > emitted_before:
+                self._store(marks)
+                self.checkpoint()  # after each page that emitted, once its deals are marked
             if len(deals) < PAGE_SIZE:
                 report.complete = True
                 marks.keep_only(seen)
@@ -202,25 +206,30 @@ class DealsStream(CheckpointedStream):
         )
         return False
 
-    def _checked(
+    def _identified(
         self, item: dict[str, Any], page_index: int, position: int
     ) -> dict[str, Any] | None:
-        """The deal, storable and valid; None (and a problem named) if it cannot be emitted."""
+        """The deal made storable, its ID a string; None (a problem named) without an ID."""
         deal: dict[str, Any] = storable(item)
         deal_id = deal.get("id")
         if isinstance(deal_id, int) and not isinstance(deal_id, bool):
             deal["id"] = deal_id = str(deal_id)  # interviews.deal_id is a string
-        if not isinstance(deal_id, str) or not deal_id:
-            where = f"item {position} of deals page {page_index}"
-            problem = f"{where}: field 'id' is missing or not a string ({deal_id!r})"
-        else:
-            problems = self._validator.problems(deal)
-            if not problems:
-                return deal
-            problem = f"deal {deal_id}: {'; '.join(problems)}"
+        if isinstance(deal_id, str) and deal_id:
+            return deal
+        where = f"item {position} of deals page {page_index}"
+        self._problem(f"{where}: field 'id' is missing or not a string ({deal_id!r})")
+        return None
+
+    def _valid(self, deal: dict[str, Any]) -> bool:
+        """True if the deal matches the schema; else the problem is named."""
+        problems = self._validator.problems(deal)
+        if problems:
+            self._problem(f"deal {deal['id']}: {'; '.join(problems)}")
+        return not problems
+
+    def _problem(self, problem: str) -> None:
         self.report.problems.append(problem)
         self.logger.error("Deal not emitted: %s", problem)
-        return None
 
     def _marks(self, selected: frozenset[str]) -> DealMarks:
         """The marks to emit against: none if a selected stream missed earlier runs."""

@@ -133,6 +133,23 @@ class DealMarks:
         #: The streams (deals and its children) the marks were emitted to: a stream
         #: selected since has missed every deal, so the next run emits them all again.
         self.streams = frozenset(streams)
+        # Competitors get a position once (new ones at the end), so each entry's stored
+        # text stays valid and a checkpoint only joins the cached texts.
+        self._table = sorted({c for mark in self._marks.values() for c in mark.competitors})
+        self._position = {competitor: index for index, competitor in enumerate(self._table)}
+        self._texts = {key: self._text(key, mark) for key, mark in self._marks.items()}
+
+    def _text(self, key: str, mark: _Mark) -> str:
+        parts = [key, mark.fingerprint]
+        if mark.drivers or mark.competitors:
+            parts.append(base36(mark.drivers))
+        if mark.competitors:
+            for competitor in mark.competitors:
+                if competitor not in self._position:
+                    self._position[competitor] = len(self._table)
+                    self._table.append(competitor)
+            parts.append(".".join(base36(self._position[c]) for c in mark.competitors))
+        return ":".join(parts)
 
     def __len__(self) -> int:
         """How many deals are remembered."""
@@ -171,31 +188,23 @@ class DealMarks:
         """The deal (and its child rows) went out."""
         competitors = tuple(row["competitor_id"] for row in competitor_rows(deal))
         mark = _Mark(fingerprint(deal), len(driver_rows(deal)), competitors)
-        self._marks[_stored_id(deal["id"])] = mark
+        key = _stored_id(deal["id"])
+        self._marks[key] = mark
+        self._texts[key] = self._text(key, mark)
 
     def keep_only(self, deal_ids: Iterable[str]) -> None:
         """Forget deals the list no longer holds (deleted in the CRM)."""
         kept = {_stored_id(deal_id) for deal_id in deal_ids}
         self._marks = {key: mark for key, mark in self._marks.items() if key in kept}
+        self._texts = {key: text for key, text in self._texts.items() if key in kept}
 
     def to_bookmark(self) -> dict[str, Any]:
         """The stored form."""
-        table = sorted({c for mark in self._marks.values() for c in mark.competitors})
-        position = {competitor: base36(index) for index, competitor in enumerate(table)}
-        entries = []
-        for key in sorted(self._marks):
-            mark = self._marks[key]
-            parts = [key, mark.fingerprint]
-            if mark.drivers or mark.competitors:
-                parts.append(base36(mark.drivers))
-            if mark.competitors:
-                parts.append(".".join(position[c] for c in mark.competitors))
-            entries.append(":".join(parts))
         return {
             "version": DEALS_STATE_VERSION,
             "streams": sorted(self.streams),
-            "marks": ",".join(entries),
-            "competitors": table,
+            "marks": ",".join(self._texts[key] for key in sorted(self._texts)),
+            "competitors": list(self._table),
         }
 
     @classmethod

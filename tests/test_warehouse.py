@@ -274,16 +274,19 @@ def check_readme_queries(database, simulator) -> None:
         ]
 
         lost_on_pricing = sorted(
-            (
-                primary_competitor(deals[i["deal_id"]]),
-                deals[i["deal_id"]]["status_id"],
-                i["deal_id"],
-                i["interview_request_id"],
-            )
-            for i in completed
-            if i["deal_id"] in deals
-            and "lost" in deals[i["deal_id"]]["status_id"].lower()
-            and "pricing" in i["transcript"]["content"].lower()
+            [
+                (
+                    primary_competitor(deals[i["deal_id"]]),
+                    deals[i["deal_id"]]["status_id"],
+                    i["deal_id"],
+                    i["interview_request_id"],
+                )
+                for i in completed
+                if i["deal_id"] in deals
+                and "lost" in deals[i["deal_id"]]["status_id"].lower()
+                and "pricing" in i["transcript"]["content"].lower()
+            ],
+            key=lambda row: (row[0], row[3]),  # by competitor, then interview
         )
         assert lost_on_pricing
         assert run("lost-deals-pricing-by-competitor") == lost_on_pricing
