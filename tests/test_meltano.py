@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tap_hindsight.plugin import meltano_kind, meltano_settings
+from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import flattened
 from tests.helpers import ACME_KEY, clean_env, run_tap
 from tests.test_exit import scenario
@@ -164,3 +165,39 @@ def test_meltano_run_ends_as_the_tap_does(simulator, tmp_path, meltano_home, kin
     assert message in direct.stderr
     assert message in output  # the tap's own last line, passed on by Meltano
     assert "Traceback" not in output
+
+
+@pytest.mark.meltano
+def test_a_key_without_deals_keeps_the_interviews_and_their_state_in_meltano(
+    start_simulator, tmp_path, meltano_home
+):
+    simulator = start_simulator(
+        organisations=(Organisation("acme", ACME_KEY, 1001, 30, deals_access=False),)
+    )
+    ids = list(range(1001, 1031))
+    env = meltano_env(
+        meltano_home,
+        TAP_HINDSIGHT_API_KEY=ACME_KEY,
+        TAP_HINDSIGHT_BASE_URL=simulator.url,
+        TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, ids)),
+        TAP_HINDSIGHT_PLAN="enterprise",
+        TAP_HINDSIGHT_POLL_AGE_RATIO="0",
+        TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES="0",
+        TARGET_JSONL_DESTINATION_PATH=str(tmp_path),
+    )
+    run = ["run", "--state-id-suffix", "no-deals", "tap-hindsight", "target-jsonl"]
+    first = meltano(env, *run, expect=1)
+    assert "refused GET /deals (HTTP 403, forbidden)" in first.stdout + first.stderr
+    assert "meltano select tap-hindsight --exclude deals" in first.stdout + first.stderr
+    rows = (tmp_path / "interviews.jsonl").read_text().splitlines()
+    assert len(rows) == len(ids)  # interviews loaded all the same
+    assert not (tmp_path / "deals.jsonl").exists()
+    state = meltano(env, "state", "get", "dev:tap-hindsight-to-target-jsonl:no-deals").stdout
+    lifecycle = json.loads(state[state.index("{") :])["singer_state"]["bookmarks"]["interviews"]
+    assert "interview_lifecycle" in lifecycle
+    # The next run resumes from that state: no completed interview is fetched again.
+    simulator.reset_stats()
+    meltano(env, *run, expect=1)
+    pending = [i for i in ids if simulator.status_of(i) != "completed"]
+    assert 0 < len(pending) < len(ids)
+    assert simulator.stats()["interview_requests"] == len(pending)
