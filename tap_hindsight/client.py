@@ -75,6 +75,21 @@ class Attempts:
 
 
 @dataclass
+class RequestTally:
+    """Requests a run sent, and how often the budget held them back (for its summary)."""
+
+    requests_sent: int = 0
+    rate_limited: int = 0
+    budget_pauses: int = 0
+
+    def add(self, attempts: Attempts) -> None:
+        """Add what getting one answer cost."""
+        self.requests_sent += attempts.requests_sent
+        self.rate_limited += attempts.rate_limited
+        self.budget_pauses += attempts.budget_pauses
+
+
+@dataclass
 class FetchResult(Attempts):
     """The answer for one interview ID, handed from a worker to the main thread."""
 

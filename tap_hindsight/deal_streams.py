@@ -20,6 +20,7 @@ from tap_hindsight.client import (
     HindsightClient,
     Outcome,
     PageResult,
+    RequestTally,
 )
 from tap_hindsight.deals import (
     DEALS_KEY,
@@ -49,7 +50,7 @@ DEALS_RESUME = Resumable(
 
 
 @dataclass
-class DealsReport:
+class DealsReport(RequestTally):
     """What one run of the deals stream did; `problems` fail the run at the end."""
 
     pages: int = 0
@@ -58,21 +59,12 @@ class DealsReport:
     unchanged: int = 0
     #: Driver and competitor rows sent once more, marked removed.
     taken_back: int = 0
-    requests_sent: int = 0
-    rate_limited: int = 0
-    budget_pauses: int = 0
     #: True once the last (short) page was read: the list is whole.
     complete: bool = False
     #: Paging stopped by max_run_minutes (not a failure: the next run reads it all).
     deferred: bool = False
     #: Why deals were not emitted: a deal that breaks the schema, a page that failed.
     problems: list[str] = field(default_factory=list)
-
-    def count(self, result: PageResult) -> None:
-        """Add one page's requests to the totals."""
-        self.requests_sent += result.requests_sent
-        self.rate_limited += result.rate_limited
-        self.budget_pauses += result.budget_pauses
 
     def summary(self, elapsed: float) -> str:
         """The end-of-run line."""
@@ -113,7 +105,7 @@ class DealsStream(CheckpointedStream):
         settings = self.hindsight_tap.settings
         limiter, deadline = self.hindsight_tap.run_limits()
         client = HindsightClient(settings, self.logger, limiter, deadline)
-        selected = self._selected_streams()
+        selected = self.selected_streams()
         marks = self._marks(selected)
         self.report = DealsReport()
         started = limiter.now()
@@ -132,9 +124,7 @@ class DealsStream(CheckpointedStream):
             self.report.problems.append(str(exc))
         finally:
             client.close()
-            for child in self.child_streams:
-                if isinstance(child, ChildStream) and child.selected:
-                    child.report_metrics()
+            self.report_child_metrics()
             marks.streams = selected
             self._store(marks)
             self.logger.info("%s", self.report.summary(limiter.now() - started))
@@ -146,7 +136,7 @@ class DealsStream(CheckpointedStream):
         page_index = 0
         while True:
             result = client.fetch_page(page_index, {"page_size": PAGE_SIZE, **PAGE_ORDER})
-            report.count(result)
+            report.add(result)
             if not self._page_ok(result):
                 return
             report.pages += 1
@@ -249,10 +239,6 @@ class DealsStream(CheckpointedStream):
 
     def _store(self, marks: DealMarks) -> None:
         self.stream_state[DEALS_KEY] = marks.to_bookmark()
-
-    def _selected_streams(self) -> frozenset[str]:
-        streams = [self, *self.child_streams]
-        return frozenset(stream.name for stream in streams if stream.selected)
 
     @override
     def generate_child_contexts(

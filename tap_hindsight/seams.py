@@ -243,6 +243,17 @@ class CheckpointedStream(HindsightStream):
         """Write the whole tap state now (its stream bookmarks updated by the caller)."""
         self._writer_tap.state_writer.write_state(self.tap_state)
 
+    def selected_streams(self) -> frozenset[str]:
+        """This stream and its children, those selected."""
+        streams = [self, *self.child_streams]
+        return frozenset(stream.name for stream in streams if stream.selected)
+
+    def report_child_metrics(self) -> None:
+        """Log the run's count and time of each selected child stream, once."""
+        for child in self.child_streams:
+            if isinstance(child, ChildStream) and child.selected:
+                child.report_metrics()
+
 
 class ChildStream(HindsightStream):
     """A child stream, which the SDK syncs once per parent record (interview or deal).

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from tap_hindsight.client import FetchResult, HindsightClient, Outcome
+from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RequestTally
 from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, storable
 from tap_hindsight.schemas import load_schema
@@ -39,7 +39,7 @@ CHECKPOINT_EVERY = 50
 
 
 @dataclass
-class SyncReport:
+class SyncReport(RequestTally):
     """What one run did, counted on the main thread. Failures fail the run at the end."""
 
     #: What the run set out to poll, and the pending interviews it left as not due.
@@ -54,9 +54,6 @@ class SyncReport:
     discovered: int = 0
     not_found: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
-    requests_sent: int = 0
-    rate_limited: int = 0
-    budget_pauses: int = 0
     waited_seconds: float = 0.0
     elapsed_seconds: float = 0.0
     #: The run's deadline in minutes (None: none), and the due IDs it left for next run.
@@ -65,9 +62,7 @@ class SyncReport:
 
     def count(self, result: FetchResult) -> None:
         """Add one fetch result's requests to the totals."""
-        self.requests_sent += result.requests_sent
-        self.rate_limited += result.rate_limited
-        self.budget_pauses += result.budget_pauses
+        self.add(result)
         if result.outcome is not Outcome.CANCELLED:
             self.fetched += 1
 
@@ -201,7 +196,7 @@ class InterviewsStream(CheckpointedStream):
         )
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)
-        self._selected = self._selected_streams()
+        self._selected = self.selected_streams()
         plan = lifecycle.plan(
             settings.interview_ids, time.time(), settings.poll_policy, self._selected
         )
@@ -248,9 +243,7 @@ class InterviewsStream(CheckpointedStream):
         """Store the state, log the turns' metrics and the summary (also after a failure)."""
         run.client.close()
         run.bookmark.release()
-        for child in self.child_streams:
-            if isinstance(child, InterviewTurnsStream) and child.selected:
-                child.report_metrics()
+        self.report_child_metrics()
         self._store(run.lifecycle, run.discovery)
         if run.discovery is not None:
             self.report.probes = run.discovery.probes
@@ -260,11 +253,6 @@ class InterviewsStream(CheckpointedStream):
         self.report.waited_seconds = run.client.limiter.blocked_seconds
         self.report.elapsed_seconds = run.progress.elapsed()
         self.logger.info("%s", self.report.summary())
-
-    def _selected_streams(self) -> frozenset[str]:
-        """This stream and its children, those selected."""
-        streams = [self, *self.child_streams]
-        return frozenset(stream.name for stream in streams if stream.selected)
 
     def _unsent_before_version_2(self) -> list[str]:
         """Child streams an old state says nothing of: they never emitted its IDs."""
