@@ -126,15 +126,20 @@ def steady_rate(arrivals: list[float], minutes: float) -> float:
     return sum(counts) / len(counts)
 
 
-def interviews_only_catalog(path: Path) -> None:
-    """A catalog with interview_turns deselected: the bare loop emits no turns either."""
+def catalog_selecting(path: Path, *streams: str) -> None:
+    """A catalog with only `streams` selected."""
     done = subprocess.run([TAP, "--discover"], capture_output=True, text=True, check=True)
     catalog = json.loads(done.stdout)
     for stream in catalog["streams"]:
         for metadata in stream["metadata"]:
             if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = stream["tap_stream_id"] == "interviews"
+                metadata["metadata"]["selected"] = stream["tap_stream_id"] in streams
     path.write_text(json.dumps(catalog))
+
+
+def interviews_only_catalog(path: Path) -> None:
+    """A catalog with interview_turns deselected: the bare loop emits no turns either."""
+    catalog_selecting(path, "interviews")
 
 
 def cpu_comparison(records: int, *, turns: bool) -> list[str]:
@@ -189,8 +194,8 @@ def cpu_comparison(records: int, *, turns: bool) -> list[str]:
     return lines
 
 
-def memory_run(ids: int, transcript_chars: int) -> str:
-    """Peak memory of the tap over `ids` interviews with large transcripts."""
+def memory_run(ids: int, transcript_chars: int, *, deals: bool = True) -> str:
+    """Peak memory of the tap over `ids` interviews with large transcripts (and their deals)."""
     sim = simulator(ids, rate_limit=10**9, transcript_chars=transcript_chars)
     for interview_id in sim.organisation("acme").ids:
         sim.set_status(interview_id, "completed")
@@ -198,13 +203,19 @@ def memory_run(ids: int, transcript_chars: int) -> str:
         with tempfile.TemporaryDirectory() as workdir:
             config_path = Path(workdir) / "config.json"
             config_path.write_text(json.dumps(tap_config(sim, requests_per_minute=100_000)))
-            result = measured([TAP, "--config", str(config_path)], Path(workdir))
+            command = [TAP, "--config", str(config_path)]
+            if not deals:
+                catalog_selecting(Path(workdir) / "catalog.json", "interviews", "interview_turns")
+                command += ["--catalog", str(Path(workdir) / "catalog.json")]
+            result = measured(command, Path(workdir))
+            deal_count = len(sim.deals("acme"))
     finally:
         sim.stop()
     assert result["records"] > ids  # every interview, and its turns
+    what = f"and {deal_count:,} deals with their rows" if deals else "deals deselected"
     return (
-        f"peak memory, {ids:,} IDs with {transcript_chars // 1000} KB transcripts "
-        f"({result['records']:,} records with their turns): {result['peak_mb']:.1f} MB"
+        f"peak memory, {ids:,} IDs with {transcript_chars // 1000} KB transcripts, {what} "
+        f"({result['records']:,} records): {result['peak_mb']:.1f} MB"
     )
 
 
@@ -228,6 +239,7 @@ def main() -> int:
     for turns in (False, True):
         for line in cpu_comparison(args.cpu_records, turns=turns):
             print("  " + line)
+    print(memory_run(args.memory_ids, 20_000, deals=False))
     print(memory_run(args.memory_ids, 20_000))
     return 0
 

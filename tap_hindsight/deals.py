@@ -125,40 +125,38 @@ class DealMarks:
     other characters than letters, digits, `_`, `.` and `-` are stored as `#` and a hash
     of themselves. Knowing the child rows emitted lets a changed deal take back the rows
     it no longer has (`removed_rows`): a target keeps a row until it is sent again.
+
+    In memory each deal is only its stored text after the ID (about 200 bytes a deal
+    with the dict's own), read again when the deal is looked at; a competitor keeps its
+    position for good, so texts stay valid and a checkpoint only joins them.
     """
 
-    def __init__(self, marks: dict[str, _Mark] | None = None, streams: Iterable[str] = ()) -> None:
-        """Start from stored marks (by stored ID), emitted to `streams`."""
-        self._marks = dict(marks or {})
+    def __init__(
+        self,
+        texts: dict[str, str] | None = None,
+        streams: Iterable[str] = (),
+        competitors: Iterable[str] = (),
+    ) -> None:
+        """Start from stored texts (by stored ID) over the `competitors` list."""
+        self._texts = dict(texts or {})
         #: The streams (deals and its children) the marks were emitted to: a stream
         #: selected since has missed every deal, so the next run emits them all again.
         self.streams = frozenset(streams)
-        # Competitors get a position once (new ones at the end), so each entry's stored
-        # text stays valid and a checkpoint only joins the cached texts.
-        self._table = sorted({c for mark in self._marks.values() for c in mark.competitors})
+        self._table = list(competitors)
         self._position = {competitor: index for index, competitor in enumerate(self._table)}
-        self._texts = {key: self._text(key, mark) for key, mark in self._marks.items()}
-
-    def _text(self, key: str, mark: _Mark) -> str:
-        parts = [key, mark.fingerprint]
-        if mark.drivers or mark.competitors:
-            parts.append(base36(mark.drivers))
-        if mark.competitors:
-            for competitor in mark.competitors:
-                if competitor not in self._position:
-                    self._position[competitor] = len(self._table)
-                    self._table.append(competitor)
-            parts.append(".".join(base36(self._position[c]) for c in mark.competitors))
-        return ":".join(parts)
 
     def __len__(self) -> int:
         """How many deals are remembered."""
-        return len(self._marks)
+        return len(self._texts)
+
+    def _mark(self, deal: dict[str, Any]) -> _Mark | None:
+        text = self._texts.get(_stored_id(deal["id"]))
+        return None if text is None else _parse(text, self._table)
 
     def changed(self, deal: dict[str, Any]) -> bool:
         """True if the deal is new or differs from the one last emitted."""
-        mark = self._marks.get(_stored_id(deal["id"]))
-        return mark is None or mark.fingerprint != fingerprint(deal)
+        text = self._texts.get(_stored_id(deal["id"]))
+        return text is None or text.split(":", 1)[0] != fingerprint(deal)
 
     def removed_rows(
         self, deal: dict[str, Any]
@@ -167,7 +165,7 @@ class DealMarks:
 
         Each is the row's key with every other field null and `removed` true.
         """
-        mark = self._marks.get(_stored_id(deal["id"]))
+        mark = self._mark(deal)
         if mark is None:
             return [], []
         drivers = [
@@ -186,16 +184,22 @@ class DealMarks:
 
     def emitted(self, deal: dict[str, Any]) -> None:
         """The deal (and its child rows) went out."""
-        competitors = tuple(row["competitor_id"] for row in competitor_rows(deal))
-        mark = _Mark(fingerprint(deal), len(driver_rows(deal)), competitors)
-        key = _stored_id(deal["id"])
-        self._marks[key] = mark
-        self._texts[key] = self._text(key, mark)
+        competitors = [row["competitor_id"] for row in competitor_rows(deal)]
+        drivers = len(driver_rows(deal))
+        parts = [fingerprint(deal)]
+        if drivers or competitors:
+            parts.append(base36(drivers))
+        if competitors:
+            for competitor in competitors:
+                if competitor not in self._position:
+                    self._position[competitor] = len(self._table)
+                    self._table.append(competitor)
+            parts.append(".".join(base36(self._position[c]) for c in competitors))
+        self._texts[_stored_id(deal["id"])] = ":".join(parts)
 
     def keep_only(self, deal_ids: Iterable[str]) -> None:
         """Forget deals the list no longer holds (deleted in the CRM)."""
         kept = {_stored_id(deal_id) for deal_id in deal_ids}
-        self._marks = {key: mark for key, mark in self._marks.items() if key in kept}
         self._texts = {key: text for key, text in self._texts.items() if key in kept}
 
     def to_bookmark(self) -> dict[str, Any]:
@@ -203,7 +207,7 @@ class DealMarks:
         return {
             "version": DEALS_STATE_VERSION,
             "streams": sorted(self.streams),
-            "marks": ",".join(self._texts[key] for key in sorted(self._texts)),
+            "marks": ",".join(f"{key}:{self._texts[key]}" for key in sorted(self._texts)),
             "competitors": list(self._table),
         }
 
@@ -226,28 +230,35 @@ class DealMarks:
         if not isinstance(text, str) or not isinstance(table, list):
             msg = "'marks' is not a string or 'competitors' not a list"
             raise ValueError(msg)  # noqa: TRY004
+        if not all(isinstance(c, str) for c in table):
+            msg = "'competitors' is not a list of competitor IDs"
+            raise ValueError(msg)
         if not isinstance(streams, list) or not all(isinstance(n, str) for n in streams):
             msg = "'streams' is not a list of stream names"
             raise ValueError(msg)
-        marks: dict[str, _Mark] = {}
+        texts: dict[str, str] = {}
         for entry in text.split(","):
             if entry:
-                key, mark = _read_entry(entry, table)
-                marks[key] = mark
-        return cls(marks, streams)
+                key, _, rest = entry.partition(":")
+                if not (_PLAIN_ID.match(key) or key[:1] == "#"):
+                    msg = f"{entry!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
+                    raise ValueError(msg)
+                _parse(rest, table, entry)  # raises if it cannot be read
+                texts[key] = rest
+        return cls(texts, streams, table)
 
 
-def _read_entry(entry: str, table: list[Any]) -> tuple[str, _Mark]:
-    key, mark, *children = entry.split(":")
+def _parse(text: str, table: list[str], entry: str = "") -> _Mark:
+    """Read `fingerprint[:drivers[:positions]]`; ValueError naming `entry` if it cannot."""
+    mark, *children = text.split(":")
     try:
-        if not mark.isalnum() or not (_PLAIN_ID.match(key) or key[:1] == "#"):
+        if not mark.isalnum() or len(children) > 2:  # noqa: PLR2004
             raise ValueError  # noqa: TRY301 (one message for every way it breaks)
-        if len(children) > 2:  # noqa: PLR2004
-            raise ValueError  # noqa: TRY301
         drivers = int(children[0], 36) if children else 0
         positions = children[1].split(".") if len(children) > 1 else []
-        competitors = tuple(str(table[int(position, 36)]) for position in positions)
+        competitors = tuple(table[int(position, 36)] for position in positions)
     except (ValueError, IndexError):
-        msg = f"{entry!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
+        shown = entry or text
+        msg = f"{shown!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
         raise ValueError(msg) from None
-    return key, _Mark(mark, drivers, competitors)
+    return _Mark(mark, drivers, competitors)
