@@ -55,6 +55,9 @@ _ANSWERS = (
     "لقد كان السعر مرتفعًا قليلًا مقارنة بـ {competitor}.",
     "価格は少し高かったですが、サポートは素晴らしかったです。",
     "Support answered within minutes — that mattered more than price. 🚀",
+    # Inflected forms and a word to exclude, for full-text search (transform/).
+    "{competitor} priced every seat separately, and the total came out higher than ours.",
+    "They offered a discount for a three-year contract, but their list prices stayed higher.",
 )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
+from tap_hindsight.simulator.data import INTERVIEWER
 from tap_hindsight.simulator.server import (
     HindsightSimulator,
     SimulatorConfig,
@@ -30,13 +31,23 @@ from tap_hindsight.simulator.server import (
 from tap_hindsight.transcript import parse_turns
 
 STATE_ID = "dev:tap-hindsight-to-target-duckdb"
+#: Extract, load, then build and test the dbt models (transform/) in the same file.
+PIPELINE = ("tap-hindsight", "target-duckdb", "dbt-duckdb:build")
+MODELS = "analytics"
 TABLE = "hindsight.interviews"
 
 
-def readme_queries(readme: Path) -> dict[str, str]:
-    """README's example SQL, by name (`<!-- query: name -->` before each block)."""
+#: README's marks before each SQL block: `<!-- query: name -->` runs on both warehouses,
+#: `<!-- postgres-query: name -->` only on PostgreSQL (full-text search), `<!-- duckdb-query:
+#: name -->` only on DuckDB (its plain-text fallback).
+QUERY_MARKS = {"postgres": ("query", "postgres-query"), "duckdb": ("query", "duckdb-query")}
+
+
+def readme_queries(readme: Path, warehouse: str) -> dict[str, str]:
+    """README's example SQL for `warehouse` ("postgres" or "duckdb"), by name."""
     text = readme.read_text(encoding="utf-8")
-    return dict(re.findall(r"<!-- query: ([\w-]+) -->\s*```sql\n(.*?)```", text, re.DOTALL))
+    marks = re.findall(r"<!-- ([\w-]+): ([\w-]+) -->\s*```sql\n(.*?)```", text, re.DOTALL)
+    return {name: sql for mark, name, sql in marks if mark in QUERY_MARKS[warehouse]}
 
 
 def flattened(interview: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +114,22 @@ def deal_rows(path: Path) -> dict[str, tuple[Any, ...]]:
     }
 
 
+def model_counts(path: Path) -> dict[str, int]:
+    """Rows in each dbt model the pipeline built (transform/models)."""
+    import duckdb  # noqa: PLC0415
+
+    counts = {}
+    with duckdb.connect(str(path), read_only=True) as connection:
+        for model in (
+            "hindsight_interviews",
+            "hindsight_buyer_turns",
+            "hindsight_transcript_search",
+        ):
+            row = connection.execute(f"SELECT count(*) FROM {MODELS}.{model}").fetchone()  # noqa: S608
+            counts[model] = int(row[0]) if row else 0
+    return counts
+
+
 def expected_deal(deal: dict[str, Any]) -> tuple[Any, ...]:
     """What `deal_rows` should find for a deal of the API."""
     return (deal["status_id"], deal["amount"], len(driver_rows(deal)), len(competitor_rows(deal)))
@@ -113,7 +140,7 @@ def print_queries(path: Path, readme: Path) -> None:
     import duckdb  # noqa: PLC0415
 
     with duckdb.connect(str(path), read_only=True) as connection:
-        for name, sql in readme_queries(readme).items():
+        for name, sql in readme_queries(readme, "duckdb").items():
             result = connection.sql(sql)
             sys.stdout.write(f"\n-- {name}\n{sql}{result}\n")
 
@@ -139,7 +166,7 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         )
         meltano(project, env, "state", "clear", "--force", STATE_ID)
         sys.stderr.write(f"API simulator at {simulator.url}: {interviews} interviews\n")
-        meltano(project, env, "run", "tap-hindsight", "target-duckdb")
+        meltano(project, env, "run", *PIPELINE)
         first_requests = simulator.stats()["requests"]
         pending = [i for i in acme.ids if simulator.status_of(i) != "completed"]
         simulator.advance(pending[::3])
@@ -147,7 +174,7 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         moved = next(d for d in simulator.deals(acme.name) if len(d["drivers"]) > 1)
         simulator.change_deal(moved["id"], status_id="Closed Lost", drivers=moved["drivers"][1:])
         simulator.reset_stats()
-        meltano(project, env, "run", "tap-hindsight", "target-duckdb")
+        meltano(project, env, "run", *PIPELINE)
         stats = simulator.stats()
         second_requests, deal_requests = stats["requests"], stats["deal_requests"]
         expected = {i: flattened(simulator.interview(i)) for i in acme.ids}
@@ -168,6 +195,22 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
     if loaded_turns != turns:
         sys.stderr.write(f"demo FAILED: {loaded_turns} turns loaded, {turns} expected\n")
         return 1
+    buyer_turns = sum(
+        1
+        for row in expected.values()
+        for turn in parse_turns(row["transcript__content"])
+        if turn.speaker not in (None, INTERVIEWER)
+    )
+    models = model_counts(warehouse)
+    expected_models = {
+        "hindsight_interviews": len(expected),
+        "hindsight_buyer_turns": buyer_turns,
+        "hindsight_transcript_search": buyer_turns
+        + sum(1 for row in expected.values() if row["transcript__content"] is not None),
+    }
+    if models != expected_models:
+        sys.stderr.write(f"demo FAILED: model rows {models}, expected {expected_models}\n")
+        return 1
     sys.stdout.write(
         f"{len(loaded)} interviews in {warehouse}, every row equal to the API's answer; "
         f"{turns} speaker turns in interview_turns; {len(deals)} deals in deals, with their "
@@ -177,6 +220,9 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         f"{second_requests} requests: one per pending interview ({len(pending)}) plus one "
         f"404, {deal_requests} for the deals list (one per 100 deals, and retries), none "
         "for the completed interviews.\n"
+        f"dbt built and tested the models in the {MODELS} schema: "
+        + ", ".join(f"{name} {rows} rows" for name, rows in models.items())
+        + ", each as the API's data implies.\n"
     )
     return 0
 
@@ -193,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("TARGET_DUCKDB_PATH", str(output / "warehouse.duckdb"))
     if env.get("TAP_HINDSIGHT_API_KEY"):
         sys.stderr.write("TAP_HINDSIGHT_API_KEY is set: reading the real Hindsight API\n")
-        meltano(args.project, env, "run", "tap-hindsight", "target-duckdb")
+        meltano(args.project, env, "run", *PIPELINE)
     else:
         code = run_simulated(args.project, env, args.interviews)
         if code:

@@ -1,0 +1,41 @@
+{#- The buyer's side of each transcript: the turns of the contact (not Hindsight's
+    interviewer, not unattributed text), with their interview's context. On PostgreSQL it
+    is incremental: a run models only the turns loaded since the last one (turns of a
+    completed interview never change; a re-sync replaces them on the key). -#}
+{{ config(
+    materialized='incremental' if target.type == 'postgres' else 'table',
+    unique_key=['interview_request_id', 'turn_index'],
+    incremental_strategy='delete+insert',
+    indexes=[
+        {'columns': ['interview_request_id', 'turn_index'], 'unique': true},
+    ] if target.type == 'postgres' else [],
+) }}
+
+{%- set turns_table = source('hindsight', 'interview_turns') %}
+
+with turns as (
+    select
+        t.*,
+        {{ hindsight_loaded_at(turns_table, 't') }} as loaded_at
+    from {{ turns_table }} as t
+    where t.is_interviewer = false
+)
+
+select
+    t.interview_request_id,
+    t.turn_index,
+    t.speaker,
+    t.text,
+    t.word_count,
+    i.objective,
+    i.contact_id,
+    i.deal_id,
+    i.created_at as interview_created_at,
+    t.transcript_created_at as completed_at,
+    t.loaded_at
+from turns as t
+left join {{ source('hindsight', 'interviews') }} as i
+    on i.interview_request_id = t.interview_request_id
+{%- if is_incremental() %}
+where {{ hindsight_since_last_run('t.loaded_at') }}
+{%- endif %}

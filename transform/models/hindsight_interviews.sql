@@ -1,0 +1,78 @@
+{#- One row per interview: its lifecycle in hours, its transcript's size, and its deal once
+    the `deals` stream is loaded (left join: without that table the deal columns are null). -#}
+{{ config(materialized='table') }}
+
+{%- set deals = hindsight_table('deals') %}
+{%- set competitors = hindsight_table('deal_competitors') %}
+
+with interviews as (
+    select * from {{ source('hindsight', 'interviews') }}
+),
+
+turns as (
+    select
+        interview_request_id,
+        count(*) as turn_count,
+        count(*) filter (where is_interviewer = false) as buyer_turn_count,
+        coalesce(sum(word_count) filter (where is_interviewer = false), 0) as buyer_word_count
+    from {{ source('hindsight', 'interview_turns') }}
+    group by interview_request_id
+)
+{%- if competitors %},
+
+primary_competitors as (
+    select deal_id, min(competitor_id) as competitor_id
+    from {{ competitors }}
+    where is_primary and not coalesce(removed, false)
+    group by deal_id
+)
+{%- endif %}
+
+select
+    i.interview_request_id,
+    i.status,
+    i.objective,
+    i.contact_id,
+    i.deal_id,
+    i.survey_url,
+    i.created_at,
+    i.email_sent_at,
+    i.transcript__created_at as completed_at,
+    i.transcript__document_id as transcript_document_id,
+    {{ hindsight_hours('i.created_at', 'i.email_sent_at') }} as hours_to_email,
+    {{ hindsight_hours('i.email_sent_at', 'i.transcript__created_at') }} as hours_email_to_completed,
+    {{ hindsight_hours('i.created_at', 'i.transcript__created_at') }} as hours_to_completed,
+    coalesce(t.turn_count, 0) as turn_count,
+    coalesce(t.buyer_turn_count, 0) as buyer_turn_count,
+    coalesce(t.buyer_word_count, 0) as buyer_word_count,
+{%- if deals %}
+    d.name as deal_name,
+    d.status_id as deal_status,
+    case
+        when d.id is null then null
+        when lower(d.status_id) like '%lost%' then 'lost'
+        when lower(d.status_id) like '%won%' then 'won'
+        else 'open'
+    end as deal_outcome,
+    cast(d.amount as numeric(18, 2)) as deal_amount,
+    d.created_at as deal_created_at,
+{%- else %}
+    cast(null as text) as deal_name,
+    cast(null as text) as deal_status,
+    cast(null as text) as deal_outcome,
+    cast(null as numeric(18, 2)) as deal_amount,
+    cast(null as timestamp) as deal_created_at,
+{%- endif %}
+{%- if deals and competitors %}
+    c.competitor_id as primary_competitor_id
+{%- else %}
+    cast(null as text) as primary_competitor_id
+{%- endif %}
+from interviews as i
+left join turns as t on t.interview_request_id = i.interview_request_id
+{%- if deals %}
+left join {{ deals }} as d on d.id = i.deal_id
+{%- endif %}
+{%- if deals and competitors %}
+left join primary_competitors as c on c.deal_id = d.id
+{%- endif %}
