@@ -6,15 +6,17 @@ The loading role's time zone is not UTC; the data comes from the simulator; the 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
@@ -30,6 +32,15 @@ pytestmark = pytest.mark.meltano
 REPO = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 IDS = list(range(1001, 1061))
+PLUGINS = ("tap-hindsight", "target-postgres", "dbt-postgres")
+#: The conventional pipeline: extract, load, build the dbt models, test them.
+PIPELINE = ("tap-hindsight", "target-postgres", "dbt-postgres:run", "dbt-postgres:test")
+SCHEMA = yaml.safe_load((REPO / "transform" / "models" / "schema.yml").read_text())
+#: The data tests of transform/models/schema.yml (keys, relationships, accepted values).
+TESTS = sum(
+    len(model.get("data_tests", [])) + sum(len(c.get("data_tests", [])) for c in model["columns"])
+    for model in SCHEMA["models"]
+)
 FOREIGN = 500_001
 COLUMNS = (
     "interview_request_id",
@@ -84,6 +95,12 @@ def meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return done
 
 
+def dbt_summaries(done: subprocess.CompletedProcess[str]) -> list[tuple[int, int, int]]:
+    """(passed, warned, failed) of each dbt command the Meltano run ran, in order."""
+    found = re.findall(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+)", done.stdout + done.stderr)
+    return [(int(p), int(w), int(e)) for p, w, e in found]
+
+
 def warehouse_env(simulator, database, tmp_path, **extra: str) -> dict[str, str]:
     return clean_env(
         MELTANO_SYS_DIR_ROOT=str(tmp_path / ".meltano"),
@@ -107,16 +124,18 @@ def warehouse_env(simulator, database, tmp_path, **extra: str) -> dict[str, str]
 def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
     env = warehouse_env(simulator, database, tmp_path)
-    meltano(env, "install")
+    meltano(env, "install", *PLUGINS)
     with database.connect() as connection:
         (role_config,) = connection.execute(
             "SELECT rolconfig FROM pg_roles WHERE rolname = %s", (database.user,)
         ).fetchone()
     assert role_config == ["TimeZone=America/New_York"]  # a role that would shift instants
 
-    first = meltano(env, "run", "tap-hindsight", "target-postgres")
+    first = meltano(env, "run", *PIPELINE)
     assert database.password not in first.stdout + first.stderr
+    assert dbt_summaries(first) == [(3, 0, 0), (TESTS, 0, 0)]  # models built, tests passed
     check_table(database, simulator)
+    check_models(database, simulator)
 
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     advanced = pending[:8]
@@ -125,7 +144,9 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
     deal = next(d for d in simulator.deals("acme") if len(d["drivers"]) >= 2)
     simulator.change_deal(deal["id"], status_id="Closed Lost", drivers=deal["drivers"][:-1])
     simulator.reset_stats()
-    meltano(env, "run", "tap-hindsight", "target-postgres")
+    second = meltano(env, "run", *PIPELINE)
+    # The incremental models took in only what the second load wrote, and pass their tests.
+    assert dbt_summaries(second) == [(3, 0, 0), (TESTS, 0, 0)]
     with database.connect() as connection:
         removed = connection.execute(
             "SELECT deal_id, driver_index, positive FROM hindsight.deal_drivers WHERE removed"
@@ -139,7 +160,33 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
     assert simulator.requests_for(FOREIGN) == 1
     check_table(database, simulator)
     check_deals(database, simulator)
+    check_models(database, simulator)
     check_readme_queries(database, simulator)
+
+
+def test_the_models_build_without_the_deals_streams(start_simulator, database, tmp_path):
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
+    env = warehouse_env(
+        simulator,
+        database,
+        tmp_path,
+        TAP_HINDSIGHT__SELECT='["interviews.*", "interview_turns.*"]',
+    )
+    meltano(env, "install", *PLUGINS)
+    done = meltano(env, "run", *PIPELINE)
+    assert dbt_summaries(done) == [(3, 0, 0), (TESTS, 0, 0)]
+    assert simulator.stats()["deal_requests"] == 0
+    with database.connect() as connection:
+        (deals_table,) = connection.execute("SELECT to_regclass('hindsight.deals')").fetchone()
+        rows = connection.execute(
+            "SELECT interview_request_id, deal_id, deal_status, deal_outcome, deal_amount,"
+            " primary_competitor_id FROM analytics.hindsight_interviews ORDER BY 1"
+        ).fetchall()
+    assert deals_table is None
+    assert [row[0] for row in rows] == IDS
+    assert any(row[1] is not None for row in rows)  # interviews have deals, not yet loaded
+    assert all(row[2:] == (None, None, None, None) for row in rows)
+    check_model_docs(database)
 
 
 def test_emit_activate_version_messages_loses_no_row(start_simulator, database, tmp_path):
@@ -196,20 +243,137 @@ def check_table(database, simulator) -> None:
     assert turns == expected_turns  # every turn once, though interviews were polled twice
 
 
+PRICE = re.compile(r"\bpric(e|es|ed|ing)\b", re.IGNORECASE)  # what 'pricing' stems to match
+DISCOUNT = re.compile(r"\bdiscount(s|ed|ing)?\b", re.IGNORECASE)
+HIGHLIGHT = re.compile(r"<b>([^<]*)</b>")
+
+
+def hours(start: str | None, finish: str | None) -> Decimal | None:
+    """Hours between two API instants, rounded half away from zero as the model rounds."""
+    if start is None or finish is None:
+        return None
+    seconds = (utc(finish) - utc(start)).total_seconds()
+    return (Decimal(int(seconds)) / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def outcome(deal: dict[str, Any] | None) -> str | None:
+    if deal is None:
+        return None
+    stage = (deal["status_id"] or "").lower()
+    return "lost" if "lost" in stage else "won" if "won" in stage else "open"
+
+
+def modelled(simulator) -> dict[str, Any]:
+    """What the dbt models should hold, computed from the API's data."""
+    deals = {deal["id"]: storable(deal) for deal in simulator.deals("acme")}
+    interviews, buyer_turns = [], []
+    for interview_id in IDS:
+        api = storable(simulator.interview(interview_id))
+        transcript = api["transcript"]
+        turns = parse_turns(transcript["content"] if transcript else None)
+        buyer = [t for t in turns if t.speaker not in (None, "Paige")]
+        deal = deals.get(api["deal_id"])
+        primary = None
+        if deal is not None:
+            primaries = [r["competitor_id"] for r in competitor_rows(deal) if r["is_primary"]]
+            primary = min(primaries) if primaries else None
+        interviews.append(
+            {
+                "interview_request_id": interview_id,
+                "status": api["status"],
+                "completed_at": utc(transcript["created_at"]) if transcript else None,
+                "email_sent_at": utc(api["email_sent_at"]),
+                "hours_to_email": hours(api["created_at"], api["email_sent_at"]),
+                "hours_email_to_completed": hours(
+                    api["email_sent_at"], transcript["created_at"] if transcript else None
+                ),
+                "turn_count": len(turns),
+                "buyer_turn_count": len(buyer),
+                "buyer_word_count": sum(word_count(t.text) for t in buyer),
+                "deal_status": deal["status_id"] if deal else None,
+                "deal_outcome": outcome(deal),
+                "primary_competitor_id": primary,
+                "content": transcript["content"] if transcript else None,
+            }
+        )
+        buyer_turns.extend(
+            (interview_id, t.index, t.speaker, t.text, word_count(t.text), api["deal_id"])
+            for t in buyer
+        )
+    return {"interviews": interviews, "buyer_turns": buyer_turns, "deals": deals}
+
+
+def check_models(database, simulator) -> None:
+    """The dbt models equal what the API's data implies; every column described; GIN index."""
+    expected = modelled(simulator)
+    columns = [
+        "interview_request_id",
+        "status",
+        "completed_at",
+        "email_sent_at",
+        "hours_to_email",
+        "hours_email_to_completed",
+        "turn_count",
+        "buyer_turn_count",
+        "buyer_word_count",
+        "deal_status",
+        "deal_outcome",
+        "primary_competitor_id",
+    ]
+    with database.connect() as connection:
+        rows = connection.execute(
+            f"SELECT {', '.join(columns)} FROM analytics.hindsight_interviews ORDER BY 1"  # noqa: S608
+        ).fetchall()
+        turns = connection.execute(
+            "SELECT interview_request_id, turn_index, speaker, text, word_count, deal_id"
+            " FROM analytics.hindsight_buyer_turns ORDER BY 1, 2"
+        ).fetchall()
+        documents = connection.execute(
+            "SELECT document_kind, count(*) FROM analytics.hindsight_transcript_search"
+            " GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        (gin,) = connection.execute(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = 'analytics'"
+            " AND tablename = 'hindsight_transcript_search'"
+            " AND indexdef ILIKE '%USING gin (search_vector)%'"
+        ).fetchone()
+    assert rows == [tuple(i[c] for c in columns) for i in expected["interviews"]]
+    assert turns == expected["buyer_turns"]
+    completed = sum(1 for i in expected["interviews"] if i["content"] is not None)
+    assert documents == [("buyer_turn", len(expected["buyer_turns"])), ("transcript", completed)]
+    assert gin == 1
+    check_model_docs(database)
+
+
+def check_model_docs(database) -> None:
+    """Every column of every model is in schema.yml with a description, and is commented."""
+    with database.connect() as connection:
+        for model in SCHEMA["models"]:
+            documented = {c["name"]: c.get("description", "") for c in model["columns"]}
+            found = connection.execute(
+                "SELECT a.attname, col_description(a.attrelid, a.attnum)"
+                " FROM pg_attribute AS a WHERE a.attrelid = %s::regclass"
+                " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                (f"analytics.{model['name']}",),
+            ).fetchall()
+            assert [name for name, _ in found] == list(documented), model["name"]
+            assert all(documented[name].strip() for name, _ in found), model["name"]
+            assert [comment for _, comment in found] == [documented[n] for n, _ in found]
+
+
 def check_readme_queries(database, simulator) -> None:
-    queries = readme_queries(REPO / "README.md")
+    queries = readme_queries(REPO / "README.md", "postgres")
     assert set(queries) == {
         "completed-per-week",
         "email-to-completion",
-        "pricing-vs-competitor",
-        "buyer-turns-on-pricing",
-        "words-by-role",
-        "still-waiting",
-        "lost-deals-pricing-by-competitor",
+        "search-pricing",
+        "lost-to-competitor-x-on-pricing",
+        "lost-deals-by-competitor",
         "drivers-by-status",
+        "still-waiting",
     }
-    interviews = [storable(simulator.interview(i)) for i in IDS]
-    deals = {deal["id"]: storable(deal) for deal in simulator.deals("acme")}
+    expected = modelled(simulator)
+    interviews, deals = expected["interviews"], expected["deals"]
     completed = [i for i in interviews if i["status"] == "completed"]
     with database.connect() as connection:
 
@@ -218,78 +382,62 @@ def check_readme_queries(database, simulator) -> None:
 
         weeks = Counter()
         for interview in completed:
-            done = utc(interview["transcript"]["created_at"])
+            done = interview["completed_at"]
             week = (done - timedelta(days=done.weekday())).replace(hour=0, minute=0, second=0)
             weeks[week] += 1
         assert run("completed-per-week") == sorted(weeks.items())
 
-        hours = [
-            (utc(i["transcript"]["created_at"]) - utc(i["email_sent_at"])).total_seconds() / 3600
-            for i in completed
-        ]
+        spans = [i["hours_email_to_completed"] for i in completed]
         ((count, average, longest),) = run("email-to-completion")
         assert count == len(completed)
-        assert abs(average - Decimal(str(sum(hours) / len(hours)))) <= Decimal("0.05")
-        assert abs(longest - Decimal(str(max(hours)))) <= Decimal("0.05")
+        assert abs(average - sum(spans) / len(spans)) <= Decimal("0.05")
+        assert longest == max(spans)
 
-        mentions = [
-            (i["interview_request_id"], i["deal_id"], i["objective"])
+        # Full-text search: every inflected form of "price", none with a form of "discount".
+        found = run("search-pricing")
+        assert sorted(row[0] for row in found) == [
+            i["interview_request_id"]
             for i in completed
-            if "pricing" in i["transcript"]["content"].lower()
-            and "competitor x" in i["transcript"]["content"].lower()
+            if PRICE.search(i["content"]) and not DISCOUNT.search(i["content"])
         ]
-        assert mentions
-        assert run("pricing-vs-competitor") == mentions
+        assert any(DISCOUNT.search(i["content"]) for i in completed)  # something was excluded
+        ranks = [row[1] for row in found]
+        assert ranks == sorted(ranks, reverse=True)
+        assert ranks[-1] > 0
+        for _, _, passage in found:
+            words = HIGHLIGHT.findall(passage)
+            assert words, passage
+            assert all(PRICE.fullmatch(word) for word in words), passage
+        forms = {word.lower() for row in found for word in HIGHLIGHT.findall(row[2])}
+        assert {"price", "pricing"} <= forms
 
-        turns = [
-            (i["interview_request_id"], turn)
-            for i in completed
-            for turn in parse_turns(i["transcript"]["content"])
+        by_id = {i["interview_request_id"]: i for i in interviews}
+        lost_x = [
+            (interview_id, index, by_id[interview_id]["deal_status"], speaker, text)
+            for interview_id, index, speaker, text, _, _ in expected["buyer_turns"]
+            if by_id[interview_id]["deal_outcome"] == "lost"
+            and by_id[interview_id]["primary_competitor_id"] == "cmp_competitor_x"
+            and PRICE.search(text)
         ]
-        assert run("buyer-turns-on-pricing") == [
-            (interview_id, turn.index, turn.speaker, turn.text)
-            for interview_id, turn in turns
-            if turn.speaker not in (None, "Paige")
-            and ("pricing" in turn.text.lower() or "competitor x" in turn.text.lower())
-        ]
-        roles = Counter()
-        role_words = Counter()
-        for _, turn in turns:
-            if turn.speaker is not None:
-                role = "interviewer" if turn.speaker == "Paige" else "contact"
-                roles[role] += 1
-                role_words[role] += word_count(turn.text)
-        assert run("words-by-role") == [(r, roles[r], role_words[r]) for r in sorted(roles)]
-
-        waiting = sorted(
-            (i for i in interviews if i["status"] != "completed"),
-            key=lambda i: (
-                i["email_sent_at"] is None,
-                i["email_sent_at"] or "",
-                i["interview_request_id"],
-            ),
+        assert lost_x
+        said = run("lost-to-competitor-x-on-pricing")
+        assert [(*row[:4], row[4].replace("<b>", "").replace("</b>", "")) for row in said] == (
+            lost_x
         )
-        assert run("still-waiting") == [
-            (i["interview_request_id"], i["status"], utc(i["email_sent_at"])) for i in waiting
-        ]
+        assert all(PRICE.fullmatch(w) for row in said for w in HIGHLIGHT.findall(row[4]))
 
-        lost_on_pricing = sorted(
-            [
-                (
-                    primary_competitor(deals[i["deal_id"]]),
-                    deals[i["deal_id"]]["status_id"],
-                    i["deal_id"],
-                    i["interview_request_id"],
-                )
-                for i in completed
-                if i["deal_id"] in deals
-                and "lost" in deals[i["deal_id"]]["status_id"].lower()
-                and "pricing" in i["transcript"]["content"].lower()
-            ],
-            key=lambda row: (row[0], row[3]),  # by competitor, then interview
-        )
-        assert lost_on_pricing
-        assert run("lost-deals-pricing-by-competitor") == lost_on_pricing
+        lost = {}
+        for interview in interviews:
+            if interview["deal_outcome"] == "lost":
+                row = lost.setdefault(interview["primary_competitor_id"], [0, 0, 0])
+                row[0] += 1
+                row[1] += interview["status"] == "completed"
+                row[2] += interview["buyer_word_count"]
+        assert lost
+        assert run("lost-deals-by-competitor") == [
+            (competitor, *counts)
+            for competitor, counts in sorted(lost.items(), key=lambda kv: (kv[0] is None, kv[0]))
+        ]
 
         drivers = {}
         for deal in deals.values():
@@ -300,6 +448,18 @@ def check_readme_queries(database, simulator) -> None:
             (status, counts[True], counts[False])
             for status, counts in sorted(drivers.items())
             if counts
+        ]
+
+        waiting = sorted(
+            (i for i in interviews if i["status"] != "completed"),
+            key=lambda i: (
+                i["email_sent_at"] is None,
+                str(i["email_sent_at"] or ""),
+                i["interview_request_id"],
+            ),
+        )
+        assert run("still-waiting") == [
+            (i["interview_request_id"], i["status"], i["email_sent_at"]) for i in waiting
         ]
 
 
