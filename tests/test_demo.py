@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tap_hindsight.simulator.demo import readme_queries
 from tests.helpers import clean_env
 
 pytestmark = pytest.mark.meltano
@@ -35,17 +37,16 @@ def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path):
         assert "40 interviews in" in done.stdout
         assert "every row equal to the API's answer" in done.stdout
         assert "speaker turns in interview_turns" in done.stdout
-        assert "-- buyer-turns-on-pricing" in done.stdout
         assert "none for the completed interviews" in done.stdout
         assert "with their drivers and competitors, every one equal to the API's" in done.stdout
         assert "for the deals list (one per 100 deals, and retries)" in done.stdout
-        for name in (
-            "completed-per-week",
-            "email-to-completion",
-            "pricing-vs-competitor",
-            "lost-deals-pricing-by-competitor",
-            "drivers-by-status",
-        ):
+        # dbt-duckdb built and tested the models; their rows match the API's data.
+        assert "dbt built and tested the models in the analytics schema" in done.stdout
+        assert "each as the API's data implies" in done.stdout
+        queries = readme_queries(REPO / "README.md", "duckdb")
+        assert "lost-to-competitor-x-on-pricing-duckdb" in queries  # the plain-text fallback
+        assert "search-pricing" not in queries  # PostgreSQL's full-text search only
+        for name in queries:
             assert f"-- {name}" in done.stdout
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         (rows,) = connection.execute("SELECT count(*) FROM hindsight.interviews").fetchone()
@@ -53,5 +54,14 @@ def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path):
             "SELECT count(*) FROM hindsight.interviews AS i LEFT JOIN hindsight.deals AS d"
             " ON d.id = i.deal_id WHERE i.deal_id IS NOT NULL AND d.id IS NULL"
         ).fetchone()
+        fallback = connection.execute(
+            readme_queries(REPO / "README.md", "duckdb")["lost-to-competitor-x-on-pricing-duckdb"]
+        ).fetchall()
+        (priced,) = connection.execute(
+            "SELECT count(*) FROM hindsight.interview_turns WHERE NOT is_interviewer"
+            " AND regexp_matches(text, '(?i)\\bpric(e|es|ed|ing)\\b')"
+        ).fetchone()
     assert rows == 40
     assert unjoined == 0  # every interview's deal_id joins its deal
+    assert priced > 0
+    assert all(re.search(r"(?i)\bpric(e|es|ed|ing)\b", row[4]) for row in fallback)
