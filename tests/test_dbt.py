@@ -78,3 +78,12 @@ def test_every_model_is_documented():
     for model in schema["models"]:
         assert model["description"].strip()
         assert all(column["description"].strip() for column in model["columns"])
+
+
+def test_the_search_benchmark_measures_the_models_vector():
+    """benchmarks/search.py builds what the search model builds; keep them the same."""
+    benchmark = (REPO / "benchmarks" / "search.py").read_text()
+    (vector,) = re.findall(r'^VECTOR = "(.*)"$', benchmark, re.MULTILINE)
+    model = (TRANSFORM / "models" / "hindsight_transcript_search.sql").read_text()
+    assert f"{vector} as search_vector" in model
+    assert "{'columns': ['search_vector'], 'type': 'gin'}" in model
