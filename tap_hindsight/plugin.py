@@ -4,10 +4,19 @@
 variables only to declared settings), with the same kind, sensitivity, label and
 description. `meltano_settings()` derives those declarations; a test compares them with
 `meltano.yml`, and `python -m tap_hindsight.plugin` prints them as YAML to paste there.
+
+`hub_definition()` is the whole extractor definition in Meltano Hub's format, written to
+`tap-hindsight.yml` by `python -m tap_hindsight.plugin --hub tap-hindsight.yml` (a test
+checks the file equals what `--about` implies and that Meltano adds and runs it).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
+import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -61,10 +70,67 @@ def meltano_settings(schema: dict[str, Any] | None = None) -> list[dict[str, Any
     return declared
 
 
-def main() -> None:
-    """Print the settings block of the extractor in `meltano.yml`."""
-    text = yaml.safe_dump({"settings": meltano_settings()}, sort_keys=False, width=100)
-    print(text, end="")  # noqa: T201
+#: What Meltano Hub lists beside the settings (its extractor schema requires `quality`;
+#: Hub's maintainers rate it, so a new definition says "unknown").
+HUB_METADATA: dict[str, Any] = {
+    "namespace": "tap_hindsight",
+    "variant": "tap-hindsight",
+    "label": "Hindsight",
+    "description": "AI win-loss interviews, their transcripts and deals",
+    "pip_url": "tap-hindsight",
+    "executable": "tap-hindsight",
+    "domain_url": "https://app.usehindsight.com",
+    "keywords": ["meltano_sdk", "api", "win-loss", "interviews", "sales"],
+    "maintenance_status": "active",
+    "quality": "unknown",
+}
+
+
+def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
+    """The Meltano Hub extractor definition for the tap whose `--about` (JSON) is `about`."""
+    schema = about["settings"]
+    return {
+        "name": about["name"],
+        **HUB_METADATA,
+        "capabilities": sorted(about["capabilities"]),
+        "supported_python_versions": about["supported_python_versions"],
+        "settings_group_validation": [sorted(schema.get("required", []))],
+        "settings": meltano_settings(schema),
+    }
+
+
+def hub_yaml(about: dict[str, Any]) -> str:
+    """`tap-hindsight.yml`: the Hub definition as YAML, headed by where it comes from."""
+    header = (
+        "# Meltano Hub extractor definition, generated from `tap-hindsight --about` by\n"
+        "# `python -m tap_hindsight.plugin --hub tap-hindsight.yml`; do not edit by hand.\n"
+        "# Add it to a Meltano project with\n"
+        "#   meltano add --from-ref tap-hindsight.yml tap-hindsight\n"
+    )
+    body = yaml.safe_dump(hub_definition(about), sort_keys=False, width=100, allow_unicode=True)
+    return header + str(body)
+
+
+def about_json() -> dict[str, Any]:
+    """What `tap-hindsight --about --format json` prints, as a dict."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        TapHindsight.print_about("json")
+    about: dict[str, Any] = json.loads(printed.getvalue())
+    return about
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the settings block of the extractor in `meltano.yml`, or write the Hub file."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hub", type=Path, help="write the Meltano Hub definition to this file")
+    args = parser.parse_args(argv)
+    if args.hub is None:
+        text = yaml.safe_dump({"settings": meltano_settings()}, sort_keys=False, width=100)
+        print(text, end="")  # noqa: T201
+        return
+    about = about_json()
+    args.hub.write_text(hub_yaml(about), encoding="utf-8")
 
 
 if __name__ == "__main__":
