@@ -63,6 +63,10 @@ def transcripts(count: int, chars: int, seed: int) -> tuple[list[str], dict[str,
     return texts, planted
 
 
+def planted_share(share: float) -> str:
+    return f"{share:.0%}" if share else "natural"
+
+
 def timed(
     connection: psycopg.Connection, sql: str, params: tuple[str, ...]
 ) -> tuple[float, set[int]]:
@@ -116,7 +120,7 @@ def main() -> int:
             (plan,) = connection.execute("EXPLAIN " + index_sql, ("renewal",)).fetchone()
             print(f"plan of the index search: {plan}")
             print(
-                "\nkeyword      share  found  index median  ILIKE '%stem%' median  "
+                "\nkeyword      planted  found  index median  ILIKE '%stem%' median  "
                 "ratio  ILIKE '%word%' found"
             )
             ratios = []
@@ -136,7 +140,8 @@ def main() -> int:
                 ratios.append(ratio)
                 every_form = by_stem <= found and planted[word] <= found
                 print(
-                    f"{word:<12} {share:>5.0%} {len(found):>6,} {index_median * 1000:>10.2f} ms"
+                    f"{word:<12} {planted_share(share):>7} {len(found):>6,}"
+                    f" {index_median * 1000:>10.2f} ms"
                     f" {ilike_median * 1000:>19.1f} ms {ratio:>6.0f}x"
                     f"  {len(by_word):,} (misses {len(by_stem - by_word):,})"
                     + ("" if every_form else "  INDEX MISSED FORMS")

@@ -80,7 +80,9 @@ def test_the_dag_loads_and_one_run_loads_interviews(airflow_env, database, start
     assert dag["catchup"] is False
     assert dag["schedule"] == "*/15 * * * *"
     assert dag["retries"] == [3]
-    assert dag["commands"][0].endswith("--environment=prod run tap-hindsight target-postgres")
+    assert dag["commands"][0].endswith(
+        "--environment=prod run tap-hindsight target-postgres dbt-postgres:run dbt-postgres:test"
+    )
     # A run deadline below the 15-minute schedule, on top of the worker's environment.
     assert dag["env"] == [{"TAP_HINDSIGHT_MAX_RUN_MINUTES": "12"}]
     assert dag["append_env"] == [True]
@@ -107,5 +109,10 @@ def test_the_dag_loads_and_one_run_loads_interviews(airflow_env, database, start
             "SELECT interview_request_id, status FROM hindsight.interviews ORDER BY 1"
         ).fetchall()
     assert rows == [(i, simulator.status_of(i)) for i in range(1001, 1026)]
+    with database.connect() as connection:
+        modelled = connection.execute(
+            "SELECT interview_request_id, status FROM analytics.hindsight_interviews ORDER BY 1"
+        ).fetchall()
+    assert modelled == rows  # the run built the models after loading
     assert simulator.stats()["interview_requests"] == 25
     assert simulator.stats()["deal_requests"] == 1  # fewer than 100 deals: one page
