@@ -95,7 +95,11 @@ def hub_definition(about: dict[str, Any]) -> dict[str, Any]:
         "capabilities": sorted(about["capabilities"]),
         "supported_python_versions": about["supported_python_versions"],
         "settings_group_validation": [sorted(schema.get("required", []))],
-        "settings": meltano_settings(schema),
+        # Hub lists whether each setting is sensitive, false included.
+        "settings": [
+            {"name": setting["name"], "kind": setting["kind"], "sensitive": False, **setting}
+            for setting in meltano_settings(schema)
+        ],
     }
 
 

@@ -12,8 +12,11 @@ from typing import Any
 
 from tap_hindsight.records import storable
 
-#: The console script installed next to the interpreter running the tests.
+#: The console scripts installed next to the interpreter running the tests.
 TAP_COMMAND = str(Path(sys.executable).with_name("tap-hindsight"))
+MELTANO_COMMAND = str(Path(sys.executable).with_name("meltano"))
+#: The Meltano project of this repository.
+REPO = Path(__file__).resolve().parent.parent
 ACME_KEY = "hs_sim_acme_key"
 
 
@@ -129,3 +132,26 @@ def tap_config(simulator: Any, ids: list[int], **settings: Any) -> dict[str, Any
     }
     config.update(settings)
     return config
+
+
+def run_meltano(
+    env: dict[str, str],
+    *args: str,
+    cwd: Path = REPO,
+    expect: int | None = 0,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `meltano` in `cwd` (this project by default); check its exit code
+    unless `expect` is None, showing the end of its output when it differs."""
+    done = subprocess.run(
+        [MELTANO_COMMAND, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    if expect is not None:
+        assert done.returncode == expect, done.stdout[-3000:] + done.stderr[-3000:]
+    return done

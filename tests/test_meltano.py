@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,11 +11,10 @@ import yaml
 from tap_hindsight.plugin import meltano_kind, meltano_settings
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import flattened
-from tests.helpers import ACME_KEY, clean_env, run_tap
+from tests.helpers import ACME_KEY, clean_env, run_meltano, run_tap
 from tests.test_exit import scenario
 
 REPO = Path(__file__).resolve().parent.parent
-MELTANO = str(Path(sys.executable).with_name("meltano"))
 
 
 def without_nulls(row):
@@ -87,32 +84,12 @@ def meltano_home(tmp_path_factory):
     """A Meltano system folder with the project's plugins installed, shared by the module."""
     home = tmp_path_factory.mktemp("meltano") / ".meltano"
     env = meltano_env(home)
-    done = subprocess.run(
-        [MELTANO, "install"],
-        check=False,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_meltano(env, "install")
     return home
 
 
 def meltano(env, *args, expect=0):
-    done = subprocess.run(
-        [MELTANO, *args],
-        check=False,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if expect is not None:
-        assert done.returncode == expect, done.stdout + done.stderr
-    return done
+    return run_meltano(env, *args, expect=expect, timeout=600)
 
 
 @pytest.mark.meltano

@@ -7,13 +7,11 @@ The loading role's time zone is not UTC; the data comes from the simulator; the 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -24,13 +22,15 @@ from tap_hindsight.settings import parse_datetime
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import readme_queries
 from tap_hindsight.transcript import parse_turns, word_count
-from tests.helpers import ACME_KEY, clean_env
+from tests.helpers import ACME_KEY, clean_env, run_meltano
 from tests.postgres import create_database, drop_database
+
+if TYPE_CHECKING:
+    import subprocess
 
 pytestmark = pytest.mark.meltano
 
 REPO = Path(__file__).resolve().parent.parent
-MELTANO = str(Path(sys.executable).with_name("meltano"))
 IDS = list(range(1001, 1061))
 PLUGINS = ("tap-hindsight", "target-postgres", "dbt-postgres")
 #: The conventional pipeline: extract, load, build the dbt models, test them.
@@ -88,11 +88,7 @@ def database():
 
 
 def meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [MELTANO, *args], cwd=REPO, env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
+    return run_meltano(env, *args)
 
 
 def dbt_summaries(done: subprocess.CompletedProcess[str]) -> list[tuple[int, int, int]]:
