@@ -76,6 +76,38 @@ def timed(
     return time.perf_counter() - started, {row[0] for row in rows}
 
 
+def build(connection: psycopg.Connection, texts: list[str]) -> None:
+    """The raw table as the loader writes it, then the search model's table and index."""
+    connection.execute(
+        "CREATE TABLE interviews (interview_request_id bigint PRIMARY KEY,"
+        " status text, transcript__content text)"
+    )
+    with connection.cursor().copy(
+        "COPY interviews (interview_request_id, status, transcript__content) FROM STDIN"
+    ) as copy:
+        for index, text in enumerate(texts):
+            copy.write_row((index, "completed", text))
+    started = time.perf_counter()
+    connection.execute(
+        "CREATE TABLE search AS SELECT interview_request_id, body,"  # noqa: S608
+        f" {VECTOR} AS search_vector FROM (SELECT interview_request_id,"
+        " transcript__content AS body FROM interviews) AS documents"
+    )
+    connection.execute(f"CREATE INDEX search_vector_gin ON search {INDEX}")
+    built = time.perf_counter() - started
+    connection.execute("VACUUM ANALYZE interviews")
+    connection.execute("VACUUM ANALYZE search")
+    print(f"search table and GIN index built in {built:.1f} s (once; incremental after)")
+    raw, search, gin = connection.execute(
+        "SELECT pg_total_relation_size('interviews'), pg_total_relation_size('search'),"
+        " pg_relation_size('search_vector_gin')"
+    ).fetchone()
+    print(
+        f"on disk: raw table {raw / 1e6:.0f} MB; search table {search / 1e6:.0f} MB"
+        f" = {search / raw:.2f} x the raw table (GIN index {gin / 1e6:.0f} MB)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--transcripts", type=int, default=20_000)
@@ -90,26 +122,7 @@ def main() -> int:
     database = create_database()
     try:
         with database.connect() as connection:
-            connection.execute(
-                "CREATE TABLE interviews (interview_request_id bigint PRIMARY KEY,"
-                " status text, transcript__content text)"
-            )
-            with connection.cursor().copy(
-                "COPY interviews (interview_request_id, status, transcript__content) FROM STDIN"
-            ) as copy:
-                for index, text in enumerate(texts):
-                    copy.write_row((index, "completed", text))
-            started = time.perf_counter()
-            connection.execute(
-                "CREATE TABLE search AS SELECT interview_request_id, body,"  # noqa: S608
-                f" {VECTOR} AS search_vector FROM (SELECT interview_request_id,"
-                " transcript__content AS body FROM interviews) AS documents"
-            )
-            connection.execute(f"CREATE INDEX search_vector_gin ON search {INDEX}")
-            built = time.perf_counter() - started
-            connection.execute("VACUUM ANALYZE interviews")
-            connection.execute("VACUUM ANALYZE search")
-            print(f"search table and GIN index built in {built:.1f} s (once; incremental after)")
+            build(connection, texts)
             index_sql = (
                 "SELECT interview_request_id FROM search"
                 " WHERE search_vector @@ websearch_to_tsquery('english', %s)"
