@@ -160,7 +160,9 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
     check_readme_queries(database, simulator)
 
 
-def test_the_models_build_without_the_deals_streams(start_simulator, database, tmp_path):
+def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, database, tmp_path):
+    # A new pipeline whose interviews are all pending has loaded no turn, so the loader has
+    # created no interview_turns table; with the deals streams deselected, no deals table.
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
     env = warehouse_env(
         simulator,
@@ -168,8 +170,27 @@ def test_the_models_build_without_the_deals_streams(start_simulator, database, t
         tmp_path,
         TAP_HINDSIGHT__SELECT='["interviews.*", "interview_turns.*"]',
     )
+    pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     meltano(env, "install", *PLUGINS)
-    done = meltano(env, "run", *PIPELINE)
+    first = meltano(
+        dict(env, TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, pending))), "run", *PIPELINE
+    )
+    assert dbt_summaries(first) == [(3, 0, 0), (TESTS, 0, 0)]
+    with database.connect() as connection:
+        missing = connection.execute(
+            "SELECT to_regclass('hindsight.interview_turns'), to_regclass('hindsight.deals')"
+        ).fetchone()
+        rows = connection.execute(
+            "SELECT interview_request_id, turn_count FROM analytics.hindsight_interviews ORDER BY 1"
+        ).fetchall()
+        (turns,) = connection.execute(
+            "SELECT count(*) FROM analytics.hindsight_buyer_turns"
+        ).fetchone()
+    assert missing == (None, None)
+    assert rows == [(i, 0) for i in pending]
+    assert turns == 0
+
+    done = meltano(env, "run", *PIPELINE)  # every ID: completed ones bring their turns
     assert dbt_summaries(done) == [(3, 0, 0), (TESTS, 0, 0)]
     assert simulator.stats()["deal_requests"] == 0
     with database.connect() as connection:
@@ -178,10 +199,17 @@ def test_the_models_build_without_the_deals_streams(start_simulator, database, t
             "SELECT interview_request_id, deal_id, deal_status, deal_outcome, deal_amount,"
             " primary_competitor_id FROM analytics.hindsight_interviews ORDER BY 1"
         ).fetchall()
+        turns = connection.execute(
+            "SELECT interview_request_id, turn_index, speaker, text, word_count, deal_id"
+            " FROM analytics.hindsight_buyer_turns ORDER BY 1, 2"
+        ).fetchall()
     assert deals_table is None
     assert [row[0] for row in rows] == IDS
     assert any(row[1] is not None for row in rows)  # interviews have deals, not yet loaded
     assert all(row[2:] == (None, None, None, None) for row in rows)
+    # The incremental model first built from the empty stand-in took in the real turns.
+    assert turns == modelled(simulator)["buyer_turns"]
+    assert turns
     check_model_docs(database)
 
 

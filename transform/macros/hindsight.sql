@@ -2,24 +2,62 @@
 
 {% macro hindsight_table(name) %}
   {#- The loaded table `name` of the `hindsight` source, or none when it does not exist
-      (its stream was never selected). Always none while dbt parses. -#}
-  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+      (its stream never loaded a row: not selected, or nothing to load yet). Always none
+      while dbt parses. -#}
   {%- set table = source('hindsight', name) -%}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {{ return(adapter.get_relation(database=table.database, schema=table.schema,
                                  identifier=table.identifier)) }}
 {% endmacro %}
+
+{#- The columns the models read from each loaded table, with a type every warehouse
+    knows: what an empty stand-in for a table not loaded yet has. -#}
+{% macro hindsight_columns(name) %}
+  {%- set columns = {
+      'interviews': [
+          ('interview_request_id', 'bigint'), ('status', 'text'), ('objective', 'text'),
+          ('contact_id', 'text'), ('deal_id', 'text'), ('survey_url', 'text'),
+          ('created_at', 'timestamp'), ('email_sent_at', 'timestamp'),
+          ('transcript__document_id', 'text'), ('transcript__content', 'text'),
+          ('transcript__created_at', 'timestamp'),
+      ],
+      'interview_turns': [
+          ('interview_request_id', 'bigint'), ('turn_index', 'bigint'), ('speaker', 'text'),
+          ('is_interviewer', 'boolean'), ('text', 'text'), ('word_count', 'bigint'),
+          ('transcript_created_at', 'timestamp'),
+      ],
+  } -%}
+  {{ return(columns[name]) }}
+{% endmacro %}
+
+{% macro hindsight_source(name) -%}
+  {#- The loaded table `name`, or, before its stream has loaded a row (a new pipeline whose
+      interviews are all pending has no interview_turns table yet), an empty relation with
+      its columns: the models build, empty, instead of failing the run. -#}
+  {%- set table = hindsight_table(name) -%}
+  {%- if table is not none or not execute -%}
+    {{ source('hindsight', name) }}
+  {%- else -%}
+    (select
+    {%- for column, type in hindsight_columns(name) %}
+        cast(null as {{ type }}) as {{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
+     where 1 = 0)
+  {%- endif -%}
+{%- endmacro %}
 
 {% macro hindsight_hours(start, finish) -%}
   {#- Hours from `start` to `finish`, two decimals; null if either is null. -#}
   cast(round(extract(epoch from ({{ finish }} - {{ start }})) / 3600.0, 2) as numeric(12, 2))
 {%- endmacro %}
 
-{% macro hindsight_loaded_at(relation, alias) -%}
-  {#- When the loader wrote the row (target-postgres's _sdc_batched_at), or null where the
-      loader adds no such column (the demo's target-duckdb). -#}
+{% macro hindsight_loaded_at(name, alias) -%}
+  {#- When the loader wrote the row of table `name` (target-postgres's _sdc_batched_at), or
+      null where there is no such column (target-duckdb's demo, a table not loaded yet). -#}
+  {%- set table = hindsight_table(name) -%}
   {%- set names = [] -%}
-  {%- if execute -%}
-    {%- for column in adapter.get_columns_in_relation(relation) -%}
+  {%- if table is not none -%}
+    {%- for column in adapter.get_columns_in_relation(table) -%}
       {%- do names.append(column.name | lower) -%}
     {%- endfor -%}
   {%- endif -%}

@@ -11,13 +11,11 @@
     ] if target.type == 'postgres' else [],
 ) }}
 
-{%- set turns_table = source('hindsight', 'interview_turns') %}
-
 with turns as (
     select
         t.*,
-        {{ hindsight_loaded_at(turns_table, 't') }} as loaded_at
-    from {{ turns_table }} as t
+        {{ hindsight_loaded_at('interview_turns', 't') }} as loaded_at
+    from {{ hindsight_source('interview_turns') }} as t
     where t.is_interviewer = false
 )
 
@@ -34,7 +32,7 @@ select
     t.transcript_created_at as completed_at,
     t.loaded_at
 from turns as t
-left join {{ source('hindsight', 'interviews') }} as i
+left join {{ hindsight_source('interviews') }} as i
     on i.interview_request_id = t.interview_request_id
 {%- if is_incremental() %}
 where {{ hindsight_since_last_run('t.loaded_at') }}

@@ -1,12 +1,13 @@
 {#- One row per interview: its lifecycle in hours, its transcript's size, and its deal once
-    the `deals` stream is loaded (left join: without that table the deal columns are null). -#}
+    the `deals` stream is loaded (left join: without that table the deal columns are null;
+    without turns loaded yet, the counts are 0). -#}
 {{ config(materialized='table') }}
 
 {%- set deals = hindsight_table('deals') %}
 {%- set competitors = hindsight_table('deal_competitors') %}
 
 with interviews as (
-    select * from {{ source('hindsight', 'interviews') }}
+    select * from {{ hindsight_source('interviews') }} as loaded
 ),
 
 turns as (
@@ -15,7 +16,7 @@ turns as (
         count(*) as turn_count,
         count(*) filter (where is_interviewer = false) as buyer_turn_count,
         coalesce(sum(word_count) filter (where is_interviewer = false), 0) as buyer_word_count
-    from {{ source('hindsight', 'interview_turns') }}
+    from {{ hindsight_source('interview_turns') }} as loaded
     group by interview_request_id
 )
 {%- if competitors %},

@@ -17,8 +17,6 @@
     persist_docs={'relation': true, 'columns': postgres},
 ) }}
 
-{%- set interviews_table = source('hindsight', 'interviews') %}
-
 with transcripts as (
     select
         'transcript:' || cast(i.interview_request_id as text) as search_key,
@@ -28,8 +26,8 @@ with transcripts as (
         cast(null as text) as speaker,
         i.transcript__content as body,
         i.transcript__created_at as completed_at,
-        {{ hindsight_loaded_at(interviews_table, 'i') }} as loaded_at
-    from {{ interviews_table }} as i
+        {{ hindsight_loaded_at('interviews', 'i') }} as loaded_at
+    from {{ hindsight_source('interviews') }} as i
     where i.transcript__content is not null
 ),
 
