@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tap_hindsight.simulator import Organisation
-from tests.helpers import ACME_KEY, REPO, clean_env, run_meltano
+from tests.helpers import ACME_KEY, MELTANO_COMMAND, REPO, clean_env, run_meltano
 from tests.postgres import Database, create_database, drop_database
 
 if TYPE_CHECKING:
@@ -84,6 +85,34 @@ def worker_env(project: Path, simulator, system: Database, warehouse: Database, 
     )
 
 
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory):
+    """Two checkouts with the extractor and loader installed, shared by the module's tests
+    (each test gives them a fresh system database and warehouse)."""
+    root = tmp_path_factory.mktemp("workers")
+    projects = worker(root, "worker-a"), worker(root, "worker-b")
+    for project in projects:
+        env = clean_env(
+            MELTANO_SYS_DIR_ROOT=str(project / ".meltano"),
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        )
+        run_meltano(env, "install", "tap-hindsight", "target-postgres", cwd=project)
+    return projects
+
+
+def start_run(project: Path, env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    """`meltano run tap-hindsight target-postgres` started in the background."""
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [MELTANO_COMMAND, "run", "tap-hindsight", "target-postgres"],
+            cwd=project,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
 def loaded(warehouse: Database) -> list[tuple[int, str]]:
     with warehouse.connect() as connection:
         return connection.execute(
@@ -91,14 +120,12 @@ def loaded(warehouse: Database) -> list[tuple[int, str]]:
         ).fetchall()
 
 
-def test_two_workers_share_one_state(start_simulator, databases, tmp_path):
+def test_two_workers_share_one_state(start_simulator, databases, workers):
     system, warehouse = databases
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 40),))
-    first, second = worker(tmp_path, "worker-a"), worker(tmp_path, "worker-b")
+    first, second = workers
     env_first = worker_env(first, simulator, system, warehouse)
     env_second = worker_env(second, simulator, system, warehouse)
-    for project, env in ((first, env_first), (second, env_second)):
-        run_meltano(env, "install", "tap-hindsight", "target-postgres", cwd=project)
 
     run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
     assert loaded(warehouse) == [(i, simulator.status_of(i)) for i in IDS]
@@ -107,7 +134,12 @@ def test_two_workers_share_one_state(start_simulator, databases, tmp_path):
     state_second = run_meltano(env_second, "state", "get", STATE_ID, cwd=second).stdout
     assert json.loads(state_second) == json.loads(state_first)
     assert json.loads(state_second)["singer_state"]["bookmarks"]["interviews"]
-    assert not (first / ".meltano" / "meltano.db").exists()  # not in a file on one machine
+    with system.connect() as connection:  # in PostgreSQL, not a file on one machine
+        (kept,) = connection.execute(
+            "SELECT count(*) FROM state WHERE state_id = %s AND completed_state IS NOT NULL",
+            (STATE_ID,),
+        ).fetchone()
+    assert kept == 1
 
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     simulator.advance(pending[:10])
@@ -122,3 +154,32 @@ def test_two_workers_share_one_state(start_simulator, databases, tmp_path):
         run_meltano(env_second, "state", "get", STATE_ID, cwd=second).stdout
     )
     assert json.loads(state_after) != json.loads(state_first)  # the second run's, shared
+
+
+def test_meltano_refuses_a_second_run_of_the_pipeline_on_another_worker(
+    start_simulator, databases, workers, tmp_path
+):
+    system, warehouse = databases
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 40),))
+    first, second = workers
+    env_first = worker_env(first, simulator, system, warehouse)
+    env_second = worker_env(second, simulator, system, warehouse)
+    simulator.hold_answers()  # the first run stays under way until released
+    running = start_run(first, env_first, tmp_path / "first.log")
+    try:
+        assert simulator.wait_for_held(1, timeout=300)
+        refused = run_meltano(
+            env_second, "run", "tap-hindsight", "target-postgres", cwd=second, expect=None
+        )
+    finally:
+        simulator.release_answers()
+        running.wait(timeout=600)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert f"Another '{STATE_ID}' pipeline is already running" in said
+    assert "--force" in said
+    # Every request came from the first run: each ID once, one deals page.
+    assert simulator.stats()["interview_requests"] == len(IDS)
+    assert simulator.stats()["deal_requests"] == 1
+    assert running.returncode == 0, (tmp_path / "first.log").read_text()[-3000:]
+    assert loaded(warehouse) == [(i, simulator.status_of(i)) for i in IDS]

@@ -73,6 +73,10 @@ REDIRECT_FAULT = "redirect"
 ECHO_FAULT = "echo_auth"
 #: A 40 MiB answer (never drawn at random unless listed).
 HUGE_FAULT = "huge"
+#: The longest `hold_answers` keeps a request waiting (a test that forgets to release
+#: does not hang the server for ever).
+_HOLD_LIMIT_SECONDS = 600.0
+
 #: An answer held back until `hold_release_after` other answers went out (or
 #: `hang_seconds` passed), then served normally (never drawn at random unless listed).
 HOLD_FAULT = "hold"
@@ -181,6 +185,10 @@ class HindsightSimulator:
         self._in_flight = 0
         self.max_in_flight = 0
         self._gate_open = threading.Event()
+        #: Cleared by `hold_answers`: every request then waits until `release_answers`.
+        self._answering = threading.Event()
+        self._answering.set()
+        self._held = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -372,6 +380,19 @@ class HindsightSimulator:
         with self._lock:
             self._scripted.setdefault(interview_id, deque()).extend(faults)
 
+    def hold_answers(self) -> None:
+        """Hold every request from now on until `release_answers` (a run kept running)."""
+        self._answering.clear()
+
+    def release_answers(self) -> None:
+        """Answer the held requests and every later one."""
+        self._answering.set()
+
+    def wait_for_held(self, count: int, timeout: float) -> bool:
+        """Block until `count` requests are held at once (False on timeout)."""
+        with self._answers:
+            return self._answers.wait_for(lambda: self._held >= count, timeout)
+
     # Statistics ------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -420,6 +441,13 @@ class HindsightSimulator:
                 self._gate_open.set()
         if self.config.hold_until_in_flight:
             self._gate_open.wait(self.config.hang_seconds)
+        if not self._answering.is_set():
+            with self._answers:
+                self._held += 1
+                self._answers.notify_all()
+            self._answering.wait(_HOLD_LIMIT_SECONDS)
+            with self._answers:
+                self._held -= 1
 
     def _leave(self, interview_id: int | None) -> None:
         with self._lock:
