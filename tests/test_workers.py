@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tap_hindsight.records import storable
 from tap_hindsight.simulator import Organisation
+from tap_hindsight.transcript import parse_turns
 from tests.helpers import ACME_KEY, MELTANO_COMMAND, REPO, clean_env, run_meltano
 from tests.postgres import Database, create_database, drop_database
 
@@ -100,11 +102,13 @@ def workers(tmp_path_factory):
     return projects
 
 
-def start_run(project: Path, env: dict[str, str], log: Path) -> subprocess.Popen[str]:
-    """`meltano run tap-hindsight target-postgres` started in the background."""
+def start_run(
+    project: Path, env: dict[str, str], log: Path, *options: str
+) -> subprocess.Popen[str]:
+    """`meltano run [options] tap-hindsight target-postgres` started in the background."""
     with log.open("w") as output:
         return subprocess.Popen(
-            [MELTANO_COMMAND, "run", "tap-hindsight", "target-postgres"],
+            [MELTANO_COMMAND, "run", *options, "tap-hindsight", "target-postgres"],
             cwd=project,
             env=env,
             stdout=output,
@@ -183,3 +187,58 @@ def test_meltano_refuses_a_second_run_of_the_pipeline_on_another_worker(
     assert simulator.stats()["deal_requests"] == 1
     assert running.returncode == 0, (tmp_path / "first.log").read_text()[-3000:]
     assert loaded(warehouse) == [(i, simulator.status_of(i)) for i in IDS]
+
+
+def turn_keys(simulator) -> list[tuple[int, int]]:
+    """(interview, turn) of every turn the API's transcripts hold."""
+    keys = []
+    for interview_id in IDS:
+        transcript = storable(simulator.interview(interview_id))["transcript"]
+        keys += [(interview_id, t.index) for t in parse_turns(transcript and transcript["content"])]
+    return keys
+
+
+def test_runs_forced_to_overlap_lose_nothing(start_simulator, databases, workers, tmp_path):
+    system, warehouse = databases
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 40),))
+    first, second = workers
+    env_first = worker_env(first, simulator, system, warehouse)
+    env_second = worker_env(second, simulator, system, warehouse)
+    run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
+    pending = [i for i in IDS if simulator.status_of(i) != "completed"]
+    simulator.advance(pending[:10])
+
+    # Two runs of the same pipeline at once: Meltano's check overridden with --force.
+    simulator.hold_answers()
+    overlapping = []
+    try:
+        overlapping.append(start_run(first, env_first, tmp_path / "a.log"))
+        assert simulator.wait_for_held(1, timeout=300)
+        overlapping.append(start_run(second, env_second, tmp_path / "b.log", "--force"))
+        assert simulator.wait_for_held(2, timeout=300)  # both under way together
+    finally:
+        simulator.release_answers()
+        for run in overlapping:
+            run.wait(timeout=600)
+    for run, log in zip(overlapping, ("a.log", "b.log"), strict=True):
+        assert run.returncode == 0, (tmp_path / log).read_text()[-3000:]
+
+    still_pending = [i for i in IDS if simulator.status_of(i) != "completed"]
+    run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)  # one more
+    assert loaded(warehouse) == [(i, simulator.status_of(i)) for i in IDS]
+    with warehouse.connect() as connection:
+        transcripts = connection.execute(
+            "SELECT interview_request_id, transcript__content FROM hindsight.interviews ORDER BY 1"
+        ).fetchall()
+        turns = connection.execute(
+            "SELECT interview_request_id, turn_index FROM hindsight.interview_turns ORDER BY 1, 2"
+        ).fetchall()
+    assert transcripts == [
+        (i, (storable(simulator.interview(i))["transcript"] or {}).get("content")) for i in IDS
+    ]
+    assert turns == turn_keys(simulator)  # every turn once: no row duplicated
+    # Run in sequence, an interview is fetched by the first run, by the next if it was
+    # pending then, and by the last if it still was; overlapping, at most once more.
+    for interview_id in IDS:
+        sequential = 1 + (interview_id in pending) + (interview_id in still_pending)
+        assert simulator.requests_for(interview_id) <= sequential + 1, interview_id
