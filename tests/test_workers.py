@@ -67,24 +67,24 @@ def worker(tmp_path: Path, name: str) -> Path:
 
 
 def worker_env(project: Path, simulator, system: Database, warehouse: Database, **extra):
-    return clean_env(
-        MELTANO_SYS_DIR_ROOT=str(project / ".meltano"),
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-        MELTANO_DATABASE_URI=system_database_uri(system),
-        TAP_HINDSIGHT_API_KEY=ACME_KEY,
-        TAP_HINDSIGHT_BASE_URL=simulator.url,
-        TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, IDS)),
-        TAP_HINDSIGHT_PLAN="enterprise",
+    settings = {
+        "MELTANO_SYS_DIR_ROOT": str(project / ".meltano"),
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_DATABASE_URI": system_database_uri(system),
+        "TAP_HINDSIGHT_API_KEY": ACME_KEY,
+        "TAP_HINDSIGHT_BASE_URL": simulator.url,
+        "TAP_HINDSIGHT_INTERVIEW_IDS": ",".join(map(str, IDS)),
+        "TAP_HINDSIGHT_PLAN": "enterprise",
         # Runs follow each other at once: poll every pending interview.
-        TAP_HINDSIGHT_POLL_AGE_RATIO="0",
-        TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES="0",
-        TARGET_POSTGRES_HOST=warehouse.host,
-        TARGET_POSTGRES_PORT=str(warehouse.port),
-        TARGET_POSTGRES_USER=warehouse.user,
-        TARGET_POSTGRES_PASSWORD=warehouse.password,
-        TARGET_POSTGRES_DATABASE=warehouse.name,
-        **extra,
-    )
+        "TAP_HINDSIGHT_POLL_AGE_RATIO": "0",
+        "TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES": "0",
+        "TARGET_POSTGRES_HOST": warehouse.host,
+        "TARGET_POSTGRES_PORT": str(warehouse.port),
+        "TARGET_POSTGRES_USER": warehouse.user,
+        "TARGET_POSTGRES_PASSWORD": warehouse.password,
+        "TARGET_POSTGRES_DATABASE": warehouse.name,
+    }
+    return clean_env(**{**settings, **extra})
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +242,63 @@ def test_runs_forced_to_overlap_lose_nothing(start_simulator, databases, workers
     for interview_id in IDS:
         sequential = 1 + (interview_id in pending) + (interview_id in still_pending)
         assert simulator.requests_for(interview_id) <= sequential + 1, interview_id
+
+
+def test_two_organisations_load_in_parallel_as_separate_pipelines(
+    start_simulator, databases, workers, tmp_path
+):
+    # One API key's budget caps one organisation's extraction; more machines help when
+    # there are several keys: one pipeline per organisation, its own state ID and schema.
+    system, warehouse = databases
+    organisations = (
+        Organisation("acme", ACME_KEY, 1001, 30),
+        Organisation("globex", "hs_sim_globex_key", 500_001, 30),
+    )
+    simulator = start_simulator(organisations=organisations)
+    # One checkout each (separate Airflow workers, or folders on one machine): from one
+    # project folder the second run made no request while the first was under way.
+    projects = dict(zip((org.name for org in organisations), workers, strict=True))
+    envs = {
+        org.name: worker_env(
+            projects[org.name],
+            simulator,
+            system,
+            warehouse,
+            TAP_HINDSIGHT_API_KEY=org.api_key,
+            TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, org.ids)),
+            TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=f"hindsight_{org.name}",
+        )
+        for org in organisations
+    }
+    # Meltano creates its tables on first use; two processes doing it at once on an empty
+    # system database collide ("Cannot upgrade the system database"), so any one command
+    # first, as a deployment's set-up would.
+    run_meltano(envs["acme"], "state", "list", cwd=projects["acme"])
+    simulator.hold_answers()
+    runs = {}
+    try:
+        for name, env in envs.items():
+            runs[name] = start_run(
+                projects[name], env, tmp_path / f"{name}.log", "--state-id-suffix", name
+            )
+        assert simulator.wait_for_held(2, timeout=300)  # both under way at once
+    finally:
+        simulator.release_answers()
+        for run in runs.values():
+            run.wait(timeout=600)
+    for name, run in runs.items():
+        assert run.returncode == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
+    states = {}
+    for org in organisations:
+        with warehouse.connect() as connection:
+            rows = connection.execute(
+                f"SELECT interview_request_id, status FROM hindsight_{org.name}.interviews"  # noqa: S608
+                " ORDER BY 1"
+            ).fetchall()
+        assert rows == [(i, simulator.status_of(i)) for i in org.ids]  # its own, all of them
+        state_id = f"{STATE_ID}:{org.name}"
+        got = run_meltano(envs[org.name], "state", "get", state_id, cwd=projects[org.name]).stdout
+        states[org.name] = json.loads(got)["singer_state"]
+    assert states["acme"] != states["globex"]
+    assert simulator.stats()["deal_requests"] == 2  # one deals list each
+    assert simulator.stats()["interview_requests"] == 60
