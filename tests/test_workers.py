@@ -117,6 +117,20 @@ def start_run(
         )
 
 
+@pytest.fixture
+def acme_on_two_workers(start_simulator, databases, workers):
+    """The simulator (acme's 40 interviews), the system database, the warehouse, and each
+    worker's checkout with its environment pointing at both."""
+    system, warehouse = databases
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 40),))
+    return (
+        simulator,
+        system,
+        warehouse,
+        *((w, worker_env(w, simulator, system, warehouse)) for w in workers),
+    )
+
+
 def loaded(warehouse: Database) -> list[tuple[int, str]]:
     with warehouse.connect() as connection:
         return connection.execute(
@@ -124,12 +138,9 @@ def loaded(warehouse: Database) -> list[tuple[int, str]]:
         ).fetchall()
 
 
-def test_two_workers_share_one_state(start_simulator, databases, workers):
-    system, warehouse = databases
-    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 40),))
-    first, second = workers
-    env_first = worker_env(first, simulator, system, warehouse)
-    env_second = worker_env(second, simulator, system, warehouse)
+def test_two_workers_share_one_state(acme_on_two_workers):
+    simulator, system, warehouse, first_worker, second_worker = acme_on_two_workers
+    (first, env_first), (second, env_second) = first_worker, second_worker
 
     run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
     assert loaded(warehouse) == [(i, simulator.status_of(i)) for i in IDS]
@@ -161,13 +172,10 @@ def test_two_workers_share_one_state(start_simulator, databases, workers):
 
 
 def test_meltano_refuses_a_second_run_of_the_pipeline_on_another_worker(
-    start_simulator, databases, workers, tmp_path
+    acme_on_two_workers, tmp_path
 ):
-    system, warehouse = databases
-    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 40),))
-    first, second = workers
-    env_first = worker_env(first, simulator, system, warehouse)
-    env_second = worker_env(second, simulator, system, warehouse)
+    simulator, _, warehouse, first_worker, second_worker = acme_on_two_workers
+    (first, env_first), (second, env_second) = first_worker, second_worker
     simulator.hold_answers()  # the first run stays under way until released
     running = start_run(first, env_first, tmp_path / "first.log")
     try:
@@ -198,12 +206,9 @@ def turn_keys(simulator) -> list[tuple[int, int]]:
     return keys
 
 
-def test_runs_forced_to_overlap_lose_nothing(start_simulator, databases, workers, tmp_path):
-    system, warehouse = databases
-    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 40),))
-    first, second = workers
-    env_first = worker_env(first, simulator, system, warehouse)
-    env_second = worker_env(second, simulator, system, warehouse)
+def test_runs_forced_to_overlap_lose_nothing(acme_on_two_workers, tmp_path):
+    simulator, _, warehouse, first_worker, second_worker = acme_on_two_workers
+    (first, env_first), (second, env_second) = first_worker, second_worker
     run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     simulator.advance(pending[:10])
