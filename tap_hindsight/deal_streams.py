@@ -159,13 +159,15 @@ class DealsStream(CheckpointedStream):
                     DealCompetitorsStream.name: competitor_rows(deal) + gone_competitors,
                 }
                 report.taken_back += len(gone_drivers) + len(gone_competitors)
+                rows = sum(map(len, self._children.values()))  # taken while the deal syncs
                 yield deal
                 # Only now are the deal and its rows written: state may cover them.
                 marks.emitted(deal)
                 report.emitted += 1
-            if report.emitted > emitted_before:
+                self.items_since_checkpoint += 1 + rows
+            if report.emitted > emitted_before and self.checkpoint_due():
                 self._store(marks)
-                self.checkpoint()  # after each page that emitted, once its deals are marked
+                self.checkpoint()  # at the end of a page, once its deals are marked
             if len(deals) < PAGE_SIZE:
                 report.complete = True
                 marks.keep_only(seen)

@@ -14,6 +14,7 @@ The pieces that depend on the SDK's internals live here too: the hold on the
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -28,6 +29,7 @@ from tap_hindsight.settings import parse_datetime
 from tap_hindsight.state import STATE_KEY
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
     from singer_sdk import Tap
@@ -121,7 +123,7 @@ SEAMS: tuple[Seam, ...] = (
         "the SDK's checkpoint would come before the stream's own state learns of the record; "
         "the stream writes its own (Tap.state_writer, Stream.tap_state)",
         (
-            "tests/test_resume.py::test_state_is_checkpointed_at_least_every_50_records",
+            "tests/test_resume.py::test_checkpoints_come_every_50_items_or_one_item_per_100_bytes_of_state",
             "tests/test_resume.py::test_killed_and_resumed_nothing_is_lost_and_nothing_completed_is_fetched_again",
             "tests/test_deal_streams.py::test_a_page_that_keeps_failing_fails_the_run_and_the_next_run_emits_the_rest",
         ),
@@ -131,7 +133,7 @@ SEAMS: tuple[Seam, ...] = (
         "seams.CheckpointedStream.checkpoint",
         "checkpoints write the whole tap state through Tap.state_writer",
         (
-            "tests/test_resume.py::test_state_is_checkpointed_at_least_every_50_records",
+            "tests/test_resume.py::test_checkpoints_come_every_50_items_or_one_item_per_100_bytes_of_state",
             "tests/test_deal_streams.py::test_a_page_that_keeps_failing_fails_the_run_and_the_next_run_emits_the_rest",
         ),
     ),
@@ -154,6 +156,13 @@ SEAMS: tuple[Seam, ...] = (
             "tests/test_resume.py::test_state_messages_per_run_are_bounded",
             "tests/test_incremental.py::test_the_created_at_bookmark_never_moves_backwards",
         ),
+    ),
+    Seam(
+        "Stream._write_schema_message",
+        "seams.ChildStream._write_schema_message",
+        "the SDK sends a SCHEMA at every sync, and a child syncs once per parent record: "
+        "the same schema once per interview or deal; sent once a run instead",
+        ("tests/test_resume.py::test_each_stream_sends_its_schema_once_per_run",),
     ),
     Seam(
         "Stream.log",
@@ -206,6 +215,11 @@ SEAMS: tuple[Seam, ...] = (
 )
 
 
+def state_bytes(state: Mapping[str, Any]) -> int:
+    """The size of `state` as one compact JSON text (about its STATE message's size)."""
+    return len(json.dumps(state, separators=(",", ":"), default=str))
+
+
 class HindsightStream(Stream):
     """What every stream of this tap shares with the SDK."""
 
@@ -227,10 +241,22 @@ class CheckpointedStream(HindsightStream):
 
     STATE_MSG_FREQUENCY = 10**12
 
+    #: A STATE once at least this many items (answers and records) went out since the last,
+    CHECKPOINT_MIN_ITEMS = 50
+    #: and at least one item per this many bytes of the state: each STATE carries the whole
+    #: tap state, so with a fixed count a run's STATE bytes would grow with its items times
+    #: the state's size (the square of the IDs on a first run); this way they stay within
+    #: this many bytes an item.
+    STATE_BYTES_PER_ITEM = 100
+
     def __init__(self, tap: Tap, schema: dict[str, Any], name: str) -> None:
         """Attach to `tap` with `schema` (the SDK's own constructor arguments)."""
         super().__init__(tap, schema=schema, name=name)
         self._writer_tap = tap
+        #: Items (answers, records) that went out since the last STATE.
+        self.items_since_checkpoint = 0
+        #: Size of the tap state as last written (None: not measured yet).
+        self._state_bytes: int | None = None
 
     @property
     @override
@@ -239,9 +265,24 @@ class CheckpointedStream(HindsightStream):
         # scans the list), and an old state's `partitions` must not turn them back on.
         return None
 
+    def checkpoint_due(self) -> bool:
+        """True once enough items went out since the last STATE to pay for the next.
+
+        At least `CHECKPOINT_MIN_ITEMS`, and one per `STATE_BYTES_PER_ITEM` bytes of the
+        state (measured at the last checkpoint, or now if there was none this run).
+        """
+        if self.items_since_checkpoint < self.CHECKPOINT_MIN_ITEMS:
+            return False
+        if self._state_bytes is None:
+            self._state_bytes = state_bytes(self.tap_state)
+        return self.items_since_checkpoint * self.STATE_BYTES_PER_ITEM >= self._state_bytes
+
     def checkpoint(self) -> None:
         """Write the whole tap state now (its stream bookmarks updated by the caller)."""
-        self._writer_tap.state_writer.write_state(self.tap_state)
+        state = self.tap_state
+        self._writer_tap.state_writer.write_state(state)
+        self._state_bytes = state_bytes(state)
+        self.items_since_checkpoint = 0
 
     def selected_streams(self) -> frozenset[str]:
         """This stream and its children, those selected."""
@@ -259,7 +300,8 @@ class ChildStream(HindsightStream):
     """A child stream, which the SDK syncs once per parent record (interview or deal).
 
     One record counter and one timer span the whole run and are logged once, by
-    `report_metrics`; the SDK's per-sync "Beginning sync" line goes to DEBUG.
+    `report_metrics`; the SDK's per-sync "Beginning sync" line goes to DEBUG, and its
+    SCHEMA is sent once.
     """
 
     def __init__(self, tap: Tap, schema: dict[str, Any], name: str) -> None:
@@ -267,6 +309,15 @@ class ChildStream(HindsightStream):
         super().__init__(tap, schema=schema, name=name)
         self.run_counter = RunCounter(name)
         self.run_timer = RunTimer(name)
+        self._schema_written = False
+
+    @override
+    def _write_schema_message(self) -> None:
+        # The SDK writes a SCHEMA at each sync, so once per parent record: the same schema
+        # thousands of times, a quarter of a first run's bytes. Once a run is enough.
+        if not self._schema_written:
+            self._schema_written = True
+            super()._write_schema_message()
 
     @override
     def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:

@@ -254,7 +254,7 @@ class LifecycleState:
     #: Per stream, the IDs whose latest record it has not emitted (it was not selected).
     unsent: dict[str, RangeSet] = field(default_factory=dict)
     #: Each pending entry's stored text, kept with the Poll it was written from: a
-    #: checkpoint (every 50 records) then re-encodes only the entries that changed.
+    #: checkpoint then re-encodes only the entries that changed.
     _texts: dict[int, tuple[Poll, str]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -267,9 +267,9 @@ class LifecycleState:
     ) -> LifecycleState:
         """Read the stored form (None: a first run).
 
-        An ID found both completed and pending or failed (Meltano merges the state of an
-        interrupted run into the last complete one) counts as completed: its transcript is
-        final and it was emitted. A version 1 state did not say which streams emitted its
+        An ID found both completed and pending or failed (a state merged or edited by hand:
+        Meltano's own merge replaces each of these texts whole) counts as completed: its
+        transcript is final and it was emitted. A version 1 state did not say which streams emitted its
         completed IDs: `unsent_before_version_2` names the streams that did not.
 
         Raises:

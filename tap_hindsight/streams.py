@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 
     from tap_hindsight.tap import TapHindsight
 
-#: A STATE message once this many fetch results and turn records went out (so at least
-#: every N records, rounded up to the end of an interview's turns).
-CHECKPOINT_EVERY = 50
-
 
 @dataclass
 class SyncReport(RequestTally):
@@ -154,8 +150,6 @@ class InterviewsStream(CheckpointedStream):
         self._transcripts: dict[int, dict[str, Any]] = {}
         #: The streams selected in this run (this one and its children).
         self._selected: frozenset[str] = frozenset()
-        #: Fetch results and turn records since the last STATE (turns add to it).
-        self.since_checkpoint = 0
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -180,9 +174,10 @@ class InterviewsStream(CheckpointedStream):
                 decision.remember()
                 if run.discovery is not None:
                     run.discovery.kept(interview_id)
-                self.since_checkpoint += 1
-                if self.since_checkpoint >= CHECKPOINT_EVERY:
-                    self.since_checkpoint = 0
+                # An item per answer, and per turn record (the turns stream counts those):
+                # a STATE comes at the end of an interview, never between its turns.
+                self.items_since_checkpoint += 1
+                if self.checkpoint_due():
                     self._store(run.lifecycle, run.discovery)
                     self.checkpoint()
         finally:
@@ -443,7 +438,7 @@ class InterviewTurnsStream(ChildStream):
             return
         interviewers = self.hindsight_tap.settings.interviewer_names
         for turn in parse_turns(transcript.get("content")):
-            self.interviews.since_checkpoint += 1
+            self.interviews.items_since_checkpoint += 1
             yield {
                 "interview_request_id": interview_id,
                 "turn_index": turn.index,

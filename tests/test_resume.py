@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 
@@ -45,34 +46,66 @@ def check_every_state_covers_only_emitted_records(messages):
     return states
 
 
-def test_state_is_checkpointed_at_least_every_50_records(start_simulator, tmp_path):
+def _state_size(message):
+    return len(json.dumps(message["value"], separators=(",", ":")))
+
+
+def test_checkpoints_come_every_50_items_or_one_item_per_100_bytes_of_state(
+    start_simulator, tmp_path
+):
+    # 300 interviews and their deals: the deals' marks make a state of about 9 KB, so a
+    # checkpoint comes about every 90 items (answers and turn records), not every 50. A
+    # STATE carries the whole state: at a fixed 50, a run's STATE bytes would grow with
+    # its items times the state's size (63 GB for a first run over 100,000 IDs).
     simulator = start_simulator(organisations=_orgs(300))
     run = run_tap(tmp_path, tap_config(simulator, IDS))
     assert run.returncode == 0, run.stderr
     assert len(run.records()) == 300
     positions = [i for i, m in enumerate(run.messages) if m["type"] == "STATE"]
-    spans = list(zip([0, *positions], positions, strict=False))
+    spans = list(pairwise(positions))
 
-    def records(stream, a, b):
-        return sum(1 for m in run.messages[a:b] if m["type"] == "RECORD" and m["stream"] == stream)
+    def records(a, b, *streams):
+        return sum(1 for m in run.messages[a:b] if m["type"] == "RECORD" and m["stream"] in streams)
 
-    assert max(records("interviews", a, b) for a, b in spans) <= 50
-    # Turns count too: a checkpoint comes once 50 records of either stream went out, at
-    # the end of an interview (a STATE never splits one interview's turns).
+    interview_spans = [(a, b) for a, b in spans if records(a, b, "interviews")]
     most_turns = max(
         Counter(r["interview_request_id"] for r in run.records("interview_turns")).values()
     )
-    assert (
-        max(records("interviews", a, b) + records("interview_turns", a, b) for a, b in spans)
-        <= 50 + most_turns + 1
-    )
-    assert len(positions) >= 300 // 50
+    sizes = {p: _state_size(run.messages[p]) for p in positions}
+    assert min(sizes[b] for _, b in interview_spans) > 100 * 50  # the size rule decides
+    for a, b in interview_spans:
+        items = records(a, b, "interviews", "interview_turns")
+        # At most: due once the items pay for the state, at the end of an interview.
+        assert items <= max(50, sizes[a] // 100, sizes[b] // 100) + most_turns + 1
+    for a, b in interview_spans[1:-1]:  # not the run's first measure, nor its end
+        items = records(a, b, "interviews", "interview_turns")
+        assert items * 100 >= sizes[a], f"a STATE of {sizes[a]} bytes after {items} items"
+    # So a run's STATE bytes stay within 100 an item, besides the few STATEs the SDK
+    # writes at each stream's start and end.
+    items = sum(1 for m in run.messages if m["type"] == "RECORD")
+    assert sum(sizes.values()) <= 100 * items + 6 * max(sizes.values())
+    assert len(interview_spans) >= 300 // 50  # and the checkpoints are there
     assert check_every_state_covers_only_emitted_records(run.messages) >= 6
 
 
+def test_each_stream_sends_its_schema_once_per_run(start_simulator, tmp_path):
+    # The SDK sends a child stream's SCHEMA at each of its syncs, one per interview or
+    # deal: 1,800 identical SCHEMAs for 2,000 interviews, a quarter of the run's bytes.
+    simulator = start_simulator(organisations=_orgs(300))
+    run = run_tap(tmp_path, tap_config(simulator, IDS))
+    assert run.returncode == 0, run.stderr
+    schemas = Counter(m["stream"] for m in run.messages if m["type"] == "SCHEMA")
+    streams = {"interviews", "interview_turns", "deals", "deal_drivers", "deal_competitors"}
+    assert schemas == dict.fromkeys(streams, 1)
+    assert len({r["interview_request_id"] for r in run.records("interview_turns")}) > 100
+    for stream in streams:  # and each before the stream's first record
+        first = next(i for i, m in enumerate(run.messages) if m.get("stream") == stream)
+        assert run.messages[first]["type"] == "SCHEMA"
+
+
 def test_state_messages_per_run_are_bounded(start_simulator, tmp_path):
-    # A STATE per checkpoint (every 50 records, at the end of an interview's turns), one
-    # at the start of a resumed run and one at the end: not one per interview with turns,
+    # A STATE per checkpoint (at most every 50 items, at the end of an interview's turns),
+    # one at the start of a resumed run and one at the end: not one per interview with turns,
     # which the SDK would write if the created_at marker moved with each record.
     simulator = start_simulator(organisations=_orgs(300))
     first = run_tap(tmp_path, tap_config(simulator, IDS))
