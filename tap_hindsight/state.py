@@ -269,8 +269,8 @@ class LifecycleState:
 
         An ID found both completed and pending or failed (a state merged or edited by hand:
         Meltano's own merge replaces each of these texts whole) counts as completed: its
-        transcript is final and it was emitted. A version 1 state did not say which streams emitted its
-        completed IDs: `unsent_before_version_2` names the streams that did not.
+        transcript is final and it was emitted. A version 1 state did not say which streams
+        emitted its completed IDs: `unsent_before_version_2` names the streams that did not.
 
         Raises:
             ValueError: the stored value is not this tap's state; the message says why.
