@@ -7,7 +7,8 @@ Prints, as ratios:
   the first run (goal: 0, none is due yet);
 - the size of the state for 100,000 completed IDs and for 10,000 pending ones;
 - the tap's peak memory over runs of growing N, as a ratio to the smallest run (goal: flat,
-  and under 200 MB).
+  and under 200 MB), and the bytes of STATE those runs write (goal: growing with N, a small
+  share of the records' bytes).
 
 Run: `.venv/bin/python benchmarks/incremental.py [--ids 10000] [--memory-ids 10000,100000]`.
 The tap runs as a real subprocess; the simulator runs in this process.
@@ -21,6 +22,7 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,34 +40,45 @@ WRAPPER = (
 
 
 def run_tap(workdir: Path, config: dict[str, Any], state: dict[str, Any] | None) -> dict[str, Any]:
-    """Run the tap once; its records, last state, peak memory and exit code."""
+    """Run the tap once; its records, last state, bytes by message type, peak memory, code.
+
+    Its output is read as it comes and tallied, never kept: a first run over 100,000 IDs
+    writes gigabytes.
+    """
     (workdir / "config.json").write_text(json.dumps(config))
     command = [sys.executable, "-c", WRAPPER, TAP, "--config", str(workdir / "config.json")]
     if state is not None:
         (workdir / "state.json").write_text(json.dumps(state))
         command += ["--state", str(workdir / "state.json")]
-    out_path = workdir / "out.jsonl"
-    with out_path.open("w") as out:
-        done = subprocess.run(command, stdout=out, stderr=subprocess.PIPE, text=True, check=False)
-    records = 0
-    last_state: dict[str, Any] | None = None
-    state_bytes = 0
-    with out_path.open() as lines:
-        for line in lines:
-            if line.startswith('{"type":"RECORD"') or '"type": "RECORD"' in line[:30]:
-                records += 1
-            elif '"STATE"' in line[:30]:
-                message = json.loads(line)
-                last_state = message["value"]
-                state_bytes = len(line)
-    peak_kb = int(done.stderr.rsplit("PEAK_RSS_KB ", 1)[1].split()[0])
+    records = states = 0
+    last_state_line = ""
+    message_bytes: Counter[str] = Counter()
+    with (workdir / "stderr.log").open("w+") as stderr:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True) as tap:
+            assert tap.stdout is not None
+            for line in tap.stdout:
+                kind = line[9:15] if line.startswith('{"type":"') else json.loads(line)["type"]
+                if kind.startswith("RECORD"):
+                    records += 1
+                    message_bytes["RECORD"] += len(line)
+                elif kind.startswith("STATE"):
+                    states += 1
+                    message_bytes["STATE"] += len(line)
+                    last_state_line = line
+                else:
+                    message_bytes["other"] += len(line)
+        stderr.seek(0)
+        log = stderr.read()
+    peak_kb = int(log.rsplit("PEAK_RSS_KB ", 1)[1].split()[0])
     return {
-        "code": done.returncode,
+        "code": tap.returncode,
         "records": records,
-        "state": last_state,
-        "state_bytes": state_bytes,
+        "states": states,
+        "state": json.loads(last_state_line)["value"] if last_state_line else None,
+        "state_bytes": len(last_state_line),
+        "message_bytes": message_bytes,
         "peak_mb": peak_kb / 1024,
-        "stderr": done.stderr,
+        "stderr": log,
     }
 
 
@@ -161,8 +174,12 @@ def state_sizes() -> None:
 
 
 def peak_memory(sizes: list[int]) -> None:
-    """Peak RSS of a full first run (10% pending) at each size, relative to the first."""
-    peaks = []
+    """Peak RSS and STATE bytes of a full first run (10% pending) at each size.
+
+    Both as ratios to the smallest run: memory should stay flat, STATE bytes grow with the
+    IDs (not with their square) and stay a small share of the records' bytes.
+    """
+    first: dict[str, Any] = {}
     for ids in sizes:
         simulator = simulator_with(ids, 0.1)
         try:
@@ -172,11 +189,17 @@ def peak_memory(sizes: list[int]) -> None:
             simulator.stop()
         assert result["code"] == 0, result["stderr"][-2000:]
         assert result["records"] >= ids  # every interview, and the turns of completed ones
-        peaks.append(result["peak_mb"])
+        first = first or {"ids": ids, **result}
+        written = result["message_bytes"]
         print(
-            f"peak memory, first run over {ids:,} IDs: {result['peak_mb']:.1f} MB = "
-            f"{result['peak_mb'] / peaks[0]:.3f} x the {sizes[0]:,}-ID run; final STATE "
-            f"message {result['state_bytes']:,} bytes"
+            f"first run over {ids:,} IDs: peak memory {result['peak_mb']:.1f} MB = "
+            f"{result['peak_mb'] / first['peak_mb']:.3f} x the {first['ids']:,}-ID run; "
+            f"{result['states']:,} STATE messages, {written['STATE'] / 1e6:,.1f} MB = "
+            f"{written['STATE'] / written['RECORD']:.3f} x the records' "
+            f"{written['RECORD'] / 1e6:,.0f} MB = "
+            f"{written['STATE'] / first['message_bytes']['STATE']:.2f} x the "
+            f"{first['ids']:,}-ID run's for {ids / first['ids']:.0f} x the IDs; "
+            f"final STATE {result['state_bytes']:,} bytes"
         )
 
 
