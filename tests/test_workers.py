@@ -249,6 +249,55 @@ def test_runs_forced_to_overlap_lose_nothing(acme_on_two_workers, tmp_path):
         assert simulator.requests_for(interview_id) <= sequential + 1, interview_id
 
 
+def test_two_state_ids_over_one_warehouse_lose_nothing(acme_on_two_workers, tmp_path):
+    # A run under another state ID (a manual `--state-id-suffix`, a renamed job) is not
+    # refused by Meltano: it starts from no state and loads the same tables as the
+    # scheduled pipeline, at the same time.
+    simulator, _, warehouse, first_worker, second_worker = acme_on_two_workers
+    (first, env_first), (second, env_second) = first_worker, second_worker
+    run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
+    pending = [i for i in IDS if simulator.status_of(i) != "completed"]
+    simulator.advance(pending[:10])
+
+    simulator.hold_answers()
+    overlapping = []
+    try:
+        overlapping.append(start_run(first, env_first, tmp_path / "a.log"))
+        assert simulator.wait_for_held(1, timeout=300)
+        overlapping.append(
+            start_run(second, env_second, tmp_path / "b.log", "--state-id-suffix", "manual")
+        )
+        assert simulator.wait_for_held(2, timeout=300)  # both under way together
+    finally:
+        simulator.release_answers()
+        for run in overlapping:
+            run.wait(timeout=600)
+    for run, log in zip(overlapping, ("a.log", "b.log"), strict=True):
+        assert run.returncode == 0, (tmp_path / log).read_text()[-3000:]
+
+    still_pending = [i for i in IDS if simulator.status_of(i) != "completed"]
+    run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)  # one more
+    assert loaded(warehouse) == [(i, simulator.status_of(i)) for i in IDS]
+    with warehouse.connect() as connection:
+        turns = connection.execute(
+            "SELECT interview_request_id, turn_index FROM hindsight.interview_turns ORDER BY 1, 2"
+        ).fetchall()
+        deals = connection.execute("SELECT count(*), count(DISTINCT id) FROM hindsight.deals")
+        (deal_rows, distinct_deals) = deals.fetchone()
+    assert turns == turn_keys(simulator)  # every turn once, though both runs loaded them
+    assert deal_rows == distinct_deals == len(simulator.deals("acme"))
+    # Each state ID fetches what it has not seen completed: the scheduled pipeline as in
+    # sequence, the other state ID every interview once (its first run).
+    for interview_id in IDS:
+        sequential = 1 + (interview_id in pending) + (interview_id in still_pending)
+        assert simulator.requests_for(interview_id) <= sequential + 1, interview_id
+    states = {
+        state_id: json.loads(run_meltano(env_first, "state", "get", state_id, cwd=first).stdout)
+        for state_id in (STATE_ID, f"{STATE_ID}:manual")
+    }
+    assert all(state["singer_state"]["bookmarks"]["interviews"] for state in states.values())
+
+
 def test_two_organisations_load_in_parallel_as_separate_pipelines(
     start_simulator, databases, workers, tmp_path
 ):
