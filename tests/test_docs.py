@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.helpers import run_tap
@@ -28,3 +29,19 @@ def test_readme_starts_with_the_two_commands():
     first_block = readme[readme.index("```bash") : readme.index("```", readme.index("```bash") + 3)]
     assert "make demo" in first_block
     assert "make test" in first_block
+
+
+def test_every_test_the_readme_names_exists():
+    # The README backs its promises with test names: a renamed or removed test must not
+    # leave a promise standing on nothing.
+    readme = README.read_text()
+    named = set(re.findall(r"\b(test_[a-z0-9_]+)\b", readme))
+    tests = README.parent / "tests"
+    modules = {path.stem for path in tests.glob("test_*.py")}
+    defined = set(re.findall(r"^def (test_[a-z0-9_]+)", _all_tests(tests), flags=re.MULTILINE))
+    assert {"test_two_workers_share_one_state", "test_workers"} <= named
+    assert named <= defined | modules, sorted(named - defined - modules)
+
+
+def _all_tests(tests: Path) -> str:
+    return "\n".join(path.read_text() for path in sorted(tests.glob("test_*.py")))
