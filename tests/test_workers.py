@@ -12,6 +12,7 @@ import pytest
 
 from tap_hindsight.records import storable
 from tap_hindsight.simulator import Organisation
+from tap_hindsight.state import STATE_KEY, LifecycleState
 from tap_hindsight.transcript import parse_turns
 from tests.helpers import ACME_KEY, MELTANO_COMMAND, REPO, clean_env, run_meltano
 from tests.postgres import Database, create_database, drop_database
@@ -206,30 +207,36 @@ def turn_keys(simulator) -> list[tuple[int, int]]:
     return keys
 
 
-def test_runs_forced_to_overlap_lose_nothing(acme_on_two_workers, tmp_path):
-    simulator, _, warehouse, first_worker, second_worker = acme_on_two_workers
-    (first, env_first), (second, env_second) = first_worker, second_worker
+def overlap_then_one_more(acme_on_two_workers, logs: Path, *second_options: str):
+    """A run on the first worker, then two at once (the second with `second_options`),
+    then one more on the first; the IDs pending before the overlap and after it."""
+    simulator, _, _, (first, env_first), (second, env_second) = acme_on_two_workers
     run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     simulator.advance(pending[:10])
 
-    # Two runs of the same pipeline at once: Meltano's check overridden with --force.
     simulator.hold_answers()
     overlapping = []
     try:
-        overlapping.append(start_run(first, env_first, tmp_path / "a.log"))
+        overlapping.append(start_run(first, env_first, logs / "a.log"))
         assert simulator.wait_for_held(1, timeout=300)
-        overlapping.append(start_run(second, env_second, tmp_path / "b.log", "--force"))
+        overlapping.append(start_run(second, env_second, logs / "b.log", *second_options))
         assert simulator.wait_for_held(2, timeout=300)  # both under way together
     finally:
         simulator.release_answers()
         for run in overlapping:
             run.wait(timeout=600)
     for run, log in zip(overlapping, ("a.log", "b.log"), strict=True):
-        assert run.returncode == 0, (tmp_path / log).read_text()[-3000:]
+        assert run.returncode == 0, (logs / log).read_text()[-3000:]
 
     still_pending = [i for i in IDS if simulator.status_of(i) != "completed"]
-    run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)  # one more
+    run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
+    return pending, still_pending
+
+
+def check_nothing_lost_or_doubled(simulator, warehouse, pending, still_pending) -> None:
+    """The warehouse equals the API's data, no row twice, no interview fetched more than
+    once more than the same runs in sequence would have."""
     assert loaded(warehouse) == [(i, simulator.status_of(i)) for i in IDS]
     with warehouse.connect() as connection:
         transcripts = connection.execute(
@@ -238,64 +245,40 @@ def test_runs_forced_to_overlap_lose_nothing(acme_on_two_workers, tmp_path):
         turns = connection.execute(
             "SELECT interview_request_id, turn_index FROM hindsight.interview_turns ORDER BY 1, 2"
         ).fetchall()
+        deals = connection.execute("SELECT count(*), count(DISTINCT id) FROM hindsight.deals")
+        (deal_rows, distinct_deals) = deals.fetchone()
     assert transcripts == [
         (i, (storable(simulator.interview(i))["transcript"] or {}).get("content")) for i in IDS
     ]
-    assert turns == turn_keys(simulator)  # every turn once: no row duplicated
-    # Run in sequence, an interview is fetched by the first run, by the next if it was
-    # pending then, and by the last if it still was; overlapping, at most once more.
+    assert turns == turn_keys(simulator)  # every turn once, though both runs loaded them
+    assert deal_rows == distinct_deals == len(simulator.deals("acme"))
+    # In sequence, an interview is fetched by the first run, by the next if it was pending
+    # then, and by the last if it still was; overlapping, at most once more.
     for interview_id in IDS:
         sequential = 1 + (interview_id in pending) + (interview_id in still_pending)
         assert simulator.requests_for(interview_id) <= sequential + 1, interview_id
+
+
+def test_runs_forced_to_overlap_lose_nothing(acme_on_two_workers, tmp_path):
+    # Two runs of the same pipeline at once: Meltano's check overridden with --force.
+    pending, still_pending = overlap_then_one_more(acme_on_two_workers, tmp_path, "--force")
+    simulator, _, warehouse, *_ = acme_on_two_workers
+    check_nothing_lost_or_doubled(simulator, warehouse, pending, still_pending)
 
 
 def test_two_state_ids_over_one_warehouse_lose_nothing(acme_on_two_workers, tmp_path):
     # A run under another state ID (a manual `--state-id-suffix`, a renamed job) is not
-    # refused by Meltano: it starts from no state and loads the same tables as the
-    # scheduled pipeline, at the same time.
-    simulator, _, warehouse, first_worker, second_worker = acme_on_two_workers
-    (first, env_first), (second, env_second) = first_worker, second_worker
-    run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
-    pending = [i for i in IDS if simulator.status_of(i) != "completed"]
-    simulator.advance(pending[:10])
-
-    simulator.hold_answers()
-    overlapping = []
-    try:
-        overlapping.append(start_run(first, env_first, tmp_path / "a.log"))
-        assert simulator.wait_for_held(1, timeout=300)
-        overlapping.append(
-            start_run(second, env_second, tmp_path / "b.log", "--state-id-suffix", "manual")
-        )
-        assert simulator.wait_for_held(2, timeout=300)  # both under way together
-    finally:
-        simulator.release_answers()
-        for run in overlapping:
-            run.wait(timeout=600)
-    for run, log in zip(overlapping, ("a.log", "b.log"), strict=True):
-        assert run.returncode == 0, (tmp_path / log).read_text()[-3000:]
-
-    still_pending = [i for i in IDS if simulator.status_of(i) != "completed"]
-    run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)  # one more
-    assert loaded(warehouse) == [(i, simulator.status_of(i)) for i in IDS]
-    with warehouse.connect() as connection:
-        turns = connection.execute(
-            "SELECT interview_request_id, turn_index FROM hindsight.interview_turns ORDER BY 1, 2"
-        ).fetchall()
-        deals = connection.execute("SELECT count(*), count(DISTINCT id) FROM hindsight.deals")
-        (deal_rows, distinct_deals) = deals.fetchone()
-    assert turns == turn_keys(simulator)  # every turn once, though both runs loaded them
-    assert deal_rows == distinct_deals == len(simulator.deals("acme"))
-    # Each state ID fetches what it has not seen completed: the scheduled pipeline as in
-    # sequence, the other state ID every interview once (its first run).
-    for interview_id in IDS:
-        sequential = 1 + (interview_id in pending) + (interview_id in still_pending)
-        assert simulator.requests_for(interview_id) <= sequential + 1, interview_id
-    states = {
-        state_id: json.loads(run_meltano(env_first, "state", "get", state_id, cwd=first).stdout)
-        for state_id in (STATE_ID, f"{STATE_ID}:manual")
-    }
-    assert all(state["singer_state"]["bookmarks"]["interviews"] for state in states.values())
+    # refused by Meltano: it starts from no state (its first run fetches every interview
+    # once, the "once more") and loads the same tables as the scheduled pipeline, at once.
+    suffix = ("--state-id-suffix", "manual")
+    pending, still_pending = overlap_then_one_more(acme_on_two_workers, tmp_path, *suffix)
+    simulator, _, warehouse, (first, env_first), _ = acme_on_two_workers
+    check_nothing_lost_or_doubled(simulator, warehouse, pending, still_pending)
+    for state_id in (STATE_ID, f"{STATE_ID}:manual"):  # each state ID kept its own
+        state = json.loads(run_meltano(env_first, "state", "get", state_id, cwd=first).stdout)
+        assert LifecycleState.from_bookmark(
+            state["singer_state"]["bookmarks"]["interviews"][STATE_KEY]
+        ).completed
 
 
 def test_two_organisations_load_in_parallel_as_separate_pipelines(
