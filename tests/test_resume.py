@@ -77,9 +77,19 @@ def test_checkpoints_come_every_50_items_or_one_item_per_100_bytes_of_state(
         items = records(a, b, "interviews", "interview_turns")
         # At most: due once the items pay for the state, at the end of an interview.
         assert items <= max(50, sizes[a] // 100, sizes[b] // 100) + most_turns + 1
-    for a, b in interview_spans[1:-1]:  # not the run's first measure, nor its end
-        items = records(a, b, "interviews", "interview_turns")
-        assert items * 100 >= sizes[a], f"a STATE of {sizes[a]} bytes after {items} items"
+    # At least, between two checkpoints: not from the run's first measure, nor to its end,
+    # nor from the STATE the SDK writes itself when the turns stream's first sync adds its
+    # bookmark (it does not restart the tap's count).
+    first_with_turns = next(
+        p for p in positions if "interview_turns" in run.messages[p]["value"]["bookmarks"]
+    )
+    checked = 0
+    for a, b in interview_spans[1:-1]:
+        if a != first_with_turns:
+            items = records(a, b, "interviews", "interview_turns")
+            assert items * 100 >= sizes[a], f"a STATE of {sizes[a]} bytes after {items} items"
+            checked += 1
+    assert checked >= len(interview_spans) - 4
     # So a run's STATE bytes stay within 100 an item, besides the few STATEs the SDK
     # writes at each stream's start and end.
     items = sum(1 for m in run.messages if m["type"] == "RECORD")
