@@ -67,10 +67,17 @@ def worker(tmp_path: Path, name: str) -> Path:
     return project
 
 
-def worker_env(project: Path, simulator, system: Database, warehouse: Database, **extra):
-    settings = {
+def meltano_settings(project: Path) -> dict[str, str]:
+    """What every Meltano command of a worker needs: its own `.meltano`, no tracking."""
+    return {
         "MELTANO_SYS_DIR_ROOT": str(project / ".meltano"),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def worker_env(project: Path, simulator, system: Database, warehouse: Database, **extra):
+    settings = {
+        **meltano_settings(project),
         "MELTANO_DATABASE_URI": system_database_uri(system),
         "TAP_HINDSIGHT_API_KEY": ACME_KEY,
         "TAP_HINDSIGHT_BASE_URL": simulator.url,
@@ -95,10 +102,7 @@ def workers(tmp_path_factory):
     root = tmp_path_factory.mktemp("workers")
     projects = worker(root, "worker-a"), worker(root, "worker-b")
     for project in projects:
-        env = clean_env(
-            MELTANO_SYS_DIR_ROOT=str(project / ".meltano"),
-            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-        )
+        env = clean_env(**meltano_settings(project))
         run_meltano(env, "install", "tap-hindsight", "target-postgres", cwd=project)
     return projects
 
@@ -116,6 +120,29 @@ def start_run(
             stderr=subprocess.STDOUT,
             text=True,
         )
+
+
+def run_at_once(
+    simulator, logs: Path, runs: dict[str, tuple[Path, dict[str, str], tuple[str, ...]]]
+):
+    """Run `meltano run` for each (checkout, environment, options) so that all are under
+    way together, and check that each succeeded (its output is in `logs/<name>.log`).
+
+    Answers are held until every run has a request waiting: a run's first request is its
+    deals page, and pages go one at a time, so N held requests are N runs under way.
+    """
+    simulator.hold_answers()
+    started = {}
+    try:
+        for name, (project, env, options) in runs.items():
+            started[name] = start_run(project, env, logs / f"{name}.log", *options)
+            assert simulator.wait_for_held(len(started), timeout=300)
+    finally:
+        simulator.release_answers()
+        for run in started.values():
+            run.wait(timeout=600)
+    for name, run in started.items():
+        assert run.returncode == 0, (logs / f"{name}.log").read_text()[-3000:]
 
 
 @pytest.fixture
@@ -215,19 +242,9 @@ def overlap_then_one_more(acme_on_two_workers, logs: Path, *second_options: str)
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     simulator.advance(pending[:10])
 
-    simulator.hold_answers()
-    overlapping = []
-    try:
-        overlapping.append(start_run(first, env_first, logs / "a.log"))
-        assert simulator.wait_for_held(1, timeout=300)
-        overlapping.append(start_run(second, env_second, logs / "b.log", *second_options))
-        assert simulator.wait_for_held(2, timeout=300)  # both under way together
-    finally:
-        simulator.release_answers()
-        for run in overlapping:
-            run.wait(timeout=600)
-    for run, log in zip(overlapping, ("a.log", "b.log"), strict=True):
-        assert run.returncode == 0, (logs / log).read_text()[-3000:]
+    run_at_once(
+        simulator, logs, {"a": (first, env_first, ()), "b": (second, env_second, second_options)}
+    )
 
     still_pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     run_meltano(env_first, "run", "tap-hindsight", "target-postgres", cwd=first)
@@ -311,20 +328,11 @@ def test_two_organisations_load_in_parallel_as_separate_pipelines(
     # system database collide ("Cannot upgrade the system database"), so any one command
     # first, as a deployment's set-up would.
     run_meltano(envs["acme"], "state", "list", cwd=projects["acme"])
-    simulator.hold_answers()
-    runs = {}
-    try:
-        for name, env in envs.items():
-            runs[name] = start_run(
-                projects[name], env, tmp_path / f"{name}.log", "--state-id-suffix", name
-            )
-        assert simulator.wait_for_held(2, timeout=300)  # both under way at once
-    finally:
-        simulator.release_answers()
-        for run in runs.values():
-            run.wait(timeout=600)
-    for name, run in runs.items():
-        assert run.returncode == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
+    run_at_once(
+        simulator,
+        tmp_path,
+        {name: (projects[name], env, ("--state-id-suffix", name)) for name, env in envs.items()},
+    )
     states = {}
     for org in organisations:
         with warehouse.connect() as connection:
