@@ -1,13 +1,21 @@
 # Two commands: `make demo` (set up, then run the main job end to end against the API
-# simulator) and `make test` (set up, then run the tests). `make test-airflow` runs the
-# slower Airflow test in Airflow's own virtual environment (its pins clash with Meltano's).
+# simulator) and `make test` (set up, then run every test). `make check` is the fast tier a
+# maintainer runs after every change: lint, types, and every test that needs no Meltano,
+# PostgreSQL, dbt or Airflow and waits on no real clock.
 PYTHON ?= python3
-VENV := .venv
+# CI builds one environment per Python (VENV=.venv-3.12 PYTHON=...); everyone else, .venv.
+VENV ?= .venv
 BIN := $(VENV)/bin
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_VERSION := 3.3.2
+# The marks `make check` leaves out (pyproject.toml describes them).
+SERVICES := meltano or postgres or airflow or slow
+# pytest-xdist workers: one per core for the fast tier (it is CPU-bound); the full suite
+# spends much of its time waiting on Meltano, dbt and PostgreSQL, so it runs more.
+CHECK_WORKERS ?= auto
+TEST_WORKERS ?= 4
 
-.PHONY: install demo test lint test-airflow clean
+.PHONY: install demo check lint test test-airflow clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +30,14 @@ demo: install
 	$(BIN)/python -m tap_hindsight.simulator.demo
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: install
-	@$(BIN)/python -m pytest -m "not airflow" $(PYTEST_ARGS); status=$$?; \
+define pytest
+	@$(BIN)/python -m pytest $(1) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
+endef
+
+check: lint
+	$(call pytest,-n $(CHECK_WORKERS) -m "not ($(SERVICES))")
 
 # Formatting, lint (ruff, all rules) and types (mypy --strict): their own step, not tests.
 lint: install
@@ -33,16 +45,19 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy tap_hindsight
 
+# Every test: the fast tier, Meltano (its plugins installed once for the session), dbt,
+# PostgreSQL (started if it is down), the real-clock tests and Airflow.
+test: install $(AIRFLOW_VENV)/.installed
+	$(call pytest,-n $(TEST_WORKERS))
+
 $(AIRFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)"
 	touch $@
 
+# The Airflow test alone (`make test` runs it too).
 test-airflow: install $(AIRFLOW_VENV)/.installed
-	@HINDSIGHT_AIRFLOW_VENV=$(AIRFLOW_VENV) $(BIN)/python -m pytest -m airflow $(PYTEST_ARGS); \
-	status=$$?; \
-	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
-	exit $$status
+	$(call pytest,-m airflow)
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) .meltano output dist build
+	rm -rf .venv .venv-3.* $(AIRFLOW_VENV) .meltano output dist build

@@ -1,15 +1,48 @@
-"""Shared fixtures: a fresh API simulator per test, stopped afterwards."""
+"""Shared fixtures: the API simulator, Meltano's plugins (installed once per session), each
+test's own Meltano system folder, and throwaway PostgreSQL databases.
+
+Tests that use the Meltano or PostgreSQL fixtures are marked `meltano` or `postgres` here,
+from the fixtures they use, so that `make check` (which leaves those marks out) can never
+pick one up by mistake; `run_meltano` and `create_database` refuse to run in a test that
+lacks the mark.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig
+from tests import helpers
+from tests.meltano_plugins import install_once, system_folder
+from tests.postgres import create_database, drop_database, ensure_server
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from tests.postgres import Database
+
+#: The fixture a test's closure holds -> the mark it gets.
+MARKS_BY_FIXTURE = {"meltano_plugins": "meltano", "postgres_server": "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the services its fixtures start."""
+    for item in items:
+        for fixture, mark in MARKS_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tell the helpers which marks the test about to run has (before any fixture)."""
+    helpers.CURRENT_MARKS.clear()
+    helpers.CURRENT_MARKS.update(mark.name for mark in item.iter_markers())
 
 
 @pytest.fixture
@@ -31,3 +64,35 @@ def start_simulator() -> Iterator[Callable[..., HindsightSimulator]]:
 def simulator(start_simulator: Callable[..., HindsightSimulator]) -> HindsightSimulator:
     """A well-behaved simulator with default data."""
     return start_simulator()
+
+
+@pytest.fixture(scope="session")
+def meltano_plugins() -> Path:
+    """The session's one installation of meltano.yml's plugins (see meltano_plugins.py).
+
+    pytest-xdist's workers share the run's ID, so the first one installs and the others
+    reuse what it installed.
+    """
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    return install_once(run_id)
+
+
+@pytest.fixture
+def meltano_home(meltano_plugins: Path, tmp_path: Path) -> Path:
+    """A Meltano system folder of this test's own, its plugins those of the session."""
+    assert meltano_plugins.is_dir()
+    return system_folder(tmp_path / ".meltano")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> None:
+    """The machine's PostgreSQL server, started if it was down."""
+    ensure_server()
+
+
+@pytest.fixture
+def database(postgres_server: None) -> Iterator[Database]:
+    """A fresh database and loading role (time zone America/New_York), dropped afterwards."""
+    db = create_database(time_zone="America/New_York")
+    yield db
+    drop_database(db)

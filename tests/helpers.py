@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tap_hindsight.records import storable
+from tests.tap_forkserver import TapServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: The console scripts installed next to the interpreter running the tests.
 TAP_COMMAND = str(Path(sys.executable).with_name("tap-hindsight"))
@@ -18,6 +24,31 @@ MELTANO_COMMAND = str(Path(sys.executable).with_name("meltano"))
 #: The Meltano project of this repository.
 REPO = Path(__file__).resolve().parent.parent
 ACME_KEY = "hs_sim_acme_key"
+#: The marks of the test being run (set by conftest before its fixtures): helpers that
+#: start a service refuse to in a test not marked for it, so `make check` stays clean.
+CURRENT_MARKS: set[str] = set()
+
+
+def require_mark(mark: str, what: str) -> None:
+    """Fail the test unless it is marked `mark` (the fixtures of conftest.py mark it)."""
+    if mark not in CURRENT_MARKS:
+        msg = (
+            f"{what} in a test not marked {mark!r}: use the conftest fixture that starts it "
+            f"(or mark the test), so that `make check` leaves it out"
+        )
+        raise AssertionError(msg)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -49,12 +80,21 @@ class TapRun:
         return [m["value"] for m in self.messages if m["type"] == "STATE"]
 
 
+#: Variables of a developer's shell that would reach into a test: the tap's and the
+#: loaders' settings, Meltano's folders and system database, dbt's paths.
+LEAKY = ("TAP_HINDSIGHT_", "TARGET_", "MELTANO_", "DBT_")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any TAP_HINDSIGHT_* setting leaking in from the shell."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_HINDSIGHT_")}
+    """The environment without any setting leaking in from the shell (LEAKY), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY)}
     env.pop("LOGLEVEL", None)
     env.update(extra)
     return env
+
+
+#: Forks the tap's runs from a process that has imported it (tests/tap_forkserver.py).
+TAP_SERVER = TapServer(clean_env(), REPO)
 
 
 def run_tap(
@@ -65,8 +105,14 @@ def run_tap(
     state: dict[str, Any] | None = None,
     catalog: dict[str, Any] | None = None,
     timeout: float = 180,
+    fresh: bool = False,
 ) -> TapRun:
-    """Run `tap-hindsight` in `workdir` (no stray .env) and parse its stdout strictly."""
+    """Run `tap-hindsight` in `workdir` (no stray .env) and parse its stdout strictly.
+
+    The run is a child of the test process's tap server (tests/tap_forkserver.py), which
+    has the tap imported already; with `fresh` (or HINDSIGHT_TESTS_FRESH_TAP=1), the
+    console script is started from scratch.
+    """
     command = [TAP_COMMAND]
     if config is not None:
         config_path = workdir / "config.json"
@@ -81,19 +127,23 @@ def run_tap(
         catalog_path.write_text(json.dumps(catalog))
         command += ["--catalog", str(catalog_path)]
     command += list(args)
-    done = subprocess.run(
-        command,
-        cwd=workdir,
-        env=env if env is not None else clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    run = TapRun(done.returncode, done.stdout, done.stderr)
+    env = env if env is not None else clean_env()
+    if fresh or os.environ.get("HINDSIGHT_TESTS_FRESH_TAP") == "1":
+        done = subprocess.run(
+            command,
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        run = TapRun(done.returncode, done.stdout, done.stderr)
+    else:
+        run = TapRun(*TAP_SERVER.run(command, workdir, env, timeout))
     if "--about" not in args and "--discover" not in args:
         # stdout carries Singer messages only: every line must parse as one.
-        for line in done.stdout.splitlines():
+        for line in run.stdout.splitlines():
             message = json.loads(line)
             assert message["type"] in {"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION", "BATCH"}
             run.messages.append(message)
@@ -143,6 +193,13 @@ def run_meltano(
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `meltano` in `cwd` (this project by default); check its exit code
     unless `expect` is None, showing the end of its output when it differs."""
+    require_mark("meltano", "Meltano runs")
+    if args[:1] == ("install",):
+        # It would rebuild (or upgrade) the session's shared plugins under every other test.
+        home = Path(env.get("MELTANO_SYS_DIR_ROOT", cwd / ".meltano"))
+        named = [a for a in args[1:] if not a.startswith("-")] or ["*"]
+        linked = [p for name in named for p in home.glob(f"*/{name}/venv") if p.is_symlink()]
+        assert not linked, f"`meltano install` of the session's shared plugins: {linked}"
     done = subprocess.run(
         [MELTANO_COMMAND, *args],
         cwd=cwd,

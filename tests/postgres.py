@@ -11,11 +11,14 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from tests.helpers import locked, require_mark
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,18 @@ def _server_ready(host: str, port: int) -> bool:
 
 
 def ensure_server(host: str = "localhost", port: int = 5432) -> None:
-    """Start the local cluster if nothing answers on `port`."""
+    """Start the local cluster if nothing answers on `port`.
+
+    Under a lock: pytest-xdist's workers all ask at once, and a second `pg_ctlcluster
+    start` while the first one's server is coming up fails.
+    """
+    if _server_ready(host, port):
+        return
+    with locked(Path(tempfile.gettempdir()) / "tap-hindsight-tests-postgres.lock"):
+        _start_server(host, port)
+
+
+def _start_server(host: str, port: int) -> None:
     if _server_ready(host, port):
         return
     clusters = sorted(Path("/etc/postgresql").glob("*/main"))
@@ -86,6 +100,7 @@ def ensure_server(host: str = "localhost", port: int = 5432) -> None:
 
 def create_database(time_zone: str = "America/New_York") -> Database:
     """A fresh database owned by a fresh role whose time zone is `time_zone`."""
+    require_mark("postgres", "PostgreSQL databases are created")
     ensure_server()
     suffix = secrets.token_hex(4)
     database = Database(

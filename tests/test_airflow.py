@@ -1,7 +1,7 @@
 """The Airflow DAG, in a real Airflow (its own virtual environment): it loads without
 import errors, and one `airflow dags test` run loads the simulator's data into PostgreSQL.
 
-Run with `make test-airflow` (it builds `.venv-airflow`); `.ci/run` runs it.
+`make test` builds `.venv-airflow` and runs it with the other tests.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tap_hindsight.simulator import Organisation
-from tests.helpers import ACME_KEY, clean_env
-from tests.postgres import create_database, drop_database
+from tests.helpers import ACME_KEY
+from tests.meltano_plugins import meltano_env
 
 pytestmark = pytest.mark.airflow
 
@@ -44,28 +44,20 @@ print(json.dumps({{
 
 
 @pytest.fixture
-def airflow_env(tmp_path):
+def airflow_env(tmp_path, meltano_home):
     if not (AIRFLOW_VENV / "bin" / "airflow").exists():
-        pytest.fail(f"no Airflow in {AIRFLOW_VENV}: run `make test-airflow`, which installs it")
-    env = clean_env(
+        pytest.fail(f"no Airflow in {AIRFLOW_VENV}: run `make test`, which installs it")
+    env = meltano_env(
+        meltano_home,
         AIRFLOW_HOME=str(tmp_path / "airflow"),
         AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        MELTANO_SYS_DIR_ROOT=str(tmp_path / ".meltano"),
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
         HINDSIGHT_MELTANO_BIN=str(Path(sys.executable).with_name("meltano")),
         HINDSIGHT_MELTANO_PROJECT=str(REPO),
     )
     airflow = str(AIRFLOW_VENV / "bin" / "airflow")
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     return env
-
-
-@pytest.fixture
-def database():
-    db = create_database()
-    yield db
-    drop_database(db)
 
 
 def test_the_dag_loads_and_one_run_loads_interviews(airflow_env, database, start_simulator):
@@ -97,8 +89,6 @@ def test_the_dag_loads_and_one_run_loads_interviews(airflow_env, database, start
         TARGET_POSTGRES_PASSWORD=database.password,
         TARGET_POSTGRES_DATABASE=database.name,
     )
-    meltano = env["HINDSIGHT_MELTANO_BIN"]
-    subprocess.run([meltano, "install"], cwd=REPO, env=env, check=True, capture_output=True)
     airflow = str(AIRFLOW_VENV / "bin" / "airflow")
     run = subprocess.run(
         [airflow, "dags", "test", DAG_ID], env=env, capture_output=True, text=True, check=False

@@ -8,28 +8,16 @@ import sys
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from tap_hindsight.simulator.demo import readme_queries
-from tests.helpers import clean_env
-
-pytestmark = pytest.mark.meltano
+from tests.meltano_plugins import meltano_env
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path):
+def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path, meltano_home):
     warehouse = tmp_path / "warehouse.duckdb"
-    env = clean_env(
-        MELTANO_SYS_DIR_ROOT=str(tmp_path / ".meltano"),
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-        TARGET_DUCKDB_PATH=str(warehouse),
-    )
-    meltano = str(Path(sys.executable).with_name("meltano"))
-    install = subprocess.run(
-        [meltano, "install"], cwd=REPO, env=env, capture_output=True, text=True, check=False
-    )
-    assert install.returncode == 0, install.stderr[-3000:]
+    env = meltano_env(meltano_home, TARGET_DUCKDB_PATH=str(warehouse))
     demo = [sys.executable, "-m", "tap_hindsight.simulator.demo", "--interviews", "40"]
     for _ in range(2):  # safe to run twice
         done = subprocess.run(demo, cwd=REPO, env=env, capture_output=True, text=True, check=False)

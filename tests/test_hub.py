@@ -9,13 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
 from tap_hindsight.plugin import HUB_METADATA, hub_definition, hub_yaml
 from tests.helpers import ACME_KEY, clean_env, run_meltano, run_tap
+from tests.meltano_plugins import system_folder
 
 REPO = Path(__file__).resolve().parent.parent
 HUB_FILE = REPO / "tap-hindsight.yml"
@@ -90,10 +90,13 @@ def meltano(project: Path, env: dict[str, str], *args: str) -> subprocess.Comple
     return run_meltano(env, *args, cwd=project)
 
 
-@pytest.mark.meltano
-def test_a_fresh_meltano_project_adds_installs_and_runs_the_hub_definition(simulator, tmp_path):
+def test_a_fresh_meltano_project_adds_installs_and_runs_the_hub_definition(
+    simulator, tmp_path, meltano_plugins
+):
     # The Hub file's pip_url is the distribution name; here it resolves to a wheel of
-    # this checkout (found through find-links, as a package index would serve it).
+    # this checkout (found through find-links, as a package index would serve it). The
+    # tap, installed from that definition, is what this test proves: it is the one plugin
+    # a test installs; the loader is the session's.
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(REPO)],
@@ -114,12 +117,15 @@ def test_a_fresh_meltano_project_adds_installs_and_runs_the_hub_definition(simul
     project = tmp_path / "project"
     meltano(tmp_path, env, "init", str(project), "--no-usage-stats")
     (project / "tap-hindsight.yml").write_text(HUB_FILE.read_text(encoding="utf-8"))
+    # `meltano add` installs the plugin it adds: the tap, from the Hub definition.
     meltano(project, env, "add", "--from-ref", "tap-hindsight.yml", "tap-hindsight")
-    # The loader from this repository's meltano.yml, added the same way.
+    # The loader from this repository's meltano.yml, added the same way (its install is
+    # the session's).
     ours = yaml.safe_load((REPO / "meltano.yml").read_text())
     (jsonl,) = [p for p in ours["plugins"]["loaders"] if p["name"] == "target-jsonl"]
     (project / "target-jsonl.yml").write_text(yaml.safe_dump(jsonl))
-    meltano(project, env, "add", "--from-ref", "target-jsonl.yml", "target-jsonl")
+    meltano(project, env, "add", "--no-install", "--from-ref", "target-jsonl.yml", "target-jsonl")
+    system_folder(project / ".meltano", "target-jsonl")
 
     added = yaml.safe_load((project / "meltano.yml").read_text())
     (extractor,) = added["plugins"]["extractors"]
@@ -127,7 +133,6 @@ def test_a_fresh_meltano_project_adds_installs_and_runs_the_hub_definition(simul
     assert extractor == {k: v for k, v in definition.items() if k not in HUB_ONLY}
     assert set(HUB_METADATA) - HUB_ONLY <= set(extractor)
 
-    meltano(project, env, "install")
     installed = meltano(project, env, "invoke", "tap-hindsight", "--about", "--format", "json")
     assert json.loads(installed.stdout) == about(tmp_path)  # this checkout's tap
 

@@ -11,7 +11,8 @@ import yaml
 from tap_hindsight.plugin import meltano_kind, meltano_settings
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import flattened
-from tests.helpers import ACME_KEY, clean_env, run_meltano, run_tap
+from tests.helpers import ACME_KEY, run_meltano, run_tap
+from tests.meltano_plugins import meltano_env
 from tests.test_exit import scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,27 +73,10 @@ def test_the_meltano_project_is_complete():
         assert loader["executable"]
 
 
-def meltano_env(home, **settings):
-    """The environment of a Meltano command using the system folder `home`."""
-    return clean_env(
-        MELTANO_SYS_DIR_ROOT=str(home), MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", **settings
-    )
-
-
-@pytest.fixture(scope="module")
-def meltano_home(tmp_path_factory):
-    """A Meltano system folder with the project's plugins installed, shared by the module."""
-    home = tmp_path_factory.mktemp("meltano") / ".meltano"
-    env = meltano_env(home)
-    run_meltano(env, "install")
-    return home
-
-
 def meltano(env, *args, expect=0):
     return run_meltano(env, *args, expect=expect, timeout=600)
 
 
-@pytest.mark.meltano
 def test_meltano_run_loads_every_interview_offline(simulator, tmp_path, meltano_home):
     ids = [*range(1001, 1041), simulator.organisation("globex").first_id]
     simulator.script_faults(1005, ["502_html"])
@@ -122,7 +106,6 @@ def test_meltano_run_loads_every_interview_offline(simulator, tmp_path, meltano_
     assert ACME_KEY not in run.stdout + run.stderr
 
 
-@pytest.mark.meltano
 @pytest.mark.parametrize("kind", ["failed ID", "rejected key"])
 def test_meltano_run_ends_as_the_tap_does(simulator, tmp_path, meltano_home, kind):
     config, message = scenario(simulator, kind)
@@ -144,7 +127,6 @@ def test_meltano_run_ends_as_the_tap_does(simulator, tmp_path, meltano_home, kin
     assert "Traceback" not in output
 
 
-@pytest.mark.meltano
 def test_a_key_without_deals_keeps_the_interviews_and_their_state_in_meltano(
     start_simulator, tmp_path, meltano_home
 ):

@@ -13,7 +13,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
 import yaml
 
 from tap_hindsight.deals import competitor_rows, driver_rows
@@ -22,17 +21,14 @@ from tap_hindsight.settings import parse_datetime
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import readme_queries
 from tap_hindsight.transcript import parse_turns, word_count
-from tests.helpers import ACME_KEY, clean_env, run_meltano
-from tests.postgres import create_database, drop_database
+from tests.helpers import ACME_KEY, run_meltano
+from tests.meltano_plugins import meltano_env
 
 if TYPE_CHECKING:
     import subprocess
 
-pytestmark = pytest.mark.meltano
-
 REPO = Path(__file__).resolve().parent.parent
 IDS = list(range(1001, 1061))
-PLUGINS = ("tap-hindsight", "target-postgres", "dbt-postgres")
 #: The conventional pipeline: extract, load, build the dbt models, test them.
 PIPELINE = ("tap-hindsight", "target-postgres", "dbt-postgres:run", "dbt-postgres:test")
 SCHEMA = yaml.safe_load((REPO / "transform" / "models" / "schema.yml").read_text())
@@ -80,13 +76,6 @@ def expected_row(api: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-@pytest.fixture
-def database():
-    db = create_database(time_zone="America/New_York")
-    yield db
-    drop_database(db)
-
-
 def meltano(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return run_meltano(env, *args)
 
@@ -97,10 +86,9 @@ def dbt_summaries(done: subprocess.CompletedProcess[str]) -> list[tuple[int, int
     return [(int(p), int(w), int(e)) for p, w, e in found]
 
 
-def warehouse_env(simulator, database, tmp_path, **extra: str) -> dict[str, str]:
-    return clean_env(
-        MELTANO_SYS_DIR_ROOT=str(tmp_path / ".meltano"),
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+def warehouse_env(simulator, database, meltano_home, **extra: str) -> dict[str, str]:
+    return meltano_env(
+        meltano_home,
         TAP_HINDSIGHT_API_KEY=ACME_KEY,
         TAP_HINDSIGHT_BASE_URL=simulator.url,
         TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, [*IDS, FOREIGN])),
@@ -117,10 +105,9 @@ def warehouse_env(simulator, database, tmp_path, **extra: str) -> dict[str, str]
     )
 
 
-def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
+def test_meltano_run_into_postgres_twice(start_simulator, database, meltano_home):
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
-    env = warehouse_env(simulator, database, tmp_path)
-    meltano(env, "install", *PLUGINS)
+    env = warehouse_env(simulator, database, meltano_home)
     with database.connect() as connection:
         (role_config,) = connection.execute(
             "SELECT rolconfig FROM pg_roles WHERE rolname = %s", (database.user,)
@@ -160,18 +147,17 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, tmp_path):
     check_readme_queries(database, simulator)
 
 
-def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, database, tmp_path):
+def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, database, meltano_home):
     # A new pipeline whose interviews are all pending has loaded no turn, so the loader has
     # created no interview_turns table; with the deals streams deselected, no deals table.
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
     env = warehouse_env(
         simulator,
         database,
-        tmp_path,
+        meltano_home,
         TAP_HINDSIGHT__SELECT='["interviews.*", "interview_turns.*"]',
     )
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
-    meltano(env, "install", *PLUGINS)
     first = meltano(
         dict(env, TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, pending))), "run", *PIPELINE
     )
@@ -213,15 +199,14 @@ def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, data
     check_model_docs(database)
 
 
-def test_emit_activate_version_messages_loses_no_row(start_simulator, database, tmp_path):
+def test_emit_activate_version_messages_loses_no_row(start_simulator, database, meltano_home):
     # The target honours ACTIVATE_VERSION by marking every row of an older version
     # deleted. With the SDK's setting on, no run may send one: each run sends only new and
     # changed rows, so the rows of earlier runs would be retired.
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
     env = warehouse_env(
-        simulator, database, tmp_path, TAP_HINDSIGHT_EMIT_ACTIVATE_VERSION_MESSAGES="true"
+        simulator, database, meltano_home, TAP_HINDSIGHT_EMIT_ACTIVATE_VERSION_MESSAGES="true"
     )
-    meltano(env, "install")
     first = meltano(env, "run", "tap-hindsight", "target-postgres")
     assert "emit_activate_version_messages is ignored" in first.stdout + first.stderr
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]

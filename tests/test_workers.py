@@ -14,13 +14,12 @@ from tap_hindsight.records import storable
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.state import STATE_KEY, LifecycleState
 from tap_hindsight.transcript import parse_turns
-from tests.helpers import ACME_KEY, MELTANO_COMMAND, REPO, clean_env, run_meltano
+from tests.helpers import ACME_KEY, MELTANO_COMMAND, REPO, run_meltano
+from tests.meltano_plugins import meltano_env, system_folder
 from tests.postgres import Database, create_database, drop_database
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-pytestmark = pytest.mark.meltano
 
 IDS = list(range(1001, 1041))
 STATE_ID = "dev:tap-hindsight-to-target-postgres"
@@ -52,7 +51,7 @@ def system_database_uri(database: Database) -> str:
 
 
 @pytest.fixture
-def databases():
+def databases(postgres_server):
     """Meltano's system database and the warehouse: two databases on the same server."""
     system, warehouse = create_database(), create_database()
     yield system, warehouse
@@ -61,23 +60,14 @@ def databases():
 
 
 def worker(tmp_path: Path, name: str) -> Path:
-    """A separate checkout of this project, with its own `.meltano` (plugin installs)."""
+    """A separate checkout of this project, with its own `.meltano`."""
     project = tmp_path / name
     shutil.copytree(REPO, project, ignore=NOT_COPIED)
     return project
 
 
-def meltano_settings(project: Path) -> dict[str, str]:
-    """What every Meltano command of a worker needs: its own `.meltano`, no tracking."""
-    return {
-        "MELTANO_SYS_DIR_ROOT": str(project / ".meltano"),
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-
-
 def worker_env(project: Path, simulator, system: Database, warehouse: Database, **extra):
     settings = {
-        **meltano_settings(project),
         "MELTANO_DATABASE_URI": system_database_uri(system),
         "TAP_HINDSIGHT_API_KEY": ACME_KEY,
         "TAP_HINDSIGHT_BASE_URL": simulator.url,
@@ -92,18 +82,16 @@ def worker_env(project: Path, simulator, system: Database, warehouse: Database, 
         "TARGET_POSTGRES_PASSWORD": warehouse.password,
         "TARGET_POSTGRES_DATABASE": warehouse.name,
     }
-    return clean_env(**{**settings, **extra})
+    return meltano_env(project / ".meltano", **{**settings, **extra})
 
 
-@pytest.fixture(scope="module")
-def workers(tmp_path_factory):
-    """Two checkouts with the extractor and loader installed, shared by the module's tests
-    (each test gives them a fresh system database and warehouse)."""
-    root = tmp_path_factory.mktemp("workers")
-    projects = worker(root, "worker-a"), worker(root, "worker-b")
+@pytest.fixture
+def workers(meltano_plugins, tmp_path):
+    """Two checkouts, each with a Meltano system folder of its own (its plugins those the
+    session installed); each test gives them a fresh system database and warehouse."""
+    projects = worker(tmp_path, "worker-a"), worker(tmp_path, "worker-b")
     for project in projects:
-        env = clean_env(**meltano_settings(project))
-        run_meltano(env, "install", "tap-hindsight", "target-postgres", cwd=project)
+        system_folder(project / ".meltano")
     return projects
 
 

@@ -141,8 +141,9 @@ class SimulatorConfig:
     redirect_to: str | None = None
     #: For the "hold" fault: how many other answers release a held one.
     hold_release_after: int = 0
-    #: Hold every answer until this many requests have been in flight at once (or
-    #: `hang_seconds` passed): a test of concurrency that does not depend on latency.
+    #: Hold every interview's answer until this many requests have been in flight at once
+    #: (or `hang_seconds` passed): a test of concurrency that does not depend on latency.
+    #: Deals pages are not held: the tap reads them one at a time.
     hold_until_in_flight: int = 0
     #: GET /deals wraps its array in an object under this key (None: a bare array, as
     #: documented; older reference pages showed an envelope).
@@ -432,14 +433,14 @@ class HindsightSimulator:
 
     # Request handling (called from handler threads) -------------------------------------
 
-    def _enter(self) -> None:
+    def _enter(self, *, interview: bool) -> None:
         with self._lock:
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
             gate = self.config.hold_until_in_flight
             if gate and self._in_flight >= gate:
                 self._gate_open.set()
-        if self.config.hold_until_in_flight:
+        if self.config.hold_until_in_flight and interview:
             self._gate_open.wait(self.config.hang_seconds)
         if not self._answering.is_set():
             with self._answers:
@@ -577,12 +578,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         sim = self.simulator
         self._interview_id = None  # a kept-alive connection serves several requests
-        sim._enter()  # noqa: SLF001
+        path, _, query = self.path.partition("?")
+        sim._enter(interview=path.startswith("/api/v1/interviews/"))  # noqa: SLF001
         try:
             if self.path.startswith("/_sim/stats"):
                 self._send(200, json.dumps(sim.stats()).encode())
                 return
-            path, _, query = self.path.partition("?")
             if path == "/api/v1/deals":
                 self._serve_deals(query)
                 return
