@@ -29,6 +29,7 @@ from requests.adapters import HTTPAdapter
 
 from tap_hindsight import __version__
 from tap_hindsight.deals import page_items
+from tap_hindsight.window import api_window_seconds
 
 if TYPE_CHECKING:
     import logging
@@ -36,10 +37,10 @@ if TYPE_CHECKING:
 
     from tap_hindsight.settings import Settings
 
-#: Width of the sliding window the request budget applies to, plus a margin: the server
-#: sees a request a little after we send it, and arrival jitter must not squeeze one
-#: request too many into its 60 s window.
-WINDOW_SECONDS = 61.0
+#: Added to the API's window (window.py) for the limiter's sliding window: the server sees
+#: a request a little after we send it, and arrival jitter must not squeeze one request
+#: too many into its window.
+WINDOW_MARGIN_SECONDS = 1.0
 #: Longest pause a 429 can impose, whatever its headers say (a skewed clock or an epoch
 #: in milliseconds must not stall a scheduled run for hours).
 MAX_RATE_LIMIT_PAUSE = 120.0
@@ -134,17 +135,19 @@ class RateLimiter:
     def __init__(
         self,
         limit: int,
-        window: float = WINDOW_SECONDS,
+        window: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         trace: list[tuple[str, float]] | None = None,
     ) -> None:
         """Allow `limit` acquisitions per `window` seconds of `clock`.
 
+        The window is by default the API's (window.py) plus WINDOW_MARGIN_SECONDS.
+
         With `trace`, every slot claimed (`"send"`, clock) and every pause (`"pause"`,
         the clock it lasts until) is appended to it in the order the lock saw them.
         """
         self.limit = limit
-        self.window = window
+        self.window = api_window_seconds() + WINDOW_MARGIN_SECONDS if window is None else window
         self._clock = clock
         self.trace = trace
         self._sent: deque[float] = deque()
@@ -305,9 +308,9 @@ def reset_wait(headers: Mapping[str, str], now: float) -> float | None:
 
 
 def rate_limit_pause(headers: Mapping[str, str], now: float) -> float:
-    """Seconds to wait after a 429: until the reset, or a whole minute if unsaid."""
+    """Seconds to wait after a 429: until the reset, or a whole window if unsaid."""
     wait_for = reset_wait(headers, now)
-    return 60.0 if wait_for is None else wait_for
+    return api_window_seconds() if wait_for is None else wait_for
 
 
 def retry_waits() -> Iterator[float]:

@@ -6,12 +6,15 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+from tap_hindsight.window import api_window_seconds
+
 if TYPE_CHECKING:
     import logging
     from collections.abc import Callable
 
-#: A progress line at least this often on long runs.
-PROGRESS_EVERY_SECONDS = 30.0
+#: Progress lines per budget window on long runs: every 30 s of Hindsight's minute, so a
+#: run held back by its budget says so before the window turns.
+LINES_PER_WINDOW = 2
 
 
 def duration(seconds: float) -> str:
@@ -48,19 +51,20 @@ class Progress:
         budget: int,
         snapshot: Callable[[], tuple[int, int, float]],
         *,
-        every: float = PROGRESS_EVERY_SECONDS,
+        every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Report on `total` IDs fetched under a budget of `budget` requests per minute.
 
         `snapshot` tells, when a line is due: IDs done, requests sent in the last minute,
-        seconds spent waiting for the rate limit.
+        seconds spent waiting for the rate limit. A line every `every` seconds (by
+        default, LINES_PER_WINDOW a budget window).
         """
         self.logger = logger
         self.total = total
         self.budget = budget
         self.snapshot = snapshot
-        self.every = every
+        self.every = api_window_seconds() / LINES_PER_WINDOW if every is None else every
         self._clock = clock
         self.started = clock()
         self._last = self.started

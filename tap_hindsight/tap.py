@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +34,8 @@ from tap_hindsight.settings import (
 )
 from tap_hindsight.state import INTERVIEWS_RESUME, readable_state
 from tap_hindsight.streams import InterviewsStream, InterviewTurnsStream
+from tap_hindsight.window import MINUTE, api_window_seconds
+from tap_hindsight.window import VARIABLE as WINDOW_VARIABLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -125,6 +128,19 @@ class TapHindsight(Tap):
         max_run_minutes counts from the first request of the run.
         """
         if self._run_limits is None:
+            try:
+                window = api_window_seconds()
+            except ValueError as exc:
+                self.logger.error("%s", exc)  # noqa: TRY400 (the message says it all)
+                raise SystemExit(1) from None
+            if window != MINUTE:
+                self.logger.warning(
+                    "%s=%s: the request budget is counted over %s s windows instead of "
+                    "Hindsight's minute (a test against the simulator only)",
+                    WINDOW_VARIABLE,
+                    os.environ[WINDOW_VARIABLE],
+                    f"{window:g}",
+                )
             limiter = RateLimiter(self.settings.budget)
             minutes = self.settings.max_run_minutes
             deadline = None if minutes is None else limiter.now() + minutes * 60.0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig
+from tap_hindsight.window import VARIABLE as WINDOW_VARIABLE
 from tests import helpers
 from tests.meltano_plugins import install_once, system_folder
 from tests.postgres import create_database, drop_database, ensure_server
@@ -64,6 +65,16 @@ def start_simulator() -> Iterator[Callable[..., HindsightSimulator]]:
 def simulator(start_simulator: Callable[..., HindsightSimulator]) -> HindsightSimulator:
     """A well-behaved simulator with default data."""
     return start_simulator()
+
+
+@pytest.fixture
+def short_window(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The API's budget window shortened to 2 s for the simulators this test starts and the
+    taps it runs (they read it from one place: tap_hindsight/window.py), so that a test
+    proves the budget over whole windows without waiting out Hindsight's minute."""
+    seconds = 2.0
+    monkeypatch.setenv(WINDOW_VARIABLE, f"{seconds:g}")
+    return seconds
 
 
 @pytest.fixture(scope="session")

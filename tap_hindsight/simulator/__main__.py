@@ -18,6 +18,7 @@ from tap_hindsight.simulator.server import (
     SimulatorConfig,
     default_organisations,
 )
+from tap_hindsight.window import api_window_seconds
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--transcript-chars", type=int, default=2_000)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay of every answer")
     parser.add_argument("--rate-limit", type=int, default=1_000, help="requests per window")
-    parser.add_argument("--window-seconds", type=float, default=60.0)
+    parser.add_argument("--window-seconds", type=float, default=api_window_seconds())
     parser.add_argument(
         "--reset-style", choices=["epoch", "seconds", "retry-after"], default="epoch"
     )

@@ -44,6 +44,7 @@ from tap_hindsight.simulator.data import (
     make_interview,
     next_status,
 )
+from tap_hindsight.window import api_window_seconds
 
 #: GET /deals: the largest page, and the columns it sorts by.
 MAX_DEALS_PAGE_SIZE = 100
@@ -127,7 +128,9 @@ class SimulatorConfig:
     transcript_chars: int = 2_000
     latency_ms: float = 0.0
     rate_limit: int = 1_000
-    window_seconds: float = 60.0
+    #: The budget's window: the API's minute, or what the tests shortened it to for the
+    #: tap and the simulator at once (tap_hindsight/window.py).
+    window_seconds: float = field(default_factory=api_window_seconds)
     reset_style: str = "epoch"  # epoch | seconds | retry-after
     #: Requests other clients of the same key spend at the start of every window.
     other_clients_per_window: int = 0
