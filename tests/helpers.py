@@ -51,6 +51,16 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class FakeClock:
+    """A clock that moves only when a test moves it (`now`), for the tap's clock seams."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class TapRun:
     """One finished run of `tap-hindsight`: exit code, output and parsed messages."""

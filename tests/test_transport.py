@@ -14,7 +14,7 @@ from tap_hindsight.settings import load_settings
 from tap_hindsight.simulator import FAULT_KINDS
 from tap_hindsight.simulator.server import max_in_window
 from tap_hindsight.tap import TapHindsight
-from tests.helpers import expected_record, run_tap, tap_config
+from tests.helpers import FakeClock, expected_record, run_tap, tap_config
 
 SCHEMA = TapHindsight.settings_schema()
 
@@ -165,6 +165,31 @@ def test_never_more_than_requests_per_minute_in_any_window(short_window, start_s
     waited = summary.split(" waiting for the rate limit")[0].rsplit(", ", 1)[1]
     assert waited.endswith("s")
     assert waited != "0s"
+
+
+def test_after_the_deadline_no_request_starts_and_the_one_in_flight_finishes(simulator):
+    # The deadline on a fake clock (the limiter's): it passes while 1001's answer is held.
+    clock = FakeClock()
+    ids = list(range(1001, 1011))
+    settings = load_settings(tap_config(simulator, ids, concurrency=1), SCHEMA)
+    limiter = RateLimiter(settings.budget, clock=clock)
+    client = HindsightClient(settings, logging.getLogger("test"), limiter, deadline=clock.now + 60)
+    results = []
+    simulator.hold_answers()
+    worker = threading.Thread(target=lambda: results.extend(client.fetch_all(ids)))
+    worker.start()
+    try:
+        assert simulator.wait_for_held(1, timeout=60)
+        assert not client.deadline_reached
+        clock.now += 61
+        assert client.deadline_reached
+    finally:
+        simulator.release_answers()
+        worker.join(timeout=60)
+        client.close()
+    assert not worker.is_alive()
+    assert [(r.interview_id, r.outcome) for r in results] == [(1001, Outcome.OK)]
+    assert simulator.stats()["requests"] == 1  # the budget would allow all 10 at once
 
 
 @pytest.mark.parametrize("with_length", [True, False])

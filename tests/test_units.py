@@ -25,14 +25,7 @@ from tap_hindsight.redact import RedactSecrets
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.simulator.data import make_interview
 from tap_hindsight.simulator.server import max_in_window
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from tests.helpers import FakeClock
 
 
 def test_limiter_allows_the_limit_then_waits_for_the_oldest_to_leave_the_window():
