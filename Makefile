@@ -9,10 +9,10 @@ BIN := $(VENV)/bin
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_VERSION := 3.3.2
 # The marks `make check` leaves out (pyproject.toml describes them).
-SERVICES := meltano or postgres or airflow or slow
+SERVICES := meltano or postgres or airflow or slow or scale
 # pytest-xdist workers: one per core for the fast tier (it is CPU-bound); the full suite
 # spends much of its time waiting on Meltano, dbt and PostgreSQL, so it runs more.
-CHECK_WORKERS ?= auto
+CHECK_WORKERS ?= 4
 TEST_WORKERS ?= 4
 
 .PHONY: install demo check lint test test-airflow clean

@@ -107,9 +107,13 @@ def test_the_run_starts_with_its_budget_and_estimate_and_ends_with_a_summary(sim
     assert "waiting for the rate limit" in summary
 
 
+@pytest.mark.slow
 def test_it_slows_down_before_a_429_when_other_clients_spend_the_same_budget(
     start_simulator, tmp_path
 ):
+    """Real time: the server's windows (1 s, whole seconds in its reset headers) turn on
+    the real clock, and the tap must wait for each; the limiter's arithmetic with another
+    client's spending is proven on a fake clock in test_units.py."""
     # Each 1 s window allows 20 requests; other clients of the key spend 12 of them.
     simulator = start_simulator(
         rate_limit=20, window_seconds=1, other_clients_per_window=12, latency_ms=20

@@ -136,7 +136,8 @@ def test_a_deal_stream_selected_later_gets_every_deal(start_simulator, tmp_path)
     assert third.records("deals") == third.records("deal_drivers") == []
 
 
-def test_deals_come_through_faults_429s_and_an_envelope(start_simulator, tmp_path):
+def test_deals_come_through_faults_429s_and_an_envelope(short_window, start_simulator, tmp_path):
+    # The 429s ask to wait for the end of the (shortened) window.
     simulator = start_simulator(organisations=acme(250), deals_envelope="data")
     simulator.script_deal_faults(
         ["429", "500", "truncated", "ok", "disconnect", "html_200", "502_html", "503", "429"]

@@ -51,10 +51,14 @@ def test_an_id_that_keeps_failing_is_named_at_the_end_and_fails_the_run(simulato
     assert "Interview 1005 failed: HTTP 500" in run.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reset_style", ["epoch", "seconds", "retry-after"])
 def test_after_a_429_the_tap_waits_for_the_reset_then_nothing_is_lost(
     start_simulator, tmp_path, reset_style
 ):
+    """Real time: the reset a 429 announces is an instant of the real clock (an epoch, or
+    whole seconds from now), which the tap process must wait for. The arithmetic is proven
+    on given instants in test_units.py."""
     # Rate-limit headers only on 429s: the tap cannot see the budget running out. One
     # request at a time, so that every request after a 429 was sent after it was read.
     simulator = start_simulator(
