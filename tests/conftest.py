@@ -29,14 +29,18 @@ if TYPE_CHECKING:
 
 #: The fixture a test's closure holds -> the mark it gets.
 MARKS_BY_FIXTURE = {"meltano_plugins": "meltano", "postgres_server": "postgres"}
+#: Tests with these marks take tens of seconds each: they start first, so that pytest-xdist's
+#: workers end together instead of waiting on one that drew a long test last.
+LONG = ("airflow", "meltano", "scale", "slow")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by the services its fixtures start."""
+    """Mark each test by the services its fixtures start; put the long ones first."""
     for item in items:
         for fixture, mark in MARKS_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(mark)
+    items.sort(key=lambda item: not any(item.get_closest_marker(mark) for mark in LONG))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -89,6 +89,20 @@ class TapRun:
         """Every STATE value, in order."""
         return [m["value"] for m in self.messages if m["type"] == "STATE"]
 
+    def log(self) -> str:
+        """stderr without the SDK's dated notice that the running Python nears or passed
+        its end of life (a WARNING, then the source line it quotes): on Python 3.10 every
+        run logs it since 2026-10, and it is the SDK's word, not the tap's."""
+        kept: list[str] = []
+        in_notice = False
+        for line in self.stderr.splitlines(keepends=True):
+            if in_notice and (not line.strip() or line.startswith(" ")):
+                continue  # the notice's source line, and the blank line that ends it
+            in_notice = "SingerSDKPythonEOLWarning:" in line
+            if not in_notice:
+                kept.append(line)
+        return "".join(kept)
+
 
 #: Variables of a developer's shell that would reach into a test: the tap's and the
 #: loaders' settings, Meltano's folders and system database, dbt's paths.

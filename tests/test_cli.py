@@ -106,7 +106,11 @@ def test_test_mode_syncs_one_record_and_stops(simulator, tmp_path):
     run = run_tap(tmp_path, tap_config(simulator, list(range(1001, 1051))), "--test")
     assert run.returncode == 0, run.stderr
     assert len(run.records()) == 1
-    assert simulator.stats()["requests"] <= 8 + 1  # the first answer, plus what was in flight
+    stats = simulator.stats()
+    assert stats["deal_requests"] == 1  # the first page, then the deals stream stopped
+    # The first answer and the 7 others in flight (concurrency 8), and at most one more:
+    # the SDK asks for a second record before it stops the stream.
+    assert stats["interview_requests"] <= 8 + 1, stats["interview_requests"]
 
 
 def test_the_tap_has_the_interviews_and_deals_streams_and_their_children():

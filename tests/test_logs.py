@@ -83,7 +83,7 @@ def test_a_backfill_logs_nothing_per_interview(start_simulator, tmp_path, count)
         total = sum(m["value"] for m in counts if m["tags"]["stream"] == stream)
         assert total == len(run.records(stream)) > 0
     # Nothing else: no warnings or errors in a clean run.
-    assert not [line for line in run.stderr.splitlines() if "| INFO" not in line]
+    assert not [line for line in run.log().splitlines() if "| INFO" not in line]
 
 
 def test_debug_says_more(simulator, tmp_path):
