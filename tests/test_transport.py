@@ -19,10 +19,19 @@ from tests.helpers import FakeClock, expected_record, run_tap, tap_config
 SCHEMA = TapHindsight.settings_schema()
 
 
-@pytest.mark.parametrize("fault", [f for f in FAULT_KINDS if f != "429"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(fault, marks=pytest.mark.slow) if fault == "hang" else fault
+        for fault in FAULT_KINDS
+        if fault != "429"
+    ],
+)
 def test_each_transient_failure_is_retried_until_the_record_arrives(
     start_simulator, tmp_path, fault
 ):
+    """The "hang" kind is marked slow: a hung answer is only noticed once the request
+    timeout (1 s) runs out on the tap's real clock."""
     simulator = start_simulator(hang_seconds=3)
     simulator.script_faults(1002, [fault, fault])
     config = tap_config(simulator, [1001, 1002, 1003], request_timeout=1)
