@@ -73,10 +73,12 @@ def simulator(start_simulator: Callable[..., HindsightSimulator]) -> HindsightSi
 
 @pytest.fixture
 def short_window(monkeypatch: pytest.MonkeyPatch) -> float:
-    """The API's budget window shortened to 2 s for the simulators this test starts and the
+    """The API's budget window shortened to 5 s for the simulators this test starts and the
     taps it runs (they read it from one place: tap_hindsight/window.py), so that a test
-    proves the budget over whole windows without waiting out Hindsight's minute."""
-    seconds = 2.0
+    proves the budget over whole windows without waiting out Hindsight's minute. Long
+    enough that a tap starved of CPU (make test on a busy machine) still sends a budget's
+    few requests within one window."""
+    seconds = 5.0
     monkeypatch.setenv(WINDOW_VARIABLE, f"{seconds:g}")
     return seconds
 

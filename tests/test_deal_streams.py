@@ -136,11 +136,13 @@ def test_a_deal_stream_selected_later_gets_every_deal(start_simulator, tmp_path)
     assert third.records("deals") == third.records("deal_drivers") == []
 
 
-def test_deals_come_through_faults_429s_and_an_envelope(short_window, start_simulator, tmp_path):
-    # The 429s ask to wait for the end of the (shortened) window.
-    simulator = start_simulator(organisations=acme(250), deals_envelope="data")
+def test_deals_come_through_faults_429s_and_an_envelope(start_simulator, tmp_path):
+    # The 429s ask to wait for the end of the server's window: 2 s here.
+    simulator = start_simulator(organisations=acme(250), deals_envelope="data", window_seconds=2)
     simulator.script_deal_faults(
-        ["429", "500", "truncated", "ok", "disconnect", "html_200", "502_html", "503", "429"]
+        # Three faults at most on a page: a fourth and fifth would wait out backoffs of
+        # up to 8 and 16 s, which prove nothing more.
+        ["429", "500", "truncated", "ok", "disconnect", "html_200", "ok", "502_html", "503", "429"]
     )
     run = run_tap(tmp_path, deals_only(simulator, max_retries=5))
     assert run.returncode == 0, run.stderr
@@ -221,10 +223,10 @@ def test_a_key_without_access_to_deals_stops_only_the_deals_streams(start_simula
 
 
 def test_deals_and_interviews_spend_one_budget(short_window, start_simulator, tmp_path):
-    # 2 deal pages and 9 interviews: 11 requests for a budget of 10 a window (the API's
-    # minute, shortened for the tap and the simulator at once). With one budget the 11th
-    # waits for the window to move on; with a budget each, 11 would go out at once.
-    limit = 10
+    # 2 deal pages and 3 interviews: 5 requests for a budget of 4 a window (the API's
+    # minute, shortened for the tap and the simulator at once). With one budget the 5th
+    # waits for the window to move on; with a budget each, all 5 would go out at once.
+    limit = 4
     simulator = start_simulator(organisations=acme(100), rate_limit=limit)
     assert simulator.config.window_seconds == short_window
     deals = expected_deals(simulator)
@@ -235,8 +237,8 @@ def test_deals_and_interviews_spend_one_budget(short_window, start_simulator, tm
     stats = simulator.stats()
     assert stats["requests"] == limit + 1
     assert stats["rate_limited"] == 0
-    assert stats["max_in_any_window"] == limit
+    assert stats["max_in_any_window"] <= limit
     assert len(run.records("deals")) == len(deals)
     assert sorted(run.records_by_id()) == ids
     arrivals = sorted(stats["arrivals"])
-    assert arrivals[-1] - arrivals[0] >= short_window  # the last one waited for the window
+    assert arrivals[limit] - arrivals[0] >= short_window  # the 5th waited for the window

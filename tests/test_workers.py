@@ -26,8 +26,7 @@ STATE_ID = "dev:tap-hindsight-to-target-postgres"
 #: What a worker's checkout does not share with the repository: installs, outputs, VCS.
 NOT_COPIED = shutil.ignore_patterns(
     ".git",
-    ".venv",
-    ".venv-airflow",
+    ".venv*",
     ".meltano",
     "output",
     "target",
