@@ -78,8 +78,8 @@ HUGE_FAULT = "huge"
 #: does not hang the server for ever).
 _HOLD_LIMIT_SECONDS = 600.0
 
-#: An answer held back until `hold_release_after` other answers went out (or
-#: `hang_seconds` passed), then served normally (never drawn at random unless listed).
+#: An answer held back until `hold_release_after` answers went out since the last reset
+#: (or `hang_seconds` passed), then served normally (never drawn at random unless listed).
 HOLD_FAULT = "hold"
 #: Not a fault: in a script, "answer this request normally" (to fail a later one).
 NO_FAULT = "ok"
@@ -142,7 +142,9 @@ class SimulatorConfig:
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     hang_seconds: float = 5.0
     redirect_to: str | None = None
-    #: For the "hold" fault: how many other answers release a held one.
+    #: For the "hold" fault: how many answers (since the last reset) release a held one.
+    #: Counted from the reset, not from the held request's arrival: answers that went out
+    #: before its handler ran (a busy machine) still count.
     hold_release_after: int = 0
     #: Hold every interview's answer until this many requests have been in flight at once
     #: (or `hang_seconds` passed): a test of concurrency that does not depend on latency.
@@ -466,10 +468,8 @@ class HindsightSimulator:
             return self._answers.wait_for(lambda: len(self.answered) >= count, timeout)
 
     def _hold(self) -> None:
-        """Wait until `hold_release_after` more answers went out (or `hang_seconds`)."""
-        with self._lock:
-            target = len(self.answered) + self.config.hold_release_after
-        self.wait_for_answers(target, self.config.hang_seconds)
+        """Wait until `hold_release_after` answers went out (or `hang_seconds`)."""
+        self.wait_for_answers(self.config.hold_release_after, self.config.hang_seconds)
 
     def _record(self, arrival: Arrival) -> None:
         with self._lock:
