@@ -11,8 +11,9 @@ uncaught exception) are the script's. Only the imports happened before the fork,
 nothing the SDK or the tap reads from the environment is read at import time.
 
 Tests that signal the tap (test_resume.py's kill) or check the installed script itself
-(test_packaging.py, test_cli.py's `fresh` runs) start the console script instead, and
-`HINDSIGHT_TESTS_FRESH_TAP=1` makes every run do so.
+(test_packaging.py; test_exit.py's exit paths and test_cli.py's comparison of a forked
+run with a fresh one, through `run_tap(..., fresh=True)`) start the console script
+instead, and `HINDSIGHT_TESTS_FRESH_TAP=1` makes every run do so.
 
 Protocol (one run at a time per server), a JSON line each way: the request
 `{"argv", "cwd", "env", "stdout", "stderr"}`, then the answers `{"pid"}` once the child is

@@ -113,6 +113,23 @@ def test_test_mode_syncs_one_record_and_stops(simulator, tmp_path):
     assert stats["interview_requests"] <= 8 + 1, stats["interview_requests"]
 
 
+def test_a_forked_run_is_a_run_of_the_console_script(simulator, tmp_path):
+    # Most tests fork the tap from a process that imported it (tests/tap_forkserver.py):
+    # the console script, started from scratch, does the same from the same input.
+    config = tap_config(simulator, [1001, 1002, 1003, 999_999])  # one not found: a warning
+    runs = [run_tap(tmp_path, config, fresh=fresh) for fresh in (False, True)]
+    forked, fresh = runs
+    assert forked.returncode == fresh.returncode == 0
+    for stream in ("interviews", "interview_turns", "deals"):
+        # In completion order, which concurrency makes vary: compared as sets.
+        emitted = [sorted(map(json.dumps, run.records(stream))) for run in runs]
+        assert emitted[0] == emitted[1]
+        assert emitted[0]
+    for run in runs:
+        assert "Interview 999999 not found (HTTP 404)" in run.stderr
+        assert run.stderr.count("Summary: ") == 1
+
+
 def test_the_tap_has_the_interviews_and_deals_streams_and_their_children():
     tap = TapHindsight(config={"api_key": "k"}, validate_config=True)
     assert sorted(tap.streams) == [

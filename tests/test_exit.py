@@ -33,8 +33,10 @@ def last_error(stderr):
 @pytest.mark.parametrize("kind", ["failed ID", "rejected key", "bad config"])
 def test_the_same_exit_code_and_message_on_every_path(simulator, tmp_path, kind):
     config, message = scenario(simulator, kind)
-    normal = run_tap(tmp_path, config)
-    tested = run_tap(tmp_path, config, "--test")
+    # The console script itself, started from scratch: how a process ends is what this
+    # test is about (the other tests fork the tap from tests/tap_forkserver.py).
+    normal = run_tap(tmp_path, config, fresh=True)
+    tested = run_tap(tmp_path, config, "--test", fresh=True)
     for run in (normal, tested):
         assert run.returncode == 1, run.stderr
         assert "Traceback" not in run.stderr
