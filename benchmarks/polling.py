@@ -36,8 +36,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tap_hindsight.encoding import fingerprint
+from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.polling import PollPolicy
-from tap_hindsight.state import LifecycleState, fingerprint
 
 MINUTE, HOUR, DAY = 60, 3600, 86_400
 SCHEDULE = 15 * MINUTE

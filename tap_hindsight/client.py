@@ -1,7 +1,9 @@
-"""The HTTP side of the tap: auth, status handling, retries, the rate limiter and the pool.
+"""The HTTP side of the tap: auth, status handling, retries and the pool of workers.
 
-Every transport decision lives here. Streams hand in interview IDs and get back one
-`FetchResult` per ID, on their own thread, in completion order.
+Every transport decision lives here. The interviews stream hands in interview IDs and gets
+back one `FetchResult` per ID, on its own thread, in completion order; the deals stream
+asks for one page of `GET /deals` at a time, with the parser that reads its deals. Every
+request, retries included, takes its slot from the run's one `RateLimiter` (limiter.py).
 
 Threading model: worker threads only send requests and classify answers. Everything a
 Singer consumer sees (records, counters, STATE) is produced by the thread that iterates
@@ -10,14 +12,11 @@ Singer consumer sees (records, counters, STATE) is produced by the thread that i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
-from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -28,8 +27,7 @@ import requests.auth
 from requests.adapters import HTTPAdapter
 
 from tap_hindsight import __version__
-from tap_hindsight.deals import page_items
-from tap_hindsight.window import api_window_seconds
+from tap_hindsight.limiter import RateLimiter, rate_limit_pause, reset_wait
 
 if TYPE_CHECKING:
     import logging
@@ -37,13 +35,6 @@ if TYPE_CHECKING:
 
     from tap_hindsight.settings import Settings
 
-#: Added to the API's window (window.py) for the limiter's sliding window: the server sees
-#: a request a little after we send it, and arrival jitter must not squeeze one request
-#: too many into its window.
-WINDOW_MARGIN_SECONDS = 1.0
-#: Longest pause a 429 can impose, whatever its headers say (a skewed clock or an epoch
-#: in milliseconds must not stall a scheduled run for hours).
-MAX_RATE_LIMIT_PAUSE = 120.0
 #: 429 answers tolerated for one ID before it is reported as failed.
 MAX_RATE_LIMITED_ATTEMPTS = 30
 BACKOFF_FIRST_SECONDS = 1.0
@@ -124,195 +115,6 @@ class _Fail(Exception):  # noqa: N818
     """This ID failed in a way retrying cannot fix."""
 
 
-class RateLimiter:
-    """At most `limit` acquisitions in any sliding window, shared by all workers.
-
-    A 429 pauses every worker (`pause`), not only the one that received it; so does an
-    answer whose `X-RateLimit-Remaining` says the requests already in flight will spend
-    the rest of the budget (another client of the same key is spending it too).
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        window: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        trace: list[tuple[str, float]] | None = None,
-    ) -> None:
-        """Allow `limit` acquisitions per `window` seconds of `clock`.
-
-        The window is by default the API's (window.py) plus WINDOW_MARGIN_SECONDS.
-
-        With `trace`, every slot claimed (`"send"`, clock) and every pause (`"pause"`,
-        the clock it lasts until) is appended to it in the order the lock saw them.
-        """
-        self.limit = limit
-        self.window = api_window_seconds() + WINDOW_MARGIN_SECONDS if window is None else window
-        self._clock = clock
-        self.trace = trace
-        self._sent: deque[float] = deque()
-        self._paused_until = 0.0
-        self._condition = threading.Condition()
-        self.in_flight = 0
-        self._waiting = 0
-        self._blocked_since = 0.0
-        self._blocked = 0.0
-        #: The server's word on the current window: the lowest X-RateLimit-Remaining
-        #: read in it, and how many answers had been read once it was.
-        self._answers_read = 0
-        self._floor: int | None = None
-        self._floor_read_at = 0
-        #: Requests that answers have allowed (each answer that did not pause allows its
-        #: worker's next request) but that were not sent yet: they count as in flight.
-        self._allowed = 0
-
-    def delay(self) -> float:
-        """Seconds until a slot is free; 0 claims one. Call with the lock held."""
-        now = self._clock()
-        while self._sent and self._sent[0] <= now - self.window:
-            self._sent.popleft()
-        if self._paused_until > now:
-            return self._paused_until - now
-        if len(self._sent) >= self.limit:
-            return self._sent[0] + self.window - now
-        self._sent.append(now)
-        self.in_flight += 1
-        self._allowed = max(self._allowed - 1, 0)
-        if self.trace is not None:
-            self.trace.append(("send", now))
-        return 0.0
-
-    def acquire(self, stop: threading.Event, until: float | None = None) -> int | None:
-        """Block until a request may be sent; None if `stop` was set or `until` passed.
-
-        `until` is a deadline on this limiter's clock: no request starts after it.
-        Returns the request's ticket (how many answers had been read when it was sent),
-        for `left_to_spend`. Every ticket must be followed by one `release()` once the
-        answer is in.
-        """
-        with self._condition:
-            while not stop.is_set():
-                if until is not None and self._clock() >= until:
-                    return None
-                wait_for = self.delay()
-                if wait_for <= 0:
-                    return self._answers_read
-                if until is not None:
-                    wait_for = min(wait_for, max(until - self._clock(), 0.0))
-                self._start_waiting()
-                self._condition.wait(wait_for)
-                self._stop_waiting()
-        return None
-
-    def _start_waiting(self) -> None:
-        if self._waiting == 0:
-            self._blocked_since = self._clock()
-        self._waiting += 1
-
-    def _stop_waiting(self) -> None:
-        self._waiting -= 1
-        if self._waiting == 0:
-            self._blocked += self._clock() - self._blocked_since
-
-    def release(self) -> None:
-        """One request is answered (or failed): it is no longer in flight."""
-        with self._condition:
-            self.in_flight -= 1
-
-    def wake_all(self) -> None:
-        """Make every waiting caller look again (at the stop flag, for one)."""
-        with self._condition:
-            self._condition.notify_all()
-
-    def pause(self, seconds: float) -> bool:
-        """Hold back every request for `seconds`; True if they were not held back yet."""
-        with self._condition:
-            now = self._clock()
-            newly = self._paused_until <= now
-            self._paused_until = max(self._paused_until, now + seconds)
-            if self.trace is not None:
-                self.trace.append(("pause", self._paused_until))
-            self._condition.notify_all()
-            return newly
-
-    def left_to_spend(self, remaining: int, ticket: int) -> int | None:
-        """What the window has left, if the requests in flight may spend it; else None.
-
-        `remaining` is an answer's X-RateLimit-Remaining, `ticket` its request's (from
-        `acquire`). Answers are read out of order, so a late one may claim more than is
-        left: within a window the lowest value read counts. A higher value starts a new
-        window only if its request was sent after the lowest was read (in one window,
-        a request counted later always leaves less). What may still be spent is the
-        requests in flight, and those that earlier answers allowed but that were not sent
-        yet (each answer that does not pause allows one more: its worker's next). Called
-        while the caller's own request is answered but not yet released, so it counts as
-        in flight: a margin of one request.
-        """
-        with self._condition:
-            self._answers_read += 1
-            floor = self._floor
-            if floor is None or remaining < floor or ticket >= self._floor_read_at:
-                floor, self._floor_read_at = remaining, self._answers_read
-                self._floor = floor
-            if floor <= self.in_flight + self._allowed:
-                return floor
-            self._allowed += 1
-            return None
-
-    def now(self) -> float:
-        """This limiter's clock."""
-        return self._clock()
-
-    @property
-    def blocked_seconds(self) -> float:
-        """Wall-clock time during which at least one request waited for the budget."""
-        with self._condition:
-            ongoing = self._clock() - self._blocked_since if self._waiting else 0.0
-            return self._blocked + ongoing
-
-    def sent_in_last(self, seconds: float) -> int:
-        """Requests sent in the last `seconds` (at most the window)."""
-        with self._condition:
-            since = self._clock() - seconds
-            return sum(1 for at in self._sent if at > since)
-
-
-def reset_wait(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds until the budget resets, from `X-RateLimit-Reset` or `Retry-After`.
-
-    Hindsight documents `X-RateLimit-Reset` without saying whether it is an epoch time or
-    a number of seconds: a value above 10^9 is taken as an epoch (seconds, or ms above
-    10^12), anything smaller as seconds to wait. `Retry-After` may be seconds or an HTTP
-    date. None if neither header says.
-    """
-    wait_for: float | None = None
-    reset = headers.get("X-RateLimit-Reset")
-    if reset is not None:
-        with contextlib.suppress(ValueError):
-            value = float(reset)
-            if value > 1e12:  # noqa: PLR2004 (an epoch in milliseconds)
-                value /= 1000.0
-            wait_for = value - now if value > 1e9 else value  # noqa: PLR2004
-    retry_after = headers.get("Retry-After")
-    if wait_for is None and retry_after is not None:
-        try:
-            wait_for = float(retry_after)
-        except ValueError:
-            try:
-                wait_for = parsedate_to_datetime(retry_after).timestamp() - now
-            except (TypeError, ValueError):
-                wait_for = None
-    if wait_for is None:
-        return None
-    return min(max(wait_for, 0.5), MAX_RATE_LIMIT_PAUSE)
-
-
-def rate_limit_pause(headers: Mapping[str, str], now: float) -> float:
-    """Seconds to wait after a 429: until the reset, or a whole window if unsaid."""
-    wait_for = reset_wait(headers, now)
-    return api_window_seconds() if wait_for is None else wait_for
-
-
 def retry_waits() -> Iterator[float]:
     """Seconds to wait before each retry of one request.
 
@@ -342,7 +144,7 @@ def _error_code(body: bytes) -> str:
 
 
 class HindsightClient:
-    """Fetches interviews from the Hindsight API, several at a time, within the budget."""
+    """Gets interviews and deals pages from the Hindsight API, within the run's budget."""
 
     def __init__(
         self,
@@ -409,8 +211,16 @@ class HindsightClient:
         result.outcome, result.record = self._get(request, _json_object, result)
         return result
 
-    def fetch_page(self, page_index: int, params: Mapping[str, str | int]) -> PageResult:
+    def fetch_page(
+        self,
+        page_index: int,
+        params: Mapping[str, str | int],
+        items: Callable[[object], list[dict[str, Any]]],
+    ) -> PageResult:
         """Fetch one page of `GET /deals` with `params`, retrying what may succeed later.
+
+        `items` reads the deals from the page's JSON; its ValueError fails the page (an
+        answer of the wrong shape would be again).
 
         Raises:
             DealsRefusedError: the API refused the key access to deals (401/403).
@@ -421,7 +231,7 @@ class HindsightClient:
         request = _Request(
             f"{self.settings.base_url}/deals", query, f"deals page {page_index}", _deals_refused
         )
-        result.outcome, result.deals = self._get(request, _deal_page, result)
+        result.outcome, result.deals = self._get(request, _items_of(items), result)
         return result
 
     def _get(
@@ -502,7 +312,7 @@ class HindsightClient:
             remaining = int(remaining_text)
         except ValueError:
             return
-        left = self.limiter.left_to_spend(remaining, ticket)
+        left = self.limiter.record_remaining(remaining, ticket)
         if left is None:
             return
         wait_for = reset_wait(response.headers, time.time())
@@ -743,13 +553,19 @@ def _json_object(response: requests.Response, body: bytes) -> dict[str, Any]:
     return parsed
 
 
-def _deal_page(response: requests.Response, body: bytes) -> list[dict[str, Any]]:
-    """The deals of a 200 answer; `_Retry` if it is not complete JSON, `_Fail` if not deals."""
-    parsed = _json_body(response, body)
-    try:
-        return page_items(parsed)
-    except ValueError as exc:
-        raise _Fail(str(exc)) from None
+def _items_of(
+    items: Callable[[object], list[dict[str, Any]]],
+) -> Callable[[requests.Response, bytes], list[dict[str, Any]]]:
+    """A page parser: `_Retry` if the answer is not complete JSON, `_Fail` if `items` refuses it."""
+
+    def parse(response: requests.Response, body: bytes) -> list[dict[str, Any]]:
+        parsed = _json_body(response, body)
+        try:
+            return items(parsed)
+        except ValueError as exc:
+            raise _Fail(str(exc)) from None
+
+    return parse
 
 
 def _describe(exc: requests.RequestException, settings: Settings) -> str:

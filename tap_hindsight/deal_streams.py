@@ -29,12 +29,12 @@ from tap_hindsight.deals import (
     DealMarks,
     competitor_rows,
     driver_rows,
+    page_items,
 )
 from tap_hindsight.progress import duration
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.seams import CheckpointedStream, ChildStream
-from tap_hindsight.state import Resumable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -42,11 +42,6 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_hindsight.tap import TapHindsight
-
-
-DEALS_RESUME = Resumable(
-    DEALS_KEY, DealMarks.from_bookmark, "deal state", "every deal will be emitted again"
-)
 
 
 @dataclass
@@ -135,7 +130,9 @@ class DealsStream(CheckpointedStream):
         seen: set[str] = set()
         page_index = 0
         while True:
-            result = client.fetch_page(page_index, {"page_size": PAGE_SIZE, **PAGE_ORDER})
+            result = client.fetch_page(
+                page_index, {"page_size": PAGE_SIZE, **PAGE_ORDER}, page_items
+            )
             report.add(result)
             if not self._page_ok(result):
                 return

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_hindsight.state import base36, fingerprint
+from tap_hindsight.encoding import base36, fingerprint
+from tap_hindsight.state import Resumable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -262,3 +263,8 @@ def _parse(text: str, table: list[str], entry: str = "") -> _Mark:
         msg = f"{shown!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
         raise ValueError(msg) from None
     return _Mark(mark, drivers, competitors)
+
+
+DEALS_RESUME = Resumable(
+    DEALS_KEY, DealMarks.from_bookmark, "deal state", "every deal will be emitted again"
+)

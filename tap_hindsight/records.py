@@ -1,8 +1,9 @@
-"""Pure checks on interview records before they are emitted."""
+"""Records as the API sends them, made fit to emit: text, date-times, schema checks. Pure."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from jsonschema import Draft7Validator
@@ -68,3 +69,14 @@ class RecordValidator:
         if len(errors) > _MAX_PROBLEMS:
             found.append(f"and {len(errors) - _MAX_PROBLEMS} more")
         return found
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse an ISO 8601 date-time; a value without an offset is taken as UTC."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed

@@ -25,8 +25,8 @@ from singer_sdk import metrics
 from singer_sdk.streams import Stream
 from typing_extensions import Self, override
 
-from tap_hindsight.settings import parse_datetime
-from tap_hindsight.state import STATE_KEY
+from tap_hindsight.lifecycle import STATE_KEY
+from tap_hindsight.records import parse_datetime
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

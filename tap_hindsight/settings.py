@@ -5,7 +5,8 @@ pattern) is in it, `--about` prints it, `meltano.yml` declares the same settings
 compares them) and the SDK validates against it. Nothing here repeats those rules: a
 config is checked against the schema first (`check_config`, whose messages name the
 setting and the value, never a secret's), and `load_settings` then only converts values,
-applies the rules that involve two settings, and reads the ID file.
+applies the rules that involve two settings, and reads the ID file. Settings written in
+environment variables are decoded first, by environment.py.
 
 Nothing here touches the network.
 """
@@ -13,31 +14,25 @@ Nothing here touches the network.
 from __future__ import annotations
 
 import difflib
-import json
-import math
-import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values, find_dotenv
 from jsonschema import Draft202012Validator
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hindsight.polling import PollPolicy
+from tap_hindsight.records import parse_datetime
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from datetime import datetime
 
     from jsonschema import ValidationError
 
 TAP_NAME = "tap-hindsight"
-ENV_PREFIX = "TAP_HINDSIGHT_"
-#: Environment variables with the prefix that are not settings: the SDK's log level.
-NOT_SETTINGS = frozenset({"LOGLEVEL"})
 
 DEFAULT_BASE_URL = "https://app.usehindsight.com/api/v1"
 #: Requests per minute of each Hindsight plan.
@@ -358,14 +353,14 @@ def _error_order(error: ValidationError) -> tuple[str, ...]:
     return tuple(str(part) for part in error.absolute_path)
 
 
-def _closest(name: str, known: Iterable[str]) -> str:
+def closest(name: str, known: Iterable[str]) -> str:
     """`; did you mean concurrency?` when a known name is close enough to `name`."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=_CLOSE_ENOUGH)
     return f"; did you mean {close[0]}?" if close else ""
 
 
 def _unknown(name: str, properties: Mapping[str, Any]) -> str:
-    hint = _closest(name, properties)
+    hint = closest(name, properties)
     return f"{name}: not a setting of {TAP_NAME} (`{TAP_NAME} --about` lists them){hint}"
 
 
@@ -543,17 +538,6 @@ def _base_url(value: str, errors: list[str]) -> str:
     return url
 
 
-def parse_datetime(text: str) -> datetime:
-    """Parse an ISO 8601 date-time; a value without an offset is taken as UTC."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
-
-
 def _start_date(value: str | None, errors: list[str]) -> datetime | None:
     if not value:
         return None
@@ -566,106 +550,9 @@ def _start_date(value: str | None, errors: list[str]) -> datetime | None:
         return None
 
 
-# Settings from the environment ---------------------------------------------------------
-
-
-def list_from_env(text: str) -> list[Any]:
-    """A list setting written in one environment variable: `[1, 2]` (JSON) or `1,2`."""
-    stripped = text.strip()
-    if stripped.startswith("["):
-        try:
-            loaded = json.loads(stripped)
-        except ValueError:
-            return [stripped]
-        return loaded if isinstance(loaded, list) else [loaded]
-    return [part for part in (p.strip() for p in stripped.split(",")) if part]
-
-
-def _decode(json_type: str, raw: str) -> Any:  # noqa: ANN401 (any setting)
-    """One environment value, decoded for its setting's type.
-
-    Raises:
-        ValueError: an object that is not valid JSON.
-
-    """
-    if json_type == "array":
-        return list_from_env(raw)
-    if json_type == "boolean":
-        return raw.strip().lower() in {"1", "true", "yes", "on", "t", "y"}
-    if json_type == "object":
-        return json.loads(raw)
-    if json_type in {"integer", "number"}:
-        try:
-            number = float(raw.strip()) if json_type == "number" else int(raw.strip())
-        except ValueError:
-            return raw  # kept as it is: the schema check names the setting and the value
-        # NaN passes every minimum and maximum: `nan` and `inf` stay text for the check.
-        return number if math.isfinite(number) else raw
-    return raw
-
-
-def numbers_from_strings(schema: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-    """`config` with number settings written as strings (`"0.5"`) read as numbers.
-
-    Meltano passes number settings as strings (see `plugin._KINDS`). A string that is not
-    a finite number is left as it is, for the schema check to name.
-    """
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    return {
-        name: _decode("number", value)
-        if isinstance(value, str) and json_type(properties.get(name, {})) == "number"
-        else value
-        for name, value in config.items()
-    }
-
-
 def json_type(spec: Mapping[str, Any]) -> str:
     """The main JSON type of a setting's schema (the first that is not null)."""
     declared = spec.get("type", "string")
     if isinstance(declared, list):
         declared = next((kind for kind in declared if kind != "null"), "string")
     return str(declared)
-
-
-def settings_from_environment(
-    schema: Mapping[str, Any],
-    prefix: str = ENV_PREFIX,
-    environ: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """Read settings from `PREFIX_NAME` environment variables and a `.env` file.
-
-    Values are decoded for their setting's type (numbers, booleans, JSON objects; lists as
-    JSON arrays or `a,b,c`); a value that does not decode is kept as it is, so that the
-    schema check names the setting and the value where a bare `int()` would crash.
-
-    Raises:
-        ConfigValidationError: a variable with the prefix that names no setting, or an
-            object setting that is not valid JSON.
-
-    """
-    if environ is None:
-        # Like the SDK: a `.env` file (nearest the working directory) fills in what the
-        # real environment does not set.
-        dotenv = {k: v for k, v in dotenv_values(find_dotenv(usecwd=True)).items() if v is not None}
-        environ = {**dotenv, **os.environ}
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    by_variable = {prefix + name.upper().replace("-", "_"): name for name in properties}
-    result: dict[str, Any] = {}
-    errors: list[str] = []
-    for variable, raw in environ.items():
-        if not variable.startswith(prefix) or variable[len(prefix) :] in NOT_SETTINGS:
-            continue
-        name = by_variable.get(variable)
-        if name is None:
-            errors.append(
-                f"{variable}: not a setting of {TAP_NAME}{_closest(variable, by_variable)}"
-            )
-            continue
-        kind = json_type(properties[name])
-        try:
-            result[name] = _decode(kind, raw)
-        except ValueError:
-            errors.append(f"{variable}: {show(raw)} is not valid JSON ({kind} expected)")
-    if errors:
-        raise ConfigValidationError("Config validation failed", errors=sorted(errors))
-    return result

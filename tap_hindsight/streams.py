@@ -11,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RequestTally
+from tap_hindsight.discovery import Discovery, id_source
+from tap_hindsight.encoding import fingerprint
+from tap_hindsight.lifecycle import STATE_KEY, LifecycleState, RunPlan
 from tap_hindsight.progress import Progress, duration, estimate
-from tap_hindsight.records import COMPLETED, KNOWN_STATUSES, RecordValidator, storable
+from tap_hindsight.records import (
+    COMPLETED,
+    KNOWN_STATUSES,
+    RecordValidator,
+    parse_datetime,
+    storable,
+)
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.seams import CheckpointedStream, ChildStream, CreatedAtBookmark
-from tap_hindsight.settings import parse_datetime
-from tap_hindsight.state import (
-    STATE_KEY,
-    Discovery,
-    LifecycleState,
-    RunPlan,
-    fingerprint,
-    id_source,
-)
 from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
 
 if TYPE_CHECKING:

@@ -17,22 +17,23 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_hindsight import redact
-from tap_hindsight.client import ApiKeyRejectedError, RateLimiter
+from tap_hindsight.client import ApiKeyRejectedError
 from tap_hindsight.deal_streams import (
-    DEALS_RESUME,
     DealCompetitorsStream,
     DealDriversStream,
     DealsStream,
 )
+from tap_hindsight.deals import DEALS_RESUME
+from tap_hindsight.environment import numbers_from_strings, settings_from_environment
+from tap_hindsight.lifecycle import INTERVIEWS_RESUME
+from tap_hindsight.limiter import RateLimiter
 from tap_hindsight.settings import (
     SETTINGS,
     TAP_NAME,
     Settings,
     load_settings,
-    numbers_from_strings,
-    settings_from_environment,
 )
-from tap_hindsight.state import INTERVIEWS_RESUME, readable_state
+from tap_hindsight.state import readable_state
 from tap_hindsight.streams import InterviewsStream, InterviewTurnsStream
 from tap_hindsight.window import MINUTE, api_window_seconds
 from tap_hindsight.window import VARIABLE as WINDOW_VARIABLE

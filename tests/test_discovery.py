@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
 from tap_hindsight.simulator import Organisation
-from tap_hindsight.state import STATE_KEY, LifecycleState
 from tests.helpers import ACME_KEY, expected_record, run_tap, tap_config
 
 GAP = frozenset(range(1011, 1021))  # another organisation's IDs, in the middle of ours

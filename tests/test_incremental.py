@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tap_hindsight.state import STATE_KEY, LifecycleState, RangeSet
+from tap_hindsight.encoding import RangeSet
+from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
 from tests.helpers import expected_record, run_tap, tap_config
 
 IDS = list(range(1001, 1061))

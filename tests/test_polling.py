@@ -21,9 +21,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tap_hindsight.encoding import RangeSet
+from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
 from tap_hindsight.polling import Poll, PollPolicy, next_poll
 from tap_hindsight.records import storable
-from tap_hindsight.state import STATE_KEY, LifecycleState, RangeSet
 from tap_hindsight.transcript import parse_turns
 from tests.helpers import EVERY_RUN, catalog_selecting, run_tap, tap_config
 

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_hindsight.settings import (
-    DEFAULT_BASE_URL,
-    check_config,
-    list_from_env,
-    load_settings,
-    settings_from_environment,
-)
+from tap_hindsight.environment import list_from_env, settings_from_environment
+from tap_hindsight.settings import DEFAULT_BASE_URL, check_config, load_settings
 from tap_hindsight.tap import TapHindsight
 from tests.helpers import ACME_KEY, clean_env, run_tap, tap_config
 

@@ -7,14 +7,10 @@ import random
 
 import pytest
 
+from tap_hindsight.discovery import Discovery, id_source
+from tap_hindsight.encoding import RangeSet, fingerprint
+from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.polling import Poll, PollPolicy
-from tap_hindsight.state import (
-    Discovery,
-    LifecycleState,
-    RangeSet,
-    fingerprint,
-    id_source,
-)
 
 NOW = 1_795_000_000  # 2026-11-18, a fixed clock
 DEFAULTS = PollPolicy.from_settings(0.1, 5, 168)

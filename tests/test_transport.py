@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from tap_hindsight import client as client_module
-from tap_hindsight.client import HindsightClient, Outcome, RateLimiter
+from tap_hindsight.client import HindsightClient, Outcome
+from tap_hindsight.limiter import RateLimiter
 from tap_hindsight.settings import load_settings
 from tap_hindsight.simulator import FAULT_KINDS
 from tap_hindsight.simulator.server import max_in_window

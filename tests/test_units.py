@@ -13,13 +13,8 @@ import backoff
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from tap_hindsight.client import (
-    BACKOFF_CAP_SECONDS,
-    MAX_RATE_LIMIT_PAUSE,
-    RateLimiter,
-    rate_limit_pause,
-    retry_waits,
-)
+from tap_hindsight.client import BACKOFF_CAP_SECONDS, retry_waits
+from tap_hindsight.limiter import MAX_RATE_LIMIT_PAUSE, RateLimiter, rate_limit_pause
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.redact import RedactSecrets
 from tap_hindsight.schemas import load_schema
@@ -102,27 +97,27 @@ def test_a_late_answer_cannot_claim_more_than_the_window_has_left():
     tickets = [limiter.acquire(stop) for _ in range(3)]
     assert tickets == [0, 0, 0]
     # 3 left with 3 in flight: they may spend it all.
-    assert limiter.left_to_spend(3, tickets[0]) == 3
+    assert limiter.record_remaining(3, tickets[0]) == 3
     # An answer counted earlier but read later says 10: stale, it changes nothing.
-    assert limiter.left_to_spend(10, tickets[1]) == 3
+    assert limiter.record_remaining(10, tickets[1]) == 3
     for _ in range(3):
         limiter.release()
     # A request sent after the low value was read, reporting more: a new window.
     later = limiter.acquire(stop)
     assert later == 2
-    assert limiter.left_to_spend(10, later) is None
+    assert limiter.record_remaining(10, later) is None
     # Within a window a lower value always counts, whenever its request was sent.
-    assert limiter.left_to_spend(1, tickets[2]) == 1
+    assert limiter.record_remaining(1, tickets[2]) == 1
 
 
 def test_an_answer_that_allows_a_request_keeps_its_slot_until_that_request_is_sent():
     limiter = RateLimiter(100, clock=FakeClock())
     stop = threading.Event()
     first, second = limiter.acquire(stop), limiter.acquire(stop)
-    assert limiter.left_to_spend(4, first) is None  # 4 left, 2 in flight: one more may go
+    assert limiter.record_remaining(4, first) is None  # 4 left, 2 in flight: one more may go
     limiter.release()  # its worker's next request is not sent yet, but it is allowed
     # 2 left: the request in flight and the allowed one may spend both.
-    assert limiter.left_to_spend(2, second) == 2
+    assert limiter.record_remaining(2, second) == 2
 
 
 NOW = 1_700_000_000.0

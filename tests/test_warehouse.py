@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from tap_hindsight.deals import competitor_rows, driver_rows
-from tap_hindsight.records import storable
-from tap_hindsight.settings import parse_datetime
+from tap_hindsight.records import parse_datetime, storable
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import readme_queries
 from tap_hindsight.transcript import parse_turns, word_count

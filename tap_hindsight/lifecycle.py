@@ -1,0 +1,363 @@
+"""The interviews' lifecycle state: what a run remembers, and which IDs it fetches. Pure.
+
+Interviews complete hours or days after they are created, so a `created_at` cursor alone
+would miss late transcripts. The state remembers each interview's lifecycle instead:
+
+- completed IDs: their transcript is final; never fetched again;
+- pending IDs (created, sent, or a status Hindsight may add) with a fingerprint of the
+  record last emitted, so a re-poll that changed nothing emits nothing, and when each was
+  last polled and how old it was then, so that a run polls only those due
+  (`tap_hindsight.polling`);
+- failed IDs: fetched again next run, even if they left the config;
+- out-of-range IDs: created before `start_date`; not fetched again while it holds;
+- where ID discovery (probing ascending IDs) continues next run;
+- unsent IDs, per stream: those whose latest record a stream has not emitted because it
+  was not selected (a stream selected later gets them: its history, once).
+
+ID sets are stored as range strings ("1001-1500,1502"): 100,000 mostly consecutive IDs take
+a few bytes, and a string is copied in O(1) by the SDK's deep copy of every STATE message.
+Pending IDs are stored as `ID:fingerprint:polled:age` (fingerprint 8 hex digits; `polled`,
+seconds since 2020-01-01T00:00:00Z, and `age`, seconds, in base 36): about 30 bytes each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tap_hindsight.encoding import FINGERPRINT_CHARS, TIME_ORIGIN, RangeSet, base36
+from tap_hindsight.polling import Poll, PollPolicy, next_poll
+from tap_hindsight.state import Resumable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from collections.abc import Set as AbstractSet
+
+#: The key of the tap's own state inside the stream's bookmark. The SDK keeps its keys
+#: (replication_key_value, progress_markers...) beside it and leaves this one alone.
+STATE_KEY = "interview_lifecycle"
+STATE_VERSION = 2
+#: Versions this tap reads: 1 had no poll times (its pending IDs are due at once).
+READABLE_VERSIONS = (1, 2)
+
+
+def _entry_text(interview_id: int, poll: Poll) -> str:
+    if poll.polled_at is None:
+        return f"{interview_id}:{poll.mark}"
+    when = base36(poll.polled_at - TIME_ORIGIN)
+    return f"{interview_id}:{poll.mark}:{when}:{base36(poll.age)}"
+
+
+def _pending_from_text(text: str) -> dict[int, Poll]:
+    """`ID:mark` (version 1, or never polled yet) or `ID:mark:polled:age` entries."""
+    pending: dict[int, Poll] = {}
+    for part in text.split(","):
+        item = part.strip()
+        if not item:
+            continue
+        fields = item.split(":")
+        number, mark = fields[0], fields[1] if len(fields) > 1 else ""
+        if (
+            len(fields) not in {2, 4}
+            or not number.isdigit()
+            or int(number) < 1
+            or not mark.isalnum()
+        ):
+            msg = f"{item!r} is not an ID:fingerprint or ID:fingerprint:polled:age entry"
+            raise ValueError(msg)
+        # Version 1 kept 12 hex digits: their first 8 are this version's fingerprint.
+        poll = Poll(mark[:FINGERPRINT_CHARS])
+        if len(fields) == 4:  # noqa: PLR2004
+            try:
+                polled_at, age = int(fields[2], 36) + TIME_ORIGIN, int(fields[3], 36)
+            except ValueError:
+                msg = f"{item!r}: poll time and age must be base-36 numbers"
+                raise ValueError(msg) from None
+            if age < 0:
+                msg = f"{item!r}: an age cannot be negative"
+                raise ValueError(msg)
+            poll = Poll(poll.mark, polled_at, age)
+        pending[int(number)] = poll
+    return pending
+
+
+@dataclass
+class RunPlan:
+    """Which IDs a run fetches, in order, and what it leaves for later."""
+
+    ids: list[int]
+    first_time: int = 0
+    failed: int = 0
+    backfill: int = 0
+    due: int = 0
+    not_due: int = 0
+    #: When the next pending interview that is not due now falls due (epoch seconds).
+    next_due: float | None = None
+
+
+@dataclass
+class LifecycleState:
+    """Each interview's place in its lifecycle, as far as this tap has seen it."""
+
+    completed: RangeSet = field(default_factory=RangeSet)
+    pending: dict[int, Poll] = field(default_factory=dict)
+    failed: RangeSet = field(default_factory=RangeSet)
+    out_of_range: RangeSet = field(default_factory=RangeSet)
+    #: The start_date the out-of-range IDs were judged against (ISO 8601).
+    out_of_range_before: str | None = None
+    #: Where ID discovery continues: one above the highest ID it found.
+    scan_next_id: int | None = None
+    #: Per stream, the IDs whose latest record it has not emitted (it was not selected).
+    unsent: dict[str, RangeSet] = field(default_factory=dict)
+    #: Each pending entry's stored text, kept with the Poll it was written from: a
+    #: checkpoint then re-encodes only the entries that changed.
+    _texts: dict[int, tuple[Poll, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    # Reading and writing the bookmark ----------------------------------------------------
+
+    @classmethod
+    def from_bookmark(
+        cls, stored: object, unsent_before_version_2: Iterable[str] = ()
+    ) -> LifecycleState:
+        """Read the stored form (None: a first run).
+
+        An ID found both completed and pending or failed (a state merged or edited by hand:
+        Meltano's own merge replaces each of these texts whole) counts as completed: its
+        transcript is final and it was emitted. A version 1 state did not say which streams
+        emitted its completed IDs: `unsent_before_version_2` names the streams that did not.
+
+        Raises:
+            ValueError: the stored value is not this tap's state; the message says why.
+
+        """
+        if stored is None:
+            return cls()
+        if not isinstance(stored, dict):
+            msg = f"expected an object, found {type(stored).__name__}"
+            raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
+        version = stored.get("version")
+        if version not in READABLE_VERSIONS:
+            msg = f"unknown state version {version!r} (this tap writes {STATE_VERSION})"
+            raise ValueError(msg)
+        texts = _stored_texts(stored)
+        before = stored.get("out_of_range_before")
+        scan_next = stored.get("scan_next_id")
+        state = cls(
+            completed=RangeSet.from_text(texts["completed"]),
+            pending=_pending_from_text(texts["pending"]),
+            failed=RangeSet.from_text(texts["failed"]),
+            out_of_range=RangeSet.from_text(texts["out_of_range"]),
+            out_of_range_before=before,
+            scan_next_id=scan_next,
+            unsent=_unsent_from_stored(stored.get("unsent", {})),
+        )
+        if version == 1:
+            for stream in unsent_before_version_2:
+                state.unsent[stream] = RangeSet.from_text(texts["completed"])
+        for interview_id in [i for i in state.pending if i in state.completed]:
+            del state.pending[interview_id]
+        for interview_id in [i for i in state.failed if i in state.completed]:
+            state.failed.discard(interview_id)
+        return state
+
+    def to_bookmark(self) -> dict[str, Any]:
+        """The stored form: short strings, cheap to copy into every STATE message."""
+        stored: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "completed": self.completed.to_text(),
+            "pending": self._pending_text(),
+            "failed": self.failed.to_text(),
+            "out_of_range": self.out_of_range.to_text(),
+        }
+        if self.out_of_range_before is not None:
+            stored["out_of_range_before"] = self.out_of_range_before
+        if self.scan_next_id is not None:
+            stored["scan_next_id"] = self.scan_next_id
+        unsent = {name: ids.to_text() for name, ids in sorted(self.unsent.items()) if len(ids)}
+        if unsent:
+            stored["unsent"] = unsent
+        return stored
+
+    def _pending_text(self) -> str:
+        texts = self._texts
+        parts = []
+        for interview_id in sorted(self.pending):
+            poll = self.pending[interview_id]
+            cached = texts.get(interview_id)
+            if cached is None or cached[0] is not poll:
+                cached = texts[interview_id] = (poll, _entry_text(interview_id, poll))
+            parts.append(cached[1])
+        if len(texts) > 2 * len(self.pending):  # forget entries no longer pending
+            self._texts = {i: texts[i] for i in self.pending if i in texts}
+        return ",".join(parts)
+
+    # What to fetch -----------------------------------------------------------------------
+
+    def needs_fetch(self, interview_id: int) -> bool:
+        """False for IDs whose answer cannot change what was emitted."""
+        return interview_id not in self.completed and interview_id not in self.out_of_range
+
+    def plan(
+        self,
+        configured: Iterable[int],
+        now: float,
+        policy: PollPolicy,
+        selected: AbstractSet[str] = frozenset(),
+    ) -> RunPlan:
+        """The IDs a run fetches at `now`, in order, and what waits.
+
+        First configured IDs never fetched, then failed ones, then completed ones a
+        `selected` stream has not emitted (their history), then pending ones that are due,
+        longest overdue first: a run cut short by its deadline leaves the rest at the head
+        of the next run's queue. Pending and failed IDs are polled even after they leave
+        the config; completed and out-of-range ones are not fetched again.
+        """
+        chosen: dict[int, None] = {}
+        plan = RunPlan([])
+        for interview_id in configured:
+            if (
+                self.needs_fetch(interview_id)
+                and interview_id not in self.pending
+                and interview_id not in self.failed
+                and interview_id not in chosen
+            ):
+                chosen[interview_id] = None
+                plan.first_time += 1
+        for interview_id in self.failed:
+            if interview_id not in chosen:
+                chosen[interview_id] = None
+                plan.failed += 1
+        unsent = self.unsent_for(selected)
+        for interview_id in unsent:
+            if interview_id in self.completed and interview_id not in chosen:
+                chosen[interview_id] = None
+                plan.backfill += 1
+        due: list[tuple[float, int]] = []
+        for interview_id, poll in self.pending.items():
+            if interview_id in chosen:
+                continue
+            due_at = -math.inf if interview_id in unsent else poll.due_at(policy)
+            if due_at <= now:
+                due.append((due_at, interview_id))
+            else:
+                plan.not_due += 1
+                plan.next_due = due_at if plan.next_due is None else min(plan.next_due, due_at)
+        due.sort()
+        plan.due = len(due)
+        plan.ids = [*chosen, *(interview_id for _, interview_id in due)]
+        return plan
+
+    def unsent_for(self, streams: Iterable[str]) -> RangeSet:
+        """The IDs any of `streams` has not emitted."""
+        result = RangeSet()
+        for stream in streams:
+            for interview_id in self.unsent.get(stream, ()):
+                result.add(interview_id)
+        return result
+
+    def is_unsent(self, stream: str, interview_id: int) -> bool:
+        """True if `stream` has not emitted this ID's latest record."""
+        return interview_id in self.unsent.get(stream, ())
+
+    def sent_by(self, streams: Iterable[str], interview_id: int, *, sent: bool = True) -> None:
+        """Each of `streams` has emitted this ID's latest record (or, `sent=False`, has not)."""
+        for stream in streams:
+            ids = self.unsent.setdefault(stream, RangeSet())
+            if sent:
+                ids.discard(interview_id)
+            else:
+                ids.add(interview_id)
+
+    def apply_start_date(self, start_date: str | None) -> None:
+        """Forget out-of-range IDs if start_date moved earlier (or was removed)."""
+        if self.out_of_range_before is None:
+            self.out_of_range_before = start_date
+            return
+        if start_date is None or start_date < self.out_of_range_before:
+            self.out_of_range = RangeSet()
+        self.out_of_range_before = start_date
+
+    # What was learned (called only after a record was emitted, or when none will be) ----
+
+    def is_unchanged(self, interview_id: int, mark: str) -> bool:
+        """True if a pending interview's record is the same as the one last emitted."""
+        poll = self.pending.get(interview_id)
+        return poll is not None and poll.mark == mark
+
+    def mark_completed(self, interview_id: int) -> None:
+        """Its transcript is final."""
+        self.completed.add(interview_id)
+        self.pending.pop(interview_id, None)
+        self.failed.discard(interview_id)
+
+    def mark_pending(self, interview_id: int, mark: str, now: int, record_anchor: int) -> None:
+        """Polled at `now` (and emitted if it changed) in a status that may still change.
+
+        `record_anchor`: the latest of its `created_at` and `email_sent_at` (epoch seconds).
+        """
+        previous = self.pending.get(interview_id)
+        self.pending[interview_id] = next_poll(previous, mark, now, record_anchor)
+        self.failed.discard(interview_id)
+
+    def mark_failed(self, interview_id: int) -> None:
+        """Could not be fetched or emitted: fetched again next run."""
+        self.failed.add(interview_id)
+
+    def mark_out_of_range(self, interview_id: int) -> None:
+        """Created before start_date: not fetched again while start_date holds."""
+        self.out_of_range.add(interview_id)
+        self.pending.pop(interview_id, None)
+        self.failed.discard(interview_id)
+        for ids in self.unsent.values():
+            ids.discard(interview_id)
+
+    def mark_not_found(self, interview_id: int) -> None:
+        """404: nothing to remember but that it is no longer worth retrying as failed."""
+        self.failed.discard(interview_id)
+
+
+def _stored_texts(stored: dict[str, Any]) -> dict[str, str]:
+    """The stored ID sets and the scalars beside them, checked for their types.
+
+    Raises:
+        ValueError: a part of the wrong type, named.
+
+    """
+    texts = {}
+    for name in ("completed", "pending", "failed", "out_of_range"):
+        value = stored.get(name, "")
+        if not isinstance(value, str):
+            msg = f"'{name}' should be a string, found {type(value).__name__}"
+            raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
+        texts[name] = value
+    before = stored.get("out_of_range_before")
+    scan_next = stored.get("scan_next_id")
+    if before is not None and not isinstance(before, str):
+        msg = "'out_of_range_before' should be a date-time string"
+        raise ValueError(msg)
+    if scan_next is not None and (
+        not isinstance(scan_next, int) or isinstance(scan_next, bool) or scan_next < 1
+    ):
+        msg = f"'scan_next_id' should be a positive integer, found {scan_next!r}"
+        raise ValueError(msg)
+    return texts
+
+
+def _unsent_from_stored(value: object) -> dict[str, RangeSet]:
+    if not isinstance(value, dict) or not all(
+        isinstance(name, str) and isinstance(ids, str) for name, ids in value.items()
+    ):
+        msg = "'unsent' should map stream names to ID ranges"
+        raise ValueError(msg)
+    return {name: RangeSet.from_text(ids) for name, ids in value.items()}
+
+
+INTERVIEWS_RESUME = Resumable(
+    STATE_KEY,
+    LifecycleState.from_bookmark,
+    "interview state",
+    "every configured ID will be fetched again",
+)
