@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.client import (
     DealsRefusedError,
     HindsightClient,
@@ -24,6 +25,7 @@ from tap_hindsight.client import (
 )
 from tap_hindsight.deals import (
     DEALS_KEY,
+    DEALS_RESUME,
     PAGE_ORDER,
     PAGE_SIZE,
     DealMarks,
@@ -34,14 +36,12 @@ from tap_hindsight.deals import (
 from tap_hindsight.progress import duration
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.seams import CheckpointedStream, ChildStream
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
-
-    from tap_hindsight.tap import TapHindsight
 
 
 @dataclass
@@ -85,44 +85,62 @@ class DealsStream(CheckpointedStream):
     name = "deals"
     primary_keys = ("id",)
     replication_key = None
+    resume = DEALS_RESUME
 
-    def __init__(self, tap: TapHindsight) -> None:
-        """Attach the stream to `tap`, whose checked settings it reads at sync time."""
+    def __init__(self, tap: Tap) -> None:
+        """Attach the stream to `tap`; it syncs in the run the tap hands it (`begin_run`)."""
         super().__init__(tap, schema=load_schema("deals"), name=self.name)
-        self.hindsight_tap = tap
         self.report = DealsReport()
         self._validator = RecordValidator(self.schema)
-        #: Child rows of the deal being emitted, by child stream name (taken once).
-        self._children: dict[str, list[dict[str, Any]]] = {}
+        self._marks = DealMarks()
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        settings = self.hindsight_tap.settings
-        limiter, deadline = self.hindsight_tap.run_limits()
-        client = HindsightClient(settings, self.logger, limiter, deadline)
+        settings = self.run.settings
+        client = self.run.client(self.logger)
         selected = self.selected_streams()
-        marks = self._marks(selected)
+        self._marks = self._stored_marks(selected)
+        # Each deal marked is emitted with every selected child's rows.
+        self._marks.streams = selected
         self.report = DealsReport()
-        started = limiter.now()
+        started = client.limiter.now()
         self.logger.info(
             "Reading the deals list from %s, %d deals a page (%s); %d deals known from "
             "earlier runs",
             settings.base_url,
             PAGE_SIZE,
-            "emitting only new and changed ones" if len(marks) else "emitting every deal",
-            len(marks),
+            "emitting only new and changed ones" if len(self._marks) else "emitting every deal",
+            len(self._marks),
         )
         try:
-            yield from self._pages(client, marks)
+            with self.checkpointed():
+                yield from self._pages(client, self._marks)
         except DealsRefusedError as exc:
             self.logger.error("%s", exc)  # noqa: TRY400 (the message says it all)
             self.report.problems.append(str(exc))
         finally:
             client.close()
             self.report_child_metrics()
-            marks.streams = selected
-            self._store(marks)
-            self.logger.info("%s", self.report.summary(limiter.now() - started))
+            self.logger.info("%s", self.report.summary(client.limiter.now() - started))
+
+    @override
+    def bookmark(self) -> dict[str, Any]:
+        return self._marks.to_bookmark()
+
+    @override
+    def child_context(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"deal_id": record["id"]}
+
+    @override
+    def failures(self) -> str:
+        problems = self.report.problems
+        if not problems:
+            return ""
+        shown = " | ".join(problems[:10]) + (" | ..." if len(problems) > 10 else "")  # noqa: PLR2004
+        return (
+            f"{len(problems)} problems with deals; the run fails so they are not missed "
+            f"silently: {shown}"
+        )
 
     def _pages(self, client: HindsightClient, marks: DealMarks) -> Iterator[dict[str, Any]]:
         """Every deal new or changed since `marks`, page after page; marks what went out."""
@@ -130,15 +148,13 @@ class DealsStream(CheckpointedStream):
         seen: set[str] = set()
         page_index = 0
         while True:
-            result = client.fetch_page(
-                page_index, {"page_size": PAGE_SIZE, **PAGE_ORDER}, page_items
-            )
+            query: dict[str, str | int] = {"page_size": PAGE_SIZE, **PAGE_ORDER}
+            result = client.fetch_page(page_index, query, page_items)
             report.add(result)
             if not self._page_ok(result):
                 return
             report.pages += 1
             deals = result.deals or []
-            emitted_before = report.emitted
             for position, item in enumerate(deals):
                 deal = self._identified(item, page_index, position)
                 if deal is None or deal["id"] in seen:
@@ -151,20 +167,20 @@ class DealsStream(CheckpointedStream):
                 if not self._valid(deal):
                     continue
                 gone_drivers, gone_competitors = marks.removed_rows(deal)
-                self._children = {
-                    DealDriversStream.name: driver_rows(deal) + gone_drivers,
-                    DealCompetitorsStream.name: competitor_rows(deal) + gone_competitors,
-                }
+                self.hand_to_children(
+                    deal,
+                    {
+                        DealDriversStream.name: driver_rows(deal) + gone_drivers,
+                        DealCompetitorsStream.name: competitor_rows(deal) + gone_competitors,
+                    },
+                )
                 report.taken_back += len(gone_drivers) + len(gone_competitors)
-                rows = sum(map(len, self._children.values()))  # taken while the deal syncs
                 yield deal
                 # Only now are the deal and its rows written: state may cover them.
-                marks.emitted(deal)
+                marks.mark_emitted(deal)
                 report.emitted += 1
-                self.items_since_checkpoint += 1 + rows
-            if report.emitted > emitted_before and self.checkpoint_due():
-                self._store(marks)
-                self.checkpoint()  # at the end of a page, once its deals are marked
+                self.count_item()
+            self.checkpoint_if_due()  # at the end of a page, once its deals are marked
             if len(deals) < PAGE_SIZE:
                 report.complete = True
                 marks.keep_only(seen)
@@ -220,7 +236,7 @@ class DealsStream(CheckpointedStream):
         self.report.problems.append(problem)
         self.logger.error("Deal not emitted: %s", problem)
 
-    def _marks(self, selected: frozenset[str]) -> DealMarks:
+    def _stored_marks(self, selected: frozenset[str]) -> DealMarks:
         """The marks to emit against: none if a selected stream missed earlier runs."""
         stored = self.stream_state.get(DEALS_KEY)
         if stored is None:
@@ -236,38 +252,15 @@ class DealsStream(CheckpointedStream):
             return DealMarks()
         return marks
 
-    def _store(self, marks: DealMarks) -> None:
-        self.stream_state[DEALS_KEY] = marks.to_bookmark()
 
-    @override
-    def generate_child_contexts(
-        self,
-        record: dict[str, Any],
-        context: Context | None,
-    ) -> Iterable[Context | None]:
-        yield {"deal_id": record["id"]}
-
-    def take_rows(self, stream_name: str) -> list[dict[str, Any]]:
-        """The rows of the deal being emitted for `stream_name` (once)."""
-        return self._children.pop(stream_name, [])
-
-
-class _DealChildStream(ChildStream):
+class _DealChildStream(HandedRowsStream):
     """Rows built from the deal being emitted, without another request."""
 
     parent_stream_type = DealsStream
-    replication_key = None
-    # One bookmark for the stream, not one partition per deal.
-    state_partitioning_keys = ()
 
-    def __init__(self, tap: TapHindsight, deals: DealsStream) -> None:
+    def __init__(self, tap: Tap, deals: DealsStream) -> None:
         """Attach to `tap`; rows come from the deals `deals` emits."""
-        super().__init__(tap, schema=load_schema(self.name), name=self.name)
-        self.deals = deals
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        return self.deals.take_rows(self.name)
+        super().__init__(tap, deals, load_schema(self.name))
 
 
 class DealDriversStream(_DealChildStream):

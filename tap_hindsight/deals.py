@@ -183,7 +183,7 @@ class DealMarks:
         ]
         return drivers, competitors
 
-    def emitted(self, deal: dict[str, Any]) -> None:
+    def mark_emitted(self, deal: dict[str, Any]) -> None:
         """The deal (and its child rows) went out."""
         competitors = [row["competitor_id"] for row in competitor_rows(deal)]
         drivers = len(driver_rows(deal))

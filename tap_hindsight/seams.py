@@ -25,7 +25,6 @@ from singer_sdk import metrics
 from singer_sdk.streams import Stream
 from typing_extensions import Self, override
 
-from tap_hindsight.lifecycle import STATE_KEY
 from tap_hindsight.records import parse_datetime
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from singer_sdk import Tap
+
+    from tap_hindsight.context import RunContext
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,16 @@ SEAMS: tuple[Seam, ...] = (
         ("tests/test_exit.py::test_the_same_exit_code_and_message_on_every_path",),
     ),
     Seam(
+        "Tap.run_sync_dry_run",
+        "tap.TapHindsight.run_sync_dry_run",
+        "`--test` and the SDK's standard tests sync the streams outside sync_all: the "
+        "run context (budget, deadline, settings) is handed to the streams here too",
+        (
+            "tests/test_exit.py::test_the_same_exit_code_and_message_on_every_path",
+            "tests/test_exit.py::test_a_clean_test_run_exits_0",
+        ),
+    ),
+    Seam(
         "Tap.capabilities",
         "tap.TapHindsight.capabilities",
         "activate-version is not offered (no stream re-sends all its rows), nor batch (a "
@@ -110,7 +121,7 @@ SEAMS: tuple[Seam, ...] = (
     ),
     Seam(
         "Stream.partitions",
-        "seams.CheckpointedStream.partitions",
+        "checkpoints.CheckpointedStream.partitions",
         "one context for all IDs (or deals): per-ID partitions do not scale, and an old "
         "state's `partitions` must not turn them back on",
         (
@@ -119,7 +130,7 @@ SEAMS: tuple[Seam, ...] = (
     ),
     Seam(
         "Stream.STATE_MSG_FREQUENCY",
-        "seams.CheckpointedStream.STATE_MSG_FREQUENCY",
+        "checkpoints.CheckpointedStream.STATE_MSG_FREQUENCY",
         "the SDK's checkpoint would come before the stream's own state learns of the record; "
         "the stream writes its own (Tap.state_writer, Stream.tap_state)",
         (
@@ -130,7 +141,7 @@ SEAMS: tuple[Seam, ...] = (
     ),
     Seam(
         "Stream.tap_state",
-        "seams.CheckpointedStream.checkpoint",
+        "checkpoints.CheckpointedStream.checkpoint_if_due",
         "checkpoints write the whole tap state through Tap.state_writer",
         (
             "tests/test_resume.py::test_checkpoints_come_every_50_items_or_one_item_per_100_bytes_of_state",
@@ -139,7 +150,7 @@ SEAMS: tuple[Seam, ...] = (
     ),
     Seam(
         "Stream.sync",
-        "streams.InterviewsStream._sync_turns",
+        "checkpoints.CheckpointedStream.sync_children",
         "a turns backfill (interview_turns selected after its interviews completed) syncs "
         "the child for one interview the way the SDK does for each child context, without "
         "handing the interview row to the SDK a second time",
@@ -221,7 +232,24 @@ def state_bytes(state: Mapping[str, Any]) -> int:
 
 
 class HindsightStream(Stream):
-    """What every stream of this tap shares with the SDK."""
+    """What every stream of this tap shares with the SDK, and the run it belongs to."""
+
+    _run: RunContext | None = None
+
+    def begin_run(self, run: RunContext) -> None:
+        """Join a run: its settings, budget, deadline and input state (the tap's hand-off)."""
+        self._run = run
+
+    @property
+    def run(self) -> RunContext:
+        """The run this stream syncs in (handed by the tap before any sync)."""
+        if self._run is None:
+            msg = (
+                f"stream {self.name!r} synced outside a run: the tap hands each stream "
+                "its RunContext first"
+            )
+            raise RuntimeError(msg)
+        return self._run
 
     @property
     @override
@@ -229,71 +257,6 @@ class HindsightStream(Stream):
         # Never: no run re-sends every row of a stream (completed interviews are not
         # fetched again, turns go out once), so a version switch would retire the rest.
         return False
-
-
-class CheckpointedStream(HindsightStream):
-    """A stream synced in one context that writes its own checkpoints (`checkpoint`).
-
-    Interviews and deals keep their own state (per-ID lifecycle, deal marks), which
-    learns of a record only once the SDK has written it: the SDK's own STATE after N
-    records would come too early, so it is put out of reach.
-    """
-
-    STATE_MSG_FREQUENCY = 10**12
-
-    #: A STATE once at least this many items (answers and records) went out since the last,
-    CHECKPOINT_MIN_ITEMS = 50
-    #: and at least one item per this many bytes of the state: each STATE carries the whole
-    #: tap state, so with a fixed count a run's STATE bytes would grow with its items times
-    #: the state's size (the square of the IDs on a first run); this way they stay within
-    #: this many bytes an item.
-    STATE_BYTES_PER_ITEM = 100
-
-    def __init__(self, tap: Tap, schema: dict[str, Any], name: str) -> None:
-        """Attach to `tap` with `schema` (the SDK's own constructor arguments)."""
-        super().__init__(tap, schema=schema, name=name)
-        self._writer_tap = tap
-        #: Items (answers, records) that went out since the last STATE.
-        self.items_since_checkpoint = 0
-        #: Size of the tap state as last written (None: not measured yet).
-        self._state_bytes: int | None = None
-
-    @property
-    @override
-    def partitions(self) -> list[dict[str, Any]] | None:
-        # One context for all IDs: a partition per ID does not scale (each state lookup
-        # scans the list), and an old state's `partitions` must not turn them back on.
-        return None
-
-    def checkpoint_due(self) -> bool:
-        """True once enough items went out since the last STATE to pay for the next.
-
-        At least `CHECKPOINT_MIN_ITEMS`, and one per `STATE_BYTES_PER_ITEM` bytes of the
-        state (measured at the last checkpoint, or now if there was none this run).
-        """
-        if self.items_since_checkpoint < self.CHECKPOINT_MIN_ITEMS:
-            return False
-        if self._state_bytes is None:
-            self._state_bytes = state_bytes(self.tap_state)
-        return self.items_since_checkpoint * self.STATE_BYTES_PER_ITEM >= self._state_bytes
-
-    def checkpoint(self) -> None:
-        """Write the whole tap state now (its stream bookmarks updated by the caller)."""
-        state = self.tap_state
-        self._writer_tap.state_writer.write_state(state)
-        self._state_bytes = state_bytes(state)
-        self.items_since_checkpoint = 0
-
-    def selected_streams(self) -> frozenset[str]:
-        """This stream and its children, those selected."""
-        streams = [self, *self.child_streams]
-        return frozenset(stream.name for stream in streams if stream.selected)
-
-    def report_child_metrics(self) -> None:
-        """Log the run's count and time of each selected child stream, once."""
-        for child in self.child_streams:
-            if isinstance(child, ChildStream) and child.selected:
-                child.report_metrics()
 
 
 class ChildStream(HindsightStream):
@@ -359,12 +322,14 @@ class CreatedAtBookmark:
 
     HOLD = "9999-12-31T23:59:59Z"
 
-    def __init__(self, stream_state: dict[str, Any], replication_key: str | None) -> None:
-        """Hold the marker of `stream_state`, keeping its current bookmark."""
+    def __init__(
+        self, stream_state: dict[str, Any], replication_key: str, resumable_key: str
+    ) -> None:
+        """Hold the marker of `stream_state`; the stream resumes from `resumable_key`."""
         self.stream_state = stream_state
         self.newest: str | None = stream_state.get("replication_key_value")
         stream_state["progress_markers"] = {
-            "Note": f"Resumable through '{STATE_KEY}'; created_at is informative only.",
+            "Note": f"Resumable through '{resumable_key}'; created_at is informative only.",
             "replication_key": replication_key,
             "replication_key_value": self.HOLD,
         }

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RequestTally
 from tap_hindsight.discovery import Discovery, id_source
 from tap_hindsight.encoding import fingerprint
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState, RunPlan
+from tap_hindsight.lifecycle import INTERVIEWS_RESUME, STATE_KEY, LifecycleState, RunPlan
 from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.records import (
     COMPLETED,
@@ -23,15 +24,13 @@ from tap_hindsight.records import (
     storable,
 )
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.seams import CheckpointedStream, ChildStream, CreatedAtBookmark
 from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
-
-    from tap_hindsight.tap import TapHindsight
 
 
 @dataclass
@@ -117,7 +116,6 @@ class _Run:
     discovery: Discovery | None
     client: HindsightClient
     progress: Progress
-    bookmark: CreatedAtBookmark
     #: Planned IDs whose answer came (not cut short by the deadline or a stop).
     answered: int = 0
     _planned: set[int] = field(default_factory=set)
@@ -137,55 +135,77 @@ class InterviewsStream(CheckpointedStream):
     name = "interviews"
     primary_keys = ("interview_request_id",)
     replication_key = "created_at"
+    resume = INTERVIEWS_RESUME
 
-    def __init__(self, tap: TapHindsight) -> None:
-        """Attach the stream to `tap`, whose checked settings it reads at sync time."""
+    def __init__(self, tap: Tap) -> None:
+        """Attach the stream to `tap`; it syncs in the run the tap hands it (`begin_run`)."""
         super().__init__(tap, schema=load_schema("interviews"), name=self.name)
-        self.hindsight_tap = tap
         self.report = SyncReport()
         self._validator = RecordValidator(self.schema)
         self._unknown_statuses: set[str] = set()
-        # Transcripts handed to the turns stream, by interview ID: a child's context is
-        # written to state and logged, so it carries only the ID.
-        self._transcripts: dict[int, dict[str, Any]] = {}
         #: The streams selected in this run (this one and its children).
         self._selected: frozenset[str] = frozenset()
+        self._current: _Run | None = None
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        run = self._start_run()
+        run = self._current = self._start_run()
+        interviewers = self.run.settings.interviewer_names
         try:
-            source = id_source(run.plan.ids, run.discovery)
-            for result in run.client.fetch_all(source, run.progress.tick):
-                run.progress.tick()
-                run.count(result)
-                decision = self._accept(result, run.lifecycle, run.discovery)
-                interview_id = result.interview_id
-                if decision.turns and decision.record is not None:
-                    self._transcripts[interview_id] = decision.record["transcript"]
-                if decision.row and decision.record is not None:
-                    # The SDK writes it (if this stream is selected), syncing its turns first.
-                    yield decision.record
-                    self.report.emitted += 1
-                    run.bookmark.saw(decision.record["created_at"])
-                elif decision.turns:
-                    self._sync_turns(interview_id)
-                # Only now is the record written: state may cover it.
-                decision.remember()
-                if run.discovery is not None:
-                    run.discovery.kept(interview_id)
-                # An item per answer, and per turn record (the turns stream counts those):
-                # a STATE comes at the end of an interview, never between its turns.
-                self.items_since_checkpoint += 1
-                if self.checkpoint_due():
-                    self._store(run.lifecycle, run.discovery)
-                    self.checkpoint()
+            with self.checkpointed():
+                source = id_source(run.plan.ids, run.discovery)
+                for result in run.client.fetch_all(source, run.progress.tick):
+                    run.progress.tick()
+                    run.count(result)
+                    decision = self._judge(result, run.lifecycle, run.discovery)
+                    record = decision.record
+                    if record is not None and decision.turns:
+                        rows = {InterviewTurnsStream.name: turn_rows(record, interviewers)}
+                        if decision.row:
+                            self.hand_to_children(record, rows)  # synced as the row goes out
+                        else:
+                            self.sync_children(record, rows)  # the row is out already
+                    if decision.row and record is not None:
+                        # The SDK writes it (if this stream is selected), its turns first.
+                        yield record
+                        self.report.emitted += 1
+                        self.saw_replication_value(record["created_at"])
+                    # Only now is the record written: state may cover it.
+                    decision.remember()
+                    if run.discovery is not None:
+                        run.discovery.kept(result.interview_id)
+                    # A STATE comes after an interview and its turns, never between them.
+                    self.count_item()
+                    self.checkpoint_if_due()
         finally:
             self._finish_run(run)
 
+    @override
+    def bookmark(self) -> dict[str, Any]:
+        run = self._current
+        if run is None:
+            return {}
+        if run.discovery is not None:
+            run.lifecycle.scan_next_id = run.discovery.resume_at
+        return run.lifecycle.to_bookmark()
+
+    @override
+    def child_context(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"interview_request_id": record["interview_request_id"]}
+
+    @override
+    def failures(self) -> str:
+        failed = sorted(self.report.failed)
+        if not failed:
+            return ""
+        return (
+            f"{len(failed)} interviews could not be extracted; the run fails so they are not "
+            f"missed silently: {', '.join(map(str, failed))}"
+        )
+
     def _start_run(self) -> _Run:
         """Read the state, plan the run, log what it will do, and prepare the client."""
-        settings = self.hindsight_tap.settings
+        settings = self.run.settings
         lifecycle = LifecycleState.from_bookmark(
             self.stream_state.get(STATE_KEY), self._unsent_before_version_2()
         )
@@ -200,11 +220,6 @@ class InterviewsStream(CheckpointedStream):
             scan_from = max(settings.scan_start_id, lifecycle.scan_next_id or 0)
             discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(plan.ids))
         self.report = SyncReport(plan=plan, max_run_minutes=settings.max_run_minutes)
-        deadline_text = ""
-        if settings.max_run_minutes is not None:
-            deadline_text = (
-                f"; no request starts after {settings.max_run_minutes:g} minutes (max_run_minutes)"
-            )
         self.logger.info(
             "%s%s from %s; budget %s, %d requests at a time%s",
             describe_plan(plan, len(lifecycle.completed)),
@@ -212,12 +227,12 @@ class InterviewsStream(CheckpointedStream):
             settings.base_url,
             settings.describe_budget(),
             settings.concurrency,
-            deadline_text,
+            self.run.describe_deadline(),
         )
         self.logger.info(
             estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
         )
-        limiter, deadline = self.hindsight_tap.run_limits()
+        limiter = self.run.limiter
         report = self.report
         progress = Progress(
             self.logger,
@@ -225,21 +240,12 @@ class InterviewsStream(CheckpointedStream):
             settings.budget,
             lambda: (report.fetched, limiter.sent_in_last(60), limiter.blocked_seconds),
         )
-        return _Run(
-            lifecycle,
-            plan,
-            discovery,
-            HindsightClient(settings, self.logger, limiter, deadline),
-            progress,
-            CreatedAtBookmark(self.stream_state, self.replication_key),
-        )
+        return _Run(lifecycle, plan, discovery, self.run.client(self.logger), progress)
 
     def _finish_run(self, run: _Run) -> None:
-        """Store the state, log the turns' metrics and the summary (also after a failure)."""
+        """Close the client, log the turns' metrics and the summary (also after a failure)."""
         run.client.close()
-        run.bookmark.release()
         self.report_child_metrics()
-        self._store(run.lifecycle, run.discovery)
         if run.discovery is not None:
             self.report.probes = run.discovery.probes
             self.report.discovered = run.discovery.found
@@ -248,47 +254,20 @@ class InterviewsStream(CheckpointedStream):
         self.report.waited_seconds = run.client.limiter.blocked_seconds
         self.report.elapsed_seconds = run.progress.elapsed()
         self.logger.info("%s", self.report.summary())
+        self._current = None
 
     def _unsent_before_version_2(self) -> list[str]:
         """Child streams an old state says nothing of: they never emitted its IDs."""
-        known = self.hindsight_tap.streams_in_state
+        known = self.run.streams_in_state
         return [child.name for child in self.child_streams if child.name not in known]
 
-    def _sync_turns(self, interview_id: int) -> None:
-        """Emit the turns of an interview whose row is already in the warehouse."""
-        for child in self.child_streams:
-            if child.selected:
-                child.sync(context={"interview_request_id": interview_id})
-
-    @override
-    def generate_child_contexts(
-        self,
-        record: dict[str, Any],
-        context: Context | None,
-    ) -> Iterable[Context | None]:
-        # Only an interview with a transcript has turns; the SDK syncs the children with
-        # each context yielded, right before it writes this record.
-        interview_id = record["interview_request_id"]
-        if interview_id in self._transcripts:
-            yield {"interview_request_id": interview_id}
-
-    def take_transcript(self, interview_id: int) -> dict[str, Any] | None:
-        """The transcript handed over for `interview_id` (once)."""
-        return self._transcripts.pop(interview_id, None)
-
-    def _store(self, lifecycle: LifecycleState, discovery: Discovery | None) -> None:
-        """Put the lifecycle into the stream's bookmark (the SDK writes it out)."""
-        if discovery is not None:
-            lifecycle.scan_next_id = discovery.resume_at
-        self.stream_state[STATE_KEY] = lifecycle.to_bookmark()
-
-    def _accept(  # noqa: PLR0911 (one return per outcome reads as a decision table)
+    def _judge(  # noqa: PLR0911 (one return per outcome reads as a decision table)
         self,
         result: FetchResult,
         lifecycle: LifecycleState,
         discovery: Discovery | None,
     ) -> Decision:
-        """Judge one fetch result (main thread only): what to emit and what to remember."""
+        """Judge one fetch result (main thread only): emit, reject, and what to remember."""
         report = self.report
         report.count(result)
         interview_id = result.interview_id
@@ -320,7 +299,7 @@ class InterviewsStream(CheckpointedStream):
                 problems,
             )
             return Decision(remember=lambda: lifecycle.mark_failed(interview_id))
-        start_date = self.hindsight_tap.settings.start_date
+        start_date = self.run.settings.start_date
         if start_date is not None and parse_datetime(record["created_at"]) < start_date:
             report.before_start_date += 1
             return Decision(remember=lambda: lifecycle.mark_out_of_range(interview_id))
@@ -412,40 +391,32 @@ def describe_plan(plan: RunPlan, completed: int) -> str:
     )
 
 
-class InterviewTurnsStream(ChildStream):
-    """One record per speaker turn of a transcript, parsed without another request."""
+def turn_rows(record: dict[str, Any], interviewers: Iterable[str]) -> list[dict[str, Any]]:
+    """The `interview_turns` rows of a record's transcript, parsed without another request."""
+    transcript = record.get("transcript") or {}
+    interview_id = record["interview_request_id"]
+    return [
+        {
+            "interview_request_id": interview_id,
+            "turn_index": turn.index,
+            "speaker": turn.speaker,
+            "is_interviewer": is_interviewer(turn.speaker, interviewers),
+            "text": turn.text,
+            "word_count": word_count(turn.text),
+            "document_id": transcript.get("document_id"),
+            "transcript_created_at": transcript.get("created_at"),
+        }
+        for turn in parse_turns(transcript.get("content"))
+    ]
+
+
+class InterviewTurnsStream(HandedRowsStream):
+    """One record per speaker turn of a transcript: the rows its interview hands over."""
 
     name = "interview_turns"
     primary_keys = ("interview_request_id", "turn_index")
-    replication_key = None
     parent_stream_type = InterviewsStream
-    # One bookmark for the stream, not one partition per interview (they do not scale).
-    state_partitioning_keys = ()
 
-    def __init__(self, tap: TapHindsight, interviews: InterviewsStream) -> None:
+    def __init__(self, tap: Tap, interviews: InterviewsStream) -> None:
         """Attach to `tap`; turns come from the transcripts `interviews` emits."""
-        super().__init__(tap, schema=load_schema("interview_turns"), name=self.name)
-        self.hindsight_tap = tap
-        self.interviews = interviews
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        if context is None:
-            return
-        interview_id = int(context["interview_request_id"])
-        transcript = self.interviews.take_transcript(interview_id)
-        if transcript is None:
-            return
-        interviewers = self.hindsight_tap.settings.interviewer_names
-        for turn in parse_turns(transcript.get("content")):
-            self.interviews.items_since_checkpoint += 1
-            yield {
-                "interview_request_id": interview_id,
-                "turn_index": turn.index,
-                "speaker": turn.speaker,
-                "is_interviewer": is_interviewer(turn.speaker, interviewers),
-                "text": turn.text,
-                "word_count": word_count(turn.text),
-                "document_id": transcript.get("document_id"),
-                "transcript_created_at": transcript.get("created_at"),
-            }
+        super().__init__(tap, interviews, load_schema(self.name))

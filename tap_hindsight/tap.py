@@ -17,16 +17,16 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_hindsight import redact
+from tap_hindsight.checkpoints import CheckpointedStream
 from tap_hindsight.client import ApiKeyRejectedError
+from tap_hindsight.context import RunContext
 from tap_hindsight.deal_streams import (
     DealCompetitorsStream,
     DealDriversStream,
     DealsStream,
 )
-from tap_hindsight.deals import DEALS_RESUME
 from tap_hindsight.environment import numbers_from_strings, settings_from_environment
-from tap_hindsight.lifecycle import INTERVIEWS_RESUME
-from tap_hindsight.limiter import RateLimiter
+from tap_hindsight.seams import HindsightStream
 from tap_hindsight.settings import (
     SETTINGS,
     TAP_NAME,
@@ -79,9 +79,8 @@ class TapHindsight(Tap):
             given.update(settings_from_environment(schema))
         given = numbers_from_strings(schema, given)
         self._settings: Settings | None = None
-        self._run_limits: tuple[RateLimiter, float | None] | None = None
         #: Streams the input state had bookmarks for (what an old state says was synced).
-        self.streams_in_state: frozenset[str] = frozenset()
+        self._streams_in_state: frozenset[str] = frozenset()
         if validate_config:
             # Our check comes first: its messages name each setting and never quote a
             # secret (the SDK's would quote a key of the wrong type).
@@ -122,31 +121,29 @@ class TapHindsight(Tap):
             DealCompetitorsStream(self, deals),
         ]
 
-    def run_limits(self) -> tuple[RateLimiter, float | None]:
-        """The run's one request budget, and its deadline on the budget's clock.
+    def begin_run(self) -> RunContext:
+        """Build what every stream shares in this run, and hand it to each stream.
 
-        Shared by every stream: interviews and deals spend one budget, and
-        max_run_minutes counts from the first request of the run.
+        One request budget for interviews and deals, and max_run_minutes counted from now.
         """
-        if self._run_limits is None:
-            try:
-                window = api_window_seconds()
-            except ValueError as exc:
-                self.logger.error("%s", exc)  # noqa: TRY400 (the message says it all)
-                raise SystemExit(1) from None
-            if window != MINUTE:
-                self.logger.warning(
-                    "%s=%s: the request budget is counted over %s s windows instead of "
-                    "Hindsight's minute (a test against the simulator only)",
-                    WINDOW_VARIABLE,
-                    os.environ[WINDOW_VARIABLE],
-                    f"{window:g}",
-                )
-            limiter = RateLimiter(self.settings.budget)
-            minutes = self.settings.max_run_minutes
-            deadline = None if minutes is None else limiter.now() + minutes * 60.0
-            self._run_limits = (limiter, deadline)
-        return self._run_limits
+        try:
+            window = api_window_seconds()
+        except ValueError as exc:
+            self.logger.error("%s", exc)  # noqa: TRY400 (the message says it all)
+            raise SystemExit(1) from None
+        if window != MINUTE:
+            self.logger.warning(
+                "%s=%s: the request budget is counted over %s s windows instead of "
+                "Hindsight's minute (a test against the simulator only)",
+                WINDOW_VARIABLE,
+                os.environ[WINDOW_VARIABLE],
+                f"{window:g}",
+            )
+        run = RunContext.start(self.settings, self._streams_in_state, self.state_writer.write_state)
+        for stream in self.streams.values():
+            if isinstance(stream, HindsightStream):
+                stream.begin_run(run)
+        return run
 
     # How a run ends: the same on every path --------------------------------------------
 
@@ -160,45 +157,33 @@ class TapHindsight(Tap):
         try:
             yield
         except ApiKeyRejectedError as exc:
+            # The stream wrote a STATE covering what went out before: the next run resumes.
             self.logger.error("%s", exc)  # noqa: TRY400 (the message says it all)
-            # What was emitted before the key was rejected is kept for the next run.
-            self.state_writer.write_state(self.state)
             raise SystemExit(1) from None
-        failed = sorted(
-            interview_id
+        failures = [
+            failure
             for stream in self.streams.values()
-            if isinstance(stream, InterviewsStream)
-            for interview_id in stream.report.failed
-        )
-        if failed:
-            self.logger.error(
-                "%d interviews could not be extracted; the run fails so they are not "
-                "missed silently: %s",
-                len(failed),
-                ", ".join(map(str, failed)),
-            )
-        deal_problems = [
-            problem
-            for stream in self.streams.values()
-            if isinstance(stream, DealsStream)
-            for problem in stream.report.problems
+            if isinstance(stream, CheckpointedStream) and (failure := stream.failures())
         ]
-        if deal_problems:
-            self.logger.error(
-                "%d problems with deals; the run fails so they are not missed silently: %s",
-                len(deal_problems),
-                " | ".join(deal_problems[:10]) + (" | ..." if len(deal_problems) > 10 else ""),  # noqa: PLR2004
-            )
-        if failed or deal_problems:
+        for failure in failures:
+            self.logger.error("%s", failure)
+        if failures:
             raise SystemExit(1)
 
     @override  # type: ignore[misc]
     def sync_all(self) -> None:
         # Marked final in the SDK, but nothing else runs after the final STATE and before
         # exit: the sync itself is untouched, only its outcome becomes the exit code.
-        self._run_limits = None  # a new run: a fresh budget and deadline
         with self.exit_policy():
+            self.begin_run()  # a new run: a fresh budget and deadline
             super().sync_all()
+
+    @override  # type: ignore[misc]
+    def run_sync_dry_run(self, *args: Any, **kwargs: Any) -> bool:
+        # Final in the SDK, like sync_all: `--test` and the SDK's standard tests sync the
+        # streams without sync_all, a run all the same (its own budget and deadline).
+        self.begin_run()
+        return super().run_sync_dry_run(*args, **kwargs)
 
     @classmethod
     @override
@@ -227,17 +212,9 @@ class TapHindsight(Tap):
 
     @classmethod
     @override
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: Any = None,
-        state: IO[str] | None = None,
-        catalog: IO[str] | None = None,
-    ) -> None:
+    def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:
         # A state file that is not JSON would end in a traceback inside the SDK; say which
-        # file is broken instead.
+        # file is broken instead. Every other argument goes to the SDK as it came.
         if state is not None:
             text = state.read()
             try:
@@ -248,20 +225,19 @@ class TapHindsight(Tap):
                 cls.logger.error("The --state file %s is not valid JSON: %s", state.name, exc)  # noqa: TRY400
                 raise SystemExit(1) from None
             state = io.StringIO(text)
-        super().invoke(
-            about=about, about_format=about_format, config=config, state=state, catalog=catalog
-        )
+        super().invoke(state=state, **kwargs)
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:
         # Foreign or damaged state must not crash the run: what cannot be read is
         # dropped with a warning, and the affected IDs are simply fetched again.
         bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
-        self.streams_in_state = frozenset(bookmarks if isinstance(bookmarks, dict) else ())
+        self._streams_in_state = frozenset(bookmarks if isinstance(bookmarks, dict) else ())
+        streams = self.streams.values()
         readable = readable_state(
             state,
-            {InterviewsStream.name: INTERVIEWS_RESUME, DealsStream.name: DEALS_RESUME},
-            {InterviewTurnsStream.name, DealDriversStream.name, DealCompetitorsStream.name},
+            {s.name: s.resume for s in streams if isinstance(s, CheckpointedStream)},
+            {s.name for s in streams if not isinstance(s, CheckpointedStream)},
             self.logger.warning,
         )
         super().load_state(readable)

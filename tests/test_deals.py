@@ -100,7 +100,7 @@ def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
     bare = {"id": "deal_bare"}  # no drivers, no competitors
     assert marks.changed(first)
     for deal in (first, second, odd, bare):
-        marks.emitted(deal)
+        marks.mark_emitted(deal)
     stored = DealMarks.from_bookmark(json.loads(json.dumps(marks.to_bookmark())))
     assert not stored.changed(first)
     assert not stored.changed(odd)
@@ -139,7 +139,7 @@ def test_a_changed_deal_takes_back_the_child_rows_it_no_longer_has():
     ]
     marks = DealMarks()
     assert marks.removed_rows(deal) == ([], [])  # never emitted: nothing to take back
-    marks.emitted(deal)
+    marks.mark_emitted(deal)
     marks = DealMarks.from_bookmark(marks.to_bookmark())
     later = copy.deepcopy(deal)
     later["drivers"] = later["drivers"][:1]
@@ -157,5 +157,5 @@ def test_a_changed_deal_takes_back_the_child_rows_it_no_longer_has():
         assert list(validators["deal_drivers"].iter_errors(row)) == []
     for row in competitors:
         assert list(validators["deal_competitors"].iter_errors(row)) == []
-    marks.emitted(later)
+    marks.mark_emitted(later)
     assert marks.removed_rows(later) == ([], [])

@@ -51,6 +51,7 @@ def mutated():
 
 TAP = TapHindsight(config={"api_key": "fuzz-key-123", "interview_ids": [5]})
 STREAM = TAP.streams["interviews"]
+TAP.begin_run()
 VALIDATOR = RecordValidator(load_schema("interviews"))
 
 
@@ -58,7 +59,7 @@ VALIDATOR = RecordValidator(load_schema("interviews"))
 @given(st.one_of(mutated(), st.dictionaries(st.text(max_size=10), JSON, max_size=6)))
 def test_any_answer_is_emitted_valid_or_named_as_a_problem(body):
     STREAM.report.failed.clear()
-    decision = STREAM._accept(  # noqa: SLF001 (the stream's own decision table)
+    decision = STREAM._judge(  # noqa: SLF001 (the stream's own decision table)
         FetchResult(5, Outcome.OK, record=body), LifecycleState(), None
     )
     decision.remember()

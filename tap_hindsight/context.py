@@ -1,0 +1,62 @@
+"""What every stream of one run shares, built once by the tap at the start of the run.
+
+The checked settings, the one request budget (interviews and deals spend the same one),
+the run's deadline on that budget's clock (`max_run_minutes`), which streams the input
+state had bookmarks for, and how to write a STATE message. Streams read it; none of them
+reaches back into the tap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tap_hindsight.client import HindsightClient
+from tap_hindsight.limiter import RateLimiter
+
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+
+    from singer_sdk.helpers.types import TapState
+
+    from tap_hindsight.settings import Settings
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run's shared settings, budget, deadline and input state."""
+
+    settings: Settings
+    limiter: RateLimiter
+    #: No request starts after this instant of `limiter`'s clock (None: no deadline).
+    deadline: float | None
+    #: Streams the input state had bookmarks for (what an old state says was synced).
+    streams_in_state: frozenset[str]
+    #: Writes the whole tap state as a STATE message.
+    write_state: Callable[[TapState], None]
+
+    @classmethod
+    def start(
+        cls,
+        settings: Settings,
+        streams_in_state: frozenset[str],
+        write_state: Callable[[TapState], None],
+        limiter: RateLimiter | None = None,
+    ) -> RunContext:
+        """A run starting now: a fresh budget, and `max_run_minutes` counted from now."""
+        limiter = limiter or RateLimiter(settings.budget)
+        minutes = settings.max_run_minutes
+        deadline = None if minutes is None else limiter.now() + minutes * 60.0
+        return cls(settings, limiter, deadline, streams_in_state, write_state)
+
+    def client(self, logger: logging.Logger) -> HindsightClient:
+        """A client that spends this run's budget and keeps to its deadline."""
+        return HindsightClient(self.settings, logger, self.limiter, self.deadline)
+
+    def describe_deadline(self) -> str:
+        """`; no request starts after 12 minutes (max_run_minutes)`, or nothing."""
+        minutes = self.settings.max_run_minutes
+        if minutes is None:
+            return ""
+        return f"; no request starts after {minutes:g} minutes (max_run_minutes)"
