@@ -1,0 +1,112 @@
+"""The package's design, read from its source: dependencies point down, never in a circle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tap_hindsight"
+#: The modules that hold streams, and the tap that builds them: nothing else imports them.
+TOP = {"tap", "streams", "deal_streams", "plugin", "__main__"}
+#: From the bottom up: each imports only modules listed before it (and outside modules).
+LAYERS = [
+    {"window", "polling", "redact", "schemas", "transcript", "state"},
+    {"records", "encoding", "limiter", "progress"},
+    {"settings", "lifecycle", "deals"},
+    {"environment", "client", "discovery"},
+    {"context"},
+    {"seams"},
+    {"checkpoints"},
+]
+
+
+def module_name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE).with_suffix("")
+    parts = [part for part in relative.parts if part != "__init__"]
+    return ".".join(parts) or "__init__"
+
+
+def imports(path: Path) -> set[str]:
+    """The package's modules that `path` imports, at run time or for type checking alike."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] if node.level == 0 else []
+            if node.module == "tap_hindsight":
+                names = [f"tap_hindsight.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        found.update(
+            name.removeprefix("tap_hindsight.")
+            for name in names
+            if name.startswith("tap_hindsight.")
+        )
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {
+        name: {target for target in imports(path) if target in modules and target != name}
+        for name, path in modules.items()
+    }
+
+
+def find_circle(edges: dict[str, set[str]]) -> list[str]:
+    """One import circle (its modules in order, the first repeated at the end), or []."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return []
+        path.append(node)
+        for target in sorted(edges.get(node, ())):
+            circle = visit(target)
+            if circle:
+                return circle
+        path.pop()
+        done.add(node)
+        return []
+
+    for node in sorted(edges):
+        circle = visit(node)
+        if circle:
+            return circle
+    return []
+
+
+def test_no_import_circle_anywhere_in_the_package():
+    edges = graph()
+    assert len(edges) > 20  # every module was read
+    assert find_circle(edges) == []
+
+
+def test_the_circle_finder_finds_a_circle_through_type_checking_imports(tmp_path):
+    source = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from tap_hindsight.b import B\n"
+    )
+    (tmp_path / "a.py").write_text(source)
+    assert imports(tmp_path / "a.py") == {"b"}
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b"}, "b": set()}) == []
+
+
+def test_every_module_is_placed_in_a_layer_or_at_the_top():
+    placed = TOP | set().union(*LAYERS)
+    ours = {name for name in graph() if not name.startswith("simulator")}
+    assert ours - {"__init__"} == placed
+
+
+@pytest.mark.parametrize("level", range(len(LAYERS)))
+def test_dependencies_point_down(level):
+    below = set().union(*LAYERS[:level])
+    edges = graph()
+    for module in LAYERS[level]:
+        upward = edges[module] - below - {"__init__"}
+        assert not upward, f"{module} imports {sorted(upward)}, which are not below it"
