@@ -144,13 +144,6 @@ class CheckpointedStream(HindsightStream):
         self._state_bytes = state_bytes(state)
         self._items = 0
 
-    @property
-    @override
-    def partitions(self) -> list[dict[str, Any]] | None:
-        # One context for all IDs: a partition per ID does not scale (each state lookup
-        # scans the list), and an old state's `partitions` must not turn them back on.
-        return None
-
     # Children ---------------------------------------------------------------------------
 
     def selected_streams(self) -> frozenset[str]:

@@ -60,8 +60,12 @@ SEAMS: tuple[Seam, ...] = (
     Seam(
         "Tap.invoke",
         "tap.TapHindsight.invoke",
-        "a --state file that is not JSON is named instead of ending in a traceback",
-        ("tests/test_incremental.py::test_a_state_file_that_is_not_json_is_named",),
+        "a --state file that is not JSON is named instead of ending in a traceback; every "
+        "other argument, today's and any the SDK adds, is passed on as it came",
+        (
+            "tests/test_incremental.py::test_a_state_file_that_is_not_json_is_named",
+            "tests/test_seams.py::test_invoke_passes_on_every_argument_it_does_not_read",
+        ),
     ),
     Seam(
         "Tap.load_state",
@@ -99,6 +103,26 @@ SEAMS: tuple[Seam, ...] = (
         ),
     ),
     Seam(
+        "tap_base.CliTestOptionValue",
+        "tap.TapHindsight.cb_test",
+        "cb_test tells `--test` (all streams, synced under the exit policy) from "
+        "`--test=schema` (left to the SDK) by the SDK's option values",
+        (
+            "tests/test_seams.py::test_the_test_option_and_the_builtin_settings_the_tap_relies_on",
+            "tests/test_exit.py::test_a_clean_test_run_exits_0",
+        ),
+    ),
+    Seam(
+        "Tap.append_builtin_config",
+        "tap.TapHindsight.settings_schema",
+        "the settings the tap checks, documents and decodes from the environment are its "
+        "own and the SDK's built-in ones (stream_maps, flattening...), which the SDK adds",
+        (
+            "tests/test_seams.py::test_the_test_option_and_the_builtin_settings_the_tap_relies_on",
+            "tests/test_settings.py::test_the_sdks_built_in_settings_are_accepted",
+        ),
+    ),
+    Seam(
         "Tap.capabilities",
         "tap.TapHindsight.capabilities",
         "activate-version is not offered (no stream re-sends all its rows), nor batch (a "
@@ -117,15 +141,6 @@ SEAMS: tuple[Seam, ...] = (
         (
             "tests/test_exit.py::test_activate_version_is_neither_advertised_nor_sent",
             "tests/test_warehouse.py::test_emit_activate_version_messages_loses_no_row",
-        ),
-    ),
-    Seam(
-        "Stream.partitions",
-        "checkpoints.CheckpointedStream.partitions",
-        "one context for all IDs (or deals): per-ID partitions do not scale, and an old "
-        "state's `partitions` must not turn them back on",
-        (
-            "tests/test_incremental.py::test_unreadable_state_is_ignored_with_a_warning_and_nothing_is_lost",
         ),
     ),
     Seam(
@@ -164,6 +179,7 @@ SEAMS: tuple[Seam, ...] = (
         "finalize promoting the marker): otherwise the tap state changes with each newer "
         "record and every child sync writes a STATE, and re-polls move the bookmark back",
         (
+            "tests/test_seams.py::test_the_created_at_hold_keeps_the_marker_still_and_the_sdk_promotes_the_newest",
             "tests/test_resume.py::test_state_messages_per_run_are_bounded",
             "tests/test_incremental.py::test_the_created_at_bookmark_never_moves_backwards",
         ),
@@ -173,55 +189,82 @@ SEAMS: tuple[Seam, ...] = (
         "seams.ChildStream._write_schema_message",
         "the SDK sends a SCHEMA at every sync, and a child syncs once per parent record: "
         "the same schema once per interview or deal; sent once a run instead",
-        ("tests/test_resume.py::test_each_stream_sends_its_schema_once_per_run",),
+        (
+            "tests/test_seams.py::test_a_child_stream_sends_its_schema_once_however_often_it_syncs",
+            "tests/test_resume.py::test_each_stream_sends_its_schema_once_per_run",
+        ),
     ),
     Seam(
         "Stream.log",
         "seams.ChildStream.log",
         "a child stream syncs once per parent record: its 'Beginning sync' line goes to DEBUG",
-        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+        (
+            "tests/test_seams.py::test_a_child_streams_beginning_line_goes_to_debug",
+            "tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",
+        ),
     ),
     Seam(
         "Stream.get_record_counter",
         "seams.ChildStream.get_record_counter",
         "one record counter for the whole run, logged once (see RunCounter)",
-        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+        (
+            "tests/test_seams.py::test_a_child_streams_meters_span_the_run_and_are_logged_once",
+            "tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",
+        ),
     ),
     Seam(
         "Stream.get_sync_timer",
         "seams.ChildStream.get_sync_timer",
         "one sync timer for the whole run, logged once (see RunTimer)",
-        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+        (
+            "tests/test_seams.py::test_a_child_streams_meters_span_the_run_and_are_logged_once",
+            "tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",
+        ),
     ),
     Seam(
         "metrics.Counter.exit",
         "seams.RunCounter.exit",
         "the SDK leaves a stream's counter after each sync; a child's lasts the run",
-        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+        (
+            "tests/test_seams.py::test_a_child_streams_meters_span_the_run_and_are_logged_once",
+            "tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",
+        ),
     ),
     Seam(
         "metrics.Meter.with_context",
         "seams.RunCounter.with_context",
         "the SDK tags a sync's meters with its context (one interview): a run's total has none",
-        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+        (
+            "tests/test_seams.py::test_a_child_streams_meters_span_the_run_and_are_logged_once",
+            "tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",
+        ),
     ),
     Seam(
         "metrics.Meter.with_context",
         "seams.RunTimer.with_context",
         "the SDK tags a sync's meters with its context (one interview): a run's total has none",
-        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+        (
+            "tests/test_seams.py::test_a_child_streams_meters_span_the_run_and_are_logged_once",
+            "tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",
+        ),
     ),
     Seam(
         "metrics.Timer.__enter__",
         "seams.RunTimer.__enter__",
         "each child sync starts a new lap of the run's timer",
-        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+        (
+            "tests/test_seams.py::test_a_child_streams_meters_span_the_run_and_are_logged_once",
+            "tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",
+        ),
     ),
     Seam(
         "metrics.Timer.__exit__",
         "seams.RunTimer.__exit__",
         "adds each child sync's time to the run's total instead of logging it",
-        ("tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",),
+        (
+            "tests/test_seams.py::test_a_child_streams_meters_span_the_run_and_are_logged_once",
+            "tests/test_logs.py::test_a_backfill_logs_nothing_per_interview",
+        ),
     ),
 )
 

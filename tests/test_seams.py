@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ast
+import copy
 import importlib
 import inspect
+import io
+import json
+import logging
 import re
 from importlib.metadata import version
 from pathlib import Path
@@ -13,12 +17,18 @@ import pytest
 import singer_sdk
 from packaging.requirements import Requirement
 from singer_sdk import metrics
+from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_hindsight import seams, streams, tap
 from tap_hindsight.seams import SEAMS
 
 REPO = Path(__file__).resolve().parent.parent
-SDK_CLASSES = {"Tap": singer_sdk.Tap, "Stream": singer_sdk.Stream, "metrics": metrics}
+SDK_CLASSES = {
+    "Tap": singer_sdk.Tap,
+    "Stream": singer_sdk.Stream,
+    "metrics": metrics,
+    "tap_base": singer_sdk.tap_base,
+}
 #: The SDK's documented extension points: what a tap is meant to set or override.
 EXTENSION_POINTS = {
     "__init__",  # streams and meters: built with the SDK's own constructor arguments
@@ -144,3 +154,100 @@ def test_the_callbacks_and_hooks_we_replace_keep_their_signatures():
 
     assert _state.PROGRESS_MARKERS == "progress_markers"
     assert re.search(r"new_rk_value >= old_rk_value", inspect.getsource(_state.increment_state))
+
+
+# Each seam's behaviour, in small: these fail when the SDK changes what a seam relies on.
+
+TAP_CONFIG = {"api_key": "seam-test-key", "interview_ids": [5]}
+
+
+def test_the_created_at_hold_keeps_the_marker_still_and_the_sdk_promotes_the_newest():
+    from singer_sdk.helpers import _state  # noqa: PLC0415
+
+    stream_state = {
+        "replication_key": "created_at",
+        "replication_key_value": "2026-01-01T00:00:00Z",
+    }
+    interviews = tap.TapHindsight(config=TAP_CONFIG).streams["interviews"]
+    hold = seams.CreatedAtBookmark(stream_state, "created_at", "interview_lifecycle")
+    before = copy.deepcopy(stream_state)
+    for created_at in ("2026-05-01T00:00:00Z", "2025-01-01T00:00:00Z"):
+        # What the SDK does with each record written: the tap state must not change.
+        _state.increment_state(
+            stream_state,
+            latest_record={"created_at": created_at},
+            replication_key="created_at",
+            is_sorted=interviews.is_sorted,
+            check_sorted=interviews.check_sorted,
+        )
+        hold.saw(created_at)
+    assert stream_state == before
+    hold.release()
+    _state.finalize_state_progress_markers(stream_state)
+    assert stream_state["replication_key_value"] == "2026-05-01T00:00:00Z"
+    assert "progress_markers" not in stream_state
+
+
+def test_a_child_stream_sends_its_schema_once_however_often_it_syncs(capsys):
+    child = tap.TapHindsight(config=TAP_CONFIG).streams["interview_turns"]
+    capsys.readouterr()
+    for _ in range(3):
+        child._write_schema_message()  # noqa: SLF001 (the seam itself)
+    written = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [message["type"] for message in written] == ["SCHEMA"]
+    assert written[0]["stream"] == "interview_turns"
+
+
+def test_a_child_streams_meters_span_the_run_and_are_logged_once(caplog):
+    child = tap.TapHindsight(config=TAP_CONFIG).streams["interview_turns"]
+    caplog.set_level(logging.INFO, logger="singer_sdk.metrics")
+    for interview_id in (1, 2, 3):
+        # As the SDK's sync does for each parent record.
+        counter, timer = child.get_record_counter(), child.get_sync_timer()
+        with counter, timer:
+            counter.with_context({"interview_request_id": interview_id})
+            timer.with_context({"interview_request_id": interview_id})
+            counter.increment()
+            counter.increment()
+    assert [r for r in caplog.records if r.name == "singer_sdk.metrics"] == []
+    child.report_metrics()
+    points = [r.getMessage() for r in caplog.records if r.name == "singer_sdk.metrics"]
+    assert len(points) == 2
+    counted = json.loads(next(p for p in points if "record_count" in p).split("METRIC: ", 1)[1])
+    assert counted["value"] == 6
+    assert "context" not in counted["tags"]
+
+
+def test_a_child_streams_beginning_line_goes_to_debug(caplog):
+    child = tap.TapHindsight(config=TAP_CONFIG).streams["interview_turns"]
+    caplog.set_level(logging.DEBUG, logger=child.logger.name)
+    child.log("Beginning full_table sync of '%s'...", child.name)
+    child.log("something went wrong", level=logging.WARNING)
+    levels = {r.getMessage(): r.levelno for r in caplog.records}
+    assert levels["Beginning full_table sync of 'interview_turns'..."] == logging.DEBUG
+    assert levels["something went wrong"] == logging.WARNING
+
+
+def test_invoke_passes_on_every_argument_it_does_not_read(monkeypatch):
+    received = {}
+    monkeypatch.setattr(
+        singer_sdk.Tap, "invoke", classmethod(lambda _cls, **kwargs: received.update(kwargs))
+    )
+    state = io.StringIO('{"bookmarks": {}}')
+    state.name = "state.json"
+    tap.TapHindsight.invoke(about=False, catalog=None, a_future_sdk_argument=7, state=state)
+    assert received["a_future_sdk_argument"] == 7
+    assert received["about"] is False
+    assert json.loads(received["state"].read()) == {"bookmarks": {}}
+    kinds = {p.kind for p in inspect.signature(tap.TapHindsight.invoke).parameters.values()}
+    assert inspect.Parameter.VAR_KEYWORD in kinds
+
+
+def test_the_test_option_and_the_builtin_settings_the_tap_relies_on():
+    # `--test` with no value means "all": the tap's cb_test applies its exit policy then.
+    assert CliTestOptionValue.All.value == "all"
+    schema = tap.TapHindsight.settings_schema()
+    # The SDK's built-in settings are appended to the tap's own: both are accepted.
+    assert {"stream_maps", "flattening_enabled", "api_key", "interview_ids"} <= set(
+        schema["properties"]
+    )
