@@ -9,13 +9,13 @@ from pathlib import Path
 
 import duckdb
 
-from tap_hindsight.simulator.demo import readme_queries
+from tap_hindsight.simulator.demo import QUERIES_DOC, documented_queries
 from tests.meltano_plugins import meltano_env
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path, meltano_home):
+def test_the_demo_loads_every_row_and_answers_the_documented_queries(tmp_path, meltano_home):
     warehouse = tmp_path / "warehouse.duckdb"
     env = meltano_env(meltano_home, TARGET_DUCKDB_PATH=str(warehouse))
     demo = [sys.executable, "-m", "tap_hindsight.simulator.demo", "--interviews", "40"]
@@ -31,7 +31,7 @@ def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path, melta
         # dbt-duckdb built and tested the models; their rows match the API's data.
         assert "dbt built and tested the models in the analytics schema" in done.stdout
         assert "each as the API's data implies" in done.stdout
-        queries = readme_queries(REPO / "README.md", "duckdb")
+        queries = documented_queries(REPO / QUERIES_DOC, "duckdb")
         assert "lost-to-competitor-x-on-pricing-duckdb" in queries  # the plain-text fallback
         assert "search-pricing" not in queries  # PostgreSQL's full-text search only
         for name in queries:
@@ -43,7 +43,9 @@ def test_the_demo_loads_every_row_and_answers_the_readme_queries(tmp_path, melta
             " ON d.id = i.deal_id WHERE i.deal_id IS NOT NULL AND d.id IS NULL"
         ).fetchone()
         fallback = connection.execute(
-            readme_queries(REPO / "README.md", "duckdb")["lost-to-competitor-x-on-pricing-duckdb"]
+            documented_queries(REPO / QUERIES_DOC, "duckdb")[
+                "lost-to-competitor-x-on-pricing-duckdb"
+            ]
         ).fetchall()
         (priced,) = connection.execute(
             "SELECT count(*) FROM hindsight.interview_turns WHERE NOT is_interviewer"

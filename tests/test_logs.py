@@ -1,5 +1,5 @@
 """Logs a person can read: a backfill says nothing per interview, at 2,000 interviews in
-`make check` and at the README's 10,000 in `make test`."""
+`make check` and at the documented 10,000 in `make test`."""
 
 from __future__ import annotations
 

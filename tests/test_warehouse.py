@@ -1,7 +1,7 @@
 """End to end: the real `meltano run tap-hindsight target-postgres` into a real PostgreSQL.
 
 The loading role's time zone is not UTC; the data comes from the simulator; the second run
-(statuses advanced in between) reads the state Meltano kept. README's SQL runs here too.
+(statuses advanced in between) reads the state Meltano kept. The documented SQL runs here too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import yaml
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import parse_datetime, storable
 from tap_hindsight.simulator import Organisation
-from tap_hindsight.simulator.demo import readme_queries
+from tap_hindsight.simulator.demo import QUERIES_DOC, documented_queries
 from tap_hindsight.transcript import parse_turns, word_count
 from tests.helpers import ACME_KEY, run_meltano
 from tests.meltano_plugins import meltano_env
@@ -143,7 +143,7 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, meltano_home
     check_table(database, simulator)
     check_deals(database, simulator)
     check_models(database, simulator)
-    check_readme_queries(database, simulator)
+    check_documented_queries(database, simulator)
 
 
 def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, database, meltano_home):
@@ -369,8 +369,8 @@ def check_model_docs(database) -> None:
             assert [comment for _, comment in found] == [documented[n] for n, _ in found]
 
 
-def check_readme_queries(database, simulator) -> None:
-    queries = readme_queries(REPO / "README.md", "postgres")
+def check_documented_queries(database, simulator) -> None:
+    queries = documented_queries(REPO / QUERIES_DOC, "postgres")
     assert set(queries) == {
         "completed-per-week",
         "email-to-completion",

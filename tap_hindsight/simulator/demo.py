@@ -4,8 +4,9 @@ Without `TAP_HINDSIGHT_API_KEY` in the environment it starts the API simulator, 
 embedded DuckDB warehouse (no server needed) from a clean start, advances some interviews
 and a deal, runs again (the second run fetches only what is pending, and the deals list),
 checks that every row (interviews, turns, deals and their drivers and competitors) equals
-the API's answer, and prints the answers of README's SQL. With the key (and IDs) set it
-reads the real Hindsight API instead, incrementally, into the same file.
+the API's answer, and prints the answers of the documented SQL (docs/warehouse.md). With
+the key (and IDs) set it reads the real Hindsight API instead, incrementally, into the
+same file.
 
 Run from the Meltano project (the repository root): `python -m tap_hindsight.simulator.demo`.
 """
@@ -37,15 +38,19 @@ MODELS = "analytics"
 TABLE = "hindsight.interviews"
 
 
-#: README's marks before each SQL block: `<!-- query: name -->` runs on both warehouses,
-#: `<!-- postgres-query: name -->` only on PostgreSQL (full-text search), `<!-- duckdb-query:
-#: name -->` only on DuckDB (its plain-text fallback).
+#: The marks before each SQL block of docs/warehouse.md: `<!-- query: name -->` runs on both
+#: warehouses, `<!-- postgres-query: name -->` only on PostgreSQL (full-text search),
+#: `<!-- duckdb-query: name -->` only on DuckDB (its plain-text fallback).
 QUERY_MARKS = {"postgres": ("query", "postgres-query"), "duckdb": ("query", "duckdb-query")}
 
 
-def readme_queries(readme: Path, warehouse: str) -> dict[str, str]:
-    """README's example SQL for `warehouse` ("postgres" or "duckdb"), by name."""
-    text = readme.read_text(encoding="utf-8")
+#: Where the documented queries live, from the project's root.
+QUERIES_DOC = Path("docs") / "warehouse.md"
+
+
+def documented_queries(doc: Path, warehouse: str) -> dict[str, str]:
+    """The documented SQL for `warehouse` ("postgres" or "duckdb"), by name."""
+    text = doc.read_text(encoding="utf-8")
     marks = re.findall(r"<!-- ([\w-]+): ([\w-]+) -->\s*```sql\n(.*?)```", text, re.DOTALL)
     return {name: sql for mark, name, sql in marks if mark in QUERY_MARKS[warehouse]}
 
@@ -135,12 +140,12 @@ def expected_deal(deal: dict[str, Any]) -> tuple[Any, ...]:
     return (deal["status_id"], deal["amount"], len(driver_rows(deal)), len(competitor_rows(deal)))
 
 
-def print_queries(path: Path, readme: Path) -> None:
-    """Run each README query on the warehouse and print its answer."""
+def print_queries(path: Path, doc: Path) -> None:
+    """Run each documented query on the warehouse and print its answer."""
     import duckdb  # noqa: PLC0415
 
     with duckdb.connect(str(path), read_only=True) as connection:
-        for name, sql in readme_queries(readme, "duckdb").items():
+        for name, sql in documented_queries(doc, "duckdb").items():
             result = connection.sql(sql)
             sys.stdout.write(f"\n-- {name}\n{sql}{result}\n")
 
@@ -160,7 +165,7 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
             TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, [*acme.ids, globex.first_id])),
             TAP_HINDSIGHT_PLAN="enterprise",
             # The demo's second run comes a minute after the first, so it polls every
-            # pending interview (a scheduled run polls those due: see the README).
+            # pending interview (a scheduled run polls those due: docs/state-and-polling.md).
             TAP_HINDSIGHT_POLL_AGE_RATIO="0",
             TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES="0",
         )
@@ -244,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         code = run_simulated(args.project, env, args.interviews)
         if code:
             return code
-    print_queries(Path(env["TARGET_DUCKDB_PATH"]), args.project / "README.md")
+    print_queries(Path(env["TARGET_DUCKDB_PATH"]), args.project / QUERIES_DOC)
     return 0
 
 
