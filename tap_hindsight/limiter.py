@@ -69,8 +69,8 @@ class RateLimiter:
         #: worker's next request) but that were not sent yet: they count as in flight.
         self._allowed = 0
 
-    def delay(self) -> float:
-        """Seconds until a slot is free; 0 claims one. Call with the lock held."""
+    def try_claim(self) -> float:
+        """Claim a slot if one is free (0.0), else say the seconds until one is. Lock held."""
         now = self._clock()
         while self._sent and self._sent[0] <= now - self.window:
             self._sent.popleft()
@@ -97,7 +97,7 @@ class RateLimiter:
             while not stop.is_set():
                 if until is not None and self._clock() >= until:
                     return None
-                wait_for = self.delay()
+                wait_for = self.try_claim()
                 if wait_for <= 0:
                     return self._answers_read
                 if until is not None:

@@ -26,12 +26,12 @@ from tests.helpers import FakeClock
 def test_limiter_allows_the_limit_then_waits_for_the_oldest_to_leave_the_window():
     clock = FakeClock()
     limiter = RateLimiter(3, window=60.0, clock=clock)
-    assert [limiter.delay() for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert limiter.delay() == pytest.approx(60.0)
+    assert [limiter.try_claim() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.try_claim() == pytest.approx(60.0)
     clock.now += 59.9
-    assert limiter.delay() == pytest.approx(0.1)
+    assert limiter.try_claim() == pytest.approx(0.1)
     clock.now += 0.1
-    assert limiter.delay() == 0.0
+    assert limiter.try_claim() == 0.0
 
 
 def test_limiter_never_admits_more_than_the_limit_in_any_window():
@@ -39,7 +39,7 @@ def test_limiter_never_admits_more_than_the_limit_in_any_window():
     limiter = RateLimiter(5, window=10.0, clock=clock)
     admitted = []
     for _ in range(400):
-        wait = limiter.delay()
+        wait = limiter.try_claim()
         if wait == 0.0:
             admitted.append(clock.now)
         clock.now += 0.37
@@ -51,10 +51,10 @@ def test_a_pause_holds_back_every_caller():
     clock = FakeClock()
     limiter = RateLimiter(100, window=60.0, clock=clock)
     limiter.pause(5.0)
-    assert limiter.delay() == pytest.approx(5.0)
-    assert limiter.delay() == pytest.approx(5.0)
+    assert limiter.try_claim() == pytest.approx(5.0)
+    assert limiter.try_claim() == pytest.approx(5.0)
     clock.now += 5.0
-    assert limiter.delay() == 0.0
+    assert limiter.try_claim() == 0.0
 
 
 def test_acquire_gives_up_when_stopped():
