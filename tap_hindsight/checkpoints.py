@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from typing_extensions import override
 
-from tap_hindsight.seams import ChildStream, CreatedAtBookmark, HindsightStream, state_bytes
+from tap_hindsight.records import parse_datetime
+from tap_hindsight.seams import ChildStream, HindsightStream, state_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -135,6 +136,10 @@ class CheckpointedStream(HindsightStream):
         self._write_state()
         return True
 
+    def stored_bookmark(self) -> object:
+        """What the stream kept under `resume.key` (None: nothing yet); checked on load."""
+        return self.stream_state.get(self.resume.key)
+
     def _write_bookmark(self) -> None:
         self.stream_state[self.resume.key] = self.bookmark()
 
@@ -214,3 +219,44 @@ class HandedRowsStream(ChildStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         return self.parent.take_rows(self.name, context)
+
+
+class CreatedAtBookmark:
+    """The `created_at` bookmark: the newest ever emitted; informative only.
+
+    The SDK promotes the maximum replication value of this run's records, so re-polling
+    old pending interviews would move it backwards; and it updates its progress marker
+    with every newer record, which changes the tap's state, so that every child-stream
+    sync (each interview's turns) would write a STATE message. The marker is therefore
+    held at a value above any instant while the run lasts, and set to the newest
+    `created_at` ever emitted when it ends. (Progress markers are reset at the start of
+    every run: a run killed with the held value in its STATE loses nothing.)
+    """
+
+    HOLD = "9999-12-31T23:59:59Z"
+
+    def __init__(
+        self, stream_state: dict[str, Any], replication_key: str, resumable_key: str
+    ) -> None:
+        """Hold the marker of `stream_state`; the stream resumes from `resumable_key`."""
+        self.stream_state = stream_state
+        self.newest: str | None = stream_state.get("replication_key_value")
+        stream_state["progress_markers"] = {
+            "Note": f"Resumable through '{resumable_key}'; created_at is informative only.",
+            "replication_key": replication_key,
+            "replication_key_value": self.HOLD,
+        }
+
+    def saw(self, created_at: str) -> None:
+        """A record with this `created_at` was emitted."""
+        if self.newest is None or parse_datetime(created_at) > parse_datetime(self.newest):
+            self.newest = created_at
+
+    def release(self) -> None:
+        """Let the SDK promote the newest `created_at` (or nothing) at the end."""
+        markers = self.stream_state.get("progress_markers", {})
+        if self.newest is None:
+            markers.pop("replication_key", None)
+            markers.pop("replication_key_value", None)
+        else:
+            markers["replication_key_value"] = self.newest

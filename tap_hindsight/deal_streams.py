@@ -24,7 +24,6 @@ from tap_hindsight.client import (
     RequestTally,
 )
 from tap_hindsight.deals import (
-    DEALS_KEY,
     DEALS_RESUME,
     PAGE_ORDER,
     PAGE_SIZE,
@@ -238,7 +237,7 @@ class DealsStream(CheckpointedStream):
 
     def _stored_marks(self, selected: frozenset[str]) -> DealMarks:
         """The marks to emit against: none if a selected stream missed earlier runs."""
-        stored = self.stream_state.get(DEALS_KEY)
+        stored = self.stored_bookmark()
         if stored is None:
             return DealMarks()
         marks = DealMarks.from_bookmark(stored)  # checked when the state was loaded

@@ -8,8 +8,9 @@ The tap uses the SDK's documented extension points where they exist (settings sc
 listed, that each listed SDK attribute still exists, and that each guarding test exists.
 The SDK is pinned to a compatible release (`~=`) of the version these tests ran on.
 
-The pieces that depend on the SDK's internals live here too: the hold on the
-`created_at` progress marker and the run-wide meters of the turns stream.
+The pieces that depend on the SDK's internals live here too (the child streams' run-wide
+meters), except the hold on the `created_at` progress marker, which writes the stream's
+state and so lives with the rest of it in checkpoints.py.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import metrics
 from singer_sdk.streams import Stream
 from typing_extensions import Self, override
-
-from tap_hindsight.records import parse_datetime
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -173,7 +172,7 @@ SEAMS: tuple[Seam, ...] = (
     ),
     Seam(
         "Stream.stream_state",
-        "seams.CreatedAtBookmark",
+        "checkpoints.CreatedAtBookmark",
         "holds the SDK's created_at progress marker above any instant while a run lasts "
         "(relies on the marker layout, increment_state skipping older values and "
         "finalize promoting the marker): otherwise the tap state changes with each newer "
@@ -349,47 +348,6 @@ class ChildStream(HindsightStream):
         """Log the run's record count and sync time, once."""
         self.run_counter.report()
         self.run_timer.report()
-
-
-class CreatedAtBookmark:
-    """The `created_at` bookmark: the newest ever emitted; informative only.
-
-    The SDK promotes the maximum replication value of this run's records, so re-polling
-    old pending interviews would move it backwards; and it updates its progress marker
-    with every newer record, which changes the tap's state, so that every child-stream
-    sync (each interview's turns) would write a STATE message. The marker is therefore
-    held at a value above any instant while the run lasts, and set to the newest
-    `created_at` ever emitted when it ends. (Progress markers are reset at the start of
-    every run: a run killed with the held value in its STATE loses nothing.)
-    """
-
-    HOLD = "9999-12-31T23:59:59Z"
-
-    def __init__(
-        self, stream_state: dict[str, Any], replication_key: str, resumable_key: str
-    ) -> None:
-        """Hold the marker of `stream_state`; the stream resumes from `resumable_key`."""
-        self.stream_state = stream_state
-        self.newest: str | None = stream_state.get("replication_key_value")
-        stream_state["progress_markers"] = {
-            "Note": f"Resumable through '{resumable_key}'; created_at is informative only.",
-            "replication_key": replication_key,
-            "replication_key_value": self.HOLD,
-        }
-
-    def saw(self, created_at: str) -> None:
-        """A record with this `created_at` was emitted."""
-        if self.newest is None or parse_datetime(created_at) > parse_datetime(self.newest):
-            self.newest = created_at
-
-    def release(self) -> None:
-        """Let the SDK promote the newest `created_at` (or nothing) at the end."""
-        markers = self.stream_state.get("progress_markers", {})
-        if self.newest is None:
-            markers.pop("replication_key", None)
-            markers.pop("replication_key_value", None)
-        else:
-            markers["replication_key_value"] = self.newest
 
 
 class RunCounter(metrics.Counter):

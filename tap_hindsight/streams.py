@@ -14,7 +14,7 @@ from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RequestTally
 from tap_hindsight.discovery import Discovery, id_source
 from tap_hindsight.encoding import fingerprint
-from tap_hindsight.lifecycle import INTERVIEWS_RESUME, STATE_KEY, LifecycleState, RunPlan
+from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState, RunPlan
 from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.records import (
     COMPLETED,
@@ -207,7 +207,7 @@ class InterviewsStream(CheckpointedStream):
         """Read the state, plan the run, log what it will do, and prepare the client."""
         settings = self.run.settings
         lifecycle = LifecycleState.from_bookmark(
-            self.stream_state.get(STATE_KEY), self._unsent_before_version_2()
+            self.stored_bookmark(), self._unsent_before_version_2()
         )
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)

@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 from singer_sdk import metrics
 from singer_sdk.tap_base import CliTestOptionValue
 
-from tap_hindsight import seams, streams, tap
+from tap_hindsight import checkpoints, seams, streams, tap
 from tap_hindsight.seams import SEAMS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -169,7 +169,7 @@ def test_the_created_at_hold_keeps_the_marker_still_and_the_sdk_promotes_the_new
         "replication_key_value": "2026-01-01T00:00:00Z",
     }
     interviews = tap.TapHindsight(config=TAP_CONFIG).streams["interviews"]
-    hold = seams.CreatedAtBookmark(stream_state, "created_at", "interview_lifecycle")
+    hold = checkpoints.CreatedAtBookmark(stream_state, "created_at", "interview_lifecycle")
     before = copy.deepcopy(stream_state)
     for created_at in ("2026-05-01T00:00:00Z", "2025-01-01T00:00:00Z"):
         # What the SDK does with each record written: the tap state must not change.
