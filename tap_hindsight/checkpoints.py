@@ -95,21 +95,20 @@ class CheckpointedStream(HindsightStream):
             self._created_at = CreatedAtBookmark(
                 self.stream_state, self.replication_key, self.resume.key
             )
+        failed = False
         try:
             yield
         except Exception:
-            self._end()
-            self._write_state()
+            failed = True
             raise
-        else:
-            self._end()
         finally:
-            self._created_at = None
-
-    def _end(self) -> None:
-        if self._created_at is not None:
-            self._created_at.release()
-        self._write_bookmark()
+            # Also when the run is cut short (a stop, a dry run's record limit).
+            if self._created_at is not None:
+                self._created_at.release()
+                self._created_at = None
+            self._write_bookmark()
+            if failed:
+                self._write_state()
 
     def saw_replication_value(self, value: str) -> None:
         """A record with this replication value was written (the bookmark's newest)."""

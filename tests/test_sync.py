@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
 from tap_hindsight.simulator.data import NUL_EVERY
 from tests.helpers import expected_record, run_tap, tap_config
 
@@ -82,6 +83,26 @@ def test_a_rejected_api_key_stops_the_run_at_once(simulator, tmp_path):
     # Requests already in flight may finish; nothing new is sent after the first 401.
     assert simulator.stats()["interview_requests"] <= 4
     assert simulator.stats()["deal_requests"] == 1  # the deals streams stop at their 401
+
+
+def test_a_key_revoked_mid_run_leaves_a_state_covering_every_record_written(simulator, tmp_path):
+    # One request at a time: the 81st answer is a 401, as if the key were revoked then.
+    simulator.script_faults(1081, ["revoked"])
+    config = tap_config(simulator, list(range(1001, 1121)), concurrency=1)
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 1
+    assert "rejected the API key" in run.stderr
+    emitted = set(run.records_by_id())
+    assert len(emitted) == 80
+    assert 1081 not in emitted
+    # The last STATE follows the last record and covers each one: the next run with a
+    # good key fetches none of the completed ones again.
+    assert run.messages[-1]["type"] == "STATE"
+    lifecycle = LifecycleState.from_bookmark(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
+    assert emitted <= set(lifecycle.completed) | set(lifecycle.pending)
+    again = run_tap(tmp_path, config, state=run.states()[-1])
+    assert again.returncode == 0, again.stderr
+    assert not set(again.records_by_id()) & set(lifecycle.completed)
 
 
 def test_an_id_given_twice_is_fetched_once(simulator, tmp_path):

@@ -74,6 +74,8 @@ REDIRECT_FAULT = "redirect"
 ECHO_FAULT = "echo_auth"
 #: A 40 MiB answer (never drawn at random unless listed).
 HUGE_FAULT = "huge"
+#: 401 as if the key had just been revoked (never drawn at random unless listed).
+REVOKED_FAULT = "revoked"
 #: The longest `hold_answers` keeps a request waiting (a test that forgets to release
 #: does not hang the server for ever).
 _HOLD_LIMIT_SECONDS = 600.0
@@ -374,7 +376,8 @@ class HindsightSimulator:
 
     @staticmethod
     def _check_faults(faults: list[str]) -> None:
-        known = {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT, HUGE_FAULT, HOLD_FAULT, NO_FAULT}
+        known = {*FAULT_KINDS, REDIRECT_FAULT, ECHO_FAULT, HUGE_FAULT, HOLD_FAULT, REVOKED_FAULT}
+        known.add(NO_FAULT)
         unknown = set(faults) - known
         if unknown:
             msg = f"unknown fault kinds: {sorted(unknown)}"
@@ -737,6 +740,7 @@ class _Handler(BaseHTTPRequestHandler):
         REDIRECT_FAULT: (302, "_answer_redirect"),
         ECHO_FAULT: (400, "_answer_echo"),
         HUGE_FAULT: (200, "_answer_huge"),
+        REVOKED_FAULT: (401, "_answer_revoked"),
     }
 
     def _answer_huge(self, _headers: dict[str, str]) -> None:
@@ -751,6 +755,9 @@ class _Handler(BaseHTTPRequestHandler):
         for _ in range(size >> 20):
             self.wfile.write(chunk)
         self._drop()
+
+    def _answer_revoked(self, _headers: dict[str, str]) -> None:
+        self._send(401, _error_body("unauthorized", "Invalid or missing API key"))
 
     def _answer_echo(self, _headers: dict[str, str]) -> None:
         # A hostile proxy: the error quotes the request's Authorization header back.
