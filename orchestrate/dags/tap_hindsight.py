@@ -18,7 +18,7 @@ Configure through the environment of the Airflow workers:
   (default: 12, below the default schedule; keep it below yours): a run stops starting
   requests then and ends, so runs never pile up behind a slow one;
 - TAP_HINDSIGHT_* and TARGET_POSTGRES_* settings, and MELTANO_DATABASE_URI so that every
-  worker reads and writes the same Meltano state (see the README).
+  worker reads and writes the same Meltano state (docs/operations.md).
 """
 
 from __future__ import annotations
