@@ -3,9 +3,13 @@ their shares, IDs created on a clock."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
+from tap_hindsight.records import parse_datetime
 from tap_hindsight.simulator.ids import SharedIdSpace
+from tests.helpers import run_tap, tap_config
 
 START = 1_795_000_000.0  # a fixed instant (2026-11-18)
 
@@ -63,3 +67,31 @@ def test_the_same_seed_draws_the_same_owners():
 def test_an_impossible_space_is_refused_by_name(first_id, shares):
     with pytest.raises(ValueError, match=r"first_id|shares"):
         SharedIdSpace(first_id, shares)
+
+
+def test_the_simulator_serves_a_shared_id_space_to_the_tap(start_simulator, tmp_path):
+    space = SharedIdSpace(70_000, {"acme": 0.2})
+    now = [START]
+    space.create(200, START - 3_600.0, spread_seconds=3_000.0)  # an hour ago, over 50 min
+    later = space.create(50, START + 600.0)  # ten minutes from now
+    simulator = start_simulator(shared_ids=space, clock=lambda: now[0])
+    ours = space.ids_of("acme")
+    created_now = [i for i in ours if i < later[0]]
+    created_later = [i for i in ours if i >= later[0]]
+    foreign = next(i for i in range(70_000, later[0]) if space.owner(i) is None)
+    assert created_now
+    assert created_later
+
+    run = run_tap(tmp_path, tap_config(simulator, [*ours, foreign]))
+    assert run.returncode == 0, run.stderr
+    records = run.records_by_id()
+    assert sorted(records) == created_now  # later ones, and another's, answer 404
+    for interview_id in created_now:
+        created = datetime.fromtimestamp(space.created_at(interview_id), tz=timezone.utc)
+        assert parse_datetime(records[interview_id]["created_at"]) == created
+    assert f"Interview {foreign} not found" in run.stderr
+
+    now[0] = START + 601.0  # the later ones are created now
+    again = run_tap(tmp_path, tap_config(simulator, created_later))
+    assert again.returncode == 0, again.stderr
+    assert sorted(again.records_by_id()) == created_later

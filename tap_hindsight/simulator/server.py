@@ -30,9 +30,9 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
 from typing_extensions import Self
@@ -45,6 +45,11 @@ from tap_hindsight.simulator.data import (
     next_status,
 )
 from tap_hindsight.window import api_window_seconds
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tap_hindsight.simulator.ids import SharedIdSpace
 
 #: GET /deals: the largest page, and the columns it sorts by.
 MAX_DEALS_PAGE_SIZE = 100
@@ -155,6 +160,12 @@ class SimulatorConfig:
     #: GET /deals wraps its array in an object under this key (None: a bare array, as
     #: documented; older reference pages showed an envelope).
     deals_envelope: str | None = None
+    #: Interview IDs handed out on one counter shared by every organisation: the
+    #: organisations it names own the IDs it gave them, once created (ids.py); the others
+    #: keep their ranges.
+    shared_ids: SharedIdSpace | None = None
+    #: The instant "now" for the shared IDs (epoch seconds): a test may move it.
+    clock: Callable[[], float] = time.time
 
 
 @dataclass
@@ -252,6 +263,13 @@ class HindsightSimulator:
 
     # Data and lifecycle of interviews ---------------------------------------------------
 
+    def serves(self, org: Organisation, interview_id: int) -> bool:
+        """True if `org`'s key gets this interview now (else the API's 404)."""
+        shared = self.config.shared_ids
+        if shared is not None and org.name in shared.names:
+            return shared.answers(org.name, interview_id, self.config.clock())
+        return org.owns(interview_id)
+
     def organisation(self, name: str) -> Organisation:
         """The organisation called `name`."""
         return next(org for org in self.config.organisations if org.name == name)
@@ -278,6 +296,11 @@ class HindsightSimulator:
         record = make_interview(
             self.config.seed, interview_id, status, self.config.transcript_chars
         )
+        shared = self.config.shared_ids
+        created_at = None if shared is None else shared.created_at(interview_id)
+        if times is None and created_at is not None:
+            created = datetime.fromtimestamp(created_at, tz=timezone.utc)
+            times = (created, created + timedelta(minutes=5 + interview_id % 85))
         if times is not None:
             created, sent = times
             record["created_at"] = _instant(created)
@@ -703,7 +726,7 @@ class _Handler(BaseHTTPRequestHandler):
         if admitted is None:
             return
         org, fault, limit_headers = admitted
-        if self._interview_id is None or not org.owns(self._interview_id):
+        if self._interview_id is None or not sim.serves(org, self._interview_id):
             self._log(404, fault)
             body = _error_body("not_found", "Interview request not found")
             self._send(404, body, limit_headers)
