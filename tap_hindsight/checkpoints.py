@@ -119,21 +119,19 @@ class CheckpointedStream(HindsightStream):
         """One item (an answer, a record) went out toward the next checkpoint."""
         self._items += 1
 
-    def checkpoint_if_due(self) -> bool:
+    def checkpoint_if_due(self) -> None:
         """Write the bookmark and a STATE if enough items went out since the last.
 
         At least `CHECKPOINT_MIN_ITEMS`, and one per `STATE_BYTES_PER_ITEM` bytes of the
         state (measured at the last checkpoint, or now if there was none this run).
         """
         if self._items < self.CHECKPOINT_MIN_ITEMS:
-            return False
+            return
         if self._state_bytes is None:
             self._state_bytes = state_bytes(self.tap_state)
-        if self._items * self.STATE_BYTES_PER_ITEM < self._state_bytes:
-            return False
-        self._write_bookmark()
-        self._write_state()
-        return True
+        if self._items * self.STATE_BYTES_PER_ITEM >= self._state_bytes:
+            self._write_bookmark()
+            self._write_state()
 
     def stored_bookmark(self) -> object:
         """What the stream kept under `resume.key` (None: nothing yet); checked on load."""

@@ -42,10 +42,9 @@ class RunContext:
         settings: Settings,
         streams_in_state: frozenset[str],
         write_state: Callable[[TapState], None],
-        limiter: RateLimiter | None = None,
     ) -> RunContext:
         """A run starting now: a fresh budget, and `max_run_minutes` counted from now."""
-        limiter = limiter or RateLimiter(settings.budget)
+        limiter = RateLimiter(settings.budget)
         minutes = settings.max_run_minutes
         deadline = None if minutes is None else limiter.now() + minutes * 60.0
         return cls(settings, limiter, deadline, streams_in_state, write_state)

@@ -183,8 +183,9 @@ class InterviewsStream(CheckpointedStream):
     @override
     def bookmark(self) -> dict[str, Any]:
         run = self._current
-        if run is None:
-            return {}
+        if run is None:  # only ever written while a run lasts (checkpointed)
+            msg = "the interviews bookmark is written only during a run"
+            raise RuntimeError(msg)
         if run.discovery is not None:
             run.lifecycle.scan_next_id = run.discovery.resume_at
         return run.lifecycle.to_bookmark()

@@ -121,7 +121,7 @@ class TapHindsight(Tap):
             DealCompetitorsStream(self, deals),
         ]
 
-    def begin_run(self) -> RunContext:
+    def begin_run(self) -> None:
         """Build what every stream shares in this run, and hand it to each stream.
 
         One request budget for interviews and deals, and max_run_minutes counted from now.
@@ -143,7 +143,6 @@ class TapHindsight(Tap):
         for stream in self.streams.values():
             if isinstance(stream, HindsightStream):
                 stream.begin_run(run)
-        return run
 
     # How a run ends: the same on every path --------------------------------------------
 
