@@ -1,18 +1,20 @@
 """What ID discovery finds, and what it costs, in an ID space shared by every organisation.
 
-A simulated year on a simulated clock, driven through the tap's own discovery code
-(`tap_hindsight.discovery.Discovery` over a `LifecycleState`, as the interviews stream
-uses them): the platform hands out 5,000 interview IDs a week in working-hours bursts
-(Monday to Friday, 9:00 to 17:00, a burst every 10 minutes), each to our organisation at
-its share (`tap_hindsight.simulator.ids.SharedIdSpace`); a run every 15 minutes on the
-essentials plan (one request a second) with `max_run_minutes: 12`, probing from where the
-last run stopped (`scan_next_id`) and answered as the API would at each probe's instant.
+A simulated year on a simulated clock: the platform hands out 5,000 interview IDs a week
+in working-hours bursts (Monday to Friday, 9:00 to 17:00, a burst every 10 minutes), each
+to our organisation at its share (`tap_hindsight.simulator.ids.SharedIdSpace`), after a
+week of history that the first run starts in (`scan_start_id` is the first ID); a run
+every 15 minutes on the essentials plan (one request a second) with `max_run_minutes:
+12`, each probe answered as the API would at its instant.
 
-Printed per share (1%, 10%, 100%): the share of our interviews found by the end (goal
-100%), probes per platform ID created (goal at most 1.5), the delay from creation to
-discovery p50 / p95 / max (goal p95 at most 30 minutes), probes a day, and the bytes
-discovery keeps in state. This is today's fixed tail (`scan_max_misses`); a new
-strategy is printed beside it once it exists.
+Two strategies side by side, per share (1%, 10%, 100%): the fixed tail the tap ships
+today (`scan_max_misses`, a faithful model of `tap_hindsight.discovery`), and the
+counter-following discovery of issue 23 (`tap_hindsight.counter`, its own code). Printed:
+the share of our interviews found by the end (goal 100%), probes per platform ID created
+(goal at most 1.5), the delay from creation to discovery of interviews created while the
+tap runs, p50 / p95 / max (goal p95 at most 30 minutes), probes a day, how long the
+first runs took to catch up with the week of history, and the bytes discovery keeps in
+state (the last run's, and the most any run wrote).
 
 Run: `.venv/bin/python benchmarks/discovery.py [--weeks 52] [--scan-max-misses 25]`.
 """
@@ -23,10 +25,14 @@ import argparse
 import json
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from tap_hindsight.discovery import Discovery
+from tap_hindsight.counter import Discovery
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.simulator.ids import SharedIdSpace
+
+if TYPE_CHECKING:
+    from tap_hindsight.scan import ScanMemory
 
 MINUTE, HOUR, DAY, WEEK = 60, 3600, 86_400, 7 * 86_400
 SCHEDULE = 15 * MINUTE
@@ -37,6 +43,8 @@ BURST_EVERY = 10 * MINUTE
 WORKING = (9 * HOUR, 17 * HOUR)
 FIRST_ID = 1_000_000
 SHARES = (0.01, 0.10, 1.00)
+#: Weeks of IDs the platform handed out before the first run (`scan_start_id` is the first).
+BACKLOG_WEEKS = 1
 
 
 def burst_times(weeks: int) -> list[float]:
@@ -60,21 +68,49 @@ class Outcome:
     created: int = 0
     delays: list[float] = field(default_factory=list)
     state_bytes: int = 0
+    state_max: int = 0
+    backlog_done: float = 0.0
     days: float = 0.0
 
 
-def simulate(share: float, weeks: int, max_misses: int) -> Outcome:
-    """Run the fixed tail through `weeks` of the platform's bursts."""
+class FixedTail:
+    """Discovery before issue 23: probe ascending IDs, stop `max_misses` past the highest
+    found; the next run starts one above the highest found (a faithful model of it).
+    """
+
+    def __init__(self, start: int, max_misses: int) -> None:
+        self.next_id = start
+        self.highest_found = start - 1
+        self.max_misses = max_misses
+
+    def next_probe(self) -> int | None:
+        if self.next_id > self.highest_found + self.max_misses:
+            return None
+        self.next_id += 1
+        return self.next_id - 1
+
+    def answered(self, interview_id: int, *, exists: bool) -> None:
+        if exists:
+            self.highest_found = max(self.highest_found, interview_id)
+
+
+def simulate(  # noqa: PLR0915 (one year, step by step, reads best in one place)
+    share: float, weeks: int, strategy: str, max_misses: int
+) -> Outcome:
+    """Run one strategy (`fixed` or `tap`) through `weeks` of the platform's bursts."""
     space = SharedIdSpace(FIRST_ID, {"acme": share}, seed=11)
-    bursts = burst_times(weeks)
+    bursts = burst_times(BACKLOG_WEEKS + weeks)
     per_burst = PER_WEEK / len(burst_times(1))
     lifecycle = LifecycleState()
     found_at: dict[int, float] = {}
     outcome = Outcome(share)
-    end = START + weeks * WEEK
+    end = START + (BACKLOG_WEEKS + weeks) * WEEK
     carried = 0.0
     burst = 0
-    run_at = float(START)
+    run_at = float(START + BACKLOG_WEEKS * WEEK)
+    first_run = run_at
+    memory: ScanMemory | None = None
+    resume = FIRST_ID
     while run_at < end:
         while burst < len(bursts) and bursts[burst] <= run_at:
             carried += per_burst
@@ -82,30 +118,45 @@ def simulate(share: float, weeks: int, max_misses: int) -> Outcome:
             carried -= count
             space.create(count, bursts[burst], spread_seconds=60.0)
             burst += 1
-        start_id = max(FIRST_ID, lifecycle.scan_next_id or 0)
-        discovery = Discovery(start_id, max_misses, lifecycle, set())
         clock = run_at
+        if strategy == "tap":
+            discovery = Discovery(FIRST_ID, memory, lifecycle, clock=lambda: clock)  # noqa: B023
+        else:
+            tail = FixedTail(resume, max_misses)
         for _ in range(PER_RUN):
-            probe = discovery.next_probe()
+            probe = discovery.next_probe() if strategy == "tap" else tail.next_probe()
             if probe is None:
                 break
             exists = space.answers("acme", probe, clock)
-            discovery.answered(probe, exists=exists)
+            outcome.probes += 1
+            if strategy == "tap":
+                discovery.answered(probe, exists=exists, created_at=space.created_at(probe))
+                discovery.kept(probe)
+            else:
+                tail.answered(probe, exists=exists)
             if exists:
                 lifecycle.mark_completed(probe)
                 found_at.setdefault(probe, clock)
-            discovery.kept(probe)
             clock += 1.0
-        lifecycle.scan_next_id = discovery.resume_at
-        outcome.probes += discovery.probes
+        if strategy == "tap":
+            memory = discovery.stored()
+            outcome.state_bytes = len(memory.to_text())
+            outcome.state_max = max(outcome.state_max, outcome.state_bytes)
+        else:
+            resume = tail.highest_found + 1
+            outcome.state_bytes = len(json.dumps({"scan_next_id": resume}))
+            outcome.state_max = max(outcome.state_max, outcome.state_bytes)
         run_at += SCHEDULE
     ours = space.ids_of("acme")
     outcome.ours = len(ours)
     outcome.found = sum(1 for i in ours if i in found_at)
     outcome.created = space.next_id - FIRST_ID
-    outcome.delays = sorted(found_at[i] - (space.created_at(i) or 0.0) for i in found_at)
-    stored = {"scan_next_id": lifecycle.scan_next_id}
-    outcome.state_bytes = len(json.dumps(stored, separators=(",", ":")))
+    created = {i: space.created_at(i) or 0.0 for i in found_at}
+    outcome.delays = sorted(found_at[i] - created[i] for i in found_at if created[i] >= first_run)
+    outcome.backlog_done = (
+        max((found_at[i] for i in found_at if created[i] < first_run), default=first_run)
+        - first_run
+    )
     outcome.days = weeks * 7
     return outcome
 
@@ -125,10 +176,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--scan-max-misses", type=int, default=25)
+    parser.add_argument("--shares", default=",".join(f"{s:g}" for s in SHARES))
     args = parser.parse_args()
-    results = [simulate(share, args.weeks, args.scan_max_misses) for share in SHARES]
-    header = "| fixed tail (scan_max_misses " + str(args.scan_max_misses) + ") |"
-    print(header + "".join(f" share {r.share:.0%} |" for r in results))
+    shares = [float(text) for text in args.shares.split(",")]
+    results = [
+        (name, simulate(share, args.weeks, strategy, args.scan_max_misses))
+        for share in shares
+        for strategy, name in (("fixed", "fixed tail"), ("tap", "tap"))
+    ]
+    print("| |" + "".join(f" {name}, share {r.share:.0%} |" for name, r in results))
     print("|---|" + "---:|" * len(results))
     rows = [
         ("our interviews found", lambda r: f"{r.found / r.ours:.1%} of {r.ours:,}"),
@@ -137,11 +193,16 @@ def main() -> int:
         ("delay p95", lambda r: minutes(percentile(r.delays, 0.95))),
         ("delay max", lambda r: minutes(r.delays[-1] if r.delays else math.nan)),
         ("probes a day", lambda r: f"{r.probes / r.days:,.0f}"),
-        ("state bytes", lambda r: f"{r.state_bytes}"),
+        ("backlog caught up after", lambda r: minutes(r.backlog_done)),
+        ("state bytes (last, max)", lambda r: f"{r.state_bytes}, {r.state_max}"),
     ]
     for label, cell in rows:
-        print(f"| {label} |" + "".join(f" {cell(r)} |" for r in results))
-    print(f"platform IDs created: {results[0].created:,} in {args.weeks} weeks")
+        print(f"| {label} |" + "".join(f" {cell(r)} |" for _, r in results))
+    created = results[0][1].created
+    print(
+        f"platform IDs created: {created:,} in {args.weeks} weeks; scan_max_misses "
+        f"{args.scan_max_misses} for the fixed tail"
+    )
     return 0
 
 

@@ -1,0 +1,527 @@
+"""ID discovery in an ID space shared by every organisation. Pure: no I/O.
+
+Work in progress for issue 23: `benchmarks/discovery.py` drives it through a simulated
+year; the interviews stream still uses `tap_hindsight.discovery` (the fixed tail) until
+this one is wired in with its tests (see the issue's notes for what remains).
+
+Hindsight hands out interview IDs from one ascending counter for every organisation, and
+`GET /interviews/{id}` answers 404 both for another organisation's ID and for one not
+created yet. Discovery probes IDs from `scan_start_id` up and uses what the API gives:
+
+- Proof: IDs ascend with `created_at`, so an ID below one of our interviews existed when
+  that interview was created. A 404 from a probe sent after that instant (plus a margin
+  for the two clocks) is final: the ID is another organisation's and is never probed
+  again. A 404 without such a proof leaves the ID open (a gap); it is probed once more
+  after one of our interviews above it appears, and then it is final.
+- Reach: our interviews say where the counter was when each was created and how fast it
+  moves (the anchors). A run probes new IDs up to where the counter should be now, but
+  not further beyond our highest interview than a few of the gaps our share makes
+  expected (`cap_gaps`); the longer nothing is found, the further that bound grows, so a
+  long run of other organisations' IDs never stalls discovery. Before a speed is known
+  (a first run from an old `scan_start_id`), the reach doubles while nothing is found.
+- Open IDs above our highest interview (the tail) may have been probed before they were
+  created; they are checked again at spacing that doubles, from the time the counter
+  takes to hand out one expected gap.
+
+Answers are reported with `answered` (any answer but 404 means the interview exists) and
+`kept` once its record is out; the state (`stored`) never counts an ID settled before it
+is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tap_hindsight.scan import HOURS_A_WEEK, MAX_ANCHORS, Gap, ScanMemory
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from tap_hindsight.lifecycle import LifecycleState
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How discovery trades requests against delay (fixed; the benchmark measures it)."""
+
+    #: How far the API's `created_at` clock may run ahead of this machine's (seconds).
+    margin_seconds: float = 60.0
+    #: Beyond our highest interview, probe at most this many expected gaps ahead.
+    cap_gaps: float = 3.0
+    #: Open tail IDs are checked again after this many expected gaps' time, then doubling.
+    recheck_gaps: float = 1.0
+    #: Bounds of that spacing (seconds).
+    recheck_min_seconds: float = 15 * 60.0
+    recheck_max_seconds: float = 86400.0
+    #: The counter's speed is measured between our interviews at most this far apart...
+    rate_window_seconds: float = 4 * 3600.0
+    #: ...and at least this far apart (a burst of IDs says little of the speed).
+    rate_min_seconds: float = 10 * 60.0
+    #: The hours of the week in which the counter moves count once this many are known.
+    hours_to_learn: int = 12
+    #: Without anchors, a run stops exploring after this many IDs find nothing.
+    blind_limit: int = 1_000
+
+
+POLICY = Policy()
+#: Within a run, which gaps are due is judged again after this long or a new anchor.
+_RESCAN_SECONDS = 60.0
+
+
+@dataclass
+class Outstanding:
+    """A probe in flight: when it was sent, and how often its ID was checked before."""
+
+    sent_at: float
+    checks: int
+
+
+@dataclass
+class RunTally:
+    """What discovery did in one run."""
+
+    probes: int = 0
+    rechecks: int = 0
+    found: int = 0
+    settled: int = 0
+
+
+class Discovery:
+    """Which IDs to probe next, and what their answers prove."""
+
+    def __init__(  # noqa: PLR0913 (the run's inputs, each named)
+        self,
+        start: int,
+        memory: ScanMemory | None,
+        known: LifecycleState,
+        skip: Iterable[int] = (),
+        *,
+        clock: Callable[[], float] = time.time,
+        policy: Policy = POLICY,
+    ) -> None:
+        """Probe from `start` (or where `memory` left off); `known` IDs are ours already."""
+        self.start = start
+        self.policy = policy
+        self._clock = clock
+        memory = memory if memory is not None else ScanMemory(start)
+        memory.next_id = max(memory.next_id, start)
+        memory.gaps = [
+            Gap(max(gap.low, start), gap.high, gap.probed_at, gap.checks)
+            for gap in memory.gaps
+            if gap.high >= start and gap.low < memory.next_id
+        ]
+        self.memory = memory
+        #: Our interviews with their creation instants, ascending by ID.
+        self._anchors: list[tuple[int, float]] = sorted(memory.anchors)
+        self._highest_ours = max([start - 1, *(i for i, _ in self._anchors)])
+        self._known = known
+        self._skip = set(skip)
+        self._outstanding: dict[int, Outstanding] = {}
+        self._found_not_kept: set[int] = set()
+        self.tally = RunTally()
+        self._blind = 0
+        self._next_at_start = memory.next_id
+        #: The gaps due a probe, and when that was judged (None: judge again).
+        self._due: list[Gap] | None = None
+        self._due_at = 0.0
+        self.started_at = clock()
+        self.reach_at_start = self.reach(self.started_at)
+
+    # What is known ------------------------------------------------------------------------
+
+    @property
+    def share(self) -> float:
+        """The estimated share of the counter's IDs that are ours (0 to 1)."""
+        return (self.memory.ours + 1) / (self.memory.settled + 2)
+
+    @property
+    def rate(self) -> float | None:
+        """The counter's speed while it moves, IDs a second (None: not measured yet)."""
+        return self.memory.rate or None
+
+    def _measure_rate(self) -> None:
+        """Fold the speed since our recent interviews into the estimate (a new top anchor).
+
+        The fastest speed measured between our interviews `rate_min_seconds` to
+        `rate_window_seconds` apart: a span across a night says little of the next hour.
+        """
+        anchors = self._anchors
+        top, top_at = anchors[-1]
+        measured = 0.0
+        for number, created in reversed(anchors[:-1]):
+            elapsed = top_at - created
+            if elapsed > self.policy.rate_window_seconds:
+                break
+            if elapsed >= self.policy.rate_min_seconds:
+                measured = max(measured, (top - number) / elapsed)
+        if measured:
+            known = self.memory.rate
+            self.memory.rate = measured if not known else known + 0.3 * (measured - known)
+
+    def counter(self, now: float) -> float | None:
+        """Where the counter should be at `now` (None: no speed known yet)."""
+        rate = self.rate
+        if rate is None or not self._anchors:
+            return None
+        top, top_at = self._anchors[-1]
+        return top + rate * self.active_seconds(top_at, now)
+
+    def reach(self, now: float) -> int:
+        """The highest ID worth probing at `now`."""
+        base = self._highest_ours
+        cap = self.policy.cap_gaps / self.share
+        counter = self.counter(now)
+        if counter is None:  # no speed yet: look twice as far as the last run looked
+            return base + max(math.ceil(cap), 2 * (self._next_at_start - 1 - base), 1)
+        ahead = counter - base
+        # Half the way to where the counter should be, at least `cap`: a long run of
+        # other organisations' IDs is crossed in a few runs, and a counter that slowed
+        # down is overtaken by little.
+        span = min(ahead, max(cap, ahead / 2))
+        return base + max(1, math.ceil(span))
+
+    def active(self, instant: float) -> bool:
+        """True if the counter moves in this hour of the week (or none is learnt yet)."""
+        hours = self._hours
+        return not hours or bool(hours >> _hour_of_week(instant) & 1)
+
+    @property
+    def _hours(self) -> int:
+        """The counter's hours once a few are learnt (0: too few yet, every hour counts)."""
+        hours = self.memory.hours
+        return hours if hours.bit_count() >= self.policy.hours_to_learn else 0
+
+    def active_seconds(self, start: float, end: float) -> float:
+        """How much of `start`..`end` falls in hours in which the counter moves."""
+        if end <= start:
+            return 0.0
+        if not self._hours:
+            return end - start
+        total, moment = 0.0, start
+        limit = start + 2 * 7 * 86_400  # two weeks say it all: the mask repeats weekly
+        while moment < min(end, limit):
+            hour_end = (moment // 3600 + 1) * 3600
+            if self.active(moment):
+                total += min(hour_end, end) - moment
+            moment = hour_end
+        if end > limit:
+            total += (end - limit) * (total / (limit - start))
+        return total
+
+    # Choosing probes ----------------------------------------------------------------------
+
+    def next_probe(self) -> int | None:
+        """The next ID to probe now; None if none now (ask again after an answer)."""
+        now = self._clock()
+        recheck = self._next_recheck(now)
+        if recheck is not None:
+            return recheck
+        memory = self.memory
+        reach = self.reach(now)
+        while memory.next_id <= reach:
+            interview_id = memory.next_id
+            memory.next_id += 1
+            if self._exists_already(interview_id):
+                memory.count(ours=True)
+                self._highest_ours = max(self._highest_ours, interview_id)
+                reach = self.reach(now)
+                continue
+            if not self._anchors:
+                self._blind += 1
+                if self._blind > self.policy.blind_limit:
+                    memory.next_id -= 1
+                    return None
+            self._outstanding[interview_id] = Outstanding(now, 0)
+            self.tally.probes += 1
+            return interview_id
+        return None
+
+    @property
+    def idle(self) -> bool:
+        """No probe in flight: a None from `next_probe` means discovery is done."""
+        return not self._outstanding
+
+    def is_probe(self, interview_id: int) -> bool:
+        """True if this ID was sent as a probe and not answered yet."""
+        return interview_id in self._outstanding
+
+    def _exists_already(self, interview_id: int) -> bool:
+        known = self._known
+        return (
+            interview_id in known.completed
+            or interview_id in known.out_of_range
+            or interview_id in known.pending
+            or interview_id in self._skip
+        )
+
+    def _next_recheck(self, now: float) -> int | None:
+        """The lowest open ID due another probe, taken out of its gap."""
+        if self._due is None or now - self._due_at >= _RESCAN_SECONDS:
+            self._rescan(now)
+        due = self._due
+        assert due is not None  # noqa: S101 (set by _rescan)
+        while due and due[0].low > due[0].high:
+            due.pop(0)
+        if not due:
+            return None
+        gap = due[0]
+        interview_id = gap.low
+        gap.low += 1
+        if gap.low > gap.high:
+            due.pop(0)
+            self.memory.gaps.remove(gap)
+        self._outstanding[interview_id] = Outstanding(now, gap.checks + 1)
+        self.tally.rechecks += 1
+        return interview_id
+
+    def _rescan(self, now: float) -> None:
+        """Settle the gaps proven another organisation's, and list those due a probe."""
+        kept: list[Gap] = []
+        due: list[Gap] = []
+        for gap in self.memory.gaps:
+            verdict = self._verdict(gap, now)
+            if verdict == "settled":
+                self.memory.settled += len(gap)
+                self.tally.settled += len(gap)
+                continue
+            kept.append(gap)
+            if verdict == "due":
+                due.append(gap)
+        self.memory.gaps = kept
+        self._due, self._due_at = due, now
+
+    def _verdict(self, gap: Gap, now: float) -> str:  # noqa: PLR0911 (a decision table)
+        """`settled` (proven foreign), `due` (probe again now) or `wait`."""
+        if not gap.probed_at:
+            return "due"
+        above = self._anchor_above(gap.high)
+        margin = self.policy.margin_seconds
+        if above is not None:
+            if gap.probed_at >= above + margin:
+                return "settled"
+            return "due" if now >= above + margin else "wait"
+        if gap.low > self.reach(now):
+            return "wait"
+        if self._anchors and gap.probed_at < self._anchors[-1][1] + margin:
+            return "due"  # probed before our highest interview was created: too early
+        if self.active(now) and not self.active(gap.probed_at):
+            return "due"  # probed while the counter rested, and it moves again
+        return "due" if now - gap.probed_at >= self._recheck_after(gap.checks) else "wait"
+
+    def _anchor_above(self, interview_id: int) -> float | None:
+        """When the lowest of our interviews above `interview_id` was created (None: none)."""
+        index = bisect_right(self._anchors, (interview_id, math.inf))
+        return self._anchors[index][1] if index < len(self._anchors) else None
+
+    def _recheck_after(self, checks: int) -> float:
+        policy = self.policy
+        rate = self.rate
+        expected_gap = policy.recheck_max_seconds if not rate else 1.0 / (self.share * rate)
+        gap_seconds: float = expected_gap * policy.recheck_gaps
+        base = min(max(gap_seconds, policy.recheck_min_seconds), policy.recheck_max_seconds)
+        return min(math.ldexp(base, min(checks, 60)), policy.recheck_max_seconds)
+
+    # Answers ------------------------------------------------------------------------------
+
+    def observed(self, interview_id: int, created_at: float) -> None:
+        """One of our interviews and its creation instant (from any record fetched)."""
+        if (
+            self._anchors
+            and self._anchors[-1][0] < interview_id
+            and created_at < (self._anchors[-1][1])
+        ):
+            return  # a creation instant that contradicts the counter: not an anchor
+        index = bisect_left(self._anchors, (interview_id, -math.inf))
+        if index < len(self._anchors) and self._anchors[index][0] == interview_id:
+            return
+        self._anchors.insert(index, (interview_id, created_at))
+        self._due = None
+        self.memory.hours |= 1 << _hour_of_week(created_at)
+        if index == len(self._anchors) - 1:
+            self._measure_rate()
+        self._highest_ours = max(self._highest_ours, interview_id)
+        self._take_out_of_gaps(interview_id)
+
+    def answered(self, interview_id: int, *, exists: bool, created_at: float | None = None) -> None:
+        """A probe's answer: the interview exists (any answer but 404) or not."""
+        sent = self._outstanding.pop(interview_id, None)
+        if sent is None:
+            return
+        if exists:
+            self.tally.found += 1
+            self.memory.count(ours=True)
+            self._found_not_kept.add(interview_id)
+            self._highest_ours = max(self._highest_ours, interview_id)
+            if created_at is not None:
+                self.observed(interview_id, created_at)
+            return
+        above = self._anchor_above(interview_id)
+        if above is not None and sent.sent_at >= above + self.policy.margin_seconds:
+            self.memory.count(ours=False)
+            self.tally.settled += 1
+            return
+        self._add_to_gaps(interview_id, sent.sent_at, sent.checks)
+
+    def unsent(self, interview_id: int) -> None:
+        """A probe that was never answered (the run stopped): it is probed again."""
+        if self._outstanding.pop(interview_id, None) is not None:
+            self._add_to_gaps(interview_id, 0.0, 0)
+
+    def kept(self, interview_id: int) -> None:
+        """A found probe's record is out: the state may count it settled."""
+        self._found_not_kept.discard(interview_id)
+
+    # Gaps ---------------------------------------------------------------------------------
+
+    def _add_to_gaps(self, interview_id: int, probed_at: float, checks: int) -> None:
+        add_to_gaps(self.memory.gaps, interview_id, probed_at, checks, self.policy.margin_seconds)
+
+    def _take_out_of_gaps(self, interview_id: int) -> None:
+        self._due = None
+        gaps = self.memory.gaps
+        index = bisect_right(gaps, interview_id, key=lambda gap: gap.low) - 1
+        if index < 0 or gaps[index].high < interview_id:
+            return
+        gap = gaps[index]
+        if gap.low == gap.high:
+            del gaps[index]
+        elif interview_id == gap.low:
+            gap.low += 1
+        elif interview_id == gap.high:
+            gap.high -= 1
+        else:
+            gaps.insert(index + 1, Gap(interview_id + 1, gap.high, gap.probed_at, gap.checks))
+            gap.high = interview_id - 1
+
+    # State --------------------------------------------------------------------------------
+
+    def stored(self) -> ScanMemory:
+        """What the state keeps now: probes in flight and found IDs not yet kept stay open."""
+        memory = self.memory
+        gaps = [Gap(g.low, g.high, g.probed_at, g.checks) for g in memory.gaps]
+        snapshot = ScanMemory(
+            memory.next_id,
+            gaps,
+            thin(self._anchors),
+            memory.ours,
+            memory.settled,
+            memory.rate,
+            memory.hours,
+        )
+        for interview_id in sorted({*self._outstanding, *self._found_not_kept}):
+            add_to_gaps(gaps, interview_id, 0.0, 0, self.policy.margin_seconds)
+        return snapshot
+
+    def describe(self) -> str:
+        """The start-of-run line: what discovery knows."""
+        memory = self.memory
+        rate = self.rate
+        speed = (
+            f"the platform hands out about {rate * 3600:,.0f} IDs an hour while it is busy"
+            if rate
+            else "the platform's pace is not known yet (it takes two of our interviews)"
+        )
+        hours = self._hours.bit_count()
+        learnt = f" ({hours} hours of the week)" if hours else ""
+        return (
+            f"ID discovery from {self.start:,} (scan_start_id): "
+            f"{self.settled_ids():,} IDs settled, {memory.open_ids:,} open, new IDs from "
+            f"{memory.next_id:,}; about {self.share:.1%} of IDs are this organisation's; "
+            f"{speed}{learnt}"
+        )
+
+    def settled_ids(self) -> int:
+        """IDs from `scan_start_id` up that discovery will not probe again."""
+        return max(0, self.memory.next_id - self.start - self.memory.open_ids)
+
+    def summary(self) -> str:
+        """The end-of-run line: what discovery spent and what it knows now."""
+        tally = self.tally
+        return (
+            f"ID discovery summary: {tally.probes + tally.rechecks:,} probes "
+            f"({tally.probes:,} new IDs, {tally.rechecks:,} open IDs checked again), "
+            f"{tally.found:,} interviews found; {self.settled_ids():,} IDs settled, "
+            f"{self.memory.open_ids:,} open, new IDs from {self.memory.next_id:,}; "
+            f"about {self.share:.1%} of IDs are this organisation's"
+        )
+
+    def behind(self, now: float) -> int:
+        """IDs within reach that this run left unprobed, or open and due another probe."""
+        unprobed = max(0, self.reach(now) - self.memory.next_id + 1)
+        due = sum(len(gap) for gap in self.memory.gaps if self._verdict(gap, now) == "due")
+        return unprobed + due
+
+
+def _hour_of_week(instant: float) -> int:
+    """0 for Monday 00:00-00:59 UTC, up to 167 (1970-01-01 was a Thursday)."""
+    return int((instant // 3600 + 3 * 24) % HOURS_A_WEEK)
+
+
+def thin(anchors: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """The anchors worth keeping, highest first.
+
+    The top, then older ones ever further apart in time (10 minutes, then four times as
+    far each): enough to measure the speed over the last minutes and hours.
+    """
+    if not anchors:
+        return []
+    kept = [anchors[-1]]
+    spacing = 600.0
+    for anchor in reversed(anchors[:-1]):
+        if len(kept) == MAX_ANCHORS:
+            break
+        if anchor[1] <= kept[-1][1] - spacing:
+            kept.append(anchor)
+            spacing *= 4
+    return kept
+
+
+def add_to_gaps(
+    gaps: list[Gap], interview_id: int, probed_at: float, checks: int, merge_seconds: float
+) -> None:
+    """Add one open ID, joining the gap just below it if probed at about the same time."""
+    index = bisect_left(gaps, interview_id, key=lambda gap: gap.low)
+    before = gaps[index - 1] if index > 0 else None
+    if (
+        before is not None
+        and before.high == interview_id - 1
+        and before.checks == checks
+        and bool(before.probed_at) == bool(probed_at)
+        and abs(before.probed_at - probed_at) <= merge_seconds
+    ):
+        before.high = interview_id
+        before.probed_at = min(before.probed_at, probed_at)
+        return
+    gaps.insert(index, Gap(interview_id, interview_id, probed_at, checks))
+
+
+def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:
+    """The IDs to fetch and the probes, alternating while both have work.
+
+    Neither starves the other within a run's budget. None means "wait for answers, then
+    ask again".
+    """
+    planned = iter(ids)
+    polling = True
+    while True:
+        if polling:
+            interview_id = next(planned, None)
+            if interview_id is None:
+                polling = False
+            else:
+                yield interview_id
+        if discovery is None:
+            if not polling:
+                return
+            continue
+        probe = discovery.next_probe()
+        if probe is not None:
+            yield probe
+        elif not polling:
+            if discovery.idle:
+                return
+            yield None

@@ -1,0 +1,146 @@
+"""Discovery that follows the shared ID counter (issue 23, `tap_hindsight.counter`), pure:
+driven on a simulated clock against `SharedIdSpace`, as the discovery benchmark drives it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_hindsight.counter import Discovery
+from tap_hindsight.lifecycle import LifecycleState
+from tap_hindsight.scan import Gap, ScanMemory
+from tap_hindsight.simulator.ids import SharedIdSpace
+
+START = 1_795_000_000.0
+RUN_EVERY = 900.0
+PER_RUN = 720
+
+
+class Year:
+    """Runs every 15 minutes over a shared space, probing one ID a second."""
+
+    def __init__(self, space: SharedIdSpace, start_id: int) -> None:
+        self.space = space
+        self.start_id = start_id
+        self.lifecycle = LifecycleState()
+        self.memory: ScanMemory | None = None
+        self.found: dict[int, float] = {}
+        self.requests: dict[int, int] = {}
+        self.clock = START
+
+    def run(self) -> Discovery:
+        now = [self.clock]
+        discovery = Discovery(self.start_id, self.memory, self.lifecycle, clock=lambda: now[0])
+        for _ in range(PER_RUN):
+            probe = discovery.next_probe()
+            if probe is None:
+                break
+            self.requests[probe] = self.requests.get(probe, 0) + 1
+            exists = self.space.answers("acme", probe, now[0])
+            discovery.answered(probe, exists=exists, created_at=self.space.created_at(probe))
+            if exists:
+                self.lifecycle.mark_completed(probe)
+                self.found.setdefault(probe, now[0])
+            discovery.kept(probe)
+            now[0] += 1.0
+        self.memory = discovery.stored()
+        self.clock += RUN_EVERY
+        return discovery
+
+
+def test_the_stored_form_round_trips_and_a_bad_one_is_named():
+    memory = ScanMemory(
+        1200, [Gap(1180, 1199, START, 2), Gap(1201, 1201, 0.0, 0)], [(1175, START - 60)], 12, 1190
+    )
+    memory.rate, memory.hours = 125 / 3600, 0b1110
+    again = ScanMemory.from_text(memory.to_text())
+    assert again.to_text() == memory.to_text()
+    assert again.open_ids == 21
+    assert again.gaps[1].probed_at == 0.0  # never probed: due at once
+    for bad in ("g1-2@0.0", "n0", "n5;x1", "n5;g3-1@0.0", "n5;g1-3@0.0,2@0.0", "n5;s3/2"):
+        with pytest.raises(ValueError, match=r"discovery state|gaps"):
+            ScanMemory.from_text(bad)
+
+
+def test_a_404_is_final_only_once_one_of_ours_above_it_was_created_before_it():
+    space = SharedIdSpace(100, {"acme": 0.5}, seed=1)
+    space.create(1, START - 600)  # 100
+    now = [START]
+    discovery = Discovery(100, ScanMemory(100), LifecycleState(), clock=lambda: now[0])
+    assert discovery.next_probe() == 100
+    discovery.answered(100, exists=False)  # no interview of ours above: open
+    assert discovery.memory.open_ids == 1
+    discovery.observed(105, START + 300)  # ours, created after that probe
+    now[0] = START + 400
+    assert discovery.next_probe() == 100  # probed again, after 105 was created
+    discovery.answered(100, exists=False)
+    assert discovery.memory.open_ids == 0  # now it is someone else's for good
+    assert discovery.tally.settled == 1
+
+
+def test_the_state_keeps_probes_in_flight_and_unkept_finds_open():
+    now = [START]
+    discovery = Discovery(10, None, LifecycleState(), clock=lambda: now[0])
+    first, second = discovery.next_probe(), discovery.next_probe()
+    assert (first, second) == (10, 11)
+    discovery.answered(10, exists=True, created_at=START - 5)  # its record not out yet
+    stored = discovery.stored()
+    assert [(g.low, g.high, g.probed_at) for g in stored.gaps] == [(10, 11, 0.0)]
+    again = Discovery(10, ScanMemory.from_text(stored.to_text()), LifecycleState(), clock=time0)
+    assert [again.next_probe(), again.next_probe()] == [10, 11]  # probed first next run
+
+
+def time0() -> float:
+    return START
+
+
+def test_known_ids_are_not_probed_and_nothing_below_the_start_is():
+    state = LifecycleState()
+    for interview_id in range(50, 60):
+        state.mark_completed(interview_id)
+    discovery = Discovery(55, ScanMemory(40), state, [61], clock=time0)
+    probes = [discovery.next_probe() for _ in range(3)]
+    assert probes == [60, 62, 63]
+
+
+#: What issue 23 still lacks: on a clock where IDs keep coming between runs, the reach
+#: (half way to the extrapolated counter) overshoots the counter, the IDs probed before
+#: they were created wait for the spaced re-check, and later interviews are missed within
+#: these three days. Strict: once it passes, the mark must go.
+NOT_YET = pytest.mark.xfail(
+    strict=True, reason="issue 23: reach overshoots the counter between runs (open)"
+)
+
+
+@NOT_YET
+@pytest.mark.parametrize(("share", "most_per_id"), [(0.02, 2.5), (0.20, 1.6), (1.0, 1.3)])
+def test_every_interview_is_found_over_runs_at_any_share(share, most_per_id):
+    space = SharedIdSpace(5_000, {"acme": share}, seed=5)
+    space.create(2_000, START - 86_400, spread_seconds=80_000)  # a day of history
+    year = Year(space, 5_000)
+    for run in range(4 * 24 * 3):  # three days of runs, IDs created as they go
+        if run % 4 == 0:
+            space.create(120, year.clock - 1_800, spread_seconds=1_700)
+        year.run()
+    ours = space.ids_of("acme")
+    assert sorted(year.found) == ours
+    assert min(year.requests) >= 5_000
+    created = space.next_id - 5_000
+    assert sum(year.requests.values()) / created <= most_per_id
+    assert max(year.requests.values()) <= 3  # no ID probed on and on
+
+
+@NOT_YET
+def test_a_burst_of_other_organisations_ids_longer_than_any_tail_is_crossed():
+    space = SharedIdSpace(1_000, {"acme": 0.2}, seed=9)
+    space.create(300, START - 7_200, spread_seconds=3_600)
+    year = Year(space, 1_000)
+    year.run()
+    before = set(year.found)
+    assert before == set(space.ids_of("acme"))
+    # Another organisation creates 2,000 IDs in one burst, then ours resume.
+    space._owners.extend([255] * 2_000)  # noqa: SLF001 (a burst of foreign IDs)
+    space._created.extend([year.clock - 600.0] * 2_000)  # noqa: SLF001
+    space.create(100, year.clock - 300, spread_seconds=200)
+    for _ in range(12):
+        year.run()
+    assert sorted(year.found) == space.ids_of("acme")
