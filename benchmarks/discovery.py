@@ -111,19 +111,26 @@ def simulate(  # noqa: PLR0915 (one year, step by step, reads best in one place)
     first_run = run_at
     memory: ScanMemory | None = None
     resume = FIRST_ID
-    while run_at < end:
-        while burst < len(bursts) and bursts[burst] <= run_at:
+
+    def create_until(instant: float) -> None:
+        """Hand out the bursts due by `instant` (never after a probe saw their IDs)."""
+        nonlocal burst, carried
+        while burst < len(bursts) and bursts[burst] <= instant:
             carried += per_burst
             count = int(carried)
             carried -= count
             space.create(count, bursts[burst], spread_seconds=60.0)
             burst += 1
+
+    while run_at < end:
+        create_until(run_at)
         clock = run_at
         if strategy == "tap":
             discovery = Discovery(FIRST_ID, memory, lifecycle, clock=lambda: clock)  # noqa: B023
         else:
             tail = FixedTail(resume, max_misses)
         for _ in range(PER_RUN):
+            create_until(clock)
             probe = discovery.next_probe() if strategy == "tap" else tail.next_probe()
             if probe is None:
                 break

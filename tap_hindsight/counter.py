@@ -1,9 +1,5 @@
 """ID discovery in an ID space shared by every organisation. Pure: no I/O.
 
-Work in progress for issue 23: `benchmarks/discovery.py` drives it through a simulated
-year; the interviews stream still uses `tap_hindsight.discovery` (the fixed tail) until
-this one is wired in with its tests (see the issue's notes for what remains).
-
 Hindsight hands out interview IDs from one ascending counter for every organisation, and
 `GET /interviews/{id}` answers 404 both for another organisation's ID and for one not
 created yet. Discovery probes IDs from `scan_start_id` up and uses what the API gives:
@@ -13,15 +9,25 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   for the two clocks) is final: the ID is another organisation's and is never probed
   again. A 404 without such a proof leaves the ID open (a gap); it is probed once more
   after one of our interviews above it appears, and then it is final.
-- Reach: our interviews say where the counter was when each was created and how fast it
-  moves (the anchors). A run probes new IDs up to where the counter should be now, but
-  not further beyond our highest interview than a few of the gaps our share makes
-  expected (`cap_gaps`); the longer nothing is found, the further that bound grows, so a
-  long run of other organisations' IDs never stalls discovery. Before a speed is known
-  (a first run from an old `scan_start_id`), the reach doubles while nothing is found.
+- Speed and rest: our interviews say where the counter was when each was created (the
+  anchors) and how fast it moves while busy (over spans of 10 minutes to 4 hours). The
+  hours of the week in which ours were created are learnt; an hour in which several of
+  ours would have been created had the counter moved, and none was, counts as resting,
+  so nights and weekends do not move the estimate.
+- Reach: a run probes new IDs half the way to where the counter should be, at least
+  `cap_gaps` expected gaps (cap = cap_gaps / share) beyond our highest interview, and
+  past `cap` only as busy time without one of ours doubles. Before a speed is known (a
+  first run from an old `scan_start_id`), the reach doubles while nothing is found.
 - Open IDs above our highest interview (the tail) may have been probed before they were
-  created; they are checked again at spacing that doubles, from the time the counter
-  takes to hand out one expected gap.
+  created: they are probed again at once if that is certain (probed before our highest
+  interview was created), when the counter moves again after resting, or at spacing
+  that doubles from four expected gaps' time (one hour to one day).
+
+Work in progress for issue 23: `benchmarks/discovery.py` drives it through a simulated
+year, and `tests/test_discovery_rules.py` over days of runs; the interviews stream still
+uses `tap_hindsight.discovery` (the fixed tail). What remains before it is wired in: a
+burst of other organisations' IDs is crossed only as fast as the counter's usual speed,
+and interviews created just before a run may wait several runs at a small share.
 
 Answers are reported with `answered` (any answer but 404 means the interview exists) and
 `kept` once its record is out; the state (`stored`) never counts an ID settled before it
@@ -51,25 +57,31 @@ class Policy:
     #: How far the API's `created_at` clock may run ahead of this machine's (seconds).
     margin_seconds: float = 60.0
     #: Beyond our highest interview, probe at most this many expected gaps ahead.
-    cap_gaps: float = 3.0
+    cap_gaps: float = 2.0
     #: Open tail IDs are checked again after this many expected gaps' time, then doubling.
-    recheck_gaps: float = 1.0
+    recheck_gaps: float = 4.0
     #: Bounds of that spacing (seconds).
-    recheck_min_seconds: float = 15 * 60.0
+    recheck_min_seconds: float = 3600.0
     recheck_max_seconds: float = 86400.0
     #: The counter's speed is measured between our interviews at most this far apart...
     rate_window_seconds: float = 4 * 3600.0
     #: ...and at least this far apart (a burst of IDs says little of the speed).
     rate_min_seconds: float = 10 * 60.0
-    #: The hours of the week in which the counter moves count once this many are known.
-    hours_to_learn: int = 12
-    #: Without anchors, a run stops exploring after this many IDs find nothing.
+    #: An hour of the week counts as one the counter rests in once this many of our
+    #: interviews would have been created in it, had it moved then, and none was.
+    resting_evidence: float = 3.0
+    #: Past `cap`, the bound on the reach doubles after this long busy without one of
+    #: ours, then after twice as long, and so on (seconds).
+    doubling_seconds: float = 900.0
+    #: Before any interview of ours is found, discovery looks this many IDs past
+    #: `scan_start_id` at most, and as many more each day.
     blind_limit: int = 1_000
 
 
 POLICY = Policy()
 #: Within a run, which gaps are due is judged again after this long or a new anchor.
 _RESCAN_SECONDS = 60.0
+_WEEK = 7 * 86_400.0
 
 
 @dataclass
@@ -123,8 +135,6 @@ class Discovery:
         self._outstanding: dict[int, Outstanding] = {}
         self._found_not_kept: set[int] = set()
         self.tally = RunTally()
-        self._blind = 0
-        self._next_at_start = memory.next_id
         #: The gaps due a probe, and when that was judged (None: judge again).
         self._due: list[Gap] | None = None
         self._due_at = 0.0
@@ -157,7 +167,7 @@ class Discovery:
             if elapsed > self.policy.rate_window_seconds:
                 break
             if elapsed >= self.policy.rate_min_seconds:
-                measured = max(measured, (top - number) / elapsed)
+                measured = (top - number) / elapsed  # the longest span in the window
         if measured:
             known = self.memory.rate
             self.memory.rate = measured if not known else known + 0.3 * (measured - known)
@@ -175,31 +185,53 @@ class Discovery:
         base = self._highest_ours
         cap = self.policy.cap_gaps / self.share
         counter = self.counter(now)
-        if counter is None:  # no speed yet: look twice as far as the last run looked
-            return base + max(math.ceil(cap), 2 * (self._next_at_start - 1 - base), 1)
+        if counter is None:
+            # No speed yet (a first run from an old scan_start_id): while nothing is
+            # found, look twice as far as has been looked; before any interview of ours is
+            # found at all, at most `blind_limit` IDs a day since the scan began.
+            looked = self.memory.next_id - 1 - base
+            reach = base + max(math.ceil(cap), 2 * looked, 1)
+            if not self._anchors and self._highest_ours < self.start:
+                began = min((g.probed_at for g in self.memory.gaps if g.probed_at), default=now)
+                days = 1 + int(max(0.0, now - began) // 86_400)
+                reach = min(reach, self.start - 1 + self.policy.blind_limit * days)
+            return reach
         ahead = counter - base
-        # Half the way to where the counter should be, at least `cap`: a long run of
-        # other organisations' IDs is crossed in a few runs, and a counter that slowed
-        # down is overtaken by little.
-        span = min(ahead, max(cap, ahead / 2))
+        # Half the way to where the counter should be, at least `cap`; and past `cap`
+        # only as the counter keeps busy without one of ours: the bound doubles with each
+        # doubling of that time. A long run of other organisations' IDs is crossed within
+        # the hour; a counter that rests (a night, a weekend) is overtaken by little.
+        busy = self.active_seconds(self._anchors[-1][1], now)
+        doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
+        span = min(ahead, max(cap, ahead / 2), math.ldexp(cap, min(doublings, 40)))
         return base + max(1, math.ceil(span))
 
     def active(self, instant: float) -> bool:
-        """True if the counter moves in this hour of the week (or none is learnt yet)."""
-        hours = self._hours
-        return not hours or bool(hours >> _hour_of_week(instant) & 1)
+        """True unless the counter rests in this hour of the week, as far as is known.
 
-    @property
-    def _hours(self) -> int:
-        """The counter's hours once a few are learnt (0: too few yet, every hour counts)."""
-        hours = self.memory.hours
-        return hours if hours.bit_count() >= self.policy.hours_to_learn else 0
+        An hour counts as resting once our interviews' span covered it often enough that
+        several of ours would have been created in it if the counter moved then, and none
+        was; an hour not covered enough yet counts as busy.
+        """
+        memory = self.memory
+        rate = self.rate
+        if not memory.hours or not self._anchors or not rate:
+            return True
+        hour = _hour_of_week(instant)
+        if memory.hours >> hour & 1:
+            return True
+        covered = self._anchors[-1][1] - memory.hours_since
+        offset = (hour - _hour_of_week(memory.hours_since)) % HOURS_A_WEEK * 3600.0
+        if offset > covered:
+            return True
+        times = 1 + (covered - offset) // _WEEK
+        return times * self.share * rate * 3600.0 < self.policy.resting_evidence
 
     def active_seconds(self, start: float, end: float) -> float:
         """How much of `start`..`end` falls in hours in which the counter moves."""
         if end <= start:
             return 0.0
-        if not self._hours:
+        if not self.memory.hours:
             return end - start
         total, moment = 0.0, start
         limit = start + 2 * 7 * 86_400  # two weeks say it all: the mask repeats weekly
@@ -230,11 +262,6 @@ class Discovery:
                 self._highest_ours = max(self._highest_ours, interview_id)
                 reach = self.reach(now)
                 continue
-            if not self._anchors:
-                self._blind += 1
-                if self._blind > self.policy.blind_limit:
-                    memory.next_id -= 1
-                    return None
             self._outstanding[interview_id] = Outstanding(now, 0)
             self.tally.probes += 1
             return interview_id
@@ -341,6 +368,8 @@ class Discovery:
         self._anchors.insert(index, (interview_id, created_at))
         self._due = None
         self.memory.hours |= 1 << _hour_of_week(created_at)
+        if not self.memory.hours_since or created_at < self.memory.hours_since:
+            self.memory.hours_since = created_at
         if index == len(self._anchors) - 1:
             self._measure_rate()
         self._highest_ours = max(self._highest_ours, interview_id)
@@ -411,6 +440,7 @@ class Discovery:
             memory.settled,
             memory.rate,
             memory.hours,
+            memory.hours_since,
         )
         for interview_id in sorted({*self._outstanding, *self._found_not_kept}):
             add_to_gaps(gaps, interview_id, 0.0, 0, self.policy.margin_seconds)
@@ -425,7 +455,7 @@ class Discovery:
             if rate
             else "the platform's pace is not known yet (it takes two of our interviews)"
         )
-        hours = self._hours.bit_count()
+        hours = self.memory.hours.bit_count()
         learnt = f" ({hours} hours of the week)" if hours else ""
         return (
             f"ID discovery from {self.start:,} (scan_start_id): "

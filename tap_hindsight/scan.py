@@ -15,7 +15,7 @@ keeps (`tap_hindsight.discovery` explains the rules):
   moves (those in which our interviews were created).
 
 Stored as one short string,
-`n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00`:
+`n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00@3k2d10`:
 times in base-36 seconds since 2020-01-01T00:00:00Z. In steady state that is tens of
 bytes; the gaps are bounded by the IDs still open.
 """
@@ -67,8 +67,10 @@ class ScanMemory:
     #: The counter's speed while it moves (IDs a second; 0: not measured yet).
     rate: float = 0.0
     #: The hours of the week (UTC, bit 0: Monday 00:00) in which one of our interviews
-    #: was created: when the counter moves. 0: not learnt yet (every hour counts).
+    #: was created: when the counter moves (used once they span a week).
     hours: int = 0
+    #: When the earliest of those interviews was created: a week of them says it all.
+    hours_since: float = 0.0
 
     @property
     def open_ids(self) -> int:
@@ -94,7 +96,7 @@ class ScanMemory:
         if self.rate:
             parts.append(f"r{self.rate * 3600:.4g}")
         if self.hours:
-            parts.append(f"w{self.hours:x}")
+            parts.append(f"w{self.hours:x}@{_time(self.hours_since)}")
         return ";".join(parts)
 
     @classmethod
@@ -137,7 +139,8 @@ def _memory_from_fields(fields: dict[str, str]) -> ScanMemory:
     if "r" in fields:
         memory.rate = float(fields["r"]) / 3600
     if "w" in fields:
-        memory.hours = int(fields["w"], 16)
+        mask, _, since = fields["w"].partition("@")
+        memory.hours, memory.hours_since = int(mask, 16), _instant(since or "0")
     if "s" in fields:
         ours, _, settled = fields["s"].partition("/")
         memory.ours, memory.settled = int(ours), int(settled)

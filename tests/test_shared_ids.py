@@ -95,3 +95,11 @@ def test_the_simulator_serves_a_shared_id_space_to_the_tap(start_simulator, tmp_
     again = run_tap(tmp_path, tap_config(simulator, created_later))
     assert again.returncode == 0, again.stderr
     assert sorted(again.records_by_id()) == created_later
+
+
+def test_a_burst_of_other_organisations_ids_names_none_of_ours():
+    space = SharedIdSpace(1, {"acme": 1.0})
+    burst = space.create(50, START, spread_seconds=10.0, others=True)
+    ours = space.create(5, START + 20.0)
+    assert all(space.owner(i) is None for i in burst)
+    assert space.ids_of("acme") == ours

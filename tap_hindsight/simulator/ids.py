@@ -51,10 +51,14 @@ class SharedIdSpace:
         """The ID the platform hands out next (its counter)."""
         return self.first_id + len(self._owners)
 
-    def create(self, count: int, at: float, spread_seconds: float = 0.0) -> list[int]:
+    def create(
+        self, count: int, at: float, spread_seconds: float = 0.0, *, others: bool = False
+    ) -> list[int]:
         """Hand out `count` IDs created evenly over `spread_seconds` from `at` (epoch s).
 
         Creation instants never go backwards: an ID's instant is at least its predecessor's.
+        With `others`, every one goes to organisations this space does not name (a burst
+        of other organisations' interviews).
         """
         if count < 0 or spread_seconds < 0:
             msg = "count and spread_seconds cannot be negative"
@@ -64,7 +68,7 @@ class SharedIdSpace:
         first = self.next_id
         for index in range(count):
             draw = self._random.random()
-            owner = bisect.bisect_right(self._bounds, draw)
+            owner = _OTHERS if others else bisect.bisect_right(self._bounds, draw)
             self._owners.append(owner if owner < len(self.names) else _OTHERS)
             self._created.append(start + index * step)
         return list(range(first, first + count))
