@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tap_hindsight.counter import Discovery
+from tap_hindsight.discovery import Discovery
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.simulator.ids import SharedIdSpace
 

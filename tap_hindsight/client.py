@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -64,6 +65,9 @@ class Attempts:
     requests_sent: int = 0
     rate_limited: int = 0
     budget_pauses: int = 0
+    #: The API's clock when it last answered (its `Date` header, epoch seconds; None:
+    #: no such header). Discovery compares it with `created_at`, from the same clock.
+    server_time: float | None = None
 
 
 @dataclass
@@ -97,6 +101,16 @@ class PageResult(Attempts):
     page_index: int
     outcome: Outcome = Outcome.CANCELLED
     deals: list[dict[str, Any]] | None = None
+
+
+def server_time(date: str | None) -> float | None:
+    """An HTTP `Date` header as epoch seconds (None: missing or not a date)."""
+    if not date:
+        return None
+    try:
+        return parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 class ApiKeyRejectedError(Exception):
@@ -291,6 +305,7 @@ class HindsightClient:
             )
             with response:
                 body = _read_capped(response)
+                result.server_time = server_time(response.headers.get("Date"))
                 self._watch_budget(result, response, ticket)
                 if self._classify(request, response, body, result):
                     return parse(response, body)

@@ -1,39 +1,327 @@
-"""ID discovery: probing ascending IDs for interviews no config lists. Pure: no I/O."""
+"""ID discovery in an ID space shared by every organisation. Pure: no I/O.
+
+Hindsight hands out interview IDs from one ascending counter for every organisation, and
+`GET /interviews/{id}` answers 404 both for another organisation's ID and for one not
+created yet. Discovery probes IDs from `scan_start_id` up and uses what the API gives:
+
+- Proof: IDs ascend with `created_at`, so an ID below one of our interviews existed when
+  that interview was created. A 404 from a probe sent after that instant (plus a margin
+  for the two clocks) is final: the ID is another organisation's and is never probed
+  again. A 404 without such a proof leaves the ID open (a gap); it is probed once more
+  after one of our interviews above it appears, and then it is final.
+- Speed and rest: our interviews say where the counter was when each was created (the
+  anchors) and how fast it moves while busy (over spans of 10 minutes to 4 hours). The
+  hours of the week in which ours were created are learnt; an hour in which several of
+  ours would have been created had the counter moved, and none was, counts as resting,
+  so nights and weekends do not move the estimate.
+- Reach: a run probes new IDs half the way to where the counter should be, at least
+  `cap_gaps` expected gaps (cap = cap_gaps / share) beyond our highest interview, and
+  past `cap` only as busy time without one of ours doubles. Before a speed is known (a
+  first run from an old `scan_start_id`), the reach doubles while nothing is found.
+- Open IDs above our highest interview (the tail) may have been probed before they were
+  created: they are probed again at once if that is certain (probed before our highest
+  interview was created), when the counter moves again after resting, or at spacing
+  that doubles from four expected gaps' time (one hour to one day).
+
+Work in progress for issue 23: `benchmarks/discovery.py` drives it through a simulated
+year, and `tests/test_discovery_rules.py` over days of runs; the interviews stream still
+uses `tap_hindsight.discovery` (the fixed tail). What remains before it is wired in: a
+burst of other organisations' IDs is crossed only as fast as the counter's usual speed,
+and interviews created just before a run may wait several runs at a small share.
+
+Answers are reported with `answered` (any answer but 404 means the interview exists) and
+`kept` once its record is out; the state (`stored`) never counts an ID settled before it
+is kept.
+"""
 
 from __future__ import annotations
 
+import math
+import time
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tap_hindsight.scan import HOURS_A_WEEK, MAX_ANCHORS, Gap, ScanMemory
+
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from tap_hindsight.lifecycle import LifecycleState
 
 
+@dataclass(frozen=True)
+class Policy:
+    """How discovery trades requests against delay (fixed; the benchmark measures it)."""
+
+    #: How far the API's `created_at` clock may run ahead of this machine's (seconds).
+    margin_seconds: float = 60.0
+    #: Beyond our highest interview, probe at most this many expected gaps ahead.
+    cap_gaps: float = 2.0
+    #: Open tail IDs are checked again after this many expected gaps' time, then doubling.
+    recheck_gaps: float = 4.0
+    #: Bounds of that spacing (seconds).
+    recheck_min_seconds: float = 3600.0
+    recheck_max_seconds: float = 86400.0
+    #: The counter's speed is measured between our interviews at most this far apart...
+    rate_window_seconds: float = 4 * 3600.0
+    #: ...and at least this far apart (a burst of IDs says little of the speed).
+    rate_min_seconds: float = 10 * 60.0
+    #: An hour of the week counts as one the counter rests in once this many of our
+    #: interviews would have been created in it, had it moved then, and none was.
+    resting_evidence: float = 3.0
+    #: Past `cap`, the bound on the reach doubles after this long busy without one of
+    #: ours, then after twice as long, and so on (seconds).
+    doubling_seconds: float = 900.0
+    #: Before any interview of ours is found, discovery looks this many IDs past
+    #: `scan_start_id` at most, and as many more each day.
+    blind_limit: int = 1_000
+
+
+POLICY = Policy()
+#: Within a run, which gaps are due is judged again after this long or a new anchor.
+_RESCAN_SECONDS = 60.0
+#: A `Date` header counts whole seconds: the answer was decided up to this much before.
+_DATE_SLACK = 2.0
+_WEEK = 7 * 86_400.0
+
+
+@dataclass
+class Outstanding:
+    """A probe in flight: when it was sent, and how often its ID was checked before."""
+
+    sent_at: float
+    checks: int
+
+
+@dataclass
+class RunTally:
+    """What discovery did in one run."""
+
+    probes: int = 0
+    rechecks: int = 0
+    found: int = 0
+    settled: int = 0
+
+
 class Discovery:
-    """Probes ascending IDs; stops after `max_misses` IDs in a row answer not found.
+    """Which IDs to probe next, and what their answers prove."""
 
-    IDs are handed out in ascending order by Hindsight (shared by all organisations, so
-    another organisation's IDs answer 404 too). The scan stops once `max_misses` IDs above
-    the highest one known to exist are all not found. Probes are issued while earlier ones
-    are still in flight; each answer is reported with `found` or `missed`, on the thread
-    that consumes the results.
-    """
-
-    def __init__(self, start: int, max_misses: int, known: LifecycleState, skip: set[int]) -> None:
-        """Probe from `start`; IDs the state knows count as found; `skip` are fetched anyway."""
-        self.next_id = start
-        self.max_misses = max_misses
-        self.highest_found = start - 1
-        #: The highest found ID whose record was emitted (or is known from state): the
-        #: next run may start above it without losing one.
-        self.highest_kept = start - 1
-        self._found_not_kept: set[int] = set()
+    def __init__(  # noqa: PLR0913 (the run's inputs, each named)
+        self,
+        start: int,
+        memory: ScanMemory | None,
+        known: LifecycleState,
+        skip: Iterable[int] = (),
+        *,
+        clock: Callable[[], float] = time.time,
+        policy: Policy = POLICY,
+    ) -> None:
+        """Probe from `start` (or where `memory` left off); `known` IDs are ours already."""
+        self.start = start
+        self.policy = policy
+        self._clock = clock
+        memory = memory if memory is not None else ScanMemory(start)
+        memory.next_id = max(memory.next_id, start)
+        memory.gaps = [
+            Gap(max(gap.low, start), gap.high, gap.probed_at, gap.checks)
+            for gap in memory.gaps
+            if gap.high >= start and gap.low < memory.next_id
+        ]
+        self.memory = memory
+        #: Our interviews with their creation instants, ascending by ID.
+        self._anchors: list[tuple[int, float]] = sorted(memory.anchors)
+        self._highest_ours = max([start - 1, *(i for i, _ in self._anchors)])
         self._known = known
-        self._skip = skip
-        self._outstanding: set[int] = set()
-        self.probes = 0
-        self.found = 0
+        self._skip = set(skip)
+        self._outstanding: dict[int, Outstanding] = {}
+        self._found_not_kept: set[int] = set()
+        self.tally = RunTally()
+        #: Whether this run already tried `sense` (once a run at most).
+        self.sensed = False
+        #: Seconds of each hour of the week our interviews' span covered, and the span.
+        self._covered: tuple[tuple[float, float], list[float]] | None = None
+        #: The gaps due a probe, and when that was judged (None: judge again).
+        self._due: list[Gap] | None = None
+        self._due_at = 0.0
+        self.started_at = clock()
+        self.reach_at_start = self.reach(self.started_at)
+
+    # What is known ------------------------------------------------------------------------
+
+    @property
+    def share(self) -> float:
+        """The estimated share of the counter's IDs that are ours (0 to 1)."""
+        return (self.memory.ours + 1) / (self.memory.settled + 2)
+
+    @property
+    def rate(self) -> float | None:
+        """The counter's speed while it moves, IDs a second (None: not measured yet)."""
+        return self.memory.rate or None
+
+    def _measure_rate(self) -> None:
+        """Fold the speed since our recent interviews into the estimate (a new top anchor).
+
+        The fastest speed measured between our interviews `rate_min_seconds` to
+        `rate_window_seconds` apart: a span across a night says little of the next hour.
+        """
+        anchors = self._anchors
+        top, top_at = anchors[-1]
+        measured = 0.0
+        for number, created in reversed(anchors[:-1]):
+            elapsed = top_at - created
+            if elapsed > self.policy.rate_window_seconds:
+                break
+            if elapsed >= self.policy.rate_min_seconds:
+                measured = (top - number) / elapsed  # the longest span in the window
+        if measured:
+            known = self.memory.rate
+            self.memory.rate = measured if not known else known + 0.3 * (measured - known)
+
+    def counter(self, now: float) -> float | None:
+        """Where the counter should be at `now` (None: no speed known yet)."""
+        rate = self.rate
+        if rate is None or not self._anchors:
+            return None
+        top, top_at = self._anchors[-1]
+        return top + rate * self.active_seconds(top_at, now)
+
+    def reach(self, now: float) -> int:
+        """The highest ID worth probing at `now`."""
+        base = self._highest_ours
+        cap = self.policy.cap_gaps / self.share
+        counter = self.counter(now)
+        if counter is None:
+            # No speed yet (a first run from an old scan_start_id): while nothing is
+            # found, look twice as far as has been looked; before any interview of ours is
+            # found at all, at most `blind_limit` IDs a day since the scan began.
+            looked = self.memory.next_id - 1 - base
+            reach = base + max(math.ceil(cap), 2 * looked, 1)
+            if not self._anchors and self._highest_ours < self.start:
+                began = min((g.probed_at for g in self.memory.gaps if g.probed_at), default=now)
+                days = 1 + int(max(0.0, now - began) // 86_400)
+                reach = min(reach, self.start - 1 + self.policy.blind_limit * days)
+            return reach
+        ahead = counter - base
+        # Half the way to where the counter should be, at least `cap`; and past `cap`
+        # only as the counter keeps busy without one of ours: the bound doubles with each
+        # doubling of that time. A long run of other organisations' IDs is crossed within
+        # the hour; a counter that rests (a night, a weekend) is overtaken by little.
+        busy = self.active_seconds(self._anchors[-1][1], now)
+        doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
+        span = min(ahead, max(cap, ahead / 2), math.ldexp(cap, min(doublings, 40)))
+        return base + max(1, math.ceil(span))
+
+    def active(self, instant: float) -> bool:
+        """True unless the counter rests in this hour of the week, as far as is known.
+
+        An hour counts as resting once our interviews' span covered it long enough that
+        several of ours would have been created in it if the counter moved then, and none
+        was; an hour not covered enough yet counts as busy.
+        """
+        memory = self.memory
+        rate = self.rate
+        if not memory.hours or not self._anchors or not rate:
+            return True
+        hour = _hour_of_week(instant)
+        if memory.hours >> hour & 1:
+            return True
+        covered = self._coverage()[hour]
+        return covered * self.share * rate < self.policy.resting_evidence
+
+    def _coverage(self) -> list[float]:
+        """Seconds of each hour of the week that our interviews' span covered."""
+        memory = self.memory
+        key = (memory.hours_since, self._anchors[-1][1])
+        if self._covered is None or self._covered[0] != key:
+            seconds = [0.0] * HOURS_A_WEEK
+            moment, end = key[0], min(key[1], key[0] + 4 * _WEEK)
+            while moment < end:
+                hour_end = (moment // 3600 + 1) * 3600
+                seconds[_hour_of_week(moment)] += min(hour_end, end) - moment
+                moment = hour_end
+            self._covered = (key, seconds)
+        return self._covered[1]
+
+    def active_seconds(self, start: float, end: float) -> float:
+        """How much of `start`..`end` falls in hours in which the counter moves."""
+        if end <= start:
+            return 0.0
+        if not self.memory.hours:
+            return end - start
+        total, moment = 0.0, start
+        limit = start + 2 * 7 * 86_400  # two weeks say it all: the mask repeats weekly
+        while moment < min(end, limit):
+            hour_end = (moment // 3600 + 1) * 3600
+            if self.active(moment):
+                total += min(hour_end, end) - moment
+            moment = hour_end
+        if end > limit:
+            total += (end - limit) * (total / (limit - start))
+        return total
+
+    # Choosing probes ----------------------------------------------------------------------
+
+    def next_probe(self) -> int | None:
+        """The next ID to probe now; None if none now (ask again after an answer)."""
+        now = self._clock()
+        recheck = self._next_recheck(now)
+        if recheck is not None:
+            return recheck
+        memory = self.memory
+        reach = self.reach(now)
+        while memory.next_id <= reach:
+            interview_id = memory.next_id
+            memory.next_id += 1
+            if self._exists_already(interview_id):
+                memory.count(ours=True)
+                self._highest_ours = max(self._highest_ours, interview_id)
+                reach = self.reach(now)
+                continue
+            self._outstanding[interview_id] = Outstanding(now, 0)
+            self.tally.probes += 1
+            return interview_id
+        return None
+
+    def sense(self) -> int | None:
+        """One probe to learn the API's clock when nothing is due by this machine's.
+
+        The lowest open ID above our highest interview is checked again (or the next new
+        ID): its answer's `Date` sets the clock (`ServerClock`), and what is due is judged
+        again by it. Sent once a run, only if `clock_known` is False at first.
+        """
+        self.sensed = True
+        if not self._outstanding and self._clock_unsampled():
+            now = self._clock()
+            tail = [gap for gap in self.memory.gaps if gap.low > self._highest_ours]
+            if tail:
+                gap = tail[0]
+                interview_id = gap.low
+                self._take_out_of_gaps(interview_id)
+                self._outstanding[interview_id] = Outstanding(now, gap.checks + 1)
+                self.tally.rechecks += 1
+                return interview_id
+            interview_id = self.memory.next_id
+            self.memory.next_id += 1
+            if self._exists_already(interview_id):
+                return None
+            self._outstanding[interview_id] = Outstanding(now, 0)
+            self.tally.probes += 1
+            return interview_id
+        return None
+
+    def _clock_unsampled(self) -> bool:
+        sampled = getattr(self._clock, "sampled", True)
+        return not sampled
+
+    @property
+    def idle(self) -> bool:
+        """No probe in flight: a None from `next_probe` means discovery is done."""
+        return not self._outstanding
+
+    def is_probe(self, interview_id: int) -> bool:
+        """True if this ID was sent as a probe and not answered yet."""
+        return interview_id in self._outstanding
 
     def _exists_already(self, interview_id: int) -> bool:
         known = self._known
@@ -44,58 +332,323 @@ class Discovery:
             or interview_id in self._skip
         )
 
-    def next_probe(self) -> int | None:
-        """The next ID to probe; None if none now (or ever, once nothing is outstanding)."""
-        while self.next_id <= self.highest_found + self.max_misses:
-            interview_id = self.next_id
-            self.next_id += 1
-            if self._exists_already(interview_id):
-                self.highest_found = max(self.highest_found, interview_id)
-                if interview_id not in self._skip:  # known from state: already kept
-                    self.highest_kept = max(self.highest_kept, interview_id)
+    def _next_recheck(self, now: float) -> int | None:
+        """The lowest open ID due another probe, taken out of its gap."""
+        if self._due is None or now - self._due_at >= _RESCAN_SECONDS:
+            self._rescan(now)
+        due = self._due
+        assert due is not None  # noqa: S101 (set by _rescan)
+        while due and due[0].low > due[0].high:
+            due.pop(0)
+        if not due:
+            return None
+        gap = due[0]
+        interview_id = gap.low
+        gap.low += 1
+        if gap.low > gap.high:
+            due.pop(0)
+            self.memory.gaps.remove(gap)
+        self._outstanding[interview_id] = Outstanding(now, gap.checks + 1)
+        self.tally.rechecks += 1
+        return interview_id
+
+    def _rescan(self, now: float) -> None:
+        """Settle the gaps proven another organisation's, and list those due a probe."""
+        kept: list[Gap] = []
+        due: list[Gap] = []
+        for gap in self.memory.gaps:
+            verdict = self._verdict(gap, now)
+            if verdict == "settled":
+                self.memory.settled += len(gap)
+                self.tally.settled += len(gap)
                 continue
-            self._outstanding.add(interview_id)
-            self.probes += 1
-            return interview_id
-        return None
+            kept.append(gap)
+            if verdict == "due":
+                due.append(gap)
+        self.memory.gaps = kept
+        self._due, self._due_at = due, now
 
-    @property
-    def finished(self) -> bool:
-        """No probe in flight and none left to send."""
-        return not self._outstanding and self.next_id > self.highest_found + self.max_misses
+    def _verdict(self, gap: Gap, now: float) -> str:  # noqa: PLR0911 (a decision table)
+        """`settled` (proven foreign), `due` (probe again now) or `wait`."""
+        if not gap.probed_at:
+            return "due"
+        above = self._anchor_above(gap.high)
+        margin = self.policy.margin_seconds
+        if above is not None:
+            if gap.probed_at >= above + margin:
+                return "settled"
+            return "due" if now >= above + margin else "wait"
+        if gap.low > self.reach(now):
+            return "wait"
+        if self._anchors and gap.probed_at < self._anchors[-1][1] + margin:
+            return "due"  # probed before our highest interview was created: too early
+        if self.active(now) and not self.active(gap.probed_at):
+            return "due"  # probed while the counter rested, and it moves again
+        return "due" if now - gap.probed_at >= self._recheck_after(gap.checks) else "wait"
 
-    def is_probe(self, interview_id: int) -> bool:
-        """True if this ID was sent as a probe and not answered yet."""
-        return interview_id in self._outstanding
+    def _anchor_above(self, interview_id: int) -> float | None:
+        """When the lowest of our interviews above `interview_id` was created (None: none)."""
+        index = bisect_right(self._anchors, (interview_id, math.inf))
+        return self._anchors[index][1] if index < len(self._anchors) else None
 
-    def answered(self, interview_id: int, *, exists: bool) -> None:
-        """Record a probe's answer: it exists (any answer but 404) or was not found."""
-        self._outstanding.discard(interview_id)
+    def _recheck_after(self, checks: int) -> float:
+        policy = self.policy
+        rate = self.rate
+        expected_gap = policy.recheck_max_seconds if not rate else 1.0 / (self.share * rate)
+        gap_seconds: float = expected_gap * policy.recheck_gaps
+        base = min(max(gap_seconds, policy.recheck_min_seconds), policy.recheck_max_seconds)
+        return min(math.ldexp(base, min(checks, 60)), policy.recheck_max_seconds)
+
+    # Answers ------------------------------------------------------------------------------
+
+    def observed(self, interview_id: int, created_at: float) -> None:
+        """One of our interviews and its creation instant (from any record fetched)."""
+        if (
+            self._anchors
+            and self._anchors[-1][0] < interview_id
+            and created_at < (self._anchors[-1][1])
+        ):
+            return  # a creation instant that contradicts the counter: not an anchor
+        index = bisect_left(self._anchors, (interview_id, -math.inf))
+        if index < len(self._anchors) and self._anchors[index][0] == interview_id:
+            return
+        self._anchors.insert(index, (interview_id, created_at))
+        self._due = None
+        self.memory.hours |= 1 << _hour_of_week(created_at)
+        if not self.memory.hours_since or created_at < self.memory.hours_since:
+            self.memory.hours_since = created_at
+        if index == len(self._anchors) - 1:
+            self._measure_rate()
+        self._highest_ours = max(self._highest_ours, interview_id)
+        self._take_out_of_gaps(interview_id)
+
+    def answered(
+        self,
+        interview_id: int,
+        *,
+        exists: bool,
+        created_at: float | None = None,
+        answered_at: float | None = None,
+    ) -> None:
+        """A probe's answer: the interview exists (any answer but 404) or not.
+
+        `answered_at` is the API's clock when it answered (its `Date` header): a 404 is
+        judged against `created_at` on that same clock, a little before it (the header
+        counts whole seconds). Without it, the instant the probe was sent, on this
+        machine's clock, within `margin_seconds` of the API's.
+        """
+        sent = self._outstanding.pop(interview_id, None)
+        if sent is None:
+            return
+        if answered_at is not None:
+            sent = Outstanding(answered_at - _DATE_SLACK, sent.checks)
         if exists:
-            self.found += 1
-            self.highest_found = max(self.highest_found, interview_id)
+            self.tally.found += 1
+            self.memory.count(ours=True)
             self._found_not_kept.add(interview_id)
+            self._highest_ours = max(self._highest_ours, interview_id)
+            if created_at is not None:
+                self.observed(interview_id, created_at)
+            return
+        above = self._anchor_above(interview_id)
+        if above is not None and sent.sent_at >= above + self.policy.margin_seconds:
+            self.memory.count(ours=False)
+            self.tally.settled += 1
+            return
+        self._add_to_gaps(interview_id, sent.sent_at, sent.checks)
+
+    def unsent(self, interview_id: int) -> None:
+        """A probe that was never answered (the run stopped): it is probed again."""
+        if self._outstanding.pop(interview_id, None) is not None:
+            self._add_to_gaps(interview_id, 0.0, 0)
 
     def kept(self, interview_id: int) -> None:
-        """A found probe's outcome is in the state now (called after its record went out)."""
-        if interview_id in self._found_not_kept:
-            self._found_not_kept.discard(interview_id)
-            self.highest_kept = max(self.highest_kept, interview_id)
+        """A found probe's record is out: the state may count it settled."""
+        self._found_not_kept.discard(interview_id)
 
-    @property
-    def resume_at(self) -> int:
-        """Where the next run's scan starts: above the highest found ID already kept.
+    # Gaps ---------------------------------------------------------------------------------
 
-        Not above the highest found: a run stopped between an answer and its record must
-        probe that ID again, or it would never be seen.
-        """
-        return self.highest_kept + 1
+    def _add_to_gaps(self, interview_id: int, probed_at: float, checks: int) -> None:
+        add_to_gaps(self.memory.gaps, interview_id, probed_at, checks, self.policy.margin_seconds)
+
+    def _take_out_of_gaps(self, interview_id: int) -> None:
+        self._due = None
+        gaps = self.memory.gaps
+        index = bisect_right(gaps, interview_id, key=lambda gap: gap.low) - 1
+        if index < 0 or gaps[index].high < interview_id:
+            return
+        gap = gaps[index]
+        if gap.low == gap.high:
+            del gaps[index]
+        elif interview_id == gap.low:
+            gap.low += 1
+        elif interview_id == gap.high:
+            gap.high -= 1
+        else:
+            gaps.insert(index + 1, Gap(interview_id + 1, gap.high, gap.probed_at, gap.checks))
+            gap.high = interview_id - 1
+
+    # State --------------------------------------------------------------------------------
+
+    def stored(self) -> ScanMemory:
+        """What the state keeps now: probes in flight and found IDs not yet kept stay open."""
+        memory = self.memory
+        gaps = [Gap(g.low, g.high, g.probed_at, g.checks) for g in memory.gaps]
+        snapshot = ScanMemory(
+            memory.next_id,
+            gaps,
+            thin(self._anchors),
+            memory.ours,
+            memory.settled,
+            memory.rate,
+            memory.hours,
+            memory.hours_since,
+        )
+        for interview_id in sorted({*self._outstanding, *self._found_not_kept}):
+            add_to_gaps(gaps, interview_id, 0.0, 0, self.policy.margin_seconds)
+        return snapshot
+
+    def describe(self) -> str:
+        """The start-of-run line: what discovery knows."""
+        memory = self.memory
+        rate = self.rate
+        speed = (
+            f"the platform hands out about {rate * 3600:,.0f} IDs an hour while it is busy"
+            if rate
+            else "the platform's pace is not known yet (it takes two of our interviews)"
+        )
+        hours = self.memory.hours.bit_count()
+        learnt = f" ({hours} hours of the week)" if hours else ""
+        return (
+            f"ID discovery from {self.start:,} (scan_start_id): "
+            f"{self.settled_ids():,} IDs settled, {memory.open_ids:,} open, new IDs from "
+            f"{memory.next_id:,}; about {self.share:.1%} of IDs are this organisation's; "
+            f"{speed}{learnt}"
+        )
+
+    def settled_ids(self) -> int:
+        """IDs from `scan_start_id` up that discovery will not probe again."""
+        return max(0, self.memory.next_id - self.start - self.memory.open_ids)
+
+    def summary(self) -> str:
+        """The end-of-run line: what discovery spent and what it knows now."""
+        tally = self.tally
+        return (
+            f"ID discovery summary: {tally.probes + tally.rechecks:,} probes "
+            f"({tally.probes:,} new IDs, {tally.rechecks:,} open IDs checked again), "
+            f"{tally.found:,} interviews found; {self.settled_ids():,} IDs settled, "
+            f"{self.memory.open_ids:,} open, new IDs from {self.memory.next_id:,}; "
+            f"about {self.share:.1%} of IDs are this organisation's"
+        )
+
+    def behind(self, now: float) -> int:
+        """IDs within reach that this run left unprobed, or open and due another probe."""
+        unprobed = max(0, self.reach(now) - self.memory.next_id + 1)
+        due = sum(len(gap) for gap in self.memory.gaps if self._verdict(gap, now) == "due")
+        return unprobed + due
+
+
+class ServerClock:
+    """The API's clock, as its `Date` headers show it: this machine's, plus their gap."""
+
+    def __init__(self) -> None:
+        """Until an answer says otherwise, the two clocks agree."""
+        self.offset = 0.0
+        #: Whether an answer's `Date` has been seen.
+        self.sampled = False
+
+    def saw(self, server_time: float | None) -> None:
+        """An answer's `Date` (epoch seconds; None: the answer had none)."""
+        if server_time is not None:
+            self.offset = server_time - time.time()
+            self.sampled = True
+
+    def __call__(self) -> float:
+        """Now, on the API's clock."""
+        return time.time() + self.offset
+
+
+def _hour_of_week(instant: float) -> int:
+    """0 for Monday 00:00-00:59 UTC, up to 167 (1970-01-01 was a Thursday)."""
+    return int((instant // 3600 + 3 * 24) % HOURS_A_WEEK)
+
+
+def thin(anchors: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """The anchors worth keeping, highest first.
+
+    The top, then older ones ever further apart in time (10 minutes, then four times as
+    far each): enough to measure the speed over the last minutes and hours.
+    """
+    if not anchors:
+        return []
+    kept = [anchors[-1]]
+    spacing = 600.0
+    for anchor in reversed(anchors[:-1]):
+        if len(kept) == MAX_ANCHORS:
+            break
+        if anchor[1] <= kept[-1][1] - spacing:
+            kept.append(anchor)
+            spacing *= 4
+    return kept
+
+
+def add_to_gaps(
+    gaps: list[Gap], interview_id: int, probed_at: float, checks: int, merge_seconds: float
+) -> None:
+    """Add one open ID, joining the gap just below it if probed at about the same time."""
+    index = bisect_left(gaps, interview_id, key=lambda gap: gap.low)
+    before = gaps[index - 1] if index > 0 else None
+    after = gaps[index] if index < len(gaps) else None
+
+    def joins(gap: Gap | None, edge: int) -> bool:
+        return (
+            gap is not None
+            and edge == interview_id
+            and gap.checks == checks
+            and bool(gap.probed_at) == bool(probed_at)
+            and abs(gap.probed_at - probed_at) <= merge_seconds
+        )
+
+    if before is not None and joins(before, before.high + 1):
+        before.high = interview_id
+        before.probed_at = min(before.probed_at, probed_at)
+        if after is not None and joins(after, after.low - 1):  # it closed the hole
+            before.high = after.high
+            before.probed_at = min(before.probed_at, after.probed_at)
+            del gaps[index]
+        return
+    if after is not None and joins(after, after.low - 1):
+        after.low = interview_id
+        after.probed_at = min(after.probed_at, probed_at)
+        return
+    gaps.insert(index, Gap(interview_id, interview_id, probed_at, checks))
 
 
 def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:
-    """The IDs to fetch, then the probes; None means "wait for answers, then ask again"."""
-    yield from ids
-    if discovery is None:
-        return
-    while not discovery.finished:
-        yield discovery.next_probe()
+    """The IDs to fetch and the probes, alternating while both have work.
+
+    Neither starves the other within a run's budget. None means "wait for answers, then
+    ask again".
+    """
+    planned = iter(ids)
+    polling = True
+    while True:
+        if polling:
+            interview_id = next(planned, None)
+            if interview_id is None:
+                polling = False
+            else:
+                yield interview_id
+        if discovery is None:
+            if not polling:
+                return
+            continue
+        probe = discovery.next_probe()
+        if probe is None and not discovery.sensed:
+            probe = discovery.sense()  # learn the API's clock: what is due may change
+        if probe is not None:
+            yield probe
+        elif not polling:
+            if discovery.idle:
+                return
+            yield None

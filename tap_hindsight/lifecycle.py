@@ -10,7 +10,8 @@ would miss late transcripts. The state remembers each interview's lifecycle inst
   (`tap_hindsight.polling`);
 - failed IDs: fetched again next run, even if they left the config;
 - out-of-range IDs: created before `start_date`; not fetched again while it holds;
-- where ID discovery (probing ascending IDs) continues next run;
+- what ID discovery (probing ascending IDs) knows: where it goes on, the IDs still open,
+  and what our interviews say of the platform's ID counter (`tap_hindsight.scan`);
 - unsent IDs, per stream: those whose latest record a stream has not emitted because it
   was not selected (a stream selected later gets them: its history, once).
 
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from tap_hindsight.encoding import FINGERPRINT_CHARS, TIME_ORIGIN, RangeSet, base36
 from tap_hindsight.polling import Poll, PollPolicy, next_poll
+from tap_hindsight.scan import ScanMemory
 from tap_hindsight.state import Resumable
 
 if TYPE_CHECKING:
@@ -106,8 +108,9 @@ class LifecycleState:
     out_of_range: RangeSet = field(default_factory=RangeSet)
     #: The start_date the out-of-range IDs were judged against (ISO 8601).
     out_of_range_before: str | None = None
-    #: Where ID discovery continues: one above the highest ID it found.
-    scan_next_id: int | None = None
+    #: What ID discovery knows (`tap_hindsight.scan`); None: it never ran. A state of an
+    #: earlier version kept only `scan_next_id`, where the next scan started.
+    scan: ScanMemory | None = None
     #: Per stream, the IDs whose latest record it has not emitted (it was not selected).
     unsent: dict[str, RangeSet] = field(default_factory=dict)
     #: Each pending entry's stored text, kept with the Poll it was written from: a
@@ -144,14 +147,13 @@ class LifecycleState:
             raise ValueError(msg)
         texts = _stored_texts(stored)
         before = stored.get("out_of_range_before")
-        scan_next = stored.get("scan_next_id")
         state = cls(
             completed=RangeSet.from_text(texts["completed"]),
             pending=_pending_from_text(texts["pending"]),
             failed=RangeSet.from_text(texts["failed"]),
             out_of_range=RangeSet.from_text(texts["out_of_range"]),
             out_of_range_before=before,
-            scan_next_id=scan_next,
+            scan=_scan_from_stored(stored),
             unsent=_unsent_from_stored(stored.get("unsent", {})),
         )
         if version == 1:
@@ -174,8 +176,8 @@ class LifecycleState:
         }
         if self.out_of_range_before is not None:
             stored["out_of_range_before"] = self.out_of_range_before
-        if self.scan_next_id is not None:
-            stored["scan_next_id"] = self.scan_next_id
+        if self.scan is not None:
+            stored["scan"] = self.scan.to_text()
         unsent = {name: ids.to_text() for name, ids in sorted(self.unsent.items()) if len(ids)}
         if unsent:
             stored["unsent"] = unsent
@@ -344,6 +346,22 @@ def _stored_texts(stored: dict[str, Any]) -> dict[str, str]:
         msg = f"'scan_next_id' should be a positive integer, found {scan_next!r}"
         raise ValueError(msg)
     return texts
+
+
+def _scan_from_stored(stored: dict[str, Any]) -> ScanMemory | None:
+    """Discovery's memory: `scan`, or an earlier version's `scan_next_id`.
+
+    Below `scan_next_id`, an earlier version found or passed every ID: they count as
+    settled, and the scan goes on from there.
+    """
+    text = stored.get("scan")
+    if text is not None:
+        if not isinstance(text, str):
+            msg = "'scan' should be a string"
+            raise ValueError(msg)
+        return ScanMemory.from_text(text)
+    scan_next = stored.get("scan_next_id")
+    return None if scan_next is None else ScanMemory(scan_next)
 
 
 def _unsent_from_stored(value: object) -> dict[str, RangeSet]:

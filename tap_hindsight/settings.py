@@ -41,7 +41,6 @@ DEFAULT_REQUESTS_PER_MINUTE = PLAN_LIMITS["essentials"]
 DEFAULT_CONCURRENCY = 8
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
-DEFAULT_SCAN_MAX_MISSES = 25
 DEFAULT_INTERVIEWER_NAMES = ("Paige",)
 DEFAULT_POLL_AGE_RATIO = 0.1
 DEFAULT_MIN_POLL_INTERVAL_MINUTES = 5
@@ -162,19 +161,9 @@ SETTINGS = th.PropertiesList(
         th.IntegerType(minimum=1, maximum=2**53),
         title="Scan start ID",
         description=(
-            "Discover interviews by probing ascending IDs from this one (later runs "
-            "continue above the highest ID found). Each probe is one request; leave unset "
-            "to extract only listed IDs."
-        ),
-    ),
-    th.Property(
-        "scan_max_misses",
-        th.IntegerType(minimum=1, maximum=10_000),
-        default=DEFAULT_SCAN_MAX_MISSES,
-        title="Scan max misses",
-        description=(
-            "Stop probing after this many consecutive IDs answer not found (IDs are shared "
-            "by all Hindsight organisations, so gaps are normal)."
+            "Discover interviews by probing ascending IDs from this one: every interview of "
+            "this organisation at or above it is found, in an ID space shared by every "
+            "organisation. Each probe is one request; leave unset to extract only listed IDs."
         ),
     ),
     th.Property(
@@ -290,7 +279,6 @@ class Settings:
     request_timeout: float
     max_retries: int
     scan_start_id: int | None
-    scan_max_misses: int
     interviewer_names: tuple[str, ...]
     emit_activate_version_messages: bool
     poll_age_ratio: float
@@ -359,7 +347,19 @@ def closest(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
+#: Settings that were removed, and what replaced them.
+REMOVED = {
+    "scan_max_misses": (
+        "removed: ID discovery no longer stops after a fixed number of not-found IDs; it "
+        "follows the platform's ID counter, measured from this organisation's interviews "
+        "(docs/state-and-polling.md, ID discovery). Remove it from the config"
+    ),
+}
+
+
 def _unknown(name: str, properties: Mapping[str, Any]) -> str:
+    if name in REMOVED:
+        return f"{name}: {REMOVED[name]}"
     hint = closest(name, properties)
     return f"{name}: not a setting of {TAP_NAME} (`{TAP_NAME} --about` lists them){hint}"
 
@@ -467,7 +467,6 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
         request_timeout=float(value("request_timeout")),
         max_retries=int(value("max_retries")),
         scan_start_id=None if value("scan_start_id") is None else int(value("scan_start_id")),
-        scan_max_misses=int(value("scan_max_misses")),
         interviewer_names=tuple(name.strip() for name in value("interviewer_names")),
         emit_activate_version_messages=bool(value("emit_activate_version_messages")),
         poll_age_ratio=float(value("poll_age_ratio")),

@@ -12,7 +12,7 @@ from typing_extensions import override
 
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RequestTally
-from tap_hindsight.discovery import Discovery, id_source
+from tap_hindsight.discovery import Discovery, ServerClock, id_source
 from tap_hindsight.encoding import fingerprint
 from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState, RunPlan
 from tap_hindsight.progress import Progress, duration, estimate
@@ -83,6 +83,30 @@ class SyncReport(RequestTally):
         )
 
 
+def tell_discovery(discovery: Discovery, result: FetchResult, *, probe: bool) -> None:
+    """What a fetch says to discovery.
+
+    A probe's answer, and any record's creation instant (where the ID counter was then).
+    """
+    created_at = None
+    if result.outcome is Outcome.OK and result.record is not None:
+        with contextlib.suppress(TypeError, ValueError):
+            created_at = parse_datetime(str(result.record.get("created_at"))).timestamp()
+    if probe:
+        if result.outcome is Outcome.CANCELLED:
+            discovery.unsent(result.interview_id)
+        else:  # a failure is fetched again next run, as a failed ID: it exists
+            exists = result.outcome is not Outcome.NOT_FOUND
+            discovery.answered(
+                result.interview_id,
+                exists=exists,
+                created_at=created_at,
+                answered_at=result.server_time,
+            )
+    elif created_at is not None:
+        discovery.observed(result.interview_id, created_at)
+
+
 def not_due_text(plan: RunPlan) -> str:
     """`3 pending not due yet (the next at 2026-11-29T05:00:00Z, in 1h05m)`."""
     if not plan.not_due or plan.next_due is None:
@@ -146,6 +170,8 @@ class InterviewsStream(CheckpointedStream):
         #: The streams selected in this run (this one and its children).
         self._selected: frozenset[str] = frozenset()
         self._current: _Run | None = None
+        #: The API's clock, as its answers' `Date` headers show it (discovery's clock).
+        self._clock = ServerClock()
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -187,7 +213,7 @@ class InterviewsStream(CheckpointedStream):
             msg = "the interviews bookmark is written only during a run"
             raise RuntimeError(msg)
         if run.discovery is not None:
-            run.lifecycle.scan_next_id = run.discovery.resume_at
+            run.lifecycle.scan = run.discovery.stored()
         return run.lifecycle.to_bookmark()
 
     @override
@@ -218,13 +244,14 @@ class InterviewsStream(CheckpointedStream):
         )
         discovery = None
         if settings.scan_start_id is not None:
-            scan_from = max(settings.scan_start_id, lifecycle.scan_next_id or 0)
-            discovery = Discovery(scan_from, settings.scan_max_misses, lifecycle, set(plan.ids))
+            discovery = Discovery(
+                settings.scan_start_id, lifecycle.scan, lifecycle, plan.ids, clock=self._clock
+            )
         self.report = SyncReport(plan=plan, max_run_minutes=settings.max_run_minutes)
         self.logger.info(
             "%s%s from %s; budget %s, %d requests at a time%s",
             describe_plan(plan, len(lifecycle.completed)),
-            f", then discovering IDs from {discovery.next_id}" if discovery else "",
+            ", with ID discovery (polls and probes take turns)" if discovery else "",
             settings.base_url,
             settings.describe_budget(),
             settings.concurrency,
@@ -233,6 +260,8 @@ class InterviewsStream(CheckpointedStream):
         self.logger.info(
             estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
         )
+        if discovery is not None:
+            self.logger.info("%s", discovery.describe())
         limiter = self.run.limiter
         report = self.report
         progress = Progress(
@@ -247,9 +276,20 @@ class InterviewsStream(CheckpointedStream):
         """Close the client, log the turns' metrics and the summary (also after a failure)."""
         run.client.close()
         self.report_child_metrics()
-        if run.discovery is not None:
-            self.report.probes = run.discovery.probes
-            self.report.discovered = run.discovery.found
+        discovery = run.discovery
+        if discovery is not None:
+            tally = discovery.tally
+            self.report.probes = tally.probes + tally.rechecks
+            self.report.discovered = tally.found
+            self.logger.info("%s", discovery.summary())
+            behind = discovery.behind(self._clock())
+            if behind:
+                self.logger.warning(
+                    "ID discovery could not keep up: %d IDs the platform has probably "
+                    "handed out were not probed in this run (its budget or max_run_minutes "
+                    "ran out first); the next run goes on from there",
+                    behind,
+                )
         if run.client.deadline_reached:
             self.report.deferred = len(run.plan.ids) - run.answered
         self.report.waited_seconds = run.client.limiter.blocked_seconds
@@ -272,9 +312,10 @@ class InterviewsStream(CheckpointedStream):
         report = self.report
         report.count(result)
         interview_id = result.interview_id
+        self._clock.saw(result.server_time)
         probe = discovery is not None and discovery.is_probe(interview_id)
-        if probe and discovery is not None:
-            discovery.answered(interview_id, exists=result.outcome is Outcome.OK)
+        if discovery is not None:
+            tell_discovery(discovery, result, probe=probe)
         if result.outcome is Outcome.CANCELLED:
             return Decision()
         if result.outcome is Outcome.NOT_FOUND:

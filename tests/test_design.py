@@ -14,8 +14,9 @@ TOP = {"tap", "streams", "deal_streams", "plugin", "__main__"}
 LAYERS = [
     {"window", "polling", "redact", "schemas", "transcript", "state"},
     {"records", "encoding", "limiter", "progress"},
-    {"settings", "lifecycle", "deals", "scan"},
-    {"environment", "client", "discovery", "counter"},
+    {"scan"},
+    {"settings", "lifecycle", "deals"},
+    {"environment", "client", "discovery"},
     {"context"},
     {"seams"},
     {"checkpoints"},

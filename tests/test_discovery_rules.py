@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_hindsight.counter import Discovery
+from tap_hindsight.discovery import Discovery
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
 from tap_hindsight.simulator.ids import SharedIdSpace

@@ -106,7 +106,7 @@ def test_base_url_needs_https_except_for_loopback(url, ok):
         ("request_timeout", 0, "must be greater than 0 and at most 3600"),
         ("request_timeout", "never", "must be a number"),
         ("max_retries", -1, "must be a whole number from 0 to 20"),
-        ("scan_max_misses", 0, "must be a whole number from 1 to 10000"),
+        ("scan_start_id", 0, "must be a whole number from 1 to"),
         ("plan", "gold", "must be one of essentials, growth, enterprise"),
         ("interviewer_names", ["Paige", " "], "is not valid"),
         ("interviewer_names", "Paige", "must be a list"),

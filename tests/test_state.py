@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from tap_hindsight.discovery import Discovery, id_source
 from tap_hindsight.encoding import RangeSet, fingerprint
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.polling import Poll, PollPolicy
+from tap_hindsight.scan import ScanMemory
 
 NOW = 1_795_000_000  # 2026-11-18, a fixed clock
 DEFAULTS = PollPolicy.from_settings(0.1, 5, 168)
@@ -62,12 +62,15 @@ def test_state_round_trips_through_its_stored_form():
     state.mark_failed(3001)
     state.mark_out_of_range(901)
     state.out_of_range_before = "2026-01-01T00:00:00+00:00"
-    state.scan_next_id = 3002
+    state.scan = ScanMemory(3002, anchors=[(3001, NOW - 60)])
     state.sent_by(["interview_turns"], 1001, sent=False)
     stored = state.to_bookmark()
     assert json.loads(json.dumps(stored)) == stored
     assert stored["completed"] == "1001-1100"
     assert stored["unsent"] == {"interview_turns": "1001"}
+    again = LifecycleState.from_bookmark(json.loads(json.dumps(stored)))
+    assert again.scan is not None
+    assert again.scan.to_text() == state.scan.to_text()
     assert LifecycleState.from_bookmark(stored) == state
     assert state.pending[2001] == Poll("abc123de", NOW, 7200)
 
@@ -136,62 +139,3 @@ def test_fingerprint_changes_with_any_field():
     assert fingerprint(record) == fingerprint(dict(reversed(list(record.items()))))
     assert fingerprint(record) != fingerprint({**record, "objective": "y"})
     assert fingerprint(record) != fingerprint({**record, "status": "completed"})
-
-
-def drain(discovery, exists):
-    """Answer probes one at a time (as the consumer does), returning the probes sent."""
-    sent = []
-    source = id_source([], discovery)
-    for interview_id in source:
-        assert interview_id is not None
-        sent.append(interview_id)
-        discovery.answered(interview_id, exists=exists(interview_id))
-        discovery.kept(interview_id)
-    return sent
-
-
-def test_discovery_resumes_only_above_found_ids_whose_outcome_was_kept():
-    discovery = Discovery(1, 3, LifecycleState(), skip=set())
-    source = id_source([], discovery)
-    assert [next(source), next(source)] == [1, 2]
-    discovery.answered(1, exists=True)
-    discovery.kept(1)
-    discovery.answered(2, exists=True)  # answered, but stopped before its record went out
-    assert discovery.resume_at == 2
-    discovery.kept(2)
-    assert discovery.resume_at == 3
-
-
-def test_discovery_stops_after_max_misses_in_a_row():
-    existing = {10, 11, 12, 14, 18, 25}
-    discovery = Discovery(10, 4, LifecycleState(), skip=set())
-    sent = drain(discovery, lambda i: i in existing)
-    # 13 is one miss; 18 is found after three (15-17); 25 is never probed: 19-22 missed.
-    assert sent == list(range(10, 23))
-    assert discovery.found == 5
-    assert discovery.resume_at == 19
-
-
-def test_discovery_treats_known_ids_as_existing_without_probing_them():
-    state = LifecycleState()
-    for interview_id in range(10, 20):
-        state.mark_completed(interview_id)
-    discovery = Discovery(10, 3, state, skip={21})
-    sent = drain(discovery, lambda i: i == 22)
-    assert sent == [20, 22, 23, 24, 25]
-    assert discovery.resume_at == 23
-
-
-def test_discovery_waits_for_outstanding_probes_before_giving_up():
-    discovery = Discovery(1, 2, LifecycleState(), skip=set())
-    source = id_source([], discovery)
-    first, second = next(source), next(source)
-    assert (first, second) == (1, 2)
-    assert next(source) is None  # both unanswered: nothing more to send yet
-    discovery.answered(2, exists=True)  # 2 exists: the horizon moves to 4
-    assert next(source) == 3
-    discovery.answered(1, exists=False)
-    discovery.answered(3, exists=False)
-    assert next(source) == 4
-    discovery.answered(4, exists=False)
-    assert next(source, "end") == "end"

@@ -31,6 +31,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
@@ -583,6 +584,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
         """Quiet: tests read counters, not access logs."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header, on the simulator's clock (the one `created_at` follows)."""
+        return formatdate(
+            self.simulator.config.clock() if timestamp is None else timestamp, usegmt=True
+        )
 
     def _send(
         self,
