@@ -32,6 +32,8 @@ from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.simulator.ids import SharedIdSpace
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tap_hindsight.scan import ScanMemory
 
 MINUTE, HOUR, DAY, WEEK = 60, 3600, 86_400, 7 * 86_400
@@ -45,6 +47,17 @@ FIRST_ID = 1_000_000
 SHARES = (0.01, 0.10, 1.00)
 #: Weeks of IDs the platform handed out before the first run (`scan_start_id` is the first).
 BACKLOG_WEEKS = 1
+
+
+class ApiClock:
+    """The simulated clock, read as the tap reads the API's: known once an answer came."""
+
+    def __init__(self, read: Callable[[], float]) -> None:
+        self.read = read
+        self.sampled = False
+
+    def __call__(self) -> float:
+        return self.read()
 
 
 def burst_times(weeks: int) -> list[float]:
@@ -94,7 +107,7 @@ class FixedTail:
             self.highest_found = max(self.highest_found, interview_id)
 
 
-def simulate(  # noqa: PLR0915 (one year, step by step, reads best in one place)
+def simulate(  # noqa: C901, PLR0912, PLR0915 (one year, step by step, reads best in one place)
     share: float, weeks: int, strategy: str, max_misses: int
 ) -> Outcome:
     """Run one strategy (`fixed` or `tap`) through `weeks` of the platform's bursts."""
@@ -126,17 +139,24 @@ def simulate(  # noqa: PLR0915 (one year, step by step, reads best in one place)
         create_until(run_at)
         clock = run_at
         if strategy == "tap":
-            discovery = Discovery(FIRST_ID, memory, lifecycle, clock=lambda: clock)  # noqa: B023
+            api_clock = ApiClock(lambda: clock)  # noqa: B023 (this run's clock)
+            discovery = Discovery(FIRST_ID, memory, lifecycle, clock=api_clock)
         else:
             tail = FixedTail(resume, max_misses)
         for _ in range(PER_RUN):
             create_until(clock)
-            probe = discovery.next_probe() if strategy == "tap" else tail.next_probe()
+            if strategy == "tap":
+                probe = discovery.next_probe()
+                if probe is None and not discovery.sensed:
+                    probe = discovery.sense()  # as the tap does, to learn the API's clock
+            else:
+                probe = tail.next_probe()
             if probe is None:
                 break
             exists = space.answers("acme", probe, clock)
             outcome.probes += 1
             if strategy == "tap":
+                api_clock.sampled = True
                 discovery.answered(probe, exists=exists, created_at=space.created_at(probe))
                 discovery.kept(probe)
             else:

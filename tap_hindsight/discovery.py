@@ -122,6 +122,8 @@ class Discovery:
         self.policy = policy
         self._clock = clock
         memory = memory if memory is not None else ScanMemory(start)
+        if hasattr(clock, "offset") and not getattr(clock, "sampled", True):
+            clock.offset = memory.clock_offset  # the API's clock as the last run saw it
         memory.next_id = max(memory.next_id, start)
         memory.gaps = [
             Gap(max(gap.low, start), gap.high, gap.probed_at, gap.checks)
@@ -288,11 +290,12 @@ class Discovery:
 
         The lowest open ID above our highest interview is checked again (or the next new
         ID): its answer's `Date` sets the clock (`ServerClock`), and what is due is judged
-        again by it. Sent once a run, only if `clock_known` is False at first.
+        again by it. At most once a run, and only if something would be due within the
+        hour by this machine's clock (nothing is, over a night the counter rests in).
         """
         self.sensed = True
-        if not self._outstanding and self._clock_unsampled():
-            now = self._clock()
+        now = self._clock()
+        if not self._outstanding and self._clock_unsampled() and self._due_by(now + 3600.0):
             tail = [gap for gap in self.memory.gaps if gap.low > self._highest_ours]
             if tail:
                 gap = tail[0]
@@ -309,6 +312,12 @@ class Discovery:
             self.tally.probes += 1
             return interview_id
         return None
+
+    def _due_by(self, later: float) -> bool:
+        """True if anything would be due by `later` (nothing, over a night it rests in)."""
+        if self.reach(later) >= self.memory.next_id:
+            return True
+        return any(self._verdict(gap, later) == "due" for gap in self.memory.gaps)
 
     def _clock_unsampled(self) -> bool:
         sampled = getattr(self._clock, "sampled", True)
@@ -503,6 +512,7 @@ class Discovery:
             memory.rate,
             memory.hours,
             memory.hours_since,
+            getattr(self._clock, "offset", memory.clock_offset),
         )
         for interview_id in sorted({*self._outstanding, *self._found_not_kept}):
             add_to_gaps(gaps, interview_id, 0.0, 0, self.policy.margin_seconds)

@@ -71,6 +71,9 @@ class ScanMemory:
     hours: int = 0
     #: When the earliest of those interviews was created: a week of them says it all.
     hours_since: float = 0.0
+    #: How far the API's clock ran ahead of this machine's at the last answer (seconds):
+    #: the next run reads the API's clock this way until an answer shows it again.
+    clock_offset: float = 0.0
 
     @property
     def open_ids(self) -> int:
@@ -95,6 +98,8 @@ class ScanMemory:
         parts.append(f"s{self.ours}/{self.settled}")
         if self.rate:
             parts.append(f"r{self.rate * 3600:.4g}")
+        if round(self.clock_offset):
+            parts.append(f"o{round(self.clock_offset)}")
         if self.hours:
             parts.append(f"w{self.hours:x}@{_time(self.hours_since)}")
         return ";".join(parts)
@@ -109,7 +114,7 @@ class ScanMemory:
         """
         fields: dict[str, str] = {}
         for part in text.split(";"):
-            if not part or part[0] not in "ngasrw" or part[0] in fields:
+            if not part or part[0] not in "ngasrwo" or part[0] in fields:
                 msg = f"{part!r} is not a part of a discovery state ({text!r})"
                 raise ValueError(msg)
             fields[part[0]] = part[1:]
@@ -141,6 +146,8 @@ def _memory_from_fields(fields: dict[str, str]) -> ScanMemory:
     if "w" in fields:
         mask, _, since = fields["w"].partition("@")
         memory.hours, memory.hours_since = int(mask, 16), _instant(since or "0")
+    if "o" in fields:
+        memory.clock_offset = float(int(fields["o"]))
     if "s" in fields:
         ours, _, settled = fields["s"].partition("/")
         memory.ours, memory.settled = int(ours), int(settled)

@@ -3,9 +3,12 @@ driven on a simulated clock against `SharedIdSpace`, as the discovery benchmark 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tap_hindsight.discovery import Discovery
+from tap_hindsight.client import server_time
+from tap_hindsight.discovery import Discovery, ServerClock
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
 from tap_hindsight.simulator.ids import SharedIdSpace
@@ -51,11 +54,12 @@ def test_the_stored_form_round_trips_and_a_bad_one_is_named():
     memory = ScanMemory(
         1200, [Gap(1180, 1199, START, 2), Gap(1201, 1201, 0.0, 0)], [(1175, START - 60)], 12, 1190
     )
-    memory.rate, memory.hours = 125 / 3600, 0b1110
+    memory.rate, memory.hours, memory.clock_offset = 125 / 3600, 0b1110, -42.0
     again = ScanMemory.from_text(memory.to_text())
     assert again.to_text() == memory.to_text()
     assert again.open_ids == 21
     assert again.gaps[1].probed_at == 0.0  # never probed: due at once
+    assert again.clock_offset == -42.0
     for bad in ("g1-2@0.0", "n0", "n5;x1", "n5;g3-1@0.0", "n5;g1-3@0.0,2@0.0", "n5;s3/2"):
         with pytest.raises(ValueError, match=r"discovery state|gaps"):
             ScanMemory.from_text(bad)
@@ -152,3 +156,14 @@ def test_a_burst_of_other_organisations_ids_longer_than_any_tail_is_crossed():
     assert sorted(year.found) == space.ids_of("acme")
     assert any(space.owner(i) == "acme" for i in after)
     assert max(year.requests.values()) <= 3
+
+
+def test_the_api_clock_is_read_from_date_headers():
+    assert server_time("Wed, 02 Dec 2026 12:00:00 GMT") == 1_796_212_800.0
+    assert server_time("not a date") is None
+    assert server_time(None) is None
+    clock = ServerClock()
+    assert not clock.sampled
+    clock.saw(time.time() + 3_600.0)  # an API an hour ahead of this machine
+    assert clock.sampled
+    assert 3_590.0 < clock() - time.time() < 3_610.0
