@@ -536,6 +536,11 @@ class Discovery:
             f"{speed}{learnt}"
         )
 
+    def backlog(self, now: float) -> int:
+        """IDs from the next new one up to where the counter should be now (0: unknown)."""
+        counter = self.counter(now)
+        return 0 if counter is None else max(0, math.floor(counter) - self.memory.next_id + 1)
+
     def settled_ids(self) -> int:
         """IDs from `scan_start_id` up that discovery will not probe again."""
         return max(0, self.memory.next_id - self.start - self.memory.open_ids)

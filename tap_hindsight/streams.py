@@ -172,6 +172,8 @@ class InterviewsStream(CheckpointedStream):
         self._current: _Run | None = None
         #: The API's clock, as its answers' `Date` headers show it (discovery's clock).
         self._clock = ServerClock()
+        #: Whether this run said how far discovery is behind (once the clock is known).
+        self._eta_told = False
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -262,6 +264,7 @@ class InterviewsStream(CheckpointedStream):
         )
         if discovery is not None:
             self.logger.info("%s", discovery.describe())
+            self._eta_told = False
         limiter = self.run.limiter
         report = self.report
         progress = Progress(
@@ -297,6 +300,26 @@ class InterviewsStream(CheckpointedStream):
         self.logger.info("%s", self.report.summary())
         self._current = None
 
+    def _tell_eta(self, discovery: Discovery) -> None:
+        """Once the API's clock is known: how far discovery is behind, and for how long.
+
+        Said only when it is far behind: a first run from an old `scan_start_id`, or one
+        after a long pause.
+        """
+        settings = self.run.settings
+        backlog = discovery.backlog(self._clock())
+        if backlog > settings.budget:
+            self.logger.info(
+                "ID discovery: about %s IDs to go up to where the platform's counter "
+                "should be; at %s requests/min beside the polls that is about %s%s",
+                f"{backlog:,}",
+                f"{settings.budget:,}",
+                duration(backlog / settings.budget * 60),
+                ", spread over runs by max_run_minutes"
+                if settings.max_run_minutes is not None
+                else "",
+            )
+
     def _unsent_before_version_2(self) -> list[str]:
         """Child streams an old state says nothing of: they never emitted its IDs."""
         known = self.run.streams_in_state
@@ -313,6 +336,9 @@ class InterviewsStream(CheckpointedStream):
         report.count(result)
         interview_id = result.interview_id
         self._clock.saw(result.server_time)
+        if discovery is not None and not self._eta_told and self._clock.sampled:
+            self._eta_told = True
+            self._tell_eta(discovery)
         probe = discovery is not None and discovery.is_probe(interview_id)
         if discovery is not None:
             tell_discovery(discovery, result, probe=probe)

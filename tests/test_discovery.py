@@ -118,3 +118,24 @@ def test_scan_max_misses_is_refused_by_name_with_what_replaced_it(simulator, tmp
     assert "scan_max_misses: removed" in run.stderr
     assert "follows the platform's ID counter" in run.stderr
     assert not run.records()
+
+
+def test_a_long_way_behind_the_counter_says_how_long_and_warns_when_the_run_ends_first(
+    start_simulator, tmp_path
+):
+    space = shared(0.2, 200)
+    clock = Clock()
+    simulator = start_simulator(shared_ids=space, clock=clock)
+    config = tap_config(simulator, [], scan_start_id=FIRST)
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0, first.stderr
+    # Eight hours pass in which the platform hands out 4,000 IDs.
+    space.create(4_000, clock() + 1.0, spread_seconds=28_000.0)
+    clock.ahead += 28_800.0
+    slow = {**config, "max_run_minutes": 0.05, "requests_per_minute": 100}
+    behind = run_tap(tmp_path, slow, state=first.states()[-1])
+    assert behind.returncode == 0, behind.stderr
+    assert "IDs to go up to where the platform's counter should be" in behind.stderr
+    assert "spread over runs by max_run_minutes" in behind.stderr
+    assert "ID discovery could not keep up" in behind.stderr
+    assert lifecycle(behind).scan is not None
