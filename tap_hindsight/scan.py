@@ -67,9 +67,10 @@ class ScanMemory:
     #: The counter's speed while it moves (IDs a second; 0: not measured yet).
     rate: float = 0.0
     #: The hours of the week (UTC, bit 0: Monday 00:00) in which one of our interviews
-    #: was created: when the counter moves (used once they span a week).
+    #: was created: the counter moves then.
     hours: int = 0
-    #: When the earliest of those interviews was created: a week of them says it all.
+    #: When the earliest of those interviews was created: the span since says which
+    #: hours were watched long enough to count as resting when none was created in them.
     hours_since: float = 0.0
     #: How far the API's clock ran ahead of this machine's at the last answer (seconds):
     #: the next run reads the API's clock this way until an answer shows it again.
