@@ -7,9 +7,10 @@ week of history that the first run starts in (`scan_start_id` is the first ID); 
 every 15 minutes on the essentials plan (one request a second) with `max_run_minutes:
 12`, each probe answered as the API would at its instant.
 
-Two strategies side by side, per share (1%, 10%, 100%): the fixed tail the tap ships
-today (`scan_max_misses`, a faithful model of `tap_hindsight.discovery`), and the
-counter-following discovery of issue 23 (`tap_hindsight.counter`, its own code). Printed:
+Two strategies side by side, per share (1%, 10%, 100%): the fixed tail of earlier versions
+(`scan_max_misses`, 25 misses in a row; a faithful model of it, `FixedTail`), and the tap's
+own discovery (`tap_hindsight.discovery`, which follows the platform's counter; its
+one probe a quiet run to learn the API's clock counted as the tap sends it). Printed:
 the share of our interviews found by the end (goal 100%), probes per platform ID created
 (goal at most 1.5), the delay from creation to discovery of interviews created while the
 tap runs, p50 / p95 / max (goal p95 at most 30 minutes), probes a day, how long the
