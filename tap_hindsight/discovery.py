@@ -5,9 +5,9 @@ Hindsight hands out interview IDs from one ascending counter for every organisat
 created yet. Discovery probes IDs from `scan_start_id` up and uses what the API gives:
 
 - Proof: IDs ascend with `created_at`, so an ID below one of our interviews existed when
-  that interview was created. A 404 from a probe sent after that instant (plus a margin
-  for the two clocks) is final: the ID is another organisation's and is never probed
-  again. A 404 without such a proof leaves the ID open (a gap); it is probed once more
+  that interview was created. A 404 answered after that instant (on the API's clock: its
+  `Date` header; plus a margin) is final: the ID is another organisation's and is never
+  probed again. A 404 without such a proof leaves the ID open (a gap); it is probed once more
   after one of our interviews above it appears, and then it is final.
 - Speed and rest: our interviews say where the counter was when each was created (the
   anchors) and how fast it moves while busy (over spans of 10 minutes to 4 hours). The
@@ -23,11 +23,10 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   interview was created), when the counter moves again after resting, or at spacing
   that doubles from four expected gaps' time (one hour to one day).
 
-Work in progress for issue 23: `benchmarks/discovery.py` drives it through a simulated
-year, and `tests/test_discovery_rules.py` over days of runs; the interviews stream still
-uses `tap_hindsight.discovery` (the fixed tail). What remains before it is wired in: a
-burst of other organisations' IDs is crossed only as fast as the counter's usual speed,
-and interviews created just before a run may wait several runs at a small share.
+`benchmarks/discovery.py` drives it through a simulated year, and
+`tests/test_discovery_rules.py` over days of runs. Known limits (issue 23): a burst of
+other organisations' IDs is crossed only as fast as the counter's usual speed, and at a
+small share interviews created just before a run may wait several runs.
 
 Answers are reported with `answered` (any answer but 404 means the interview exists) and
 `kept` once its record is out; the state (`stored`) never counts an ID settled before it
@@ -122,8 +121,6 @@ class Discovery:
         self.policy = policy
         self._clock = clock
         memory = memory if memory is not None else ScanMemory(start)
-        if hasattr(clock, "offset") and not getattr(clock, "sampled", True):
-            clock.offset = memory.clock_offset  # the API's clock as the last run saw it
         memory.next_id = max(memory.next_id, start)
         memory.gaps = [
             Gap(max(gap.low, start), gap.high, gap.probed_at, gap.checks)
@@ -146,8 +143,6 @@ class Discovery:
         #: The gaps due a probe, and when that was judged (None: judge again).
         self._due: list[Gap] | None = None
         self._due_at = 0.0
-        self.started_at = clock()
-        self.reach_at_start = self.reach(self.started_at)
 
     # What is known ------------------------------------------------------------------------
 
@@ -164,8 +159,9 @@ class Discovery:
     def _measure_rate(self) -> None:
         """Fold the speed since our recent interviews into the estimate (a new top anchor).
 
-        The fastest speed measured between our interviews `rate_min_seconds` to
-        `rate_window_seconds` apart: a span across a night says little of the next hour.
+        The speed over the longest span between the newest of our interviews and an older
+        one `rate_min_seconds` to `rate_window_seconds` before it: a burst says little of
+        the speed, and a span across a night little of the next hour.
         """
         anchors = self._anchors
         top, top_at = anchors[-1]
@@ -237,11 +233,8 @@ class Discovery:
         key = (memory.hours_since, self._anchors[-1][1])
         if self._covered is None or self._covered[0] != key:
             seconds = [0.0] * HOURS_A_WEEK
-            moment, end = key[0], min(key[1], key[0] + 4 * _WEEK)
-            while moment < end:
-                hour_end = (moment // 3600 + 1) * 3600
-                seconds[_hour_of_week(moment)] += min(hour_end, end) - moment
-                moment = hour_end
+            for moment, length in _hour_slices(key[0], min(key[1], key[0] + 4 * _WEEK)):
+                seconds[_hour_of_week(moment)] += length
             self._covered = (key, seconds)
         return self._covered[1]
 
@@ -251,13 +244,10 @@ class Discovery:
             return 0.0
         if not self.memory.hours:
             return end - start
-        total, moment = 0.0, start
-        limit = start + 2 * 7 * 86_400  # two weeks say it all: the mask repeats weekly
-        while moment < min(end, limit):
-            hour_end = (moment // 3600 + 1) * 3600
-            if self.active(moment):
-                total += min(hour_end, end) - moment
-            moment = hour_end
+        limit = start + 2 * _WEEK  # two weeks say it all: the mask repeats weekly
+        total = sum(
+            length for moment, length in _hour_slices(start, min(end, limit)) if self.active(moment)
+        )
         if end > limit:
             total += (end - limit) * (total / (limit - start))
         return total
@@ -512,7 +502,7 @@ class Discovery:
             memory.rate,
             memory.hours,
             memory.hours_since,
-            getattr(self._clock, "offset", memory.clock_offset),
+            memory.clock_offset,
         )
         for interview_id in sorted({*self._outstanding, *self._found_not_kept}):
             add_to_gaps(gaps, interview_id, 0.0, 0, self.policy.margin_seconds)
@@ -581,6 +571,15 @@ class ServerClock:
     def __call__(self) -> float:
         """Now, on the API's clock."""
         return time.time() + self.offset
+
+
+def _hour_slices(start: float, end: float) -> Iterator[tuple[float, float]]:
+    """`start`..`end` cut at each clock hour: (where a piece starts, its seconds)."""
+    moment = start
+    while moment < end:
+        hour_end = (moment // 3600 + 1) * 3600
+        yield moment, min(hour_end, end) - moment
+        moment = hour_end
 
 
 def _hour_of_week(instant: float) -> int:

@@ -215,7 +215,9 @@ class InterviewsStream(CheckpointedStream):
             msg = "the interviews bookmark is written only during a run"
             raise RuntimeError(msg)
         if run.discovery is not None:
-            run.lifecycle.scan = run.discovery.stored()
+            scan = run.discovery.stored()
+            scan.clock_offset = self._clock.offset  # the API's clock, for the next run
+            run.lifecycle.scan = scan
         return run.lifecycle.to_bookmark()
 
     @override
@@ -246,6 +248,8 @@ class InterviewsStream(CheckpointedStream):
         )
         discovery = None
         if settings.scan_start_id is not None:
+            if lifecycle.scan is not None:  # the API's clock as the last run saw it
+                self._clock.offset = lifecycle.scan.clock_offset
             discovery = Discovery(
                 settings.scan_start_id, lifecycle.scan, lifecycle, plan.ids, clock=self._clock
             )
