@@ -11,22 +11,24 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   after one of our interviews above it appears, and then it is final.
 - Speed and rest: our interviews say where the counter was when each was created (the
   anchors) and how fast it moves while busy (over spans of 10 minutes to 4 hours). The
-  hours of the week in which ours were created are learnt; an hour in which several of
-  ours would have been created had the counter moved, and none was, counts as resting,
-  so nights and weekends do not move the estimate.
-- Reach: a run probes new IDs half the way to where the counter should be, at least
-  `cap_gaps` expected gaps (cap = cap_gaps / share) beyond our highest interview, and
-  past `cap` only as busy time without one of ours doubles. Before a speed is known (a
-  first run from an old `scan_start_id`), the reach doubles while nothing is found.
+  hours of the week in which ours were created are busy; the hours deep inside a span
+  between two of ours over which the counter moved little (a night, a weekend) rest, and
+  so does an hour in which several of ours would have been created had the counter moved,
+  and none was. Resting hours do not move the estimate.
+- Reach: a run probes new IDs up to where the counter should have been `lag_seconds` of
+  busy time ago, at least one ID past our highest interview, and past `cap_gaps` expected
+  gaps (cap = cap_gaps / share) only as busy time without one of ours doubles. Before a
+  speed is known (a first run from an old `scan_start_id`), the reach doubles while
+  nothing is found.
 - Open IDs above our highest interview (the tail) may have been probed before they were
-  created: they are probed again at once if that is certain (probed before our highest
-  interview was created), when the counter moves again after resting, or at spacing
-  that doubles from four expected gaps' time (one hour to one day).
+  handed out: they are probed again once the counter should have passed them (if it
+  should not have when they were probed), at once if they were probed before our highest
+  interview was created, when the counter moves again after resting, and otherwise at
+  spacing that doubles from four expected gaps' busy time (one hour to one day).
 
 `benchmarks/discovery.py` drives it through a simulated year, and
-`tests/test_discovery_rules.py` over days of runs. Known limits (issue 23): a burst of
-other organisations' IDs is crossed only as fast as the counter's usual speed, and at a
-small share interviews created just before a run may wait several runs.
+`tests/test_discovery_rules.py` over days of runs. Known limit (issue 23): a burst of
+other organisations' IDs is crossed only as fast as the counter's usual speed.
 
 Answers are reported with `answered` (any answer but 404 means the interview exists) and
 `kept` once its record is out; the state (`stored`) never counts an ID settled before it
@@ -69,6 +71,9 @@ class Policy:
     #: An hour of the week counts as one the counter rests in once this many of our
     #: interviews would have been created in it, had it moved then, and none was.
     resting_evidence: float = 3.0
+    #: New IDs are probed once the counter should have passed them this much busy time
+    #: ago (seconds): fewer probes of IDs not handed out yet, for minutes of delay.
+    lag_seconds: float = 300.0
     #: Past `cap`, the bound on the reach doubles after this long busy without one of
     #: ours, then after twice as long, and so on (seconds).
     doubling_seconds: float = 900.0
@@ -176,6 +181,26 @@ class Discovery:
             known = self.memory.rate
             self.memory.rate = measured if not known else known + 0.3 * (measured - known)
 
+    def _learn_rest(self, below: tuple[int, float], top: tuple[int, float]) -> None:
+        """Hours deep inside a span over which the counter hardly moved rest.
+
+        Between two of our interviews (the newest on top) the counter moved `top - below`
+        IDs: at its speed, that much busy time (half an hour more for the doubt) lay in the
+        span. It was busy at both ends, so that time is given to the hours next to each
+        end, on either side; the whole hours between those (a night, a weekend) rest. The
+        IDs say so at any share, where our own interviews' absence takes weeks to say it
+        at a small one.
+        """
+        rate = self.rate
+        (low, low_at), (high, high_at) = below, top
+        if not rate or high_at - low_at > 3 * 86_400:
+            return
+        busy_hours = math.ceil(((high - low) / rate + 1800) / 3600)
+        first = (low_at // 3600 + 1 + busy_hours) * 3600
+        last = (high_at // 3600 - busy_hours) * 3600
+        for moment, _ in _hour_slices(first, last):
+            self.memory.resting |= 1 << _hour_of_week(moment)
+
     def counter(self, now: float) -> float | None:
         """Where the counter should be at `now` (None: no speed known yet)."""
         rate = self.rate
@@ -200,15 +225,16 @@ class Discovery:
                 days = 1 + int(max(0.0, now - began) // 86_400)
                 reach = min(reach, self.start - 1 + self.policy.blind_limit * days)
             return reach
-        ahead = counter - base
-        # Half the way to where the counter should be, at least `cap`; and past `cap`
-        # only as the counter keeps busy without one of ours: the bound doubles with each
-        # doubling of that time. A long run of other organisations' IDs is crossed within
-        # the hour; a counter that rests (a night, a weekend) is overtaken by little.
+        # Up to where the counter should have been `lag_seconds` of busy time ago: an ID
+        # probed before it is handed out costs a probe more. Past `cap`, only as the
+        # counter keeps busy without one of ours: the bound doubles with each doubling of
+        # that time, so a counter that rests unforeseen is overtaken by little.
+        lag = (self.rate or 0.0) * self.active_seconds(now - self.policy.lag_seconds, now)
+        ahead = counter - lag - base
         busy = self.active_seconds(self._anchors[-1][1], now)
         doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
-        span = min(ahead, max(cap, ahead / 2), math.ldexp(cap, min(doublings, 40)))
-        return base + max(1, math.ceil(span))
+        span = min(ahead, math.ldexp(cap, min(doublings, 40)))
+        return base + max(1, math.floor(span))
 
     def active(self, instant: float) -> bool:
         """True unless the counter rests in this hour of the week, as far as is known.
@@ -224,6 +250,8 @@ class Discovery:
         hour = _hour_of_week(instant)
         if memory.hours >> hour & 1:
             return True
+        if memory.resting >> hour & 1:
+            return False
         covered = self._coverage()[hour]
         return covered * self.share * rate < self.policy.resting_evidence
 
@@ -343,6 +371,8 @@ class Discovery:
             return None
         gap = due[0]
         interview_id = gap.low
+        if gap.high > self._highest_ours and interview_id > self.reach(now):
+            return None  # the rest of a tail gap the counter has not passed yet
         gap.low += 1
         if gap.low > gap.high:
             due.pop(0)
@@ -383,7 +413,11 @@ class Discovery:
             return "due"  # probed before our highest interview was created: too early
         if self.active(now) and not self.active(gap.probed_at):
             return "due"  # probed while the counter rested, and it moves again
-        return "due" if now - gap.probed_at >= self._recheck_after(gap.checks) else "wait"
+        counter_then = self.counter(gap.probed_at)
+        if counter_then is not None and counter_then < gap.high:
+            return "due"  # probed before the counter should have reached it; it has now
+        waited = self.active_seconds(gap.probed_at, now)  # nights and weekends do not count
+        return "due" if waited >= self._recheck_after(gap.checks) else "wait"
 
     def _anchor_above(self, interview_id: int) -> float | None:
         """When the lowest of our interviews above `interview_id` was created (None: none)."""
@@ -417,6 +451,8 @@ class Discovery:
         if not self.memory.hours_since or created_at < self.memory.hours_since:
             self.memory.hours_since = created_at
         if index == len(self._anchors) - 1:
+            if index:
+                self._learn_rest(self._anchors[index - 1], self._anchors[index])
             self._measure_rate()
         self._highest_ours = max(self._highest_ours, interview_id)
         self._take_out_of_gaps(interview_id)
@@ -502,6 +538,7 @@ class Discovery:
             memory.rate,
             memory.hours,
             memory.hours_since,
+            memory.resting,
             memory.clock_offset,
         )
         for interview_id in sorted({*self._outstanding, *self._found_not_kept}):

@@ -11,11 +11,11 @@ keeps (`tap_hindsight.discovery` explains the rules):
 - anchors: the most recent of our interviews with their `created_at` (the counter's
   position at that instant; together they give its speed);
 - how many settled IDs were ours, for the share of the counter that is ours, the
-  counter's speed while it moves (IDs an hour), and the hours of the week in which it
-  moves (those in which our interviews were created).
+  counter's speed while it moves (IDs an hour), the hours of the week in which it
+  moves (those in which our interviews were created) and those in which it rests.
 
 Stored as one short string,
-`n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00@3k2d10`:
+`n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00@3k2d10;q7f`:
 times in base-36 seconds since 2020-01-01T00:00:00Z. In steady state that is tens of
 bytes; the gaps are bounded by the IDs still open.
 """
@@ -72,6 +72,10 @@ class ScanMemory:
     #: When the earliest of those interviews was created: the span since says which
     #: hours were watched long enough to count as resting when none was created in them.
     hours_since: float = 0.0
+    #: The hours of the week (as `hours`) that lay inside a span between two of our
+    #: interviews over which the counter moved too little to have moved in them: it rests
+    #: then (unless one of ours was created in one since, which `hours` says).
+    resting: int = 0
     #: How far the API's clock ran ahead of this machine's at the last answer (seconds):
     #: the next run reads the API's clock this way until an answer shows it again.
     clock_offset: float = 0.0
@@ -103,6 +107,8 @@ class ScanMemory:
             parts.append(f"o{round(self.clock_offset)}")
         if self.hours:
             parts.append(f"w{self.hours:x}@{_time(self.hours_since)}")
+        if self.resting:
+            parts.append(f"q{self.resting:x}")
         return ";".join(parts)
 
     @classmethod
@@ -115,7 +121,7 @@ class ScanMemory:
         """
         fields: dict[str, str] = {}
         for part in text.split(";"):
-            if not part or part[0] not in "ngasrwo" or part[0] in fields:
+            if not part or part[0] not in "ngasrwoq" or part[0] in fields:
                 msg = f"{part!r} is not a part of a discovery state ({text!r})"
                 raise ValueError(msg)
             fields[part[0]] = part[1:]
@@ -147,21 +153,29 @@ def _memory_from_fields(fields: dict[str, str]) -> ScanMemory:
     if "w" in fields:
         mask, _, since = fields["w"].partition("@")
         memory.hours, memory.hours_since = int(mask, 16), _instant(since or "0")
+    if "q" in fields:
+        memory.resting = int(fields["q"], 16)
     if "o" in fields:
         memory.clock_offset = float(int(fields["o"]))
     if "s" in fields:
         ours, _, settled = fields["s"].partition("/")
         memory.ours, memory.settled = int(ours), int(settled)
+    _check(memory, fields)
+    return memory
+
+
+def _check(memory: ScanMemory, fields: dict[str, str]) -> None:
+    """Raise ValueError for values no discovery writes."""
     if not math.isfinite(memory.rate) or memory.rate < 0:
         msg = f"{fields['r']!r} is not a speed in IDs an hour"
         raise ValueError(msg)
-    if not 0 <= memory.hours < 2**HOURS_A_WEEK:
-        msg = f"{fields['w']!r} is not a mask of the week's hours"
-        raise ValueError(msg)
+    for key, mask in (("w", memory.hours), ("q", memory.resting)):
+        if not 0 <= mask < 2**HOURS_A_WEEK:
+            msg = f"{fields[key]!r} is not a mask of the week's hours"
+            raise ValueError(msg)
     if memory.ours < 0 or memory.settled < memory.ours:
         msg = f"the share counts cannot be {fields['s']!r}"
         raise ValueError(msg)
-    return memory
 
 
 def _time(instant: float) -> str:
