@@ -87,6 +87,9 @@ POLICY = Policy()
 _RESCAN_SECONDS = 60.0
 #: A `Date` header counts whole seconds: the answer was decided up to this much before.
 _DATE_SLACK = 2.0
+#: Busy time a span between two of ours may hold beyond its end hours, for the doubt in
+#: the counter's speed, before an hour next to an end counts as busy (`_learn_rest`).
+_REST_DOUBT_SECONDS = 900.0
 _WEEK = 7 * 86_400.0
 
 
@@ -145,6 +148,8 @@ class Discovery:
         self.sensed = False
         #: Seconds of each hour of the week our interviews' span covered, and the span.
         self._covered: tuple[tuple[float, float], list[float]] | None = None
+        #: The hours of the day busy and resting on some day, for the masks they fold.
+        self._by_day: tuple[tuple[int, int], tuple[int, int]] | None = None
         #: The gaps due a probe, and when that was judged (None: judge again).
         self._due: list[Gap] | None = None
         self._due_at = 0.0
@@ -182,23 +187,26 @@ class Discovery:
             self.memory.rate = measured if not known else known + 0.3 * (measured - known)
 
     def _learn_rest(self, below: tuple[int, float], top: tuple[int, float]) -> None:
-        """Hours deep inside a span over which the counter hardly moved rest.
+        """Hours inside a span over which the counter hardly moved rest.
 
         Between two of our interviews (the newest on top) the counter moved `top - below`
-        IDs: at its speed, that much busy time (half an hour more for the doubt) lay in the
-        span. It was busy at both ends, so that time is given to the hours next to each
-        end, on either side; the whole hours between those (a night, a weekend) rest. The
-        IDs say so at any share, where our own interviews' absence takes weeks to say it
-        at a small one.
+        IDs: at its speed, that much busy time lay in the span. It was busy at both ends,
+        so that time goes first to the parts of the end hours the span covers, and what
+        is left over (beyond a quarter of an hour, for the doubt in the speed) to as many
+        whole hours next to either end; the whole hours between (a night, a weekend) rest.
+        The IDs say so at any share, where our own interviews' absence takes weeks to say
+        it at a small one.
         """
         rate = self.rate
         (low, low_at), (high, high_at) = below, top
         if not rate or high_at - low_at > 3 * 86_400:
             return
-        busy_hours = math.ceil(((high - low) / rate + 1800) / 3600)
-        first = (low_at // 3600 + 1 + busy_hours) * 3600
-        last = (high_at // 3600 - busy_hours) * 3600
-        for moment, _ in _hour_slices(first, last):
+        first = (low_at // 3600 + 1) * 3600  # the end of the first hour
+        last = high_at // 3600 * 3600  # the start of the last
+        edges = min(first, high_at) - low_at + max(0.0, high_at - max(last, first))
+        left_over = (high - low) / rate - edges - _REST_DOUBT_SECONDS
+        busy_hours = math.ceil(max(0.0, left_over) / 3600)
+        for moment, _ in _hour_slices(first + busy_hours * 3600, last - busy_hours * 3600):
             self.memory.resting |= 1 << _hour_of_week(moment)
 
     def counter(self, now: float) -> float | None:
@@ -239,9 +247,14 @@ class Discovery:
     def active(self, instant: float) -> bool:
         """True unless the counter rests in this hour of the week, as far as is known.
 
-        An hour counts as resting once our interviews' span covered it long enough that
-        several of ours would have been created in it if the counter moved then, and none
-        was; an hour not covered enough yet counts as busy.
+        An hour in which one of ours was created is busy; one learnt from a span between
+        two of ours (`_learn_rest`) rests, and so does one that our interviews' span covered
+        long enough that several of ours would have been created in it if the counter
+        moved then, and none was. An hour not known either way goes as the same hour of
+        other days goes: busy if it is busy on one, resting if it rests on one and is busy
+        on none, busy if nothing is known of it. An estimate that runs ahead of the counter
+        has every ID probed before it is handed out, and nothing found corrects it; one
+        that lags is corrected by the next interview of ours found.
         """
         memory = self.memory
         rate = self.rate
@@ -253,7 +266,23 @@ class Discovery:
         if memory.resting >> hour & 1:
             return False
         covered = self._coverage()[hour]
-        return covered * self.share * rate < self.policy.resting_evidence
+        if covered * self.share * rate >= self.policy.resting_evidence:
+            return False
+        busy_at, resting_at = self._hours_of_day()
+        of_day = 1 << hour % 24
+        return bool(busy_at & of_day) or not resting_at & of_day
+
+    def _hours_of_day(self) -> tuple[int, int]:
+        """The hours of the day (bit 0: 00:00 UTC) busy on some day, and resting on some."""
+        memory = self.memory
+        key = (memory.hours, memory.resting)
+        if self._by_day is None or self._by_day[0] != key:
+            busy = resting = 0
+            for day in range(7):
+                busy |= memory.hours >> 24 * day & 0xFFFFFF
+                resting |= memory.resting >> 24 * day & 0xFFFFFF
+            self._by_day = (key, (busy, resting))
+        return self._by_day[1]
 
     def _coverage(self) -> list[float]:
         """Seconds of each hour of the week that our interviews' span covered."""

@@ -156,29 +156,50 @@ def test_a_burst_of_other_organisations_ids_longer_than_any_tail_is_crossed():
     assert max(year.requests.values()) <= 3
 
 
-def test_a_night_the_counter_hardly_moved_in_is_learnt_as_resting_at_once():
-    monday = 1_795_392_000.0  # a Monday, 00:00 UTC
-    assert _hour_of_week(monday) == 0
+def night(ids_between: int) -> Discovery:
+    """One of ours on Monday 16:30 and the next on Tuesday 09:15, `ids_between` above."""
     discovery = Discovery(1, ScanMemory(1), LifecycleState(), clock=time0)
     discovery.memory.rate = 125 / 3600
     discovery.memory.ours, discovery.memory.settled = 10, 1_000  # a share of 1%
-    discovery.observed(1_000, monday + 16.5 * 3_600)  # Monday 16:30
-    assert discovery.active(monday + 23 * 3_600)  # nothing says it rests yet
-    discovery.observed(1_104, monday + 33.25 * 3_600)  # Tuesday 09:15, 104 IDs later
-    # 104 IDs are under an hour of the counter's busy time: it rested over the night,
-    # but the hours next to either end may have been busy.
-    assert not discovery.active(monday + 23 * 3_600)
-    assert not discovery.active(monday + 30 * 3_600)  # Tuesday 06:00
-    assert discovery.active(monday + 17 * 3_600)  # 17:00, next to the evening end
-    assert discovery.active(monday + 32 * 3_600)  # 08:00, next to the morning end
-    assert discovery.active(monday + 2 * 86_400 + 23 * 3_600)  # Wednesday: not learnt
+    discovery.observed(1_000, MONDAY + 16.5 * 3_600)
+    assert discovery.active(MONDAY + 23 * 3_600)  # nothing says it rests yet
+    discovery.observed(1_000 + ids_between, MONDAY + 33.25 * 3_600)
+    return discovery
+
+
+MONDAY = 1_795_392_000.0  # 00:00 UTC
+
+
+def test_a_night_the_counter_hardly_moved_in_is_learnt_as_resting_at_once():
+    assert _hour_of_week(MONDAY) == 0
+    # 104 IDs: 50 minutes of the counter's busy time, what the 45 minutes the span
+    # covers of its end hours hold (and the doubt): it rested in every hour between.
+    discovery = night(104)
+    assert not any(discovery.active(MONDAY + hour * 3_600) for hour in range(17, 33))
+    assert not discovery.memory.resting >> (2 * 24 + 23) & 1  # Wednesday: not learnt
     later = Discovery(1, ScanMemory.from_text(discovery.stored().to_text()), LifecycleState())
     later.memory.ours, later.memory.settled = 10, 1_000
-    assert not later.active(monday + 7 * 86_400 + 23 * 3_600)  # every Monday night
+    assert not later.active(MONDAY + 7 * 86_400 + 23 * 3_600)  # every Monday night
+
+
+def test_busy_time_beyond_a_spans_end_hours_goes_to_the_hours_next_to_them():
+    # 250 IDs: two hours of busy time, an hour more than the end hours hold.
+    discovery = night(250)
+    assert discovery.active(MONDAY + 17 * 3_600)
+    assert discovery.active(MONDAY + 32 * 3_600)  # Tuesday 08:00
+    assert not any(discovery.active(MONDAY + hour * 3_600) for hour in range(18, 32))
+
+
+def test_an_hour_not_known_goes_as_the_same_hour_of_other_days():
+    discovery = night(104)  # Monday 17:00 to Tuesday 08:59 rest; 16:00 and 09:00 busy
+    wednesday = MONDAY + 2 * 86_400
+    assert not discovery.active(wednesday + 20 * 3_600)  # rests on Monday
+    assert discovery.active(wednesday + 16 * 3_600)  # busy on Monday
+    assert discovery.active(wednesday + 12 * 3_600)  # nothing known of noon: busy
 
 
 def test_a_busy_day_without_one_of_ours_is_not_taken_for_rest():
-    monday = 1_795_392_000.0
+    monday = MONDAY
     discovery = Discovery(1, ScanMemory(1), LifecycleState(), clock=time0)
     discovery.memory.rate = 125 / 3600
     discovery.memory.ours, discovery.memory.settled = 10, 1_000  # a share of 1%
