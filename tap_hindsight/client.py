@@ -28,7 +28,7 @@ import requests.auth
 from requests.adapters import HTTPAdapter
 
 from tap_hindsight import __version__
-from tap_hindsight.limiter import RateLimiter, rate_limit_pause, reset_wait
+from tap_hindsight.limiter import RateLimiter, StopRequest, rate_limit_pause, reset_wait
 
 if TYPE_CHECKING:
     import logging
@@ -166,17 +166,20 @@ class HindsightClient:
         logger: logging.Logger,
         limiter: RateLimiter | None = None,
         deadline: float | None = None,
+        stop_request: StopRequest | None = None,
     ) -> None:
         """Prepare a session that sends the key only to `settings.base_url`'s origin.
 
         Every request, retries included, takes its slot from `limiter` (by default one
         that keeps to `settings.budget`). After `deadline` (on the limiter's clock) no
         request starts: IDs not started yet are left to the caller (`deadline_reached`).
+        Once `stop_request` is set (a signal), the same holds from then on.
         """
         self.settings = settings
         self.logger = logger
         self.limiter = limiter or RateLimiter(settings.budget)
         self.deadline = deadline
+        self.stop_request = stop_request
         self._stop = threading.Event()
         self._origin = _origin(settings.base_url)
         self.session = requests.Session()
@@ -201,6 +204,18 @@ class HindsightClient:
     def deadline_reached(self) -> bool:
         """True once the run's deadline has passed: no request starts any more."""
         return self.deadline is not None and self.limiter.now() >= self.deadline
+
+    @property
+    def stopping(self) -> bool:
+        """True once a signal asked the run to stop: no request starts any more.
+
+        Read on the main thread, which then stops the workers (a signal handler must not).
+        """
+        if self.stop_request is not None and self.stop_request.requested:
+            if not self._stop.is_set():
+                self.stop()
+            return True
+        return False
 
     def stop(self) -> None:
         """Ask every worker to give up as soon as it can."""
@@ -261,7 +276,10 @@ class HindsightClient:
         waits = retry_waits()
         url = request.url
         try:
-            while (ticket := self.limiter.acquire(self._stop, self.deadline)) is not None:
+            while (
+                not self.stopping
+                and (ticket := self.limiter.acquire(self._stop, self.deadline)) is not None
+            ):
                 result.requests_sent += 1
                 try:
                     value = self._attempt(url, request, result, ticket, parse)
@@ -423,8 +441,9 @@ class HindsightClient:
         completion order, not input order: waiting for the oldest request would let one
         slow answer hold back all the others. `on_idle` is called on this thread about
         once a second while no answer comes (waiting on the budget, or on slow answers).
-        Once the deadline passes, no further ID is taken from `interview_ids`; an ID
-        whose request could not start comes back CANCELLED.
+        Once the deadline passes or a stop is asked for, no further ID is taken from
+        `interview_ids`; an ID whose request could not start comes back CANCELLED, and
+        the requests in flight finish.
 
         Raises:
             ApiKeyRejectedError: the key was rejected; nothing more is fetched.
@@ -438,7 +457,7 @@ class HindsightClient:
             try:
                 while True:
                     while not exhausted and len(in_flight) < window:
-                        if self.deadline_reached:
+                        if self.deadline_reached or self.stopping:
                             exhausted = True
                             break
                         try:
@@ -452,6 +471,7 @@ class HindsightClient:
                     if not in_flight:
                         return  # exhausted, or waiting on nothing (a source's mistake)
                     done, in_flight = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+                    exhausted = exhausted or self.stopping  # the workers waiting give up
                     if not done and on_idle is not None:
                         on_idle()
                     for future in done:

@@ -2,17 +2,18 @@
 
 The checked settings, the one request budget (interviews and deals spend the same one),
 the run's deadline on that budget's clock (`max_run_minutes`), which streams the input
-state had bookmarks for, and how to write a STATE message. Streams read it; none of them
+state had bookmarks for, how to write a STATE message, and whether a signal asked the run
+to stop. Streams read it; none of them
 reaches back into the tap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tap_hindsight.client import HindsightClient
-from tap_hindsight.limiter import RateLimiter
+from tap_hindsight.limiter import RateLimiter, StopRequest
 
 if TYPE_CHECKING:
     import logging
@@ -35,6 +36,8 @@ class RunContext:
     streams_in_state: frozenset[str]
     #: Writes the whole tap state as a STATE message.
     write_state: Callable[[TapState], None]
+    #: A graceful stop asked for by a signal.
+    stop: StopRequest = field(default_factory=StopRequest)
 
     @classmethod
     def start(
@@ -51,7 +54,7 @@ class RunContext:
 
     def client(self, logger: logging.Logger) -> HindsightClient:
         """A client that spends this run's budget and keeps to its deadline."""
-        return HindsightClient(self.settings, logger, self.limiter, self.deadline)
+        return HindsightClient(self.settings, logger, self.limiter, self.deadline, self.stop)
 
     def describe_deadline(self) -> str:
         """`; no request starts after 12 minutes (max_run_minutes)`, or nothing."""

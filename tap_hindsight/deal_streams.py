@@ -55,8 +55,9 @@ class DealsReport(RequestTally):
     taken_back: int = 0
     #: True once the last (short) page was read: the list is whole.
     complete: bool = False
-    #: Paging stopped by max_run_minutes (not a failure: the next run reads it all).
-    deferred: bool = False
+    #: Paging stopped by max_run_minutes or a signal (not a failure: the next run reads
+    #: it all): what stopped it.
+    deferred: str = ""
     #: Why deals were not emitted: a deal that breaks the schema, a page that failed.
     problems: list[str] = field(default_factory=list)
 
@@ -65,7 +66,7 @@ class DealsReport(RequestTally):
         if self.complete:
             read = "the whole list"
         elif self.deferred:
-            read = "stopped by max_run_minutes; the next run reads the whole list again"
+            read = f"stopped by {self.deferred}; the next run reads the whole list again"
         else:
             read = "stopped early"
         return (
@@ -192,10 +193,12 @@ class DealsStream(CheckpointedStream):
             return True
         page = f"deals page {result.page_index} (page_size {PAGE_SIZE})"
         if result.outcome is Outcome.CANCELLED:
-            self.report.deferred = True
+            stop = self.run.stop
+            self.report.deferred = stop.signal or "max_run_minutes"
             self.logger.warning(
-                "Deals: max_run_minutes reached before %s; the deals read so far are "
-                "emitted, the next run reads the whole list again",
+                "Deals: stopped by %s before %s; the deals read so far are emitted, the "
+                "next run reads the whole list again",
+                self.report.deferred,
                 page,
             )
             return False

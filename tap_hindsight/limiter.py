@@ -216,3 +216,27 @@ def rate_limit_pause(headers: Mapping[str, str], now: float) -> float:
     """Seconds to wait after a 429: until the reset, or a whole window if unsaid."""
     wait_for = reset_wait(headers, now)
     return api_window_seconds() if wait_for is None else wait_for
+
+
+class StopRequest:
+    """A graceful stop asked for (SIGTERM, SIGINT): set from a signal handler, read by the run.
+
+    Setting it is one attribute assignment, safe in a signal handler (which runs between
+    two bytecodes of the main thread, whatever lock that holds). The run notices it where
+    it waits: no new request starts, those in flight finish and their records go out, and
+    the run ends with a STATE that covers them.
+    """
+
+    def __init__(self) -> None:
+        """Not asked for yet."""
+        #: The signal's name once asked for (None: not asked).
+        self.signal: str | None = None
+
+    def request(self, signal_name: str) -> None:
+        """Stop as soon as it is safe."""
+        self.signal = signal_name
+
+    @property
+    def requested(self) -> bool:
+        """True once a stop was asked for."""
+        return self.signal is not None

@@ -85,6 +85,16 @@ SEAMS: tuple[Seam, ...] = (
         ),
     ),
     Seam(
+        "Tap._handle_termination",
+        "tap.TapHindsight._handle_termination",
+        "the SDK's handler writes the state it has and exits where the run is, so its last "
+        "STATE is the previous checkpoint; during a run the handler only asks the run to "
+        "stop (in flight requests finish, then a STATE covering every record written)",
+        (
+            "tests/test_resume.py::test_a_graceful_stop_writes_a_state_covering_every_record_written",
+        ),
+    ),
+    Seam(
         "Tap.cb_test",
         "tap.TapHindsight.cb_test",
         "`--test` syncs from this option callback, outside sync_all and outside the "

@@ -297,8 +297,16 @@ class InterviewsStream(CheckpointedStream):
                     "ran out first); the next run goes on from there",
                     behind,
                 )
-        if run.client.deadline_reached:
+        stop = self.run.stop
+        if run.client.deadline_reached or stop.requested:
             self.report.deferred = len(run.plan.ids) - run.answered
+        if stop.requested:
+            self.logger.warning(
+                "Stopped by %s: no new request was started, those in flight finished and "
+                "their records went out; the STATE that follows covers every record "
+                "written, and the next run goes on from there",
+                stop.signal,
+            )
         self.report.waited_seconds = run.client.limiter.blocked_seconds
         self.report.elapsed_seconds = run.progress.elapsed()
         self.logger.info("%s", self.report.summary())

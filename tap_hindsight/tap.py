@@ -7,6 +7,7 @@ import copy
 import io
 import json
 import os
+import signal
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
@@ -40,6 +41,7 @@ from tap_hindsight.window import VARIABLE as WINDOW_VARIABLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import FrameType
 
     import click
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
@@ -81,6 +83,8 @@ class TapHindsight(Tap):
         self._settings: Settings | None = None
         #: Streams the input state had bookmarks for (what an old state says was synced).
         self._streams_in_state: frozenset[str] = frozenset()
+        #: The run under way (None: none yet), which a signal asks to stop.
+        self._run: RunContext | None = None
         if validate_config:
             # Our check comes first: its messages name each setting and never quote a
             # secret (the SDK's would quote a key of the wrong type).
@@ -140,11 +144,25 @@ class TapHindsight(Tap):
                 f"{window:g}",
             )
         run = RunContext.start(self.settings, self._streams_in_state, self.state_writer.write_state)
+        self._run = run
         for stream in self.streams.values():
             if isinstance(stream, HindsightStream):
                 stream.begin_run(run)
 
     # How a run ends: the same on every path --------------------------------------------
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The SDK writes the state it has and exits at once, wherever the run was: its
+        # last STATE is then the previous checkpoint, and the records written since are
+        # fetched again. During a run, the run stops instead: no new request starts, those
+        # in flight finish and their records go out, and the STATE at the end covers
+        # every record written (a second signal stops at once, as the SDK does).
+        run = self._run
+        if run is None or run.stop.requested:
+            super()._handle_termination(signum, frame)
+            return
+        run.stop.request(signal.Signals(signum).name)
 
     @contextlib.contextmanager
     def exit_policy(self) -> Iterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from collections import Counter
 from itertools import pairwise
@@ -203,3 +204,66 @@ def test_killed_and_resumed_nothing_is_lost_and_nothing_completed_is_fetched_aga
     completed = {i for i in IDS if simulator.status_of(i) == "completed"}
     assert set(final.completed) == completed
     assert set(final.pending) == set(IDS) - completed
+
+
+def run_and_stop(workdir, config, stop_when):
+    """Run the tap, send SIGTERM once `stop_when(messages)` holds; return all it printed."""
+    config_path = workdir / "config.json"
+    config_path.write_text(json.dumps(config))
+    with (workdir / "stderr.log").open("w") as stderr:
+        process = subprocess.Popen(
+            [TAP_COMMAND, "--config", str(config_path)],
+            cwd=workdir,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        lines = []
+        signalled = False
+        for line in process.stdout:
+            lines.append(line)
+            if not signalled and stop_when([json.loads(x) for x in lines]):
+                process.send_signal(signal.SIGTERM)
+                signalled = True
+        process.stdout.close()
+        process.wait(timeout=60)
+    assert signalled, "the tap finished before it could be stopped"
+    return process.returncode, [json.loads(line) for line in lines]
+
+
+def interviews_written(at_least):
+    return lambda messages: (
+        sum(1 for m in messages if m["type"] == "RECORD" and m["stream"] == "interviews")
+        >= at_least
+    )
+
+
+def test_a_graceful_stop_writes_a_state_covering_every_record_written(start_simulator, tmp_path):
+    # SIGTERM is what Meltano and Airflow send on a timeout or a shutdown. The SDK's own
+    # handler writes the last checkpoint and exits where it is: the records written since
+    # were fetched again. Now the run starts no new request, lets those in flight finish,
+    # and its last STATE covers every record it wrote.
+    simulator = start_simulator(organisations=_orgs(300), latency_ms=15)
+    config = tap_config(simulator, IDS, concurrency=4)
+    returncode, printed = run_and_stop(tmp_path, config, interviews_written(60))
+    log = (tmp_path / "stderr.log").read_text()
+    assert returncode == 0, log
+    check_every_state_covers_only_emitted_records(printed)
+    emitted = [
+        m["record"] for m in printed if m["type"] == "RECORD" and m["stream"] == "interviews"
+    ]
+    assert 60 <= len(emitted) < len(IDS)  # stopped, not finished
+    last = next(m for m in reversed(printed) if m["type"] == "STATE")
+    assert printed.index(last) > max(i for i, m in enumerate(printed) if m["type"] == "RECORD")
+    _, ids = covered(last["value"])
+    assert ids == {r["interview_request_id"] for r in emitted}  # every record, no more
+    assert "Stopped by SIGTERM" in log
+
+    simulator.reset_stats()
+    resumed = run_tap(tmp_path, config, state=last["value"])
+    assert resumed.returncode == 0, resumed.stderr
+    done = {r["interview_request_id"] for r in emitted if r["status"] == "completed"}
+    assert done
+    assert all(simulator.requests_for(i) == 0 for i in done)
+    assert {r["interview_request_id"] for r in emitted} | set(resumed.records_by_id()) == set(IDS)
