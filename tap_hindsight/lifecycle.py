@@ -10,6 +10,9 @@ would miss late transcripts. The state remembers each interview's lifecycle inst
   (`tap_hindsight.polling`);
 - failed IDs: fetched again next run, even if they left the config;
 - out-of-range IDs: created before `start_date`; not fetched again while it holds;
+- missing IDs: interviews seen before whose last answer was 404 (asked again next run: a
+  second 404 in a row deletes them, one can be a glitch), and deleted IDs (emitted once
+  more with `_sdc_deleted_at`; never requested again);
 - what ID discovery (probing ascending IDs) knows: where it goes on, the IDs still open,
   and what our interviews say of the platform's ID counter (`tap_hindsight.scan`);
 - unsent IDs, per stream: those whose latest record a stream has not emitted because it
@@ -91,6 +94,8 @@ class RunPlan:
     ids: list[int]
     first_time: int = 0
     failed: int = 0
+    #: Seen before, 404 last run: asked again to confirm the deletion.
+    missing: int = 0
     backfill: int = 0
     due: int = 0
     not_due: int = 0
@@ -106,6 +111,10 @@ class LifecycleState:
     pending: dict[int, Poll] = field(default_factory=dict)
     failed: RangeSet = field(default_factory=RangeSet)
     out_of_range: RangeSet = field(default_factory=RangeSet)
+    #: Seen before, and 404 when last asked (a second 404 in a row deletes them).
+    missing: RangeSet = field(default_factory=RangeSet)
+    #: Deleted from Hindsight: emitted once more as deleted, never requested again.
+    deleted: RangeSet = field(default_factory=RangeSet)
     #: The start_date the out-of-range IDs were judged against (ISO 8601).
     out_of_range_before: str | None = None
     #: What ID discovery knows (`tap_hindsight.scan`); None: it never ran. A state of an
@@ -152,6 +161,8 @@ class LifecycleState:
             pending=_pending_from_text(texts["pending"]),
             failed=RangeSet.from_text(texts["failed"]),
             out_of_range=RangeSet.from_text(texts["out_of_range"]),
+            missing=RangeSet.from_text(texts["missing"]),
+            deleted=RangeSet.from_text(texts["deleted"]),
             out_of_range_before=before,
             scan=_scan_from_stored(stored),
             unsent=_unsent_from_stored(stored.get("unsent", {})),
@@ -163,6 +174,8 @@ class LifecycleState:
             del state.pending[interview_id]
         for interview_id in [i for i in state.failed if i in state.completed]:
             state.failed.discard(interview_id)
+        for interview_id in state.deleted:  # deleted wins: it was emitted as deleted
+            state.forget(interview_id)
         return state
 
     def to_bookmark(self) -> dict[str, Any]:
@@ -174,6 +187,9 @@ class LifecycleState:
             "failed": self.failed.to_text(),
             "out_of_range": self.out_of_range.to_text(),
         }
+        for name, ids in (("missing", self.missing), ("deleted", self.deleted)):
+            if len(ids):
+                stored[name] = ids.to_text()
         if self.out_of_range_before is not None:
             stored["out_of_range_before"] = self.out_of_range_before
         if self.scan is not None:
@@ -200,7 +216,19 @@ class LifecycleState:
 
     def needs_fetch(self, interview_id: int) -> bool:
         """False for IDs whose answer cannot change what was emitted."""
-        return interview_id not in self.completed and interview_id not in self.out_of_range
+        return (
+            interview_id not in self.completed
+            and interview_id not in self.out_of_range
+            and interview_id not in self.deleted
+        )
+
+    def seen(self, interview_id: int) -> bool:
+        """True if this interview answered before (a 404 from it now means a deletion)."""
+        return (
+            interview_id in self.completed
+            or interview_id in self.pending
+            or interview_id in self.missing
+        )
 
     def plan(
         self,
@@ -211,7 +239,8 @@ class LifecycleState:
     ) -> RunPlan:
         """The IDs a run fetches at `now`, in order, and what waits.
 
-        First configured IDs never fetched, then failed ones, then completed ones a
+        First configured IDs never fetched, then failed ones, then those a 404 last run may
+        have deleted (asked again to confirm), then completed ones a
         `selected` stream has not emitted (their history), then pending ones that are due,
         longest overdue first: a run cut short by its deadline leaves the rest at the head
         of the next run's queue. Pending and failed IDs are polled even after they leave
@@ -228,10 +257,8 @@ class LifecycleState:
             ):
                 chosen[interview_id] = None
                 plan.first_time += 1
-        for interview_id in self.failed:
-            if interview_id not in chosen:
-                chosen[interview_id] = None
-                plan.failed += 1
+        plan.failed = _choose(chosen, self.failed)
+        plan.missing = _choose(chosen, self.missing)
         unsent = self.unsent_for(selected)
         for interview_id in unsent:
             if interview_id in self.completed and interview_id not in chosen:
@@ -294,6 +321,26 @@ class LifecycleState:
         self.completed.add(interview_id)
         self.pending.pop(interview_id, None)
         self.failed.discard(interview_id)
+        self.missing.discard(interview_id)
+
+    def mark_missing(self, interview_id: int) -> None:
+        """Seen before, 404 now: asked again next run (a second 404 deletes it)."""
+        self.missing.add(interview_id)
+        self.failed.discard(interview_id)
+
+    def mark_deleted(self, interview_id: int) -> None:
+        """Deleted (404 twice in a row) and emitted as such: never requested again."""
+        self.forget(interview_id)
+        self.deleted.add(interview_id)
+
+    def forget(self, interview_id: int) -> None:
+        """Drop the ID from every set but `deleted`."""
+        self.completed.discard(interview_id)
+        self.pending.pop(interview_id, None)
+        self.failed.discard(interview_id)
+        self.missing.discard(interview_id)
+        for ids in self.unsent.values():
+            ids.discard(interview_id)
 
     def mark_pending(self, interview_id: int, mark: str, now: int, record_anchor: int) -> None:
         """Polled at `now` (and emitted if it changed) in a status that may still change.
@@ -303,6 +350,7 @@ class LifecycleState:
         previous = self.pending.get(interview_id)
         self.pending[interview_id] = next_poll(previous, mark, now, record_anchor)
         self.failed.discard(interview_id)
+        self.missing.discard(interview_id)
 
     def mark_failed(self, interview_id: int) -> None:
         """Could not be fetched or emitted: fetched again next run."""
@@ -321,6 +369,16 @@ class LifecycleState:
         self.failed.discard(interview_id)
 
 
+def _choose(chosen: dict[int, None], ids: Iterable[int]) -> int:
+    """Add `ids` not chosen yet to `chosen`, in order; how many were added."""
+    added = 0
+    for interview_id in ids:
+        if interview_id not in chosen:
+            chosen[interview_id] = None
+            added += 1
+    return added
+
+
 def _stored_texts(stored: dict[str, Any]) -> dict[str, str]:
     """The stored ID sets and the scalars beside them, checked for their types.
 
@@ -329,7 +387,7 @@ def _stored_texts(stored: dict[str, Any]) -> dict[str, str]:
 
     """
     texts = {}
-    for name in ("completed", "pending", "failed", "out_of_range"):
+    for name in ("completed", "pending", "failed", "out_of_range", "missing", "deleted"):
         value = stored.get(name, "")
         if not isinstance(value, str):
             msg = f"'{name}' should be a string, found {type(value).__name__}"

@@ -20,8 +20,10 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import singer_sdk.singerlib as singer
 from singer_sdk import metrics
 from singer_sdk.streams import Stream
 from typing_extensions import Self, override
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
 
     from tap_hindsight.context import RunContext
+
+
+#: The column Singer targets built on the SDK keep for a row deleted at the source.
+DELETED_AT = "_sdc_deleted_at"
 
 
 @dataclass(frozen=True)
@@ -309,6 +315,31 @@ class HindsightStream(Stream):
         # Never: no run re-sends every row of a stream (completed interviews are not
         # fetched again, turns go out once), so a version switch would retire the rest.
         return False
+
+    def write_deletions(self, rows: list[dict[str, Any]], erased: tuple[str, ...]) -> None:
+        """Send `rows` (each its key and `_sdc_deleted_at`, `erased` columns null) as deleted.
+
+        A target upserts every column of the stream's schema, so a row sent with the key
+        alone would null every other column. The rows go out under a SCHEMA of the key,
+        `_sdc_deleted_at` and the `erased` columns only: the target sets those and keeps
+        the rest (SDK targets start a new sink for a changed schema and load the older
+        sinks first; the column is added if the table lacks it). The stream's own SCHEMA
+        follows, for whatever the run sends next. Nothing is sent if the stream is not
+        selected.
+        """
+        if not rows or not self.selected:
+            return
+        properties = {key: self.schema["properties"][key] for key in self.primary_keys}
+        properties[DELETED_AT] = {"type": ["null", "string"], "format": "date-time"}
+        for column in erased:
+            properties[column] = self.schema["properties"][column]
+        schema = {"type": "object", "properties": properties}
+        self._tap.write_message(singer.SchemaMessage(self.name, schema, list(self.primary_keys)))
+        extracted = datetime.now(timezone.utc)
+        for row in rows:
+            self._tap.write_message(singer.RecordMessage(self.name, row, time_extracted=extracted))
+        for message in self._generate_schema_messages():
+            self._tap.write_message(message)
 
 
 class ChildStream(HindsightStream):

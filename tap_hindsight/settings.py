@@ -231,6 +231,18 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "erase_deleted",
+        th.BooleanType,
+        default=True,
+        title="Erase deleted",
+        description=(
+            "An interview deleted from Hindsight (404 in two runs in a row) is emitted once "
+            "more with _sdc_deleted_at set. True: its transcript (and its turns' text) is "
+            "emitted as null, so the warehouse's upsert erases the buyer's words. False: "
+            "only _sdc_deleted_at is sent, and the warehouse keeps the last text."
+        ),
+    ),
+    th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
         default=False,
@@ -281,6 +293,7 @@ class Settings:
     scan_start_id: int | None
     interviewer_names: tuple[str, ...]
     emit_activate_version_messages: bool
+    erase_deleted: bool
     poll_age_ratio: float
     min_poll_interval_minutes: float
     max_poll_interval_hours: float
@@ -469,6 +482,7 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
         scan_start_id=None if value("scan_start_id") is None else int(value("scan_start_id")),
         interviewer_names=tuple(name.strip() for name in value("interviewer_names")),
         emit_activate_version_messages=bool(value("emit_activate_version_messages")),
+        erase_deleted=bool(value("erase_deleted")),
         poll_age_ratio=float(value("poll_age_ratio")),
         min_poll_interval_minutes=float(value("min_poll_interval_minutes")),
         max_poll_interval_hours=float(value("max_poll_interval_hours")),

@@ -24,6 +24,7 @@ from tap_hindsight.records import (
     storable,
 )
 from tap_hindsight.schemas import load_schema
+from tap_hindsight.seams import DELETED_AT
 from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
 
 if TYPE_CHECKING:
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+
+
+#: A run takes no 404 for a deletion when at least this many interviews seen before,
+WRONG_KEY_AT_LEAST = 5
+#: and more than this share of those it asked for, answer 404: the key is likely wrong.
+WRONG_KEY_SHARE = 0.10
 
 
 @dataclass
@@ -49,6 +56,12 @@ class SyncReport(RequestTally):
     discovered: int = 0
     not_found: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    #: Interviews seen before that answered 404: first time (asked again next run), and
+    #: a second time in a row (deleted, emitted as such).
+    missing: int = 0
+    deleted: int = 0
+    #: Why no 404 was taken for a deletion, when too many came (the run fails).
+    wrong_key: str = ""
     waited_seconds: float = 0.0
     elapsed_seconds: float = 0.0
     #: The run's deadline in minutes (None: none), and the due IDs it left for next run.
@@ -69,7 +82,8 @@ class SyncReport(RequestTally):
             f"{self.emitted:,} records "
             f"emitted ({self.completed:,} completed, {self.pending:,} pending), "
             f"{self.unchanged:,} unchanged, {self.before_start_date:,} before start_date, "
-            f"{len(self.not_found):,} not found, {len(self.failed):,} failed; "
+            f"{len(self.not_found):,} not found, {len(self.failed):,} failed, "
+            f"{self.missing:,} missing (404 once), {self.deleted:,} deleted; "
             f"{self.requests_sent:,} requests sent, {self.rate_limited:,} rate-limited "
             f"(429), {self.budget_pauses:,} pauses for a budget shared with other clients, "
             f"{duration(self.waited_seconds)} waiting for the rate limit, in "
@@ -142,6 +156,9 @@ class _Run:
     progress: Progress
     #: Planned IDs whose answer came (not cut short by the deadline or a stop).
     answered: int = 0
+    #: Interviews seen before that answered this run, and those of them that were 404.
+    known_answered: int = 0
+    gone: list[int] = field(default_factory=list)
     _planned: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -151,6 +168,11 @@ class _Run:
         """Count a planned ID's answer (the deadline's deferred IDs are the rest)."""
         if result.interview_id in self._planned and result.outcome is not Outcome.CANCELLED:
             self.answered += 1
+            if self.lifecycle.seen(result.interview_id) and result.outcome in {
+                Outcome.OK,
+                Outcome.NOT_FOUND,
+            }:
+                self.known_answered += 1
 
 
 class InterviewsStream(CheckpointedStream):
@@ -205,6 +227,7 @@ class InterviewsStream(CheckpointedStream):
                     # A STATE comes after an interview and its turns, never between them.
                     self.count_item()
                     self.checkpoint_if_due()
+                self._settle_deletions(run)
         finally:
             self._finish_run(run)
 
@@ -227,12 +250,13 @@ class InterviewsStream(CheckpointedStream):
     @override
     def failures(self) -> str:
         failed = sorted(self.report.failed)
-        if not failed:
-            return ""
-        return (
-            f"{len(failed)} interviews could not be extracted; the run fails so they are not "
-            f"missed silently: {', '.join(map(str, failed))}"
-        )
+        problems = [self.report.wrong_key] if self.report.wrong_key else []
+        if failed:
+            problems.append(
+                f"{len(failed)} interviews could not be extracted; the run fails so they are "
+                f"not missed silently: {', '.join(map(str, failed))}"
+            )
+        return "; ".join(problems)
 
     def _start_run(self) -> _Run:
         """Read the state, plan the run, log what it will do, and prepare the client."""
@@ -332,6 +356,68 @@ class InterviewsStream(CheckpointedStream):
                 else "",
             )
 
+    def _settle_deletions(self, run: _Run) -> None:
+        """Interviews seen before that answered 404: missing the first time, then deleted.
+
+        One 404 can be a glitch: an interview is deleted when it answers 404 in two runs
+        in a row, and then emitted once more with `_sdc_deleted_at` (its transcript null
+        unless `erase_deleted` is false). A key of another organisation answers 404 for
+        every interview: when more than a tenth (and at least 5) of those a run asked
+        answer 404, or none answered 200, none is marked, and many 404s fail the run.
+        """
+        gone = run.gone
+        if not gone:
+            return
+        lifecycle = run.lifecycle
+        asked = run.known_answered
+        if len(gone) >= WRONG_KEY_AT_LEAST and len(gone) > WRONG_KEY_SHARE * asked:
+            self.report.wrong_key = (
+                f"{len(gone):,} of the {asked:,} interviews this run asked for that answered "
+                "before now answer 404 (not found): the API key may belong to another "
+                "organisation. None is marked deleted; check api_key, and the next run with "
+                "the right key finds them as they were"
+            )
+            return
+        if len(gone) == asked:
+            self.logger.warning(
+                "%d interviews that answered before now answer 404 and none answered: "
+                "none is marked missing or deleted (a key of another organisation would "
+                "answer so); they are asked again next run",
+                len(gone),
+            )
+            return
+        deleted = [i for i in gone if i in lifecycle.missing]
+        for interview_id in gone:
+            if interview_id not in lifecycle.missing:
+                lifecycle.mark_missing(interview_id)
+                self.report.missing += 1
+        if deleted:
+            self._emit_deleted(deleted, lifecycle)
+        self.logger.info(
+            "%d interviews seen before answered 404: %d for the first time (asked again "
+            "next run), %d a second time in a row (deleted: emitted with _sdc_deleted_at%s)",
+            len(gone),
+            len(gone) - len(deleted),
+            len(deleted),
+            ", transcript erased" if self.run.settings.erase_deleted else "",
+        )
+
+    def _emit_deleted(self, deleted: list[int], lifecycle: LifecycleState) -> None:
+        """Emit each deleted interview once more as deleted; the state forgets it."""
+        erase = self.run.settings.erase_deleted
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        rows: list[dict[str, Any]] = []
+        for interview_id in deleted:
+            row: dict[str, Any] = {"interview_request_id": interview_id, DELETED_AT: now}
+            if erase:
+                row["transcript"] = None
+            rows.append(row)
+        self.write_deletions(rows, ("transcript",) if erase else ())
+        for interview_id in deleted:
+            lifecycle.mark_deleted(interview_id)
+            self.count_item()
+        self.report.deleted += len(deleted)
+
     def _unsent_before_version_2(self) -> list[str]:
         """Child streams an old state says nothing of: they never emitted its IDs."""
         known = self.run.streams_in_state
@@ -357,14 +443,7 @@ class InterviewsStream(CheckpointedStream):
         if result.outcome is Outcome.CANCELLED:
             return Decision()
         if result.outcome is Outcome.NOT_FOUND:
-            if not probe:
-                report.not_found.append(interview_id)
-                self.logger.warning(
-                    "Interview %d not found (HTTP 404): it does not exist or belongs to "
-                    "another organisation; skipped",
-                    interview_id,
-                )
-            return Decision(remember=lambda: lifecycle.mark_not_found(interview_id))
+            return self._not_found(interview_id, lifecycle, probe=probe)
         if result.outcome is Outcome.FAILED or result.record is None:
             report.failed[interview_id] = result.error
             self.logger.error("Interview %d failed: %s", interview_id, result.error)
@@ -386,6 +465,23 @@ class InterviewsStream(CheckpointedStream):
         if record["status"] == COMPLETED:
             return self._completed(record, lifecycle)
         return self._pending(record, lifecycle)
+
+    def _not_found(self, interview_id: int, lifecycle: LifecycleState, *, probe: bool) -> Decision:
+        """A 404: a probe's miss, an interview seen before, or an ID that does not exist.
+
+        An interview seen before is judged at the end of the run: a deletion, or a wrong key.
+        """
+        if not probe and lifecycle.seen(interview_id) and self._current is not None:
+            self._current.gone.append(interview_id)
+            return Decision()
+        if not probe:
+            self.report.not_found.append(interview_id)
+            self.logger.warning(
+                "Interview %d not found (HTTP 404): it does not exist or belongs to "
+                "another organisation; skipped",
+                interview_id,
+            )
+        return Decision(remember=lambda: lifecycle.mark_not_found(interview_id))
 
     def _completed(self, record: dict[str, Any], lifecycle: LifecycleState) -> Decision:
         """A final record: each stream that lacks it gets it, once; the others are noted."""
@@ -465,7 +561,8 @@ def describe_plan(plan: RunPlan, completed: int) -> str:
     """The start line's account of what this run polls and what waits."""
     return (
         f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} never fetched, "
-        f"{plan.failed:,} failed last time, {plan.backfill:,} completed ones for a stream "
+        f"{plan.failed:,} failed last time, {plan.missing:,} not found last run, "
+        f"{plan.backfill:,} completed ones for a stream "
         f"selected since, {plan.due:,} pending and due; "
         f"{not_due_text(plan)}; {completed:,} completed skipped)"
     )

@@ -335,6 +335,14 @@ class HindsightSimulator:
                 self._statuses[interview_id] = "sent"
         return new_ids
 
+    def delete_interviews(self, organisation: str, ids: list[int]) -> None:
+        """Delete interviews: from now on they answer 404, as DELETE would leave them."""
+        with self._lock:
+            orgs = list(self.config.organisations)
+            index = next(i for i, org in enumerate(orgs) if org.name == organisation)
+            orgs[index] = replace(orgs[index], gaps=orgs[index].gaps | frozenset(ids))
+            self.config.organisations = tuple(orgs)
+
     def set_status(self, interview_id: int, status: str) -> None:
         """Put an interview in `status` (any string: the API may add statuses)."""
         with self._lock:
