@@ -101,7 +101,7 @@ def test_erase_deleted_false_sends_only_the_deletion(start_simulator, tmp_path):
 
 
 def test_a_wrong_key_deletes_nothing_and_fails_the_run(start_simulator, tmp_path):
-    simulator, config, first, pending = first_run(start_simulator, tmp_path)
+    _, config, first, pending = first_run(start_simulator, tmp_path)
     wrong = {**config, "api_key": "hs_sim_globex_key"}  # another organisation's key
     state = first.states()[-1]
     for _ in range(2):  # two runs: two 404s in a row for every pending interview
