@@ -15,6 +15,7 @@ state and so lives with the rest of it in checkpoints.py.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import singer_sdk.singerlib as singer
 from singer_sdk import metrics
+from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.streams import Stream
 from typing_extensions import Self, override
 
@@ -316,30 +318,58 @@ class HindsightStream(Stream):
         # fetched again, turns go out once), so a version switch would retire the rest.
         return False
 
-    def write_deletions(self, rows: list[dict[str, Any]], erased: tuple[str, ...]) -> None:
-        """Send `rows` (each its key and `_sdc_deleted_at`, `erased` columns null) as deleted.
+    def write_deletions(self, rows: list[dict[str, Any]]) -> None:
+        """Send `rows` (each its key, `_sdc_deleted_at` and any column to erase) as deleted.
 
         A target upserts every column of the stream's schema, so a row sent with the key
-        alone would null every other column. The rows go out under a SCHEMA of the key,
-        `_sdc_deleted_at` and the `erased` columns only: the target sets those and keeps
-        the rest (SDK targets start a new sink for a changed schema and load the older
-        sinks first; the column is added if the table lacks it). The stream's own SCHEMA
-        follows, for whatever the run sends next. Nothing is sent if the stream is not
-        selected.
+        alone would null every other column. The rows go out (through the stream maps,
+        flattening included) under a SCHEMA of their own columns only: the target sets
+        those and keeps the rest (SDK targets start a new sink for a changed schema and
+        load the older sinks first; a column the table lacks is added). The stream's own
+        SCHEMA follows, for whatever the run sends next. Nothing is sent if the stream is
+        not selected.
         """
         if not rows or not self.selected:
             return
-        properties = {key: self.schema["properties"][key] for key in self.primary_keys}
-        properties[DELETED_AT] = {"type": ["null", "string"], "format": "date-time"}
-        for column in erased:
-            properties[column] = self.schema["properties"][column]
-        schema = {"type": "object", "properties": properties}
-        self._tap.write_message(singer.SchemaMessage(self.name, schema, list(self.primary_keys)))
         extracted = datetime.now(timezone.utc)
-        for row in rows:
-            self._tap.write_message(singer.RecordMessage(self.name, row, time_extracted=extracted))
+        for stream_map in self.stream_maps:
+            if isinstance(stream_map, RemoveRecordTransform):
+                continue
+            mapped = []
+            for row in rows:
+                out = stream_map.transform(copy.deepcopy(row))
+                if out is not None:
+                    mapped.append({**out, DELETED_AT: row[DELETED_AT]})
+            if not mapped:
+                continue
+            full = stream_map.transformed_schema["properties"]
+            columns = sorted(set().union(*mapped))
+            keys = list(stream_map.transformed_key_properties or ())
+            properties = {
+                name: full[name] if name in keys else nullable(full[name])
+                for name in columns
+                if name in full
+            }
+            properties[DELETED_AT] = {"type": ["null", "string"], "format": "date-time"}
+            schema = {"type": "object", "properties": properties}
+            self._tap.write_message(singer.SchemaMessage(stream_map.stream_alias, schema, keys))
+            for record in mapped:
+                self._tap.write_message(
+                    singer.RecordMessage(stream_map.stream_alias, record, time_extracted=extracted)
+                )
         for message in self._generate_schema_messages():
             self._tap.write_message(message)
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` admitting null, and so every property of an object (none required)."""
+    kind = schema.get("type", [])
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    result = {**schema, "type": kinds if "null" in kinds else [*kinds, "null"]}
+    if "properties" in schema:
+        result["properties"] = {k: nullable(v) for k, v in schema["properties"].items()}
+        result.pop("required", None)
+    return result
 
 
 class ChildStream(HindsightStream):

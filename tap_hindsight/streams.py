@@ -404,15 +404,14 @@ class InterviewsStream(CheckpointedStream):
 
     def _emit_deleted(self, deleted: list[int], lifecycle: LifecycleState) -> None:
         """Emit each deleted interview once more as deleted; the state forgets it."""
-        erase = self.run.settings.erase_deleted
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-        rows: list[dict[str, Any]] = []
-        for interview_id in deleted:
-            row: dict[str, Any] = {"interview_request_id": interview_id, DELETED_AT: now}
-            if erase:
-                row["transcript"] = None
-            rows.append(row)
-        self.write_deletions(rows, ("transcript",) if erase else ())
+        erased: dict[str, Any] = {}
+        if self.run.settings.erase_deleted:  # every part of the transcript, flattened or not
+            parts = self.schema["properties"]["transcript"].get("properties", {})
+            erased["transcript"] = dict.fromkeys(parts)
+        self.write_deletions(
+            [{"interview_request_id": i, DELETED_AT: now, **erased} for i in deleted]
+        )
         for interview_id in deleted:
             lifecycle.mark_deleted(interview_id)
             self.count_item()

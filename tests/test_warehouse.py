@@ -198,6 +198,39 @@ def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, data
     check_model_docs(database)
 
 
+def test_a_deleted_interview_is_marked_in_postgres_and_keeps_its_other_columns(
+    start_simulator, database, meltano_home
+):
+    # Issue 24: an interview deleted from Hindsight answers 404; after two runs in a row
+    # the tap sends it once more with _sdc_deleted_at and its transcript null, under a
+    # SCHEMA of those columns only: target-postgres sets them and keeps the rest.
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
+    env = warehouse_env(simulator, database, meltano_home)
+    meltano(env, "run", "tap-hindsight", "target-postgres")
+    pending = [i for i in IDS if simulator.status_of(i) != "completed"]
+    gone = pending[:2]
+    before = {i: expected_row(simulator.interview(i)) for i in gone}
+    simulator.delete_interviews("acme", gone)
+    for _ in range(2):
+        meltano(env, "run", "tap-hindsight", "target-postgres")
+    with database.connect() as connection:
+        rows = connection.execute(
+            f"SELECT {', '.join(COLUMNS)}, _sdc_deleted_at FROM hindsight.interviews"  # noqa: S608
+            " ORDER BY 1"
+        ).fetchall()
+    assert len(rows) == len(IDS)
+    for row in rows:
+        interview_id, deleted_at = row[0], row[-1]
+        if interview_id in gone:
+            assert deleted_at is not None
+            kept, erased = row[: COLUMNS.index("transcript__document_id")], row[-4:-1]
+            assert kept == before[interview_id][: len(kept)]  # status, objective... kept
+            assert erased == (None, None, None)
+        else:
+            assert deleted_at is None
+            assert row[:-1] == expected_row(simulator.interview(interview_id))
+
+
 def test_emit_activate_version_messages_loses_no_row(start_simulator, database, meltano_home):
     # The target honours ACTIVATE_VERSION by marking every row of an older version
     # deleted. With the SDK's setting on, no run may send one: each run sends only new and
