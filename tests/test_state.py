@@ -64,8 +64,14 @@ def test_state_round_trips_through_its_stored_form():
     state.out_of_range_before = "2026-01-01T00:00:00+00:00"
     state.scan = ScanMemory(3002, anchors=[(3001, NOW - 60)])
     state.sent_by(["interview_turns"], 1001, sent=False)
+    state.mark_pending(2004, "aaaabbbb", NOW, NOW)
+    state.mark_missing(2004)  # 404 once: still pending, asked again
+    state.mark_pending(2005, "aaaabbbb", NOW, NOW)
+    state.mark_deleted(2005)
     stored = state.to_bookmark()
     assert json.loads(json.dumps(stored)) == stored
+    assert (stored["missing"], stored["deleted"]) == ("2004", "2005")
+    assert "2005:" not in stored["pending"]
     assert stored["completed"] == "1001-1100"
     assert stored["unsent"] == {"interview_turns": "1001"}
     again = LifecycleState.from_bookmark(json.loads(json.dumps(stored)))
@@ -73,6 +79,25 @@ def test_state_round_trips_through_its_stored_form():
     assert again.scan.to_text() == state.scan.to_text()
     assert LifecycleState.from_bookmark(stored) == state
     assert state.pending[2001] == Poll("abc123de", NOW, 7200)
+
+
+def test_deleted_wins_and_missing_ids_are_asked_again_first_after_failed():
+    stored = {
+        "version": 2,
+        "completed": "1-10",
+        "pending": "11:aaaaaaaa,12:bbbbbbbb",
+        "failed": "13",
+        "out_of_range": "",
+        "missing": "12",
+        "deleted": "5,11",
+    }
+    state = LifecycleState.from_bookmark(stored)
+    assert 5 not in state.completed
+    assert 11 not in state.pending
+    assert not state.needs_fetch(5)
+    plan = state.plan([5, 20], NOW, PollPolicy.from_settings(100, 600, 8760))
+    assert plan.ids == [20, 13, 12]  # never fetched, failed, then 404 last run; 5 never
+    assert (plan.first_time, plan.failed, plan.missing) == (1, 1, 1)
 
 
 def test_completed_wins_over_pending_and_failed_in_merged_state():
