@@ -11,6 +11,7 @@ from each deal emitted, without another request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
@@ -35,6 +36,8 @@ from tap_hindsight.deals import (
 from tap_hindsight.progress import duration
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.schemas import load_schema
+from tap_hindsight.seams import DELETED_AT
+from tap_hindsight.state import looks_like_wrong_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -53,6 +56,9 @@ class DealsReport(RequestTally):
     unchanged: int = 0
     #: Driver and competitor rows sent once more, marked removed.
     taken_back: int = 0
+    #: Deals emitted before that the whole list lacked: once (missing), twice (deleted).
+    missing: int = 0
+    deleted: int = 0
     #: True once the last (short) page was read: the list is whole.
     complete: bool = False
     #: Paging stopped by max_run_minutes or a signal (not a failure: the next run reads
@@ -72,7 +78,9 @@ class DealsReport(RequestTally):
         return (
             f"Deals summary: {self.pages:,} pages read ({read}), {self.listed:,} deals "
             f"listed: {self.emitted:,} emitted (new or changed), {self.unchanged:,} "
-            f"unchanged; {self.taken_back:,} driver and competitor rows marked removed; "
+            f"unchanged, {self.missing:,} missing from the list (once), {self.deleted:,} "
+            f"deleted (twice in a row); {self.taken_back:,} driver and competitor rows "
+            "marked removed; "
             f"{len(self.problems):,} problems; {self.requests_sent:,} requests sent, "
             f"{self.rate_limited:,} rate-limited (429), {self.budget_pauses:,} pauses for "
             f"a budget shared with other clients, in {duration(elapsed)}"
@@ -183,9 +191,43 @@ class DealsStream(CheckpointedStream):
             self.checkpoint_if_due()  # at the end of a page, once its deals are marked
             if len(deals) < PAGE_SIZE:
                 report.complete = True
-                marks.keep_only(seen)
+                self._settle_absent(marks, seen)
                 return
             page_index += 1
+
+    def _settle_absent(self, marks: DealMarks, listed: set[str]) -> None:
+        """Deals emitted before that the whole list lacks: missing once, then deleted.
+
+        A deal absent from two complete lists in a row is emitted once more with
+        `_sdc_deleted_at` (its other columns kept: `write_deletions`), and its driver and
+        competitor rows are marked removed. When many are absent at once (more than a
+        tenth, at least 5, and more than are still listed) the key may be another
+        organisation's: none is marked, and the run fails.
+        """
+        absent = marks.absent(listed)
+        # Another organisation's key lists other deals and lacks ours: many absent, and
+        # fewer of ours listed than absent. (The right key after a wrong one lacks only
+        # the other organisation's deals that run emitted: those are deleted in turn.)
+        still_listed = len(marks) - len(absent)
+        if looks_like_wrong_key(len(absent), len(marks)) and still_listed < len(absent):
+            problem = (
+                f"{len(absent):,} of the {len(marks):,} deals emitted before are not in the "
+                "deals list: the API key may belong to another organisation. None is marked "
+                "deleted; check api_key, and the next run with the right key finds them"
+            )
+            self.report.problems.append(problem)
+            self.logger.error("Deals: %s", problem)
+            return
+        deleted = marks.settle_absent(absent)
+        self.report.missing = len(marks.missing)
+        self.report.deleted = len(deleted)
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        self.write_deletions([{"id": deal_id, DELETED_AT: now} for deal_id, _, _ in deleted])
+        for deal_id, drivers, competitors in deleted:
+            rows = {DealDriversStream.name: drivers, DealCompetitorsStream.name: competitors}
+            self.sync_children({"id": deal_id}, rows)
+            self.report.taken_back += len(drivers) + len(competitors)
+            self.count_item()
 
     def _page_ok(self, result: PageResult) -> bool:
         """True if the page came; else say why paging stops."""

@@ -101,6 +101,23 @@ def competitor_rows(deal: dict[str, Any]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+def removed_driver(deal_id: str, index: int) -> dict[str, Any]:
+    """A `deal_drivers` row the deal no longer has: its key, `removed`, the rest null."""
+    return {"deal_id": deal_id, "driver_index": index, "reason_id": None} | {
+        "positive": None,
+        "summary": None,
+        "removed": True,
+    }
+
+
+def removed_competitor(deal_id: str, competitor: str) -> dict[str, Any]:
+    """A `deal_competitors` row the deal no longer has: its key, `removed`, the rest null."""
+    return {"deal_id": deal_id, "competitor_id": competitor, "is_primary": None} | {
+        "is_incumbent": None,
+        "removed": True,
+    }
+
+
 def _stored_id(deal_id: str) -> str:
     if _PLAIN_ID.match(deal_id):
         return deal_id
@@ -145,6 +162,8 @@ class DealMarks:
         self.streams = frozenset(streams)
         self._table = list(competitors)
         self._position = {competitor: index for index, competitor in enumerate(self._table)}
+        #: Deals (stored IDs) the last complete list lacked: deleted if the next lacks them.
+        self.missing: set[str] = set()
 
     def __len__(self) -> int:
         """How many deals are remembered."""
@@ -170,14 +189,12 @@ class DealMarks:
         if mark is None:
             return [], []
         drivers = [
-            {"deal_id": deal["id"], "driver_index": index, "reason_id": None}
-            | {"positive": None, "summary": None, "removed": True}
+            removed_driver(deal["id"], index)
             for index in range(len(driver_rows(deal)), mark.drivers)
         ]
         current = {row["competitor_id"] for row in competitor_rows(deal)}
         competitors = [
-            {"deal_id": deal["id"], "competitor_id": competitor, "is_primary": None}
-            | {"is_incumbent": None, "removed": True}
+            removed_competitor(deal["id"], competitor)
             for competitor in mark.competitors
             if competitor not in current
         ]
@@ -198,10 +215,28 @@ class DealMarks:
             parts.append(".".join(base36(self._position[c]) for c in competitors))
         self._texts[_stored_id(deal["id"])] = ":".join(parts)
 
-    def keep_only(self, deal_ids: Iterable[str]) -> None:
-        """Forget deals the list no longer holds (deleted in the CRM)."""
-        kept = {_stored_id(deal_id) for deal_id in deal_ids}
-        self._texts = {key: text for key, text in self._texts.items() if key in kept}
+    def absent(self, deal_ids: Iterable[str]) -> list[str]:
+        """The deals remembered (stored IDs) that a complete list without them lacks."""
+        listed = {_stored_id(deal_id) for deal_id in deal_ids}
+        return sorted(key for key in self._texts if key not in listed)
+
+    def settle_absent(self, absent: Iterable[str]) -> list[tuple[str, list, list]]:
+        """A complete list lacked `absent`: missing the first time, deleted the second.
+
+        Returns each deal deleted now (absent from two complete lists in a row) with its
+        driver and competitor rows marked removed; those are forgotten. A deal whose ID is
+        stored as a hash cannot be named again: it is forgotten without a row.
+        """
+        absent = set(absent)
+        deleted = []
+        for key in sorted(absent & self.missing):
+            mark = _parse(self._texts.pop(key), self._table)
+            if key[:1] != "#":
+                drivers = [removed_driver(key, index) for index in range(mark.drivers)]
+                competitors = [removed_competitor(key, c) for c in mark.competitors]
+                deleted.append((key, drivers, competitors))
+        self.missing = absent - self.missing
+        return deleted
 
     def to_bookmark(self) -> dict[str, Any]:
         """The stored form."""
@@ -210,6 +245,7 @@ class DealMarks:
             "streams": sorted(self.streams),
             "marks": ",".join(f"{key}:{self._texts[key]}" for key in sorted(self._texts)),
             "competitors": list(self._table),
+            **({"missing": ",".join(sorted(self.missing))} if self.missing else {}),
         }
 
     @classmethod
@@ -246,7 +282,13 @@ class DealMarks:
                     raise ValueError(msg)
                 _parse(rest, table, entry)  # raises if it cannot be read
                 texts[key] = rest
-        return cls(texts, streams, table)
+        marks = cls(texts, streams, table)
+        missing = stored.get("missing", "")
+        if not isinstance(missing, str):
+            msg = "'missing' is not a string of deal IDs"
+            raise ValueError(msg)  # noqa: TRY004
+        marks.missing = {key for key in missing.split(",") if key in texts}
+        return marks
 
 
 def _parse(text: str, table: list[str], entry: str = "") -> _Mark:

@@ -25,6 +25,7 @@ from tap_hindsight.records import (
 )
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.seams import DELETED_AT
+from tap_hindsight.state import looks_like_wrong_key
 from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
 
 if TYPE_CHECKING:
@@ -32,12 +33,6 @@ if TYPE_CHECKING:
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
-
-
-#: A run takes no 404 for a deletion when at least this many interviews seen before,
-WRONG_KEY_AT_LEAST = 5
-#: and more than this share of those it asked for, answer 404: the key is likely wrong.
-WRONG_KEY_SHARE = 0.10
 
 
 @dataclass
@@ -370,7 +365,7 @@ class InterviewsStream(CheckpointedStream):
             return
         lifecycle = run.lifecycle
         asked = run.known_answered
-        if len(gone) >= WRONG_KEY_AT_LEAST and len(gone) > WRONG_KEY_SHARE * asked:
+        if looks_like_wrong_key(len(gone), asked):
             self.report.wrong_key = (
                 f"{len(gone):,} of the {asked:,} interviews this run asked for that answered "
                 "before now answer 404 (not found): the API key may belong to another "

@@ -242,3 +242,64 @@ def test_deals_and_interviews_spend_one_budget(short_window, start_simulator, tm
     assert sorted(run.records_by_id()) == ids
     arrivals = sorted(stats["arrivals"])
     assert arrivals[limit] - arrivals[0] >= short_window  # the 5th waited for the window
+
+
+def test_a_deal_absent_from_two_complete_lists_in_a_row_is_deleted(start_simulator, tmp_path):
+    simulator = start_simulator(organisations=acme(120))
+    config = deals_only(simulator)
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0, first.stderr
+    gone = next(d for d in simulator.deals("acme") if d["drivers"] and competitor_rows(d))
+    simulator.delete_deals([gone["id"]])
+
+    once = run_tap(tmp_path, config, state=first.states()[-1])
+    assert once.returncode == 0, once.stderr
+    assert [once.records(stream) for stream in DEAL_STREAMS] == [[], [], []]
+    assert "1 missing from the list (once), 0 deleted" in summary(once)
+
+    twice = run_tap(tmp_path, config, state=once.states()[-1])
+    assert twice.returncode == 0, twice.stderr
+    (row,) = twice.records("deals")
+    assert set(row) == {"id", "_sdc_deleted_at"}  # the rest of the row is kept
+    assert row["id"] == gone["id"]
+    drivers = twice.records("deal_drivers")
+    competitors = twice.records("deal_competitors")
+    assert sorted(r["driver_index"] for r in drivers) == list(range(len(gone["drivers"])))
+    assert {r["competitor_id"] for r in competitors} == {
+        r["competitor_id"] for r in competitor_rows(storable(gone))
+    }
+    assert all(r["removed"] and r["deal_id"] == gone["id"] for r in drivers + competitors)
+    assert "0 missing from the list (once), 1 deleted" in summary(twice)
+
+    after = run_tap(tmp_path, config, state=twice.states()[-1])
+    assert [after.records(stream) for stream in DEAL_STREAMS] == [[], [], []]
+
+
+def test_another_organisations_deals_list_deletes_no_deal(start_simulator, tmp_path):
+    simulator = start_simulator(organisations=acme(120))
+    config = deals_only(simulator)
+    first = run_tap(tmp_path, config)
+    wrong = {**config, "api_key": "hs_sim_globex_key"}
+    simulator.config.organisations = (
+        *simulator.config.organisations,
+        Organisation("globex", "hs_sim_globex_key", 500_001, 20),
+    )
+    state = first.states()[-1]
+    for _ in range(2):
+        run = run_tap(tmp_path, wrong, state=state)
+        assert run.returncode == 1, run.stderr
+        assert "may belong to another organisation" in run.stderr
+        assert not [r for r in run.records("deals") if r.get("_sdc_deleted_at")]
+        state = run.states()[-1]
+    # The right key: none of ours is deleted; the other organisation's deals that the
+    # wrong key's runs emitted are, after two complete lists without them.
+    ours = {d["id"] for d in simulator.deals("acme")}
+    theirs = {d["id"] for d in simulator.deals("globex")}
+    deleted = set()
+    for _ in range(2):
+        right = run_tap(tmp_path, config, state=state)
+        assert right.returncode == 0, right.stderr
+        deleted |= {r["id"] for r in right.records("deals") if r.get("_sdc_deleted_at")}
+        state = right.states()[-1]
+    assert deleted == theirs
+    assert not deleted & ours

@@ -108,8 +108,19 @@ def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
     moved = copy.deepcopy(second)
     moved["status_id"] = "Closed Lost"
     assert stored.changed(moved)
-    stored.keep_only([first["id"], odd["id"]])
-    assert len(stored) == 2
+    absent = stored.absent([first["id"], odd["id"]])
+    assert absent == sorted(["deal_bare", second["id"]])
+    assert stored.settle_absent(absent) == []  # lacking once: missing, not deleted
+    stored = DealMarks.from_bookmark(json.loads(json.dumps(stored.to_bookmark())))
+    assert stored.missing == set(absent)
+    # The next complete list has the bare deal again and lacks the second a second time.
+    deleted = stored.settle_absent(stored.absent([first["id"], odd["id"], "deal_bare"]))
+    assert [deal_id for deal_id, _, _ in deleted] == [second["id"]]
+    _, drivers, competitors = deleted[0]
+    assert len(drivers) == len(second["drivers"])
+    assert all(row["removed"] and row["deal_id"] == second["id"] for row in drivers + competitors)
+    assert not stored.missing
+    assert len(stored) == 3
     assert stored.changed(second)  # forgotten: new again
     assert len(marks.to_bookmark()["marks"]) / 4 < 40  # a short entry per deal
 

@@ -193,6 +193,7 @@ class HindsightSimulator:
         self._bodies: dict[int, Any] = {}
         self._times: dict[int, tuple[datetime, datetime | None]] = {}
         self._deal_changes: dict[str, dict[str, Any]] = {}
+        self._deleted_deals: set[str] = set()
         self._generated_deals: dict[str, list[dict[str, Any]]] = {}
         self._deal_faults: deque[str] = deque()
         self._scripted: dict[int, deque[str]] = {}
@@ -385,10 +386,19 @@ class HindsightSimulator:
                 self._generated_deals[organisation] = generated
         with self._lock:
             changes = {k: dict(v) for k, v in self._deal_changes.items()}
+        with self._lock:
+            deleted = set(self._deleted_deals)
         deals = [
-            {**deal, **changes[deal["id"]]} if deal["id"] in changes else deal for deal in generated
+            {**deal, **changes[deal["id"]]} if deal["id"] in changes else deal
+            for deal in generated
+            if deal["id"] not in deleted
         ]
         return sorted(deals, key=lambda deal: str(deal["id"]))
+
+    def delete_deals(self, deal_ids: list[str]) -> None:
+        """The deals list no longer holds these deals (deleted in the CRM)."""
+        with self._lock:
+            self._deleted_deals.update(deal_ids)
 
     def change_deal(self, deal_id: str, **fields: Any) -> None:  # noqa: ANN401
         """Serve these fields for the deal from now on (a stage change, a new driver...)."""
