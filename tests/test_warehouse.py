@@ -206,13 +206,20 @@ def test_a_deleted_interview_is_marked_in_postgres_and_keeps_its_other_columns(
     # SCHEMA of those columns only: target-postgres sets them and keeps the rest.
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
     env = warehouse_env(simulator, database, meltano_home)
-    meltano(env, "run", "tap-hindsight", "target-postgres")
+    assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(3, 0, 0), (TESTS, 0, 0)]
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     gone = pending[:2]
     before = {i: expected_row(simulator.interview(i)) for i in gone}
     simulator.delete_interviews("acme", gone)
-    for _ in range(2):
-        meltano(env, "run", "tap-hindsight", "target-postgres")
+    # A deal deleted in the CRM that a remaining interview points to.
+    deal_id = next(
+        simulator.interview(i)["deal_id"]
+        for i in IDS
+        if i not in gone and simulator.interview(i)["deal_id"]
+    )
+    simulator.delete_deals([deal_id])
+    for _ in range(2):  # the incremental models run their clean-up of deleted rows too
+        assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(3, 0, 0), (TESTS, 0, 0)]
     with database.connect() as connection:
         rows = connection.execute(
             f"SELECT {', '.join(COLUMNS)}, _sdc_deleted_at FROM hindsight.interviews"  # noqa: S608
@@ -229,6 +236,18 @@ def test_a_deleted_interview_is_marked_in_postgres_and_keeps_its_other_columns(
         else:
             assert deleted_at is None
             assert row[:-1] == expected_row(simulator.interview(interview_id))
+    with database.connect() as connection:
+        modelled = connection.execute(
+            "SELECT interview_request_id, deal_id, deal_name FROM analytics.hindsight_interviews"
+        ).fetchall()
+        (deal_deleted,) = connection.execute(
+            "SELECT _sdc_deleted_at IS NOT NULL FROM hindsight.deals WHERE id = %s", (deal_id,)
+        ).fetchone()
+    assert sorted(i for i, _, _ in modelled) == [i for i in IDS if i not in gone]
+    assert deal_deleted
+    pointing = [name for _, deal, name in modelled if deal == deal_id]
+    assert pointing
+    assert pointing == [None] * len(pointing)  # the deleted deal's columns are left out
 
 
 def test_emit_activate_version_messages_loses_no_row(start_simulator, database, meltano_home):

@@ -77,3 +77,46 @@
       select coalesce(max(loaded_at), cast('1970-01-01' as timestamp)) from {{ this }}
   ) - interval '1 hour'
 {%- endmacro %}
+
+{% macro hindsight_deleted_at(name, alias) -%}
+  {#- When the tap found the row of table `name` deleted at the source (the
+      `_sdc_deleted_at` it sends once, see docs/state-and-polling.md#deletions), or null
+      where the table has no such column (nothing deleted yet, or not loaded yet). -#}
+  {%- if '_sdc_deleted_at' in hindsight_column_names(name) -%}
+    {{ alias }}._sdc_deleted_at
+  {%- else -%}
+    cast(null as timestamp)
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro hindsight_column_names(name) -%}
+  {#- The lower-cased column names of loaded table `name` (none if not loaded). -#}
+  {%- set table = hindsight_table(name) -%}
+  {%- set names = [] -%}
+  {%- if table is not none -%}
+    {%- for column in adapter.get_columns_in_relation(table) -%}
+      {%- do names.append(column.name | lower) -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {{ return(names) }}
+{%- endmacro %}
+
+{% macro hindsight_drop_deleted(keys=true) -%}
+  {#- After an incremental run: delete the modelled rows of interviews (and, with `keys`
+      naming the turn, of turns) deleted at the source since. Their deletion rows are
+      left out of every slice, so without this the rows modelled before would stay. -#}
+  {%- set statements = [] -%}
+  {%- if is_incremental() and '_sdc_deleted_at' in hindsight_column_names('interviews') -%}
+    {%- do statements.append(
+        "delete from " ~ this ~ " where interview_request_id in (select interview_request_id from "
+        ~ source('hindsight', 'interviews') ~ " where _sdc_deleted_at is not null)") -%}
+  {%- endif -%}
+  {%- if keys and is_incremental()
+        and '_sdc_deleted_at' in hindsight_column_names('interview_turns') -%}
+    {%- do statements.append(
+        "delete from " ~ this ~ " where (interview_request_id, turn_index) in (select"
+        ~ " interview_request_id, turn_index from " ~ source('hindsight', 'interview_turns')
+        ~ " where _sdc_deleted_at is not null)") -%}
+  {%- endif -%}
+  {{ statements | join('; ') if statements else 'select 1' }}
+{%- endmacro %}

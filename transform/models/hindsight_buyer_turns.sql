@@ -1,7 +1,9 @@
 {#- The buyer's side of each transcript: the turns of the contact (not Hindsight's
     interviewer, not unattributed text), with their interview's context. On PostgreSQL it
     is incremental: a run models only the turns loaded since the last one (turns of a
-    completed interview never change; a re-sync replaces them on the key). -#}
+    completed interview never change; a re-sync replaces them on the key). Turns deleted
+    at the source, and those of a deleted interview, are left out (and taken out of what
+    was modelled before). -#}
 {{ config(
     materialized='incremental' if target.type == 'postgres' else 'table',
     unique_key=['interview_request_id', 'turn_index'],
@@ -9,6 +11,7 @@
     indexes=[
         {'columns': ['interview_request_id', 'turn_index'], 'unique': true},
     ] if target.type == 'postgres' else [],
+    post_hook=["{{ hindsight_drop_deleted(keys=true) }}"],
 ) }}
 
 with turns as (
@@ -17,6 +20,7 @@ with turns as (
         {{ hindsight_loaded_at('interview_turns', 't') }} as loaded_at
     from {{ hindsight_source('interview_turns') }} as t
     where t.is_interviewer = false
+      and {{ hindsight_deleted_at('interview_turns', 't') }} is null
 )
 
 select
@@ -34,6 +38,7 @@ select
 from turns as t
 left join {{ hindsight_source('interviews') }} as i
     on i.interview_request_id = t.interview_request_id
+where {{ hindsight_deleted_at('interviews', 'i') }} is null
 {%- if is_incremental() %}
-where {{ hindsight_since_last_run('t.loaded_at') }}
+  and ({{ hindsight_since_last_run('t.loaded_at') }})
 {%- endif %}

@@ -1,6 +1,7 @@
 {#- One row per interview: its lifecycle in hours, its transcript's size, and its deal once
     the `deals` stream is loaded (left join: without that table the deal columns are null;
-    without turns loaded yet, the counts are 0). -#}
+    without turns loaded yet, the counts are 0). Interviews, turns and deals deleted at the
+    source (`_sdc_deleted_at`) are left out. -#}
 {{ config(materialized='table') }}
 
 {%- set deals = hindsight_table('deals') %}
@@ -8,6 +9,7 @@
 
 with interviews as (
     select * from {{ hindsight_source('interviews') }} as loaded
+    where {{ hindsight_deleted_at('interviews', 'loaded') }} is null
 ),
 
 turns as (
@@ -17,6 +19,7 @@ turns as (
         count(*) filter (where is_interviewer = false) as buyer_turn_count,
         coalesce(sum(word_count) filter (where is_interviewer = false), 0) as buyer_word_count
     from {{ hindsight_source('interview_turns') }} as loaded
+    where {{ hindsight_deleted_at('interview_turns', 'loaded') }} is null
     group by interview_request_id
 )
 {%- if competitors %},
@@ -72,7 +75,8 @@ select
 from interviews as i
 left join turns as t on t.interview_request_id = i.interview_request_id
 {%- if deals %}
-left join {{ deals }} as d on d.id = i.deal_id
+left join {{ deals }} as d
+    on d.id = i.deal_id and {{ hindsight_deleted_at('deals', 'd') }} is null
 {%- endif %}
 {%- if deals and competitors %}
 left join primary_competitors as c on c.deal_id = d.id

@@ -15,6 +15,7 @@
         {'columns': ['interview_request_id']},
     ] if postgres else [],
     persist_docs={'relation': true, 'columns': postgres},
+    post_hook=["{{ hindsight_drop_deleted(keys=true) }}"],
 ) }}
 
 with transcripts as (
@@ -29,6 +30,7 @@ with transcripts as (
         {{ hindsight_loaded_at('interviews', 'i') }} as loaded_at
     from {{ hindsight_source('interviews') }} as i
     where i.transcript__content is not null
+      and {{ hindsight_deleted_at('interviews', 'i') }} is null
 ),
 
 buyer_turns as (
