@@ -220,22 +220,24 @@ class DealMarks:
         listed = {_stored_id(deal_id) for deal_id in deal_ids}
         return sorted(key for key in self._texts if key not in listed)
 
-    def settle_absent(self, absent: Iterable[str]) -> list[tuple[str, list, list]]:
+    def settle_absent(
+        self, absent: Iterable[str]
+    ) -> list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]:
         """A complete list lacked `absent`: missing the first time, deleted the second.
 
         Returns each deal deleted now (absent from two complete lists in a row) with its
         driver and competitor rows marked removed; those are forgotten. A deal whose ID is
         stored as a hash cannot be named again: it is forgotten without a row.
         """
-        absent = set(absent)
+        gone = set(absent)
         deleted = []
-        for key in sorted(absent & self.missing):
+        for key in sorted(gone & self.missing):
             mark = _parse(self._texts.pop(key), self._table)
             if key[:1] != "#":
                 drivers = [removed_driver(key, index) for index in range(mark.drivers)]
                 competitors = [removed_competitor(key, c) for c in mark.competitors]
                 deleted.append((key, drivers, competitors))
-        self.missing = absent - self.missing
+        self.missing = gone - self.missing
         return deleted
 
     def to_bookmark(self) -> dict[str, Any]:
