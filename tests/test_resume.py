@@ -135,19 +135,24 @@ def _orgs(count):
     return default_organisations(count)
 
 
-def run_and_kill(workdir, config, kill_when):
-    """Run the tap, SIGKILL it once `kill_when(messages)` holds; return all it printed."""
+def start_tap(workdir, config, stderr):
+    """The tap, started in `workdir` with `config`, its stdout a pipe, stderr to `stderr`."""
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config))
+    return subprocess.Popen(
+        [TAP_COMMAND, "--config", str(config_path)],
+        cwd=workdir,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+
+
+def run_and_kill(workdir, config, kill_when):
+    """Run the tap, SIGKILL it once `kill_when(messages)` holds; return all it printed."""
     with (workdir / "stderr.log").open("w") as stderr:
-        process = subprocess.Popen(
-            [TAP_COMMAND, "--config", str(config_path)],
-            cwd=workdir,
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
+        process = start_tap(workdir, config, stderr)
         lines = []
         for line in process.stdout:
             lines.append(line)
@@ -208,17 +213,8 @@ def test_killed_and_resumed_nothing_is_lost_and_nothing_completed_is_fetched_aga
 
 def run_and_stop(workdir, config, stop_when):
     """Run the tap, send SIGTERM once `stop_when(messages)` holds; return all it printed."""
-    config_path = workdir / "config.json"
-    config_path.write_text(json.dumps(config))
     with (workdir / "stderr.log").open("w") as stderr:
-        process = subprocess.Popen(
-            [TAP_COMMAND, "--config", str(config_path)],
-            cwd=workdir,
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
+        process = start_tap(workdir, config, stderr)
         lines = []
         signalled = False
         for line in process.stdout:

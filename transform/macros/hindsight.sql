@@ -54,14 +54,7 @@
 {% macro hindsight_loaded_at(name, alias) -%}
   {#- When the loader wrote the row of table `name` (target-postgres's _sdc_batched_at), or
       null where there is no such column (target-duckdb's demo, a table not loaded yet). -#}
-  {%- set table = hindsight_table(name) -%}
-  {%- set names = [] -%}
-  {%- if table is not none -%}
-    {%- for column in adapter.get_columns_in_relation(table) -%}
-      {%- do names.append(column.name | lower) -%}
-    {%- endfor -%}
-  {%- endif -%}
-  {%- if '_sdc_batched_at' in names -%}
+  {%- if '_sdc_batched_at' in hindsight_column_names(name) -%}
     cast({{ alias }}._sdc_batched_at as timestamp)
   {%- else -%}
     cast(null as timestamp)
