@@ -11,7 +11,6 @@ from each deal emitted, without another request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
@@ -36,7 +35,6 @@ from tap_hindsight.deals import (
 from tap_hindsight.progress import duration
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.seams import DELETED_AT
 from tap_hindsight.state import looks_like_wrong_key
 
 if TYPE_CHECKING:
@@ -221,8 +219,7 @@ class DealsStream(CheckpointedStream):
         deleted = marks.settle_absent(absent)
         self.report.missing = len(marks.missing)
         self.report.deleted = len(deleted)
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-        self.write_deletions([{"id": deal_id, DELETED_AT: now} for deal_id, _, _ in deleted])
+        self.write_deletions([{"id": deal_id} for deal_id, _, _ in deleted])
         for deal_id, drivers, competitors in deleted:
             rows = {DealDriversStream.name: drivers, DealCompetitorsStream.name: competitors}
             self.sync_children({"id": deal_id}, rows)

@@ -221,8 +221,8 @@ class Discovery:
         """The highest ID worth probing at `now`."""
         base = self._highest_ours
         cap = self.policy.cap_gaps / self.share
-        counter = self.counter(now)
-        if counter is None:
+        rate = self.rate
+        if rate is None or not self._anchors:
             # No speed yet (a first run from an old scan_start_id): while nothing is
             # found, look twice as far as has been looked; before any interview of ours is
             # found at all, at most `blind_limit` IDs a day since the scan began.
@@ -237,9 +237,10 @@ class Discovery:
         # probed before it is handed out costs a probe more. Past `cap`, only as the
         # counter keeps busy without one of ours: the bound doubles with each doubling of
         # that time, so a counter that rests unforeseen is overtaken by little.
-        lag = (self.rate or 0.0) * self.active_seconds(now - self.policy.lag_seconds, now)
-        ahead = counter - lag - base
-        busy = self.active_seconds(self._anchors[-1][1], now)
+        top, top_at = self._anchors[-1]
+        busy = self.active_seconds(top_at, now)  # what `counter` counts from the top
+        lag = rate * self.active_seconds(now - self.policy.lag_seconds, now)
+        ahead = top + rate * busy - lag - base
         doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
         span = min(ahead, math.ldexp(cap, min(doublings, 40)))
         return base + max(1, math.floor(span))

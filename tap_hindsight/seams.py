@@ -319,7 +319,9 @@ class HindsightStream(Stream):
         return False
 
     def write_deletions(self, rows: list[dict[str, Any]]) -> None:
-        """Send `rows` (each its key, `_sdc_deleted_at` and any column to erase) as deleted.
+        """Send `rows` (each its key and any column to erase) as deleted now.
+
+        Each goes out with `_sdc_deleted_at`, this instant (UTC).
 
         A target upserts every column of the stream's schema, so a row sent with the key
         alone would null every other column. The rows go out (through the stream maps,
@@ -332,6 +334,7 @@ class HindsightStream(Stream):
         if not rows or not self.selected:
             return
         extracted = datetime.now(timezone.utc)
+        deleted_at = extracted.isoformat(timespec="seconds").replace("+00:00", "Z")
         for stream_map in self.stream_maps:
             if isinstance(stream_map, RemoveRecordTransform):
                 continue
@@ -339,7 +342,7 @@ class HindsightStream(Stream):
             for row in rows:
                 out = stream_map.transform(copy.deepcopy(row))
                 if out is not None:
-                    mapped.append({**out, DELETED_AT: row[DELETED_AT]})
+                    mapped.append({**out, DELETED_AT: deleted_at})
             if not mapped:
                 continue
             full = stream_map.transformed_schema["properties"]

@@ -24,7 +24,6 @@ from tap_hindsight.records import (
     storable,
 )
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.seams import DELETED_AT
 from tap_hindsight.state import looks_like_wrong_key
 from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
 
@@ -399,14 +398,11 @@ class InterviewsStream(CheckpointedStream):
 
     def _emit_deleted(self, deleted: list[int], lifecycle: LifecycleState) -> None:
         """Emit each deleted interview once more as deleted; the state forgets it."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         erased: dict[str, Any] = {}
         if self.run.settings.erase_deleted:  # every part of the transcript, flattened or not
             parts = self.schema["properties"]["transcript"].get("properties", {})
             erased["transcript"] = dict.fromkeys(parts)
-        self.write_deletions(
-            [{"interview_request_id": i, DELETED_AT: now, **erased} for i in deleted]
-        )
+        self.write_deletions([{"interview_request_id": i, **erased} for i in deleted])
         for interview_id in deleted:
             lifecycle.mark_deleted(interview_id)
             self.count_item()
