@@ -81,7 +81,7 @@ def main() -> int:
     sent = stats["interview_requests"]
     print(
         f"interview requests sent: {sent} = {sent / len(ids):.3f} per ID "
-        f"(tap counted: {summary.split('failed; ')[1]})"
+        f"(tap counted: {summary.split(' deleted; ')[1]})"
     )
     print(
         f"deals emitted: {len(deals)} of {len(truth)} = {len(deals & truth) / len(truth):.3f}, "
