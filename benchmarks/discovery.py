@@ -17,7 +17,13 @@ tap runs, p50 / p95 / max (goal p95 at most 30 minutes), probes a day, how long 
 first runs took to catch up with the week of history, and the bytes discovery keeps in
 state (the last run's, and the most any run wrote).
 
-Run: `.venv/bin/python benchmarks/discovery.py [--weeks 52] [--scan-max-misses 25]`.
+With `--foreign-burst N`, other organisations also create N IDs within one minute every
+Wednesday at 11:00 (an import): the table then adds the delay of our interviews created
+in the six hours after each such burst, which the usual speed of the counter would cross
+only after N / (its speed) of busy time.
+
+Run: `.venv/bin/python benchmarks/discovery.py [--weeks 52] [--scan-max-misses 25]
+[--foreign-burst 2000]`.
 """
 
 from __future__ import annotations
@@ -48,6 +54,10 @@ FIRST_ID = 1_000_000
 SHARES = (0.01, 0.10, 1.00)
 #: Weeks of IDs the platform handed out before the first run (`scan_start_id` is the first).
 BACKLOG_WEEKS = 1
+#: When other organisations' bursts come (`--foreign-burst`): Wednesday 11:00, and how long
+#: after one our interviews count as created after it.
+FOREIGN_AT = 2 * DAY + 11 * HOUR
+AFTER_FOREIGN = 6 * HOUR
 
 
 class ApiClock:
@@ -85,6 +95,8 @@ class Outcome:
     state_max: int = 0
     backlog_done: float = 0.0
     days: float = 0.0
+    #: Delays of our interviews created within AFTER_FOREIGN of a foreign burst.
+    after_burst: list[float] = field(default_factory=list)
 
 
 class FixedTail:
@@ -108,13 +120,18 @@ class FixedTail:
             self.highest_found = max(self.highest_found, interview_id)
 
 
-def simulate(  # noqa: C901, PLR0912, PLR0915 (one year, step by step, reads best in one place)
-    share: float, weeks: int, strategy: str, max_misses: int
+def simulate(  # noqa: C901, PLR0912, PLR0915 (one year, step by step, in one place)
+    share: float, weeks: int, strategy: str, max_misses: int, foreign: int = 0
 ) -> Outcome:
     """Run one strategy (`fixed` or `tap`) through `weeks` of the platform's bursts."""
     space = SharedIdSpace(FIRST_ID, {"acme": share}, seed=11)
     bursts = burst_times(BACKLOG_WEEKS + weeks)
     per_burst = PER_WEEK / len(burst_times(1))
+    imports = (
+        [float(START + week * WEEK + FOREIGN_AT) for week in range(BACKLOG_WEEKS + weeks)]
+        if foreign
+        else []
+    )
     lifecycle = LifecycleState()
     found_at: dict[int, float] = {}
     outcome = Outcome(share)
@@ -130,6 +147,8 @@ def simulate(  # noqa: C901, PLR0912, PLR0915 (one year, step by step, reads bes
         """Hand out the bursts due by `instant` (never after a probe saw their IDs)."""
         nonlocal burst, carried
         while burst < len(bursts) and bursts[burst] <= instant:
+            while imports and imports[0] <= bursts[burst]:
+                space.create(foreign, imports.pop(0), spread_seconds=60.0, others=True)
             carried += per_burst
             count = int(carried)
             carried -= count
@@ -186,7 +205,18 @@ def simulate(  # noqa: C901, PLR0912, PLR0915 (one year, step by step, reads bes
         - first_run
     )
     outcome.days = weeks * 7
+    starts = [float(START + week * WEEK + FOREIGN_AT) for week in range(BACKLOG_WEEKS + weeks)]
+    outcome.after_burst = sorted(
+        found_at[i] - created[i]
+        for i in found_at
+        if foreign and created[i] >= first_run and _after_one(created[i], starts)
+    )
     return outcome
+
+
+def _after_one(instant: float, starts: list[float]) -> bool:
+    """True if `instant` falls within AFTER_FOREIGN after one of `starts`."""
+    return any(0 <= instant - start < AFTER_FOREIGN for start in starts)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -205,10 +235,11 @@ def main() -> int:
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--scan-max-misses", type=int, default=25)
     parser.add_argument("--shares", default=",".join(f"{s:g}" for s in SHARES))
+    parser.add_argument("--foreign-burst", type=int, default=0)
     args = parser.parse_args()
     shares = [float(text) for text in args.shares.split(",")]
     results = [
-        (name, simulate(share, args.weeks, strategy, args.scan_max_misses))
+        (name, simulate(share, args.weeks, strategy, args.scan_max_misses, args.foreign_burst))
         for share in shares
         for strategy, name in (("fixed", "fixed tail"), ("tap", "tap"))
     ]
@@ -224,12 +255,23 @@ def main() -> int:
         ("backlog caught up after", lambda r: minutes(r.backlog_done)),
         ("state bytes (last, max)", lambda r: f"{r.state_bytes}, {r.state_max}"),
     ]
+    if args.foreign_burst:
+        rows += [
+            ("after a foreign burst: delay p50", lambda r: minutes(percentile(r.after_burst, 0.5))),
+            ("after a foreign burst: p95", lambda r: minutes(percentile(r.after_burst, 0.95))),
+            ("after a foreign burst: max", lambda r: minutes(max(r.after_burst, default=math.nan))),
+        ]
     for label, cell in rows:
         print(f"| {label} |" + "".join(f" {cell(r)} |" for _, r in results))
     created = results[0][1].created
     print(
         f"platform IDs created: {created:,} in {args.weeks} weeks; scan_max_misses "
         f"{args.scan_max_misses} for the fixed tail"
+        + (
+            f"; {args.foreign_burst:,} foreign IDs every Wednesday 11:00"
+            if args.foreign_burst
+            else ""
+        )
     )
     return 0
 

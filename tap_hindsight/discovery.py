@@ -80,6 +80,16 @@ class Policy:
     #: Before any interview of ours is found, discovery looks this many IDs past
     #: `scan_start_id` at most, and as many more each day.
     blind_limit: int = 1_000
+    #: Past the reach, scout once this many expected gaps of busy time passed without one
+    #: of ours (a burst of other organisations' IDs, or a counter slower than thought),
+    #: and at least `scout_min_seconds`; then after twice as long, and so on.
+    scout_gaps: float = 5.0
+    scout_min_seconds: float = 3600.0
+    #: Each scouting window spans this many expected gaps (it holds one of ours if the
+    #: counter passed it, with a chance of 1 - e^-cover)...
+    scout_cover: float = 3.0
+    #: ...and a round probes this many windows, at doubling distances past the next new ID.
+    scout_windows: int = 6
 
 
 POLICY = Policy()
@@ -99,6 +109,8 @@ class Outstanding:
 
     sent_at: float
     checks: int
+    #: A scouting probe past the reach: a 404 is forgotten (the ID is probed in turn).
+    scout: bool = False
 
 
 @dataclass
@@ -109,6 +121,7 @@ class RunTally:
     rechecks: int = 0
     found: int = 0
     settled: int = 0
+    scouts: int = 0
 
 
 class Discovery:
@@ -153,6 +166,10 @@ class Discovery:
         #: The gaps due a probe, and when that was judged (None: judge again).
         self._due: list[Gap] | None = None
         self._due_at = 0.0
+        #: This run's scouting probes past the reach (None: not judged yet), and when the
+        #: need for them was last judged.
+        self._scout: Iterator[int] | None = None
+        self._scout_judged = -math.inf
 
     # What is known ------------------------------------------------------------------------
 
@@ -184,6 +201,8 @@ class Discovery:
                 measured = (top - number) / elapsed  # the longest span in the window
         if measured:
             known = self.memory.rate
+            if known:  # a burst of other organisations' IDs is not the usual speed
+                measured = min(measured, 2 * known)
             self.memory.rate = measured if not known else known + 0.3 * (measured - known)
 
     def _learn_rest(self, below: tuple[int, float], top: tuple[int, float]) -> None:
@@ -331,7 +350,59 @@ class Discovery:
             self._outstanding[interview_id] = Outstanding(now, 0)
             self.tally.probes += 1
             return interview_id
+        return self._next_scout(now)
+
+    def _next_scout(self, now: float) -> int | None:
+        """The next scouting probe past the reach, when one of ours is overdue."""
+        if self._scout is None:
+            if now - self._scout_judged < _RESCAN_SECONDS:
+                return None
+            self._scout_judged = now
+            self._scout = self._plan_scout(now)
+            if self._scout is None:
+                return None
+        for interview_id in self._scout:
+            if (
+                interview_id < self.memory.next_id
+                or interview_id in self._outstanding
+                or self._exists_already(interview_id)
+            ):
+                continue
+            self._outstanding[interview_id] = Outstanding(now, 0, scout=True)
+            self.tally.scouts += 1
+            return interview_id
         return None
+
+    def _plan_scout(self, now: float) -> Iterator[int] | None:
+        """A round of scouting probes if one of ours is overdue past the reach, else None.
+
+        The reach follows the counter's usual speed, so a burst of other organisations'
+        IDs would be crossed only at that speed. Once `scout_gaps` expected gaps of busy
+        time (`scout_min_seconds` at least) passed since our highest interview was created
+        (then twice as long, and so on), a round probes `scout_windows` windows of
+        `scout_cover` expected gaps each, at doubling distances past the next new ID,
+        nearest first, until one of ours answers. That one is an anchor: the counter was
+        past it, so the reach jumps there and the IDs below it are probed once each and
+        proven another organisation's. A false alarm (a gap this long by chance) costs one
+        round: the windows' IDs are probed once more in their turn.
+        """
+        rate = self.rate
+        if rate is None or not self._anchors:
+            return None
+        policy = self.policy
+        first = max(policy.scout_gaps / (rate * self.share), policy.scout_min_seconds)
+        overdue = self.active_seconds(self._anchors[-1][1], now)
+        if overdue < math.ldexp(first, min(self.memory.scouts, 60)):
+            return None
+        while overdue >= math.ldexp(first, min(self.memory.scouts, 60)):
+            self.memory.scouts += 1  # the next round after twice as long
+        width = math.ceil(policy.scout_cover / self.share)
+        start = self.memory.next_id
+        return (
+            start + width * (2**window - 1) + offset
+            for window in range(policy.scout_windows)
+            for offset in range(width)
+        )
 
     def sense(self) -> int | None:
         """One probe to learn the API's clock when nothing is due by this machine's.
@@ -481,6 +552,7 @@ class Discovery:
         if not self.memory.hours_since or created_at < self.memory.hours_since:
             self.memory.hours_since = created_at
         if index == len(self._anchors) - 1:
+            self.memory.scouts = 0
             if index:
                 self._learn_rest(self._anchors[index - 1], self._anchors[index])
             self._measure_rate()
@@ -505,6 +577,16 @@ class Discovery:
         sent = self._outstanding.pop(interview_id, None)
         if sent is None:
             return
+        if sent.scout:
+            if exists:  # counted when the next new ID passes it
+                self.tally.found += 1
+                self._skip.add(interview_id)
+                self._found_not_kept.add(interview_id)
+                self._highest_ours = max(self._highest_ours, interview_id)
+                if created_at is not None:
+                    self.observed(interview_id, created_at)
+                self._scout = iter(())  # crossed: the reach takes over
+            return
         if answered_at is not None:
             sent = Outstanding(answered_at - _DATE_SLACK, sent.checks)
         if exists:
@@ -524,7 +606,8 @@ class Discovery:
 
     def unsent(self, interview_id: int) -> None:
         """A probe that was never answered (the run stopped): it is probed again."""
-        if self._outstanding.pop(interview_id, None) is not None:
+        sent = self._outstanding.pop(interview_id, None)
+        if sent is not None and not sent.scout:
             self._add_to_gaps(interview_id, 0.0, 0)
 
     def kept(self, interview_id: int) -> None:
@@ -570,8 +653,11 @@ class Discovery:
             memory.hours_since,
             memory.resting,
             memory.clock_offset,
+            memory.scouts,
         )
         for interview_id in sorted({*self._outstanding, *self._found_not_kept}):
+            if interview_id >= memory.next_id:
+                continue  # a scouting probe's: probed again in its turn
             add_to_gaps(gaps, interview_id, 0.0, 0, self.policy.margin_seconds)
         return snapshot
 
@@ -605,9 +691,10 @@ class Discovery:
     def summary(self) -> str:
         """The end-of-run line: what discovery spent and what it knows now."""
         tally = self.tally
+        scouted = f", {tally.scouts:,} scouting past the reach" if tally.scouts else ""
         return (
-            f"ID discovery summary: {tally.probes + tally.rechecks:,} probes "
-            f"({tally.probes:,} new IDs, {tally.rechecks:,} open IDs checked again), "
+            f"ID discovery summary: {tally.probes + tally.rechecks + tally.scouts:,} probes "
+            f"({tally.probes:,} new IDs, {tally.rechecks:,} open IDs checked again{scouted}), "
             f"{tally.found:,} interviews found; {self.settled_ids():,} IDs settled, "
             f"{self.memory.open_ids:,} open, new IDs from {self.memory.next_id:,}; "
             f"about {self.share:.1%} of IDs are this organisation's"

@@ -12,10 +12,11 @@ keeps (`tap_hindsight.discovery` explains the rules):
   position at that instant; together they give its speed);
 - how many settled IDs were ours, for the share of the counter that is ours, the
   counter's speed while it moves (IDs an hour), the hours of the week in which it
-  moves (those in which our interviews were created) and those in which it rests.
+  moves (those in which our interviews were created) and those in which it rests;
+- how many scouting rounds went past the reach since our highest interview was created.
 
 Stored as one short string,
-`n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00@3k2d10;q7f`:
+`n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00@3k2d10;q7f;x1`:
 times in base-36 seconds since 2020-01-01T00:00:00Z. In steady state that is tens of
 bytes; the gaps are bounded by the IDs still open.
 """
@@ -79,6 +80,9 @@ class ScanMemory:
     #: How far the API's clock ran ahead of this machine's at the last answer (seconds):
     #: the next run reads the API's clock this way until an answer shows it again.
     clock_offset: float = 0.0
+    #: Scouting rounds sent past the reach since our highest interview was created (a
+    #: burst of other organisations' IDs; `tap_hindsight.discovery` explains).
+    scouts: int = 0
 
     @property
     def open_ids(self) -> int:
@@ -109,6 +113,8 @@ class ScanMemory:
             parts.append(f"w{self.hours:x}@{_time(self.hours_since)}")
         if self.resting:
             parts.append(f"q{self.resting:x}")
+        if self.scouts:
+            parts.append(f"x{self.scouts}")
         return ";".join(parts)
 
     @classmethod
@@ -121,7 +127,7 @@ class ScanMemory:
         """
         fields: dict[str, str] = {}
         for part in text.split(";"):
-            if not part or part[0] not in "ngasrwoq" or part[0] in fields:
+            if not part or part[0] not in "ngasrwoqx" or part[0] in fields:
                 msg = f"{part!r} is not a part of a discovery state ({text!r})"
                 raise ValueError(msg)
             fields[part[0]] = part[1:]
@@ -155,6 +161,11 @@ def _memory_from_fields(fields: dict[str, str]) -> ScanMemory:
         memory.hours, memory.hours_since = int(mask, 16), _instant(since or "0")
     if "q" in fields:
         memory.resting = int(fields["q"], 16)
+    if "x" in fields:
+        if not fields["x"].isdigit():
+            msg = f"{fields['x']!r} is not a count of scouting rounds"
+            raise ValueError(msg)
+        memory.scouts = int(fields["x"])
     if "o" in fields:
         memory.clock_offset = float(int(fields["o"]))
     if "s" in fields:

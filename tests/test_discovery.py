@@ -3,6 +3,8 @@ every organisation: our interviews among others', created between runs."""
 
 from __future__ import annotations
 
+import math
+import re
 import time
 
 import pytest
@@ -45,6 +47,7 @@ def test_every_interview_is_found_over_runs_whatever_the_share(
     config = tap_config(simulator, [], scan_start_id=FIRST + 10)
     state = None
     emitted: set[int] = set()
+    scouted = 0
     for run_index in range(8):  # a run every quarter of an hour, for two hours
         if run_index in {1, 2, 3}:  # IDs handed out meanwhile
             space.create(history // 8, clock() + 1.0, spread_seconds=800.0)
@@ -54,6 +57,7 @@ def test_every_interview_is_found_over_runs_whatever_the_share(
         assert run.returncode == 0, run.stderr
         emitted |= set(run.records_by_id())
         state = run.states()[-1]
+        scouted += sum(map(int, re.findall(r"([\d,]+) scouting past the reach", run.stderr)))
     ours = [i for i in space.ids_of("acme") if i >= FIRST + 10]
     assert sorted(emitted) == ours
     requested = [i for i in range(FIRST - 10, space.next_id + 500) if simulator.requests_for(i)]
@@ -62,8 +66,11 @@ def test_every_interview_is_found_over_runs_whatever_the_share(
     foreign = [i for i in requested if space.owner(i) is None]
     probes = sum(simulator.requests_for(i) for i in foreign)
     # Each ID of another organisation probed about once (measured: 1.5, 1.1 and 0.2 a
-    # created ID at 2%, 20% and 100%), never in a loop.
-    assert probes <= 2 * created, f"{probes / created:.2f} probes per created ID"
+    # created ID at 2%, 20% and 100%), never in a loop. The platform rests for the last
+    # hour, which discovery cannot tell from a burst yet: at 2% it scouts past the reach
+    # once (six windows of three expected gaps, 900 IDs), and not again within the hour.
+    assert probes - scouted <= 2 * created, f"{probes / created:.2f} probes per created ID"
+    assert scouted <= 6 * math.ceil(3 / share * 1.2)
     assert "ID discovery from" in run.stderr
     assert "ID discovery summary:" in run.stderr
 
