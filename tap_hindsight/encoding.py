@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from bisect import bisect_right
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -159,3 +160,9 @@ def base36(number: int) -> str:
         digits = _BASE36[digit] + digits
         if not number:
             return digits
+
+
+def iso_instant(epoch_seconds: float) -> str:
+    """`2026-12-02T18:00:00Z`: an instant to the second, as a person reads it in state."""
+    moment = datetime.fromtimestamp(int(epoch_seconds), tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,7 +3,9 @@
 Interviews complete hours or days after they are created, so a `created_at` cursor alone
 would miss late transcripts. The state remembers each interview's lifecycle instead:
 
-- completed IDs: their transcript is final; never fetched again;
+- completed IDs: their transcript is final; fetched again only by the re-read cycle
+  (`recheck_completed_days`, `tap_hindsight.recheck`), which keeps a 14-character digest
+  of each one's record and the instant up to which every re-read due was answered;
 - pending IDs (created, sent, or a status Hindsight may add) with a fingerprint of the
   record last emitted, so a re-poll that changed nothing emits nothing, and when each was
   last polled and how old it was then, so that a run polls only those due
@@ -30,8 +32,11 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tap_hindsight.encoding import FINGERPRINT_CHARS, TIME_ORIGIN, RangeSet, base36
+from tap_hindsight.encoding import FINGERPRINT_CHARS, TIME_ORIGIN, RangeSet, base36, iso_instant
 from tap_hindsight.polling import Poll, PollPolicy, next_poll
+from tap_hindsight.recheck import DAY, Digest, digests_from_text, digests_text
+from tap_hindsight.recheck import due as rechecks_due
+from tap_hindsight.records import parse_datetime
 from tap_hindsight.scan import ScanMemory
 from tap_hindsight.state import Resumable
 
@@ -101,6 +106,10 @@ class RunPlan:
     not_due: int = 0
     #: When the next pending interview that is not due now falls due (epoch seconds).
     next_due: float | None = None
+    #: Completed interviews re-read (the last in `ids`): (instant due, ID), in order.
+    rechecks: list[tuple[float, int]] = field(default_factory=list)
+    #: The instant the re-reads were judged at (None: the cycle is off).
+    recheck_now: float | None = None
 
 
 @dataclass
@@ -122,11 +131,18 @@ class LifecycleState:
     scan: ScanMemory | None = None
     #: Per stream, the IDs whose latest record it has not emitted (it was not selected).
     unsent: dict[str, RangeSet] = field(default_factory=dict)
+    #: What each completed interview's record was when last emitted (`tap_hindsight.recheck`).
+    digests: dict[int, Digest] = field(default_factory=dict)
+    #: Every completed interview due a re-read up to this instant was re-read (epoch
+    #: seconds; None: the cycle is off, or starts at the next run).
+    recheck_through: float | None = None
     #: Each pending entry's stored text, kept with the Poll it was written from: a
     #: checkpoint then re-encodes only the entries that changed.
     _texts: dict[int, tuple[Poll, str]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    #: The digests' stored text while no digest or completed ID changed.
+    _digests_text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     # Reading and writing the bookmark ----------------------------------------------------
 
@@ -166,7 +182,10 @@ class LifecycleState:
             out_of_range_before=before,
             scan=_scan_from_stored(stored),
             unsent=_unsent_from_stored(stored.get("unsent", {})),
+            recheck_through=_instant_from_stored(stored, "recheck_through"),
         )
+        if texts["digests"]:
+            state.digests = digests_from_text(list(state.completed), texts["digests"])
         if version == 1:
             for stream in unsent_before_version_2:
                 state.unsent[stream] = RangeSet.from_text(texts["completed"])
@@ -197,6 +216,12 @@ class LifecycleState:
         unsent = {name: ids.to_text() for name, ids in sorted(self.unsent.items()) if len(ids)}
         if unsent:
             stored["unsent"] = unsent
+        if self.recheck_through is not None:
+            stored["recheck_through"] = iso_instant(self.recheck_through)
+        if self.digests:
+            if self._digests_text is None:
+                self._digests_text = digests_text(self.completed, self.digests)
+            stored["digests"] = self._digests_text
         return stored
 
     def _pending_text(self) -> str:
@@ -236,6 +261,7 @@ class LifecycleState:
         now: float,
         policy: PollPolicy,
         selected: AbstractSet[str] = frozenset(),
+        recheck_days: float = 0,
     ) -> RunPlan:
         """The IDs a run fetches at `now`, in order, and what waits.
 
@@ -243,8 +269,9 @@ class LifecycleState:
         have deleted (asked again to confirm), then completed ones a
         `selected` stream has not emitted (their history), then pending ones that are due,
         longest overdue first: a run cut short by its deadline leaves the rest at the head
-        of the next run's queue. Pending and failed IDs are polled even after they leave
-        the config; completed and out-of-range ones are not fetched again.
+        of the next run's queue. Last, completed ones due a re-read in the cycle of
+        `recheck_days` (0: none), in the order they fell due. Pending and failed IDs are
+        polled even after they leave the config; out-of-range ones are not fetched again.
         """
         chosen: dict[int, None] = {}
         plan = RunPlan([])
@@ -277,7 +304,36 @@ class LifecycleState:
         due.sort()
         plan.due = len(due)
         plan.ids = [*chosen, *(interview_id for _, interview_id in due)]
+        if recheck_days > 0:
+            plan.recheck_now = now
+            if self.recheck_through is not None:
+                taken = {*chosen, *self.pending}
+                plan.rechecks = [
+                    (at, i)
+                    for at, i in rechecks_due(
+                        self.completed, self.recheck_through, now, recheck_days * DAY
+                    )
+                    if i not in taken
+                ]
+                plan.ids += [interview_id for _, interview_id in plan.rechecks]
         return plan
+
+    def rechecked(self, plan: RunPlan, answered: AbstractSet[int]) -> None:
+        """The run is over: every re-read due before the first unanswered one is done.
+
+        The cycle starts (at the plan's instant) in the first run that has it on, and
+        stops in the first that has it off.
+        """
+        if plan.recheck_now is None:
+            self.recheck_through = None
+            return
+        through = plan.recheck_now
+        for at, interview_id in plan.rechecks:
+            if interview_id not in answered:
+                through = math.floor(at) - 1.0
+                break
+        previous = self.recheck_through
+        self.recheck_through = through if previous is None else max(previous, through)
 
     def unsent_for(self, streams: Iterable[str]) -> RangeSet:
         """The IDs any of `streams` has not emitted."""
@@ -316,9 +372,13 @@ class LifecycleState:
         poll = self.pending.get(interview_id)
         return poll is not None and poll.mark == mark
 
-    def mark_completed(self, interview_id: int) -> None:
-        """Its transcript is final."""
+    def mark_completed(self, interview_id: int, digest: Digest | None = None) -> None:
+        """Its transcript is final (`digest`: of the record as emitted, if known)."""
+        if interview_id not in self.completed or self.digests.get(interview_id) != digest:
+            self._digests_text = None
         self.completed.add(interview_id)
+        if digest is not None:
+            self.digests[interview_id] = digest
         self.pending.pop(interview_id, None)
         self.failed.discard(interview_id)
         self.missing.discard(interview_id)
@@ -335,7 +395,7 @@ class LifecycleState:
 
     def forget(self, interview_id: int) -> None:
         """Drop the ID from every set but `deleted`."""
-        self.completed.discard(interview_id)
+        self._drop_completed(interview_id)
         self.pending.pop(interview_id, None)
         self.failed.discard(interview_id)
         self.missing.discard(interview_id)
@@ -359,10 +419,17 @@ class LifecycleState:
     def mark_out_of_range(self, interview_id: int) -> None:
         """Created before start_date: not fetched again while start_date holds."""
         self.out_of_range.add(interview_id)
+        self._drop_completed(interview_id)
         self.pending.pop(interview_id, None)
         self.failed.discard(interview_id)
         for ids in self.unsent.values():
             ids.discard(interview_id)
+
+    def _drop_completed(self, interview_id: int) -> None:
+        if interview_id in self.completed:
+            self.completed.discard(interview_id)
+            self.digests.pop(interview_id, None)
+            self._digests_text = None
 
     def mark_not_found(self, interview_id: int) -> None:
         """404: nothing to remember but that it is no longer worth retrying as failed."""
@@ -387,7 +454,7 @@ def _stored_texts(stored: dict[str, Any]) -> dict[str, str]:
 
     """
     texts = {}
-    for name in ("completed", "pending", "failed", "out_of_range", "missing", "deleted"):
+    for name in ("completed", "pending", "failed", "out_of_range", "missing", "deleted", "digests"):
         value = stored.get(name, "")
         if not isinstance(value, str):
             msg = f"'{name}' should be a string, found {type(value).__name__}"
@@ -420,6 +487,17 @@ def _scan_from_stored(stored: dict[str, Any]) -> ScanMemory | None:
         return ScanMemory.from_text(text)
     scan_next = stored.get("scan_next_id")
     return None if scan_next is None else ScanMemory(scan_next)
+
+
+def _instant_from_stored(stored: dict[str, Any], name: str) -> float | None:
+    value = stored.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value).timestamp()
+    except (AttributeError, TypeError, ValueError):
+        msg = f"'{name}' should be a date-time string, found {value!r}"
+        raise ValueError(msg) from None
 
 
 def _unsent_from_stored(value: object) -> dict[str, RangeSet]:

@@ -45,6 +45,8 @@ DEFAULT_INTERVIEWER_NAMES = ("Paige",)
 DEFAULT_POLL_AGE_RATIO = 0.1
 DEFAULT_MIN_POLL_INTERVAL_MINUTES = 5
 DEFAULT_MAX_POLL_INTERVAL_HOURS = 168
+#: Every completed interview is read again once in this many days (0: never).
+DEFAULT_RECHECK_COMPLETED_DAYS = 30
 MAX_REQUESTS_PER_MINUTE = 100_000
 
 #: https anywhere; plain http only to loopback; never credentials, a query or a fragment.
@@ -231,6 +233,18 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "recheck_completed_days",
+        th.NumberType(minimum=0, maximum=3_650),
+        default=DEFAULT_RECHECK_COMPLETED_DAYS,
+        title="Recheck completed (days)",
+        description=(
+            "Every completed interview is read again once in this many days, spread evenly "
+            "over the runs, after the pending ones due: an edit (objective) or a replaced "
+            "transcript reaches the warehouse, its vanished turns marked deleted, and so does "
+            "a deletion. 0 turns the re-reads off."
+        ),
+    ),
+    th.Property(
         "erase_deleted",
         th.BooleanType,
         default=True,
@@ -294,6 +308,7 @@ class Settings:
     interviewer_names: tuple[str, ...]
     emit_activate_version_messages: bool
     erase_deleted: bool
+    recheck_completed_days: float
     poll_age_ratio: float
     min_poll_interval_minutes: float
     max_poll_interval_hours: float
@@ -483,6 +498,7 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
         interviewer_names=tuple(name.strip() for name in value("interviewer_names")),
         emit_activate_version_messages=bool(value("emit_activate_version_messages")),
         erase_deleted=bool(value("erase_deleted")),
+        recheck_completed_days=float(value("recheck_completed_days")),
         poll_age_ratio=float(value("poll_age_ratio")),
         min_poll_interval_minutes=float(value("min_poll_interval_minutes")),
         max_poll_interval_hours=float(value("max_poll_interval_hours")),

@@ -16,6 +16,7 @@ from tap_hindsight.discovery import Discovery, ServerClock, id_source
 from tap_hindsight.encoding import fingerprint
 from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState, RunPlan
 from tap_hindsight.progress import Progress, duration, estimate
+from tap_hindsight.recheck import Digest
 from tap_hindsight.records import (
     COMPLETED,
     KNOWN_STATUSES,
@@ -54,6 +55,11 @@ class SyncReport(RequestTally):
     #: a second time in a row (deleted, emitted as such).
     missing: int = 0
     deleted: int = 0
+    #: Completed interviews re-read (the cycle), those found changed, and the turns a
+    #: replaced transcript no longer has (emitted as deleted).
+    rechecked: int = 0
+    changed: int = 0
+    vanished_turns: int = 0
     #: Why no 404 was taken for a deletion, when too many came (the run fails).
     wrong_key: str = ""
     waited_seconds: float = 0.0
@@ -77,7 +83,9 @@ class SyncReport(RequestTally):
             f"emitted ({self.completed:,} completed, {self.pending:,} pending), "
             f"{self.unchanged:,} unchanged, {self.before_start_date:,} before start_date, "
             f"{len(self.not_found):,} not found, {len(self.failed):,} failed, "
-            f"{self.missing:,} missing (404 once), {self.deleted:,} deleted; "
+            f"{self.missing:,} missing (404 once), {self.deleted:,} deleted, "
+            f"{self.rechecked:,} completed re-read ({self.changed:,} changed, "
+            f"{self.vanished_turns:,} vanished turns); "
             f"{self.requests_sent:,} requests sent, {self.rate_limited:,} rate-limited "
             f"(429), {self.budget_pauses:,} pauses for a budget shared with other clients, "
             f"{duration(self.waited_seconds)} waiting for the rate limit, in "
@@ -137,6 +145,10 @@ class Decision:
     turns: bool = False
     #: What to remember once the record is out.
     remember: Callable[[], None] = field(default=lambda: None)
+    #: The turns' rows, when judging needed them already.
+    turn_rows: list[dict[str, Any]] | None = None
+    #: Turns a replaced transcript no longer has (their indexes): emitted as deleted.
+    vanished: range = range(0)
 
 
 @dataclass
@@ -153,15 +165,21 @@ class _Run:
     #: Interviews seen before that answered this run, and those of them that were 404.
     known_answered: int = 0
     gone: list[int] = field(default_factory=list)
+    #: Completed interviews due a re-read, and those of them that answered.
+    rechecks: set[int] = field(default_factory=set)
+    rechecked: set[int] = field(default_factory=set)
     _planned: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._planned = set(self.plan.ids)
+        self.rechecks = {interview_id for _, interview_id in self.plan.rechecks}
 
     def count(self, result: FetchResult) -> None:
         """Count a planned ID's answer (the deadline's deferred IDs are the rest)."""
         if result.interview_id in self._planned and result.outcome is not Outcome.CANCELLED:
             self.answered += 1
+            if result.interview_id in self.rechecks:
+                self.rechecked.add(result.interview_id)
             if self.lifecycle.seen(result.interview_id) and result.outcome in {
                 Outcome.OK,
                 Outcome.NOT_FOUND,
@@ -204,7 +222,10 @@ class InterviewsStream(CheckpointedStream):
                     decision = self._judge(result, run.lifecycle, run.discovery)
                     record = decision.record
                     if record is not None and decision.turns:
-                        rows = {InterviewTurnsStream.name: turn_rows(record, interviewers)}
+                        turns = decision.turn_rows
+                        if turns is None:
+                            turns = turn_rows(record, interviewers)
+                        rows = {InterviewTurnsStream.name: turns}
                         if decision.row:
                             self.hand_to_children(record, rows)  # synced as the row goes out
                         else:
@@ -214,6 +235,8 @@ class InterviewsStream(CheckpointedStream):
                         yield record
                         self.report.emitted += 1
                         self.saw_replication_value(record["created_at"])
+                    if decision.vanished:
+                        self._turns_vanished(result.interview_id, decision.vanished)
                     # Only now is the record written: state may cover it.
                     decision.remember()
                     if run.discovery is not None:
@@ -222,6 +245,9 @@ class InterviewsStream(CheckpointedStream):
                     self.count_item()
                     self.checkpoint_if_due()
                 self._settle_deletions(run)
+                # The cycle moves on over the re-reads answered (none, for a wrong key).
+                answered = set() if self.report.wrong_key else run.rechecked
+                run.lifecycle.rechecked(run.plan, answered)
         finally:
             self._finish_run(run)
 
@@ -262,7 +288,11 @@ class InterviewsStream(CheckpointedStream):
         lifecycle.apply_start_date(start)
         self._selected = self.selected_streams()
         plan = lifecycle.plan(
-            settings.interview_ids, time.time(), settings.poll_policy, self._selected
+            settings.interview_ids,
+            time.time(),
+            settings.poll_policy,
+            self._selected,
+            settings.recheck_completed_days,
         )
         discovery = None
         if settings.scan_start_id is not None:
@@ -304,7 +334,7 @@ class InterviewsStream(CheckpointedStream):
         discovery = run.discovery
         if discovery is not None:
             tally = discovery.tally
-            self.report.probes = tally.probes + tally.rechecks
+            self.report.probes = tally.probes + tally.rechecks + tally.scouts
             self.report.discovered = tally.found
             self.logger.info("%s", discovery.summary())
             behind = discovery.behind(self._clock())
@@ -403,10 +433,27 @@ class InterviewsStream(CheckpointedStream):
             parts = self.schema["properties"]["transcript"].get("properties", {})
             erased["transcript"] = dict.fromkeys(parts)
         self.write_deletions([{"interview_request_id": i, **erased} for i in deleted])
+        for interview_id in deleted:  # and each of its turns the state counted
+            digest = lifecycle.digests.get(interview_id)
+            if digest is not None and digest.turns:
+                self._turns_vanished(interview_id, range(digest.turns), count=False)
         for interview_id in deleted:
             lifecycle.mark_deleted(interview_id)
             self.count_item()
         self.report.deleted += len(deleted)
+
+    def _turns_vanished(self, interview_id: int, indexes: range, *, count: bool = True) -> None:
+        """Emit turns that no longer exist once more as deleted (their text erased)."""
+        erased = dict.fromkeys(("speaker", "text")) if self.run.settings.erase_deleted else {}
+        rows = [
+            {"interview_request_id": interview_id, "turn_index": index, **erased}
+            for index in indexes
+        ]
+        for child in self.child_streams:
+            if isinstance(child, InterviewTurnsStream):
+                child.write_deletions(rows)
+        if count:
+            self.report.vanished_turns += len(rows)
 
     def _unsent_before_version_2(self) -> list[str]:
         """Child streams an old state says nothing of: they never emitted its IDs."""
@@ -474,23 +521,61 @@ class InterviewsStream(CheckpointedStream):
         return Decision(remember=lambda: lifecycle.mark_not_found(interview_id))
 
     def _completed(self, record: dict[str, Any], lifecycle: LifecycleState) -> Decision:
-        """A final record: each stream that lacks it gets it, once; the others are noted."""
+        """A final record: each stream that lacks it gets it, once; the others are noted.
+
+        A re-read (the cycle) compares it with the digest of what was emitted: an edited
+        record goes out again, and its turns only if the transcript changed; the turns a
+        replaced transcript no longer has go out as deleted.
+        """
         interview_id = record["interview_request_id"]
         first = interview_id not in lifecycle.completed
-        streams = [self.name, *(child.name for child in self.child_streams)]
-        wanted = {name for name in streams if first or lifecycle.is_unsent(name, interview_id)}
+        children = {child.name for child in self.child_streams}
+        wanted = {
+            name
+            for name in (self.name, *children)
+            if first or lifecycle.is_unsent(name, interview_id)
+        }
+        known = lifecycle.digests.get(interview_id)
+        current = Digest.of(record, known.turns if known is not None else 0)
+        # A first completion; or one emitted before digests were kept: a re-read of the
+        # cycle sends it again, a stream's history (a backfill) takes it as it is.
+        replaced = edited = first or self._is_recheck(interview_id)
+        if known is not None:
+            replaced = current.transcript != known.transcript
+            edited = current.record != known.record
+        if not first:  # a re-read
+            self.report.rechecked += 1
+            if replaced or edited:
+                self.report.changed += 1
+                wanted.add(self.name)
+            if replaced:
+                wanted |= children
+        rows = None
+        if replaced or known is None:
+            rows = turn_rows(record, self.run.settings.interviewer_names)
+        digest = current if rows is None else current.with_turns(len(rows))
+        vanished = range(0)
+        if known is not None and replaced:
+            vanished = range(digest.turns, known.turns)
         if not record.get("transcript"):
-            wanted -= {child.name for child in self.child_streams}  # no turns to emit
+            wanted -= children  # no turns to emit
         emitted, missed = wanted & self._selected, wanted - self._selected
         if first:
             self.report.completed += 1
 
         def remember() -> None:
-            lifecycle.mark_completed(interview_id)
+            lifecycle.mark_completed(interview_id, digest)
             lifecycle.sent_by(emitted, interview_id)
             lifecycle.sent_by(missed, interview_id, sent=False)
 
-        return Decision(record, self.name in wanted, bool(emitted - {self.name}), remember)
+        return Decision(
+            record,
+            self.name in wanted,
+            bool(emitted - {self.name}),
+            remember,
+            turn_rows=rows,
+            vanished=vanished,
+        )
 
     def _pending(self, record: dict[str, Any], lifecycle: LifecycleState) -> Decision:
         """A record that may still change: emitted when it did, and its poll noted."""
@@ -513,6 +598,10 @@ class InterviewsStream(CheckpointedStream):
 
         has_turns = bool(record.get("transcript")) and bool(self._selected - {self.name})
         return Decision(record, row=True, turns=has_turns, remember=remember)
+
+    def _is_recheck(self, interview_id: int) -> bool:
+        """True if this run fetched the interview as a re-read of the cycle."""
+        return self._current is not None and interview_id in self._current.rechecks
 
     def _problems(self, interview_id: int, record: dict[str, Any]) -> str:
         """Why the record cannot be emitted ('' if it can); warns once per unknown status."""
@@ -553,8 +642,9 @@ def describe_plan(plan: RunPlan, completed: int) -> str:
         f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} never fetched, "
         f"{plan.failed:,} failed last time, {plan.missing:,} not found last run, "
         f"{plan.backfill:,} completed ones for a stream "
-        f"selected since, {plan.due:,} pending and due; "
-        f"{not_due_text(plan)}; {completed:,} completed skipped)"
+        f"selected since, {plan.due:,} pending and due, {len(plan.rechecks):,} completed "
+        f"due a re-read; {not_due_text(plan)}; "
+        f"{completed - len(plan.rechecks) - plan.backfill:,} completed skipped)"
     )
 
 

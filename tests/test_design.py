@@ -14,7 +14,7 @@ TOP = {"tap", "streams", "deal_streams", "plugin", "__main__"}
 LAYERS = [
     {"window", "polling", "redact", "schemas", "transcript", "state"},
     {"records", "encoding", "limiter", "progress"},
-    {"scan"},
+    {"scan", "recheck"},
     {"settings", "lifecycle", "deals"},
     {"environment", "client", "discovery"},
     {"context"},

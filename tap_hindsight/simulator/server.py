@@ -191,6 +191,10 @@ class HindsightSimulator:
         self._lock = threading.Lock()
         self._statuses: dict[int, str] = {}
         self._bodies: dict[int, Any] = {}
+        #: Fields changed after creation (as PATCH /interviews/{id} changes them), and
+        #: transcripts replaced (a redaction), by ID.
+        self._edits: dict[int, dict[str, Any]] = {}
+        self._transcripts: dict[int, str] = {}
         self._times: dict[int, tuple[datetime, datetime | None]] = {}
         self._deal_changes: dict[str, dict[str, Any]] = {}
         self._deleted_deals: set[str] = set()
@@ -295,9 +299,14 @@ class HindsightSimulator:
                 return self._bodies[interview_id]
             status = self._status_locked(interview_id)
             times = self._times.get(interview_id)
+            edits = dict(self._edits.get(interview_id, {}))
+            content = self._transcripts.get(interview_id)
         record = make_interview(
             self.config.seed, interview_id, status, self.config.transcript_chars
         )
+        record.update(edits)
+        if content is not None and record.get("transcript"):
+            record["transcript"]["content"] = content
         shared = self.config.shared_ids
         created_at = None if shared is None else shared.created_at(interview_id)
         if times is None and created_at is not None:
@@ -343,6 +352,16 @@ class HindsightSimulator:
             index = next(i for i, org in enumerate(orgs) if org.name == organisation)
             orgs[index] = replace(orgs[index], gaps=orgs[index].gaps | frozenset(ids))
             self.config.organisations = tuple(orgs)
+
+    def edit_interview(self, interview_id: int, **fields: Any) -> None:  # noqa: ANN401
+        """Change fields from now on, as `PATCH /interviews/{id}` does (`objective`...)."""
+        with self._lock:
+            self._edits.setdefault(interview_id, {}).update(fields)
+
+    def replace_transcript(self, interview_id: int, content: str) -> None:
+        """Serve this markdown as the completed transcript from now on (a redaction)."""
+        with self._lock:
+            self._transcripts[interview_id] = content
 
     def set_status(self, interview_id: int, status: str) -> None:
         """Put an interview in `status` (any string: the API may add statuses)."""

@@ -1,0 +1,138 @@
+"""The re-read cycle of completed interviews, and what the state keeps for it. Pure.
+
+A completed interview can still change: its `objective` is edited, its transcript replaced
+(a redaction), or it is deleted. With `recheck_completed_days` (D), every completed
+interview is read again once in every D days:
+
+- Each ID has a phase in the cycle (a Fibonacci hash of the ID: consecutive IDs fall far
+  apart, so any set of them spreads evenly over the cycle). An ID is due when the clock
+  passes its phase; the state keeps the instant up to which every due ID was answered
+  (`recheck_through`). A run re-reads the IDs whose phase fell since then, in that order,
+  so a run right after another re-reads none, and a cycle's re-reads are spread over its
+  runs as evenly as the IDs' phases are: none carries a burst, however many interviews
+  completed on the same day.
+- A run cut short (its budget, `max_run_minutes`, a stop) advances the instant only as far
+  as its answers go; the next run goes on from there.
+- What a re-read compares with is a digest of the record last emitted (`Digest`): 14
+  characters per completed interview, stored in the order of the completed IDs (so no ID
+  is written twice). It tells an edited record from a replaced transcript, and how many
+  turns the transcript had, so that the turns a replacement removed are marked deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+DAY = 86_400
+#: Characters a digest takes: the record's fingerprint, the transcript's, the turn count.
+RECORD_CHARS, TRANSCRIPT_CHARS, TURNS_CHARS = 6, 5, 3
+DIGEST_CHARS = RECORD_CHARS + TRANSCRIPT_CHARS + TURNS_CHARS
+#: The most turns a digest counts (a longer transcript is counted as this many).
+MOST_TURNS = 36**TURNS_CHARS - 1
+#: A completed interview emitted before digests were kept: any re-read emits it again.
+UNKNOWN = "-" * DIGEST_CHARS
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / the golden ratio: Fibonacci hashing
+_MASK = 2**64 - 1
+
+
+def _base36(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, digit = divmod(number, 36)
+        digits.append(_DIGITS[digit])
+    return "".join(reversed(digits))
+
+
+def _hash36(value: Any, width: int) -> str:  # noqa: ANN401 (any JSON value)
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    number = int.from_bytes(hashlib.sha256(canonical.encode("utf-8")).digest()[:8], "big")
+    return _base36(number % 36**width, width)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What a re-read of a completed interview compares with."""
+
+    record: str
+    transcript: str
+    turns: int
+
+    @classmethod
+    def of(cls, record: dict[str, Any], turns: int) -> Digest:
+        """The digest of `record` as emitted, whose transcript has `turns` turns."""
+        rest = {name: value for name, value in record.items() if name != "transcript"}
+        return cls(
+            _hash36(rest, RECORD_CHARS),
+            _hash36(record.get("transcript"), TRANSCRIPT_CHARS),
+            min(turns, MOST_TURNS),
+        )
+
+    def with_turns(self, turns: int) -> Digest:
+        """The same record and transcript, with `turns` turns."""
+        return Digest(self.record, self.transcript, min(turns, MOST_TURNS))
+
+    def text(self) -> str:
+        """The stored form: DIGEST_CHARS base-36 characters."""
+        return self.record + self.transcript + _base36(self.turns, TURNS_CHARS)
+
+    @classmethod
+    def from_text(cls, text: str) -> Digest | None:
+        """Parse the stored form (None: UNKNOWN, or not a digest)."""
+        if len(text) != DIGEST_CHARS or text == UNKNOWN or not set(text) <= set(_DIGITS):
+            return None
+        turns = text[RECORD_CHARS + TRANSCRIPT_CHARS :]
+        return cls(text[:RECORD_CHARS], text[RECORD_CHARS:-TURNS_CHARS], int(turns, 36))
+
+
+def digests_text(ids: Iterable[int], digests: dict[int, Digest]) -> str:
+    """The digests of `ids`, in their order, UNKNOWN for those without one."""
+    return "".join(digests[i].text() if i in digests else UNKNOWN for i in ids)
+
+
+def digests_from_text(ids: list[int], text: str) -> dict[int, Digest]:
+    """The digests stored for `ids` (in their order); none if the two do not line up.
+
+    A state merged or edited by hand may hold other IDs than the digests were written
+    for: then every digest is unknown, and each interview is emitted again at its next
+    re-read (an upsert of what the warehouse has), rather than compared with another's.
+    """
+    if len(text) != DIGEST_CHARS * len(ids):
+        return {}
+    digests = {}
+    for index, interview_id in enumerate(ids):
+        digest = Digest.from_text(text[index * DIGEST_CHARS : (index + 1) * DIGEST_CHARS])
+        if digest is not None:
+            digests[interview_id] = digest
+    return digests
+
+
+def phase(interview_id: int, period: float) -> float:
+    """Where in a cycle of `period` seconds the ID falls due (0 <= phase < period)."""
+    return ((interview_id * _GOLDEN) & _MASK) / 2**64 * period
+
+
+def last_due(interview_id: int, now: float, period: float) -> float:
+    """The latest instant at or before `now` at which the ID fell due."""
+    return now - (now - phase(interview_id, period)) % period
+
+
+def due(ids: Iterable[int], through: float, now: float, period: float) -> list[tuple[float, int]]:
+    """(instant due, ID) of `ids` due since `through`, in the order they fell due.
+
+    Each ID once at most, however long ago `through` is (a paused schedule catches up
+    with one cycle, not with every cycle it missed).
+    """
+    if now <= through or period <= 0:
+        return []
+    if now - through >= period:
+        through = now - period
+    found = [(at, i) for i in ids if (at := last_due(i, now, period)) > through]
+    found.sort()
+    return found
