@@ -15,11 +15,16 @@ minutes on the essentials plan (60 requests a minute, one a second) with
 next. Interviews are created for 365 days; runs go on for `max_poll_interval_hours` plus a
 day more, so that a completion near the end of the year can still be seen.
 
-Printed for every-run polling (`poll_age_ratio: 0`, `min_poll_interval_minutes: 0`) and
-for the defaults, side by side: requests per day at days 30, 90, 180 and 365, requests per
+Printed for every-run polling (`poll_age_ratio: 0`, `min_poll_interval_minutes: 0`), for
+the defaults without re-reads of completed interviews, and for the defaults with them
+(`recheck_completed_days: 30`, each completed interview read again once in 30 days after
+the pending ones due), side by side: requests per day at days 30, 90, 180 and 365, requests per
 captured transcript (and the ratio of the two), capture delay p50 / p95 / max, the longest
-run, and transcripts never captured. Then the STATE written by the real tap for 10,000
-pending interviews, in bytes per pending interview (goal: at most 40).
+run, and transcripts never captured; what the re-reads add to the requests a day over the
+year's last week (goal: at most +50%). Then the interviews' state with 100,000 completed
+interviews and the re-read cycle's digests, in bytes per completed interview (goal: at
+most 16), and the STATE written by the real tap for 10,000 pending interviews, in bytes
+per pending interview (goal: at most 40).
 
 Run: `.venv/bin/python benchmarks/polling.py [--days 365] [--skip-tap]`.
 """
@@ -49,6 +54,9 @@ START = 1_790_000_000  # a Monday in 2026; any instant would do
 SELECTED = frozenset({"interviews"})
 #: The goal on the ordinary model: defaults cost at most this share of every-run polling.
 GOAL_RATIO = 0.01
+#: `recheck_completed_days`' default, and the goal for what its re-reads add at day 365.
+RECHECK_DAYS = 30
+RECHECK_GOAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class Outcome:
 
     #: Requests sent during the year (the runs after it only let late completions be seen).
     requests: int = 0
+    #: The days interviews were created over.
+    days: int = 0
 
 
 def _status(interview: Interview, now: int) -> str:
@@ -118,8 +128,11 @@ def _status(interview: Interview, now: int) -> str:
     return "sent" if now >= interview.sent else "created"
 
 
-def simulate(model: Model, policy: PollPolicy, days: int) -> Outcome:
-    """Every scheduled run of the simulated year, through the tap's own state and policy."""
+def simulate(model: Model, policy: PollPolicy, days: int, recheck_days: float = 0) -> Outcome:
+    """Every scheduled run of the simulated year, through the tap's own state and policy.
+
+    With `recheck_days`, completed interviews are re-read on that cycle, as the tap does.
+    """
     truth = interviews(model, days)
     state = LifecycleState()
     outcome = Outcome()
@@ -132,8 +145,9 @@ def simulate(model: Model, policy: PollPolicy, days: int) -> Outcome:
         while created_upto < len(truth) and truth[created_upto].created <= run_at:
             unfetched[created_upto + 1] = None  # IDs from 1
             created_upto += 1
-        plan = state.plan(unfetched, run_at, policy, SELECTED)
+        plan = state.plan(unfetched, run_at, policy, SELECTED, recheck_days)
         batch = plan.ids[:PER_RUN]  # the deadline: no request starts after 12 minutes
+        state.rechecked(plan, set(batch))
         outcome.longest_run_requests = max(outcome.longest_run_requests, len(batch))
         for index, interview_id in enumerate(batch):
             now = run_at + index // REQUESTS_PER_SECOND
@@ -143,8 +157,9 @@ def simulate(model: Model, policy: PollPolicy, days: int) -> Outcome:
             unfetched.pop(interview_id, None)
             status = _status(interview, now)
             if status == "completed":
+                first = interview_id not in state.completed
                 state.mark_completed(interview_id)
-                if interview.completed is not None:
+                if first and interview.completed is not None:
                     outcome.delays.append(now - interview.completed)
                     outcome.captured.add(interview_id)
                 continue
@@ -162,6 +177,7 @@ def simulate(model: Model, policy: PollPolicy, days: int) -> Outcome:
         if i.completed is not None and i.completed <= year_end
     ]
     outcome.completed_in_year = len(done)
+    outcome.days = days
     outcome.requests = sum(n for day, n in outcome.requests_by_day.items() if day < days)
     outcome.never_captured = sum(1 for number in done if number not in outcome.captured)
     return outcome
@@ -180,11 +196,14 @@ def hours(seconds: float) -> str:
 
 def report(model: Model, days: int) -> dict[str, Outcome]:
     """Both policies on one model, side by side."""
-    policies = {
-        "every run": PollPolicy.from_settings(0, 0, 168),
-        "defaults": PollPolicy.from_settings(0.1, 5, 168),
+    defaults = PollPolicy.from_settings(0.1, 5, 168)
+    outcomes = {
+        "every run": simulate(model, PollPolicy.from_settings(0, 0, 168), days),
+        "defaults": simulate(model, defaults, days),
+        f"defaults, re-read every {RECHECK_DAYS} days": simulate(
+            model, defaults, days, RECHECK_DAYS
+        ),
     }
-    outcomes = {name: simulate(model, policy, days) for name, policy in policies.items()}
     print(
         f"\n## {model.name}: {model.per_week:g}/week, {model.complete_share:.0%} complete, "
         f"median {model.median_hours:g} h, sigma {model.sigma}"
@@ -264,9 +283,41 @@ def goals(outcomes: dict[str, Outcome]) -> None:
         ),
         (f"0 never captured ({defaults.never_captured})", defaults.never_captured == 0),
     ]
+    rechecking = outcomes[f"defaults, re-read every {RECHECK_DAYS} days"]
+    week = range(defaults.days - 7, defaults.days)
+    plain = sum(defaults.requests_by_day.get(day, 0) for day in week) / 7
+    more = sum(rechecking.requests_by_day.get(day, 0) for day in week) / 7
+    added = more / plain - 1
+    text = (
+        f"re-reads every {RECHECK_DAYS} days add at most {RECHECK_GOAL:.0%} to the requests "
+        f"a day at day 365 ({more:,.0f} / {plain:,.0f} a day over its week: +{added:.1%})"
+    )
+    checks.append((text, added <= RECHECK_GOAL))
     print("\ngoals on the ordinary model, defaults:")
     for text, met in checks:
         print(f"- {'met' if met else 'MISSED'}: {text}")
+
+
+def state_bytes_per_completed(completed: int) -> None:
+    """The interviews' state with `completed` completed interviews and their digests.
+
+    Built through the calls the stream makes (`mark_completed` with each record's digest),
+    stored as the tap stores it.
+    """
+    from tap_hindsight.recheck import Digest  # noqa: PLC0415 (only for this measurement)
+
+    state = LifecycleState()
+    for interview_id in range(1_000_000, 1_000_000 + completed):
+        record = {"interview_request_id": interview_id, "transcript": {"content": "..."}}
+        state.mark_completed(interview_id, Digest.of(record, interview_id % 60))
+    plain = len(json.dumps(LifecycleState(completed=state.completed).to_bookmark()))
+    state.recheck_through = float(START)
+    size = len(json.dumps(state.to_bookmark()))
+    print(
+        f"\ninterview state with {completed:,} completed interviews: {size:,} bytes with the "
+        f"re-read cycle's digests ({size / completed:.1f} bytes per completed interview; "
+        f"goal: <= 16), {plain:,} without"
+    )
 
 
 def state_bytes_per_pending(pending: int) -> None:
@@ -316,6 +367,7 @@ def main() -> int:
     args = parser.parse_args()
     results = [report(model, args.days) for model in MODELS]
     goals(results[0])
+    state_bytes_per_completed(100_000)
     if not args.skip_tap:
         state_bytes_per_pending(10_000)
     return 0

@@ -6,7 +6,9 @@ The loading role's time zone is not UTC; the data comes from the simulator; the 
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from tap_hindsight.deals import competitor_rows, driver_rows
+from tap_hindsight.encoding import iso_instant
+from tap_hindsight.lifecycle import STATE_KEY
 from tap_hindsight.records import parse_datetime, storable
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.demo import QUERIES_DOC, documented_queries
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 IDS = list(range(1001, 1061))
+REDACTED = "**Paige:** What decided it?\n\n**Buyer:** [redacted]"
 #: The conventional pipeline: extract, load, build the dbt models, test them.
 PIPELINE = ("tap-hindsight", "target-postgres", "dbt-postgres:run", "dbt-postgres:test")
 SCHEMA = yaml.safe_load((REPO / "transform" / "models" / "schema.yml").read_text())
@@ -248,6 +253,70 @@ def test_a_deleted_interview_is_marked_in_postgres_and_keeps_its_other_columns(
     pointing = [name for _, deal, name in modelled if deal == deal_id]
     assert pointing
     assert pointing == [None] * len(pointing)  # the deleted deal's columns are left out
+
+
+def test_edits_redactions_and_deletions_after_completion_reach_postgres_and_the_models(
+    start_simulator, database, meltano_home
+):
+    # Issue 24: the re-read cycle. A cycle later (the state's recheck_through moved back
+    # with `meltano state set`), an edited objective, a replaced transcript and a deleted
+    # completed interview reach the tables, and the incremental models follow.
+    simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
+    env = warehouse_env(simulator, database, meltano_home)
+    assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(3, 0, 0), (TESTS, 0, 0)]
+    completed = [i for i in IDS if simulator.status_of(i) == "completed"]
+    gone, replaced, edited = completed[:3]
+    turns_of_gone = len(parse_turns(simulator.interview(gone)["transcript"]["content"]))
+    simulator.delete_interviews("acme", [gone])
+    simulator.replace_transcript(replaced, REDACTED)
+    simulator.edit_interview(edited, objective="Edited after completion")
+    state_id = "dev:tap-hindsight-to-target-postgres"
+    state = json.loads(meltano(env, "state", "get", state_id).stdout)
+    lifecycle = state["singer_state"]["bookmarks"]["interviews"][STATE_KEY]
+    lifecycle["recheck_through"] = iso_instant(time.time() - 31 * 86_400)
+    meltano(env, "state", "set", "--force", state_id, json.dumps(state))
+    for _ in range(2):  # a deletion takes two runs in a row
+        assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(3, 0, 0), (TESTS, 0, 0)]
+    with database.connect() as connection:
+        objective, content = connection.execute(
+            "SELECT objective, transcript__content FROM hindsight.interviews"
+            " WHERE interview_request_id = %s",
+            (edited,),
+        ).fetchone()
+        turns = connection.execute(
+            "SELECT interview_request_id, turn_index, text, _sdc_deleted_at IS NOT NULL"
+            " FROM hindsight.interview_turns WHERE interview_request_id IN (%s, %s)"
+            " ORDER BY 1, 2",
+            (gone, replaced),
+        ).fetchall()
+        modelled = dict(
+            connection.execute(
+                "SELECT interview_request_id, objective FROM analytics.hindsight_interviews"
+            ).fetchall()
+        )
+        buyer = connection.execute(
+            "SELECT DISTINCT interview_request_id, turn_index, objective"
+            " FROM analytics.hindsight_buyer_turns WHERE interview_request_id IN (%s, %s, %s)",
+            (gone, replaced, edited),
+        ).fetchall()
+        found = connection.execute(
+            "SELECT interview_request_id, body FROM analytics.hindsight_transcript_search"
+            " WHERE search_vector @@ websearch_to_tsquery('english', 'redacted')"
+        ).fetchall()
+    assert objective == "Edited after completion"
+    assert content is not None
+    assert [(t[1], t[2] is None, t[3]) for t in turns if t[0] == gone] == [
+        (index, True, True) for index in range(turns_of_gone)
+    ]
+    live = [t for t in turns if t[0] == replaced and not t[3]]
+    assert [(t[1], t[2]) for t in live] == [(0, "What decided it?"), (1, "[redacted]")]
+    assert all(t[2] is None for t in turns if t[0] == replaced and t[3])
+    assert gone not in modelled
+    assert modelled[edited] == "Edited after completion"
+    assert {(i, n) for i, n, _ in buyer if i == replaced} == {(replaced, 1)}  # the buyer's
+    assert {o for i, _, o in buyer if i == edited} == {"Edited after completion"}
+    assert not [row for row in buyer if row[0] == gone]
+    assert {i for i, _ in found} == {replaced}
 
 
 def test_emit_activate_version_messages_loses_no_row(start_simulator, database, meltano_home):

@@ -1,7 +1,8 @@
 {#- The buyer's side of each transcript: the turns of the contact (not Hindsight's
     interviewer, not unattributed text), with their interview's context. On PostgreSQL it
-    is incremental: a run models only the turns loaded since the last one (turns of a
-    completed interview never change; a re-sync replaces them on the key). Turns deleted
+    is incremental: a run models only the turns loaded since the last one, and those of
+    interviews loaded since (an objective edited after completion, found by the tap's
+    re-read cycle); the unique key replaces what was modelled before. Turns deleted
     at the source, and those of a deleted interview, are left out (and taken out of what
     was modelled before). -#}
 {{ config(
@@ -34,11 +35,12 @@ select
     i.deal_id,
     i.created_at as interview_created_at,
     t.transcript_created_at as completed_at,
-    t.loaded_at
+    greatest(t.loaded_at, {{ hindsight_loaded_at('interviews', 'i') }}) as loaded_at
 from turns as t
 left join {{ hindsight_source('interviews') }} as i
     on i.interview_request_id = t.interview_request_id
 where {{ hindsight_deleted_at('interviews', 'i') }} is null
 {%- if is_incremental() %}
-  and ({{ hindsight_since_last_run('t.loaded_at') }})
+  and ({{ hindsight_since_last_run(
+      "greatest(t.loaded_at, " ~ hindsight_loaded_at('interviews', 'i') ~ ")") }})
 {%- endif %}
