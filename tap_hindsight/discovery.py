@@ -20,6 +20,9 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   gaps (cap = cap_gaps / share) only as busy time without one of ours doubles. Before a
   speed is known (a first run from an old `scan_start_id`), the reach doubles while
   nothing is found.
+- Bursts: once one of ours is overdue (an hour of busy time, or `scout_gaps` expected
+  gaps if longer), a round scouts past the reach in windows at doubling distances
+  (`_plan_scout`); one of ours found there moves the reach past the burst.
 - Open IDs above our highest interview (the tail) may have been probed before they were
   handed out: they are probed again once the counter should have passed them (if it
   should not have when they were probed), at once if they were probed before our highest
@@ -27,8 +30,8 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   spacing that doubles from four expected gaps' busy time (one hour to one day).
 
 `benchmarks/discovery.py` drives it through a simulated year, and
-`tests/test_discovery_rules.py` over days of runs. Known limit (issue 23): a burst of
-other organisations' IDs is crossed only as fast as the counter's usual speed.
+`tests/test_discovery_rules.py` over days of runs. Known limit: a burst of other
+organisations' IDs is crossed by the first scouting round, not by the next run.
 
 Answers are reported with `answered` (any answer but 404 means the interview exists) and
 `kept` once its record is out; the state (`stored`) never counts an ID settled before it
@@ -85,11 +88,14 @@ class Policy:
     #: and at least `scout_min_seconds`; then after twice as long, and so on.
     scout_gaps: float = 5.0
     scout_min_seconds: float = 3600.0
-    #: Each scouting window spans this many expected gaps (it holds one of ours if the
-    #: counter passed it, with a chance of 1 - e^-cover)...
+    #: A round's probes are spaced so that this many of ours would be among them in the
+    #: IDs handed out since a burst half-way through the overdue time (found with a
+    #: chance of 1 - e^-cover)...
     scout_cover: float = 3.0
-    #: ...and a round probes this many windows, at doubling distances past the next new ID.
-    scout_windows: int = 6
+    #: ...and the first round sends `scout_rounds_of_cover` times as many as it takes to
+    #: find `scout_cover` of ours in a row of IDs, each later round twice as many as the
+    #: last; never more than the counter should have handed out in the overdue time.
+    scout_rounds_of_cover: float = 6.0
 
 
 POLICY = Policy()
@@ -379,12 +385,16 @@ class Discovery:
         The reach follows the counter's usual speed, so a burst of other organisations'
         IDs would be crossed only at that speed. Once `scout_gaps` expected gaps of busy
         time (`scout_min_seconds` at least) passed since our highest interview was created
-        (then twice as long, and so on), a round probes `scout_windows` windows of
-        `scout_cover` expected gaps each, at doubling distances past the next new ID,
-        nearest first, until one of ours answers. That one is an anchor: the counter was
-        past it, so the reach jumps there and the IDs below it are probed once each and
-        proven another organisation's. A false alarm (a gap this long by chance) costs one
-        round: the windows' IDs are probed once more in their turn.
+        (then twice as long, and so on), a round probes IDs past the next new one at an even
+        stride, nearest first, until one of ours answers. The IDs handed out since a burst
+        grow with the time since: the stride is such that `scout_cover` of ours would be
+        among the probes in the IDs the counter handed out in half the overdue time, and a
+        round sends twice as many probes as the last, so the distance it covers grows four
+        times a round. That one of ours is an anchor: the counter was past it, so the reach
+        jumps there and the IDs below it are probed once each and proven another
+        organisation's. A false alarm (a gap this long by chance) costs one round, never
+        more probes than the counter should have handed out meanwhile; its IDs are probed
+        again in their turn.
         """
         rate = self.rate
         if rate is None or not self._anchors:
@@ -396,13 +406,13 @@ class Discovery:
             return None
         while overdue >= math.ldexp(first, min(self.memory.scouts, 60)):
             self.memory.scouts += 1  # the next round after twice as long
-        width = math.ceil(policy.scout_cover / self.share)
+        share = self.share
+        handed_out = rate * overdue
+        stride = max(1, math.floor(handed_out / 2 * share / policy.scout_cover))
+        wanted = policy.scout_rounds_of_cover * policy.scout_cover / share
+        count = math.ceil(min(handed_out, math.ldexp(wanted, min(self.memory.scouts - 1, 60))))
         start = self.memory.next_id
-        return (
-            start + width * (2**window - 1) + offset
-            for window in range(policy.scout_windows)
-            for offset in range(width)
-        )
+        return (start + stride * index for index in range(count))
 
     def sense(self) -> int | None:
         """One probe to learn the API's clock when nothing is due by this machine's.
