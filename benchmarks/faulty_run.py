@@ -79,9 +79,10 @@ def main() -> int:
     print(f"IDs reported failed: {len(failed)} {sorted(failed)}")
     print(f"exit code: {done.returncode}")
     sent = stats["interview_requests"]
+    counted = re.search(r"[\d,]+ requests sent.*", summary)
     print(
         f"interview requests sent: {sent} = {sent / len(ids):.3f} per ID "
-        f"(tap counted: {summary.split(' deleted; ')[1]})"
+        f"(tap counted: {counted[0] if counted else summary})"
     )
     print(
         f"deals emitted: {len(deals)} of {len(truth)} = {len(deals & truth) / len(truth):.3f}, "
