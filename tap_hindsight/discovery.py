@@ -21,8 +21,8 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   speed is known (a first run from an old `scan_start_id`), the reach doubles while
   nothing is found.
 - Bursts: once one of ours is overdue (an hour of busy time, or `scout_gaps` expected
-  gaps if longer), a round scouts past the reach in windows at doubling distances
-  (`_plan_scout`); one of ours found there moves the reach past the burst.
+  gaps if longer), a round scouts past the reach at an even stride (`_plan_scout`); one
+  of ours found there moves the reach past the burst.
 - Open IDs above our highest interview (the tail) may have been probed before they were
   handed out: they are probed again once the counter should have passed them (if it
   should not have when they were probed), at once if they were probed before our highest
@@ -377,7 +377,8 @@ class Discovery:
             self._outstanding[interview_id] = Outstanding(now, 0, scout=True)
             self.tally.scouts += 1
             return interview_id
-        return None
+        self._scout = None  # judged again in a minute (a round needs twice as long, or a
+        return None  # newer interview of ours to be overdue since)
 
     def _plan_scout(self, now: float) -> Iterator[int] | None:
         """A round of scouting probes if one of ours is overdue past the reach, else None.
@@ -401,16 +402,17 @@ class Discovery:
             return None
         policy = self.policy
         first = max(policy.scout_gaps / (rate * self.share), policy.scout_min_seconds)
+        memory = self.memory
         overdue = self.active_seconds(self._anchors[-1][1], now)
-        if overdue < math.ldexp(first, min(self.memory.scouts, 60)):
+        if overdue < max(first, 2 * memory.scouted_after):
             return None
-        while overdue >= math.ldexp(first, min(self.memory.scouts, 60)):
-            self.memory.scouts += 1  # the next round after twice as long
+        rounds = memory.scouts
+        memory.scouts, memory.scouted_after = rounds + 1, overdue  # the next: twice as long
         share = self.share
         handed_out = rate * overdue
         stride = max(1, math.floor(handed_out / 2 * share / policy.scout_cover))
         wanted = policy.scout_rounds_of_cover * policy.scout_cover / share
-        count = math.ceil(min(handed_out, math.ldexp(wanted, min(self.memory.scouts - 1, 60))))
+        count = math.ceil(min(handed_out, math.ldexp(wanted, min(rounds, 60))))
         start = self.memory.next_id
         return (start + stride * index for index in range(count))
 
@@ -446,7 +448,7 @@ class Discovery:
         """True if anything would be due by `later` (nothing, over a night it rests in)."""
         if self.reach(later) >= self.memory.next_id:
             return True
-        return any(self._verdict(gap, later) == "due" for gap in self.memory.gaps)
+        return any(self._verdict(gap, later) in {"due", "split"} for gap in self.memory.gaps)
 
     def _clock_unsampled(self) -> bool:
         sampled = getattr(self._clock, "sampled", True)
@@ -496,20 +498,41 @@ class Discovery:
         """Settle the gaps proven another organisation's, and list those due a probe."""
         kept: list[Gap] = []
         due: list[Gap] = []
-        for gap in self.memory.gaps:
-            verdict = self._verdict(gap, now)
-            if verdict == "settled":
-                self.memory.settled += len(gap)
-                self.tally.settled += len(gap)
-                continue
-            kept.append(gap)
-            if verdict == "due":
-                due.append(gap)
+        for whole in self.memory.gaps:
+            for gap, verdict in self._judged(whole, now):
+                if verdict == "settled":
+                    self.memory.settled += len(gap)
+                    self.tally.settled += len(gap)
+                    continue
+                kept.append(gap)
+                if verdict == "due":
+                    due.append(gap)
         self.memory.gaps = kept
         self._due, self._due_at = due, now
 
+    def _judged(self, gap: Gap, now: float) -> list[tuple[Gap, str]]:
+        """The gap's verdict; a tail gap the counter was inside of when probed, cut there.
+
+        The IDs below where the counter should have been were probed after they were
+        handed out; those above, maybe before, and they are due once it passed them.
+        Judged whole, a long gap would be probed again whole for its top few IDs.
+        """
+        verdict = self._verdict(gap, now)
+        if verdict != "split":
+            return [(gap, verdict)]
+        counter_then = self.counter(gap.probed_at)
+        assert counter_then is not None  # noqa: S101 (a split needs it)
+        middle = math.floor(counter_then)
+        lower = Gap(gap.low, middle, gap.probed_at, gap.checks)
+        upper = Gap(middle + 1, gap.high, gap.probed_at, gap.checks)
+        return [(lower, self._verdict(lower, now)), (upper, "due")]
+
     def _verdict(self, gap: Gap, now: float) -> str:  # noqa: PLR0911 (a decision table)
-        """`settled` (proven foreign), `due` (probe again now) or `wait`."""
+        """`settled` (proven foreign), `due` (probe again now), `wait`, or `split`.
+
+        `split`: its IDs above where the counter should have been when they were probed
+        are due, the rest are judged apart (`_judged`).
+        """
         if not gap.probed_at:
             return "due"
         above = self._anchor_above(gap.high)
@@ -526,7 +549,8 @@ class Discovery:
             return "due"  # probed while the counter rested, and it moves again
         counter_then = self.counter(gap.probed_at)
         if counter_then is not None and counter_then < gap.high:
-            return "due"  # probed before the counter should have reached it; it has now
+            # Probed before the counter should have reached it; it has now.
+            return "due" if counter_then < gap.low else "split"
         waited = self.active_seconds(gap.probed_at, now)  # nights and weekends do not count
         return "due" if waited >= self._recheck_after(gap.checks) else "wait"
 
@@ -562,7 +586,7 @@ class Discovery:
         if not self.memory.hours_since or created_at < self.memory.hours_since:
             self.memory.hours_since = created_at
         if index == len(self._anchors) - 1:
-            self.memory.scouts = 0
+            self.memory.scouts, self.memory.scouted_after = 0, 0.0
             if index:
                 self._learn_rest(self._anchors[index - 1], self._anchors[index])
             self._measure_rate()
@@ -664,6 +688,7 @@ class Discovery:
             memory.resting,
             memory.clock_offset,
             memory.scouts,
+            memory.scouted_after,
         )
         for interview_id in sorted({*self._outstanding, *self._found_not_kept}):
             if interview_id >= memory.next_id:
@@ -713,7 +738,12 @@ class Discovery:
     def behind(self, now: float) -> int:
         """IDs within reach that this run left unprobed, or open and due another probe."""
         unprobed = max(0, self.reach(now) - self.memory.next_id + 1)
-        due = sum(len(gap) for gap in self.memory.gaps if self._verdict(gap, now) == "due")
+        due = sum(
+            len(part)
+            for gap in self.memory.gaps
+            for part, verdict in self._judged(gap, now)
+            if verdict == "due"
+        )
         return unprobed + due
 
 

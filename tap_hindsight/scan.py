@@ -13,10 +13,11 @@ keeps (`tap_hindsight.discovery` explains the rules):
 - how many settled IDs were ours, for the share of the counter that is ours, the
   counter's speed while it moves (IDs an hour), the hours of the week in which it
   moves (those in which our interviews were created) and those in which it rests;
-- how many scouting rounds went past the reach since our highest interview was created.
+- how many scouting rounds went past the reach since our highest interview was created,
+  and how long after it the last one went.
 
 Stored as one short string,
-`n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00@3k2d10;q7f;x1`:
+`n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00@3k2d10;q7f;x1@3600`:
 times in base-36 seconds since 2020-01-01T00:00:00Z. In steady state that is tens of
 bytes; the gaps are bounded by the IDs still open.
 """
@@ -81,8 +82,10 @@ class ScanMemory:
     #: the next run reads the API's clock this way until an answer shows it again.
     clock_offset: float = 0.0
     #: Scouting rounds sent past the reach since our highest interview was created (a
-    #: burst of other organisations' IDs; `tap_hindsight.discovery` explains).
+    #: burst of other organisations' IDs; `tap_hindsight.discovery` explains), and the
+    #: busy seconds since then at the last round (the next waits until twice as long).
     scouts: int = 0
+    scouted_after: float = 0.0
 
     @property
     def open_ids(self) -> int:
@@ -114,7 +117,7 @@ class ScanMemory:
         if self.resting:
             parts.append(f"q{self.resting:x}")
         if self.scouts:
-            parts.append(f"x{self.scouts}")
+            parts.append(f"x{self.scouts}@{round(self.scouted_after)}")
         return ";".join(parts)
 
     @classmethod
@@ -162,10 +165,11 @@ def _memory_from_fields(fields: dict[str, str]) -> ScanMemory:
     if "q" in fields:
         memory.resting = int(fields["q"], 16)
     if "x" in fields:
-        if not fields["x"].isdigit():
-            msg = f"{fields['x']!r} is not a count of scouting rounds"
+        rounds, _, after = fields["x"].partition("@")
+        if not rounds.isdigit() or not (after or "0").isdigit():
+            msg = f"{fields['x']!r} is not scouting rounds and when (rounds@seconds)"
             raise ValueError(msg)
-        memory.scouts = int(fields["x"])
+        memory.scouts, memory.scouted_after = int(rounds), float(after or 0)
     if "o" in fields:
         memory.clock_offset = float(int(fields["o"]))
     if "s" in fields:

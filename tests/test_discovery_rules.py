@@ -55,14 +55,14 @@ def test_the_stored_form_round_trips_and_a_bad_one_is_named():
         1200, [Gap(1180, 1199, START, 2), Gap(1201, 1201, 0.0, 0)], [(1175, START - 60)], 12, 1190
     )
     memory.rate, memory.hours, memory.clock_offset = 125 / 3600, 0b1110, -42.0
-    memory.resting, memory.scouts = 0b1 << 160, 2
+    memory.resting, memory.scouts, memory.scouted_after = 0b1 << 160, 2, 7_200.0
     again = ScanMemory.from_text(memory.to_text())
     assert again.to_text() == memory.to_text()
     assert again.open_ids == 21
     assert again.gaps[1].probed_at == 0.0  # never probed: due at once
     assert again.clock_offset == -42.0
     assert again.resting == 1 << 160
-    assert again.scouts == 2
+    assert (again.scouts, again.scouted_after) == (2, 7_200.0)
     for bad in ("g1-2@0.0", "n0", "n5;z1", "n5;xa", "n5;g3-1@0.0", "n5;g1-3@0.0,2@0.0", "n5;s3/2"):
         with pytest.raises(ValueError, match=r"discovery state|gaps"):
             ScanMemory.from_text(bad)
@@ -274,3 +274,21 @@ def test_the_api_clock_is_read_from_date_headers():
     clock.saw(time.time() + 3_600.0)  # an API an hour ahead of this machine
     assert clock.sampled
     assert 3_590.0 < clock() - time.time() < 3_610.0
+
+
+def test_a_long_tail_gap_is_probed_again_only_above_where_the_counter_was():
+    # 500 open IDs above our highest interview, probed an hour after it was created, when
+    # the counter (60 IDs an hour) should have been at 1,060: the 60 below were handed out
+    # already, so only those above it are due again, once the counter passes them.
+    now = [START + 4_200.0]
+    memory = ScanMemory(1_501, [Gap(1_001, 1_500, START + 3_600.0, 0)], [(1_000, START)], 10, 100)
+    memory.rate = 60 / 3_600
+    discovery = Discovery(1, memory, LifecycleState(), clock=lambda: now[0])
+    probes = []
+    while (probe := discovery.next_probe()) is not None:
+        probes.append(probe)
+        discovery.answered(probe, exists=False)
+    again = [i for i in probes if i <= 1_500]
+    assert again
+    assert min(again) == 1_061
+    assert max(again) <= 1_070  # up to where the counter should be now
