@@ -550,16 +550,14 @@ class InterviewsStream(CheckpointedStream):
                 wanted.add(self.name)
             if replaced:
                 wanted |= children
-        rows = None
-        if replaced or known is None:
-            rows = turn_rows(record, self.run.settings.interviewer_names)
-        digest = current if rows is None else current.with_turns(len(rows))
-        vanished = range(0)
-        if known is not None and replaced:
-            vanished = range(digest.turns, known.turns)
         if not record.get("transcript"):
             wanted -= children  # no turns to emit
         emitted, missed = wanted & self._selected, wanted - self._selected
+        # The digest counts the turns emitted: parsed only when they go out.
+        rows = None
+        if emitted - {self.name}:
+            rows = turn_rows(record, self.run.settings.interviewer_names)
+        digest, vanished = digest_and_vanished(current, known, replaced=replaced, rows=rows)
         if first:
             self.report.completed += 1
 
@@ -621,6 +619,22 @@ class InterviewsStream(CheckpointedStream):
                 status,
             )
         return ""
+
+
+def digest_and_vanished(
+    current: Digest, known: Digest | None, *, replaced: bool, rows: list[Any] | None
+) -> tuple[Digest, range]:
+    """What to remember of a completed record, and the indexes of turns that vanished.
+
+    `rows`: the turns going out now (None: none do; an unchanged transcript keeps its
+    count, a changed one that does not go out counts none).
+    """
+    turns = len(rows) if rows is not None else 0
+    if rows is None and known is not None and not replaced:
+        turns = known.turns
+    digest = current.with_turns(turns)
+    vanished = range(digest.turns, known.turns) if known is not None and replaced else range(0)
+    return digest, vanished
 
 
 def record_anchor(record: dict[str, Any], now: int) -> int:
