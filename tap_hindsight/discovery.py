@@ -129,6 +129,11 @@ class RunTally:
     settled: int = 0
     scouts: int = 0
 
+    @property
+    def sent(self) -> int:
+        """Every probe sent: new IDs, open ones checked again, and scouting."""
+        return self.probes + self.rechecks + self.scouts
+
 
 class Discovery:
     """Which IDs to probe next, and what their answers prove."""
@@ -611,26 +616,22 @@ class Discovery:
         sent = self._outstanding.pop(interview_id, None)
         if sent is None:
             return
-        if sent.scout:
-            if exists:  # counted when the next new ID passes it
-                self.tally.found += 1
-                self._skip.add(interview_id)
-                self._found_not_kept.add(interview_id)
-                self._highest_ours = max(self._highest_ours, interview_id)
-                if created_at is not None:
-                    self.observed(interview_id, created_at)
-                self._scout = iter(())  # crossed: the reach takes over
-            return
-        if answered_at is not None:
-            sent = Outstanding(answered_at - _DATE_SLACK, sent.checks)
         if exists:
             self.tally.found += 1
-            self.memory.count(ours=True)
+            if sent.scout:  # past the next new ID: counted when that passes it
+                self._skip.add(interview_id)
+                self._scout = iter(())  # crossed: the reach takes over
+            else:
+                self.memory.count(ours=True)
             self._found_not_kept.add(interview_id)
             self._highest_ours = max(self._highest_ours, interview_id)
             if created_at is not None:
                 self.observed(interview_id, created_at)
             return
+        if sent.scout:
+            return  # a scouting probe's 404: the ID is probed in its turn
+        if answered_at is not None:
+            sent = Outstanding(answered_at - _DATE_SLACK, sent.checks)
         above = self._anchor_above(interview_id)
         if above is not None and sent.sent_at >= above + self.policy.margin_seconds:
             self.memory.count(ours=False)
@@ -728,7 +729,7 @@ class Discovery:
         tally = self.tally
         scouted = f", {tally.scouts:,} scouting past the reach" if tally.scouts else ""
         return (
-            f"ID discovery summary: {tally.probes + tally.rechecks + tally.scouts:,} probes "
+            f"ID discovery summary: {tally.sent:,} probes "
             f"({tally.probes:,} new IDs, {tally.rechecks:,} open IDs checked again{scouted}), "
             f"{tally.found:,} interviews found; {self.settled_ids():,} IDs settled, "
             f"{self.memory.open_ids:,} open, new IDs from {self.memory.next_id:,}; "

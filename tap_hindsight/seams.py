@@ -30,6 +30,8 @@ from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.streams import Stream
 from typing_extensions import Self, override
 
+from tap_hindsight.encoding import iso_instant
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
@@ -334,7 +336,7 @@ class HindsightStream(Stream):
         if not rows or not self.selected:
             return
         extracted = datetime.now(timezone.utc)
-        deleted_at = extracted.isoformat(timespec="seconds").replace("+00:00", "Z")
+        deleted_at = iso_instant(extracted.timestamp())
         for stream_map in self.stream_maps:
             if isinstance(stream_map, RemoveRecordTransform):
                 continue

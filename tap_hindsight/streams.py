@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
@@ -13,7 +12,7 @@ from typing_extensions import override
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RequestTally
 from tap_hindsight.discovery import Discovery, ServerClock, id_source
-from tap_hindsight.encoding import fingerprint
+from tap_hindsight.encoding import fingerprint, iso_instant
 from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState, RunPlan
 from tap_hindsight.progress import Progress, duration, estimate
 from tap_hindsight.recheck import Digest
@@ -127,7 +126,7 @@ def not_due_text(plan: RunPlan) -> str:
     """`3 pending not due yet (the next at 2026-11-29T05:00:00Z, in 1h05m)`."""
     if not plan.not_due or plan.next_due is None:
         return "0 pending not due yet"
-    at = datetime.fromtimestamp(plan.next_due, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = iso_instant(plan.next_due)
     wait = duration(plan.next_due - time.time())
     return f"{plan.not_due:,} pending not due yet (the next at {at}, in {wait})"
 
@@ -334,7 +333,7 @@ class InterviewsStream(CheckpointedStream):
         discovery = run.discovery
         if discovery is not None:
             tally = discovery.tally
-            self.report.probes = tally.probes + tally.rechecks + tally.scouts
+            self.report.probes = tally.sent
             self.report.discovered = tally.found
             self.logger.info("%s", discovery.summary())
             behind = discovery.behind(self._clock())
@@ -437,7 +436,6 @@ class InterviewsStream(CheckpointedStream):
             digest = lifecycle.digests.get(interview_id)
             if digest is not None and digest.turns:
                 self._turns_vanished(interview_id, range(digest.turns), count=False)
-        for interview_id in deleted:
             lifecycle.mark_deleted(interview_id)
             self.count_item()
         self.report.deleted += len(deleted)
@@ -536,7 +534,7 @@ class InterviewsStream(CheckpointedStream):
             if first or lifecycle.is_unsent(name, interview_id)
         }
         known = lifecycle.digests.get(interview_id)
-        current = Digest.of(record, known.turns if known is not None else 0)
+        current = Digest.of(record, 0)  # its turns are counted below, as they go out
         # A first completion; or one emitted before digests were kept: a re-read of the
         # cycle sends it again, a stream's history (a backfill) takes it as it is.
         replaced = edited = first or self._is_recheck(interview_id)
