@@ -86,6 +86,38 @@ def transcript_markdown(rng: random.Random, contact: str, competitor: str, size:
     return "\n\n".join(turns)
 
 
+#: One completed interview in LONG_EVERY ends with the buyer talking at length: a turn over
+#: 300 words, the passages model's limit (one in three of those has a run-on sentence of
+#: its own over the limit), so models and tests meet turns cut at sentence ends.
+LONG_EVERY = 6
+_RAMBLE = (
+    "We spent most of the quarter comparing {competitor} with you",
+    "the finance team wanted a three-year price lock",
+    "our admins worried about the migration of old notes",
+    "the security questionnaire came back with forty open items",
+    "nobody on the sales floor wanted another tab to keep open",
+    "the reporting looked better in your demo than in theirs",
+    "procurement asked for references in our industry",
+)
+
+
+def _monologue(seed: int, interview_id: int, contact: str, competitor: str) -> str:
+    """A last, long buyer turn for one interview in LONG_EVERY, else nothing."""
+    rng = random.Random(f"{seed}:long:{interview_id}")  # noqa: S311 (test data)
+    if rng.randrange(LONG_EVERY):
+        return ""
+    clauses = [rng.choice(_RAMBLE).format(competitor=competitor) for _ in range(rng.randint(40, 80))]
+    if rng.randrange(3):
+        sentences = [
+            clause[0].upper() + clause[1:] + rng.choice((".", ".", "!", "?"))
+            for clause in clauses
+        ]
+        text = " ".join(sentences[:12]) + "\n\n" + " ".join(sentences[12:])
+    else:
+        text = "Well, " + ", and ".join(clauses) + "."
+    return f"\n\n**{INTERVIEWER}:** Anything else we should know?\n\n**{contact}:** {text}"
+
+
 def _head(rng: random.Random) -> dict[str, Any]:
     """The draws every interview starts with, in the order `make_interview` makes them."""
     contact = rng.choice(_CONTACTS)
@@ -141,6 +173,7 @@ def make_interview(
     }
     if status == "completed":
         content = transcript_markdown(rng, contact, competitor, transcript_chars)
+        content += _monologue(seed, interview_id, contact, competitor)
         record["transcript"] = {
             "document_id": f"doc_{rng.getrandbits(48):012x}",
             "content": content,

@@ -26,6 +26,13 @@
           ('is_interviewer', 'boolean'), ('text', 'text'), ('word_count', 'bigint'),
           ('transcript_created_at', 'timestamp'),
       ],
+      'deals': [
+          ('id', 'text'), ('name', 'text'), ('status_id', 'text'), ('amount', 'numeric'),
+      ],
+      'deal_drivers': [
+          ('deal_id', 'text'), ('driver_index', 'bigint'), ('reason_id', 'text'),
+          ('positive', 'boolean'), ('summary', 'text'), ('removed', 'boolean'),
+      ],
   } -%}
   {{ return(columns[name]) }}
 {% endmacro %}
@@ -112,4 +119,84 @@
         ~ " where _sdc_deleted_at is not null)") -%}
   {%- endif -%}
   {{ statements | join('; ') if statements else 'select 1' }}
+{%- endmacro %}
+
+{% macro hindsight_deal_outcome(alias) -%}
+  {#- The deal's CRM stage as won, lost or open (a stage naming neither); null without a
+      deal. -#}
+  case
+      when {{ alias }}.id is null then null
+      when lower({{ alias }}.status_id) like '%lost%' then 'lost'
+      when lower({{ alias }}.status_id) like '%won%' then 'won'
+      else 'open'
+  end
+{%- endmacro %}
+
+{#- Text helpers of the passages model, written once for PostgreSQL and DuckDB. A word
+    is a run of characters between whitespace: both warehouses count it the same way. -#}
+
+{% macro hindsight_word_count(text) -%}
+  {%- if target.type == 'duckdb' -%}
+    len(regexp_extract_all({{ text }}, '\S+'))
+  {%- else -%}
+    (select count(*) from regexp_matches({{ text }}, '\S+', 'g'))
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro hindsight_sentences(text) -%}
+  {#- `text` as a list of sentences: cut after . ! or ? where whitespace follows; each
+      sentence but the first starts with the whitespace it followed, so the sentences
+      joined give `text` back. -#}
+  {%- set marked = "regexp_replace(" ~ text ~ ", '([.!?])(\\s)', '\\1' || chr(30) || '\\2', 'g')" -%}
+  {%- if target.type == 'duckdb' -%}
+    string_split({{ marked }}, chr(30))
+  {%- else -%}
+    string_to_array({{ marked }}, chr(30))
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro hindsight_words(text) -%}
+  {#- `text` as a list of its words. -#}
+  {%- if target.type == 'duckdb' -%}
+    string_split_regex({{ hindsight_trim(text) }}, '\s+')
+  {%- else -%}
+    regexp_split_to_array({{ hindsight_trim(text) }}, '\s+')
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro hindsight_unnest(list, value, position) -%}
+  {#- Select-list items: one row per element of `list`, as `value`, with its 1-based
+      `position`. -#}
+  {%- if target.type == 'duckdb' -%}
+    unnest({{ list }}) as {{ value }}, unnest(range(1, len({{ list }}) + 1)) as {{ position }}
+  {%- else -%}
+    unnest({{ list }}) as {{ value }}, generate_series(1, cardinality({{ list }})) as {{ position }}
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro hindsight_trim(text) -%}
+  {#- `text` without leading and trailing whitespace (line breaks too). -#}
+  regexp_replace({{ text }}, '^\s+|\s+$', '', 'g')
+{%- endmacro %}
+
+{% macro hindsight_drop_orphans(parent) -%}
+  {#- After an incremental run: delete the modelled rows of interviews that no longer
+      have a turn in `parent` (deleted, or every turn deleted at the source). -#}
+  {%- if is_incremental() -%}
+    delete from {{ this }} where interview_request_id not in (
+        select interview_request_id from {{ parent }} where turn_count > 0)
+  {%- else -%}
+    select 1
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro hindsight_drop_stale_passages(passages) -%}
+  {#- After an incremental run of the search model: delete the passages `passages` no
+      longer has (their text changed, so their ID did, or they were deleted). -#}
+  {%- if is_incremental() -%}
+    delete from {{ this }} where document_kind = 'passage' and passage_id not in (
+        select passage_id from {{ passages }})
+  {%- else -%}
+    select 1
+  {%- endif -%}
 {%- endmacro %}

@@ -1,8 +1,11 @@
 {#- One row per interview: its lifecycle in hours, its transcript's size, and its deal once
     the `deals` stream is loaded (left join: without that table the deal columns are null;
-    without turns loaded yet, the counts are 0). Interviews, turns and deals deleted at the
-    source (`_sdc_deleted_at`) are left out. -#}
+    without turns loaded yet, the counts are 0), with the deal's keys into the CRM and its
+    primary competitor's name from the `hindsight_competitors` seed (the ID where the seed
+    has no name). Interviews, turns and deals deleted at the source (`_sdc_deleted_at`)
+    are left out. -#}
 {{ config(materialized='table') }}
+-- depends_on: {{ ref('hindsight_competitors') }}
 
 {%- set deals = hindsight_table('deals') %}
 {%- set competitors = hindsight_table('deal_competitors') %}
@@ -52,25 +55,26 @@ select
 {%- if deals %}
     d.name as deal_name,
     d.status_id as deal_status,
-    case
-        when d.id is null then null
-        when lower(d.status_id) like '%lost%' then 'lost'
-        when lower(d.status_id) like '%won%' then 'won'
-        else 'open'
-    end as deal_outcome,
+    {{ hindsight_deal_outcome('d') }} as deal_outcome,
     cast(d.amount as numeric(18, 2)) as deal_amount,
     d.created_at as deal_created_at,
+    d.salesforce_id,
+    d.hubspot_id,
 {%- else %}
     cast(null as text) as deal_name,
     cast(null as text) as deal_status,
     cast(null as text) as deal_outcome,
     cast(null as numeric(18, 2)) as deal_amount,
     cast(null as timestamp) as deal_created_at,
+    cast(null as text) as salesforce_id,
+    cast(null as text) as hubspot_id,
 {%- endif %}
 {%- if deals and competitors %}
-    c.competitor_id as primary_competitor_id
+    c.competitor_id as primary_competitor_id,
+    coalesce(n.competitor_name, c.competitor_id) as primary_competitor_name
 {%- else %}
-    cast(null as text) as primary_competitor_id
+    cast(null as text) as primary_competitor_id,
+    cast(null as text) as primary_competitor_name
 {%- endif %}
 from interviews as i
 left join turns as t on t.interview_request_id = i.interview_request_id
@@ -80,4 +84,5 @@ left join {{ deals }} as d
 {%- endif %}
 {%- if deals and competitors %}
 left join primary_competitors as c on c.deal_id = d.id
+left join {{ ref('hindsight_competitors') }} as n on n.competitor_id = c.competitor_id
 {%- endif %}

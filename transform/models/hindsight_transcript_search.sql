@@ -1,4 +1,6 @@
-{#- Full-text search over every completed transcript and every buyer turn. On PostgreSQL
+{#- Full-text search over every completed transcript, every buyer turn and every passage
+    of hindsight_transcript_passages (the same passage_id, so a search's hits are the
+    passages an embedding job embeds). On PostgreSQL
     each row carries `search_vector`, to_tsvector('english', body), under a GIN index:
     websearch_to_tsquery('english', 'pricing -discount') finds "price", "prices",
     "priced" and "pricing", ts_rank ranks, ts_headline shows the passage. Incremental there
@@ -15,7 +17,11 @@
         {'columns': ['interview_request_id']},
     ] if postgres else [],
     persist_docs={'relation': true, 'columns': postgres},
-    post_hook=["{{ hindsight_drop_deleted(keys=true) }}"],
+    on_schema_change='append_new_columns',
+    post_hook=[
+        "{{ hindsight_drop_deleted(keys=true) }}",
+        "{{ hindsight_drop_stale_passages(ref('hindsight_transcript_passages')) }}",
+    ],
 ) }}
 
 with transcripts as (
@@ -25,6 +31,7 @@ with transcripts as (
         i.interview_request_id,
         cast(null as integer) as turn_index,
         cast(null as text) as speaker,
+        cast(null as text) as passage_id,
         i.transcript__content as body,
         i.transcript__created_at as completed_at,
         {{ hindsight_loaded_at('interviews', 'i') }} as loaded_at
@@ -41,16 +48,45 @@ buyer_turns as (
         interview_request_id,
         turn_index,
         speaker,
+        cast(null as text) as passage_id,
         text as body,
         completed_at,
         loaded_at
     from {{ ref('hindsight_buyer_turns') }}
 ),
 
+passages as (
+    select
+        'passage:' || passage_id as search_key,
+        'passage' as document_kind,
+        interview_request_id,
+        first_turn_index as turn_index,
+        speakers as speaker,
+        passage_id,
+        body,
+        completed_at,
+        loaded_at
+    from {{ ref('hindsight_transcript_passages') }}
+),
+
 documents as (
     select * from transcripts
+{%- if is_incremental() %}
+    where {{ hindsight_since_last_run('loaded_at') }}
+{%- endif %}
     union all
     select * from buyer_turns
+{%- if is_incremental() %}
+    where {{ hindsight_since_last_run('loaded_at') }}
+{%- endif %}
+    union all
+    select * from passages
+{%- if is_incremental() %}
+    -- A passage's ID changes with its text: index the IDs not indexed yet.
+    where search_key not in (
+        select search_key from {{ this }} where document_kind = 'passage'
+    )
+{%- endif %}
 )
 
 select
@@ -64,8 +100,6 @@ select
     loaded_at
 {%- if postgres %},
     to_tsvector('english', body) as search_vector
-{%- endif %}
+{%- endif %},
+    passage_id
 from documents
-{%- if is_incremental() %}
-where {{ hindsight_since_last_run('loaded_at') }}
-{%- endif %}

@@ -1,0 +1,110 @@
+"""What `hindsight_transcript_passages` (transform/models) should hold, computed in Python.
+
+The model cuts transcripts in SQL, once for PostgreSQL and once for DuckDB; the demo and
+the tests compare what it built with this second, independent reading of the same rule:
+
+- the turns of a transcript are packed in order, greedily: a passage takes the next
+  turn while its words stay within `LIMIT`, else a new passage starts;
+- a turn longer than `LIMIT` is cut at sentence ends (after `.`, `!` or `?` where
+  whitespace follows); a sentence longer than `LIMIT`, into runs of `LIMIT` words; these
+  pieces are packed the same way;
+- a word is a run of characters between whitespace (ASCII whitespace, as both
+  warehouses' regular expressions read `\\s`);
+- each turn's part of a passage is written `Speaker: text`, a blank line between turns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from tap_hindsight.transcript import Turn
+
+#: Words a passage holds at most.
+LIMIT = 300
+_WORD = re.compile(r"\S+", re.ASCII)
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)", re.ASCII)
+_SPACE = " \t\n\r\f\v"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One row of the passages model."""
+
+    interview_request_id: int
+    passage_index: int
+    first_turn_index: int
+    last_turn_index: int
+    body: str
+    word_count: int
+    speakers: str | None
+
+    @property
+    def passage_id(self) -> str:
+        """The model's ID: an MD5 of the interview, the position and the body."""
+        key = f"{self.interview_request_id}:{self.passage_index}:{self.body}"
+        return hashlib.md5(key.encode("utf-8")).hexdigest()  # noqa: S324 (an ID, not security)
+
+
+def word_count(text: str) -> int:
+    """Words as the passages model counts them."""
+    return len(_WORD.findall(text))
+
+
+def _units(turn: Turn) -> list[tuple[str, int]]:
+    """What is packed of `turn`: itself within the limit, else its sentences, else runs."""
+    if word_count(turn.text) <= LIMIT:
+        return [(turn.text, word_count(turn.text))]
+    units = []
+    for sentence in _SENTENCE_END.split(turn.text):
+        words = _WORD.findall(sentence)
+        if len(words) <= LIMIT:
+            units.append((sentence, len(words)))
+            continue
+        for start in range(0, len(words), LIMIT):
+            run = words[start : start + LIMIT]
+            units.append((" " + " ".join(run), len(run)))
+    return units
+
+
+def cut(interview_request_id: int, turns: Iterable[Turn]) -> list[Passage]:
+    """The passages of one transcript's turns (those not deleted), in order."""
+    passages: list[list[tuple[Turn, str, int]]] = []
+    filled = LIMIT + 1
+    for turn in turns:
+        for text, words in _units(turn):
+            if not passages or filled + words > LIMIT:
+                passages.append([])
+                filled = 0
+            passages[-1].append((turn, text, words))
+            filled += words
+    rows = []
+    for index, units in enumerate(passages):
+        parts: dict[int, tuple[Turn, str]] = {}
+        for turn, text, _ in units:
+            parts[turn.index] = (turn, parts.get(turn.index, (turn, ""))[1] + text)
+        segments = [
+            (turn.speaker, text.strip(_SPACE)) for turn, text in sorted(parts.values(), key=_at)
+        ]
+        speakers = list(dict.fromkeys(s for s, _ in segments if s is not None))
+        rows.append(
+            Passage(
+                interview_request_id=interview_request_id,
+                passage_index=index,
+                first_turn_index=min(parts),
+                last_turn_index=max(parts),
+                body="\n\n".join(text if s is None else f"{s}: {text}" for s, text in segments),
+                word_count=sum(words for _, _, words in units),
+                speakers=", ".join(speakers) if speakers else None,
+            )
+        )
+    return rows
+
+
+def _at(part: tuple[Turn, str]) -> int:
+    return part[0].index
