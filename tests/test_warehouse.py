@@ -6,10 +6,13 @@ The loading role's time zone is not UTC; the data comes from the simulator; the 
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+import shutil
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -22,6 +25,8 @@ from tap_hindsight.encoding import iso_instant
 from tap_hindsight.lifecycle import STATE_KEY
 from tap_hindsight.records import parse_datetime, storable
 from tap_hindsight.simulator import Organisation
+from tap_hindsight.simulator.data import REASON_NAMES, competitor_names
+from tap_hindsight.simulator.passages import LIMIT, cut
 from tap_hindsight.simulator.demo import QUERIES_DOC, documented_queries
 from tap_hindsight.transcript import parse_turns, word_count
 from tests.helpers import ACME_KEY, run_meltano
@@ -35,11 +40,17 @@ IDS = list(range(1001, 1061))
 REDACTED = "**Paige:** What decided it?\n\n**Buyer:** [redacted]"
 #: The conventional pipeline: extract, load, build the dbt models, test them.
 PIPELINE = ("tap-hindsight", "target-postgres", "dbt-postgres:run", "dbt-postgres:test")
-SCHEMA = yaml.safe_load((REPO / "transform" / "models" / "schema.yml").read_text())
-#: The data tests of transform/models/schema.yml (keys, relationships, accepted values).
+TRANSFORM = REPO / "transform"
+SCHEMA = yaml.safe_load((TRANSFORM / "models" / "schema.yml").read_text())
+SEEDS = yaml.safe_load((TRANSFORM / "seeds" / "schema.yml").read_text())
+#: The data tests of the models and seeds (keys, relationships, accepted values).
 TESTS = sum(
-    len(model.get("data_tests", [])) + sum(len(c.get("data_tests", [])) for c in model["columns"])
-    for model in SCHEMA["models"]
+    len(node.get("data_tests", [])) + sum(len(c.get("data_tests", [])) for c in node["columns"])
+    for node in SCHEMA["models"] + SEEDS["seeds"]
+)
+#: What `dbt-postgres:run` builds: every seed and every model.
+BUILT = len(list((TRANSFORM / "models").glob("*.sql"))) + len(
+    list((TRANSFORM / "seeds").glob("*.csv"))
 )
 FOREIGN = 500_001
 COLUMNS = (
@@ -90,6 +101,40 @@ def dbt_summaries(done: subprocess.CompletedProcess[str]) -> list[tuple[int, int
     return [(int(p), int(w), int(e)) for p, w, e in found]
 
 
+@dataclass
+class Names:
+    """What a user wrote into the seeds: competitor and driver-reason names by ID."""
+
+    competitors: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def write(self, project: Path) -> None:
+        """Write the seeds of the dbt project at `project` (header first, as shipped)."""
+        seeds = project / "seeds"
+        with (seeds / "hindsight_competitors.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["competitor_id", "competitor_name"])
+            writer.writerows(sorted(self.competitors.items()))
+        with (seeds / "hindsight_driver_reasons.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["reason_id", "reason_name", "category"])
+            writer.writerows((r, *named) for r, named in sorted(self.reasons.items()))
+
+    def competitor(self, competitor_id: str | None) -> str | None:
+        return self.competitors.get(competitor_id, competitor_id) if competitor_id else None
+
+
+def transform_copy(path: Path, names: Names) -> Path:
+    """A copy of the dbt project (transform/) at `path` with `names` in its seeds: what a
+    user's project looks like once they have written names. The shipped seeds hold their
+    header line only."""
+    for seed in (TRANSFORM / "seeds").glob("*.csv"):
+        assert len(seed.read_text().splitlines()) == 1, seed  # shipped empty
+    shutil.copytree(TRANSFORM, path, ignore=shutil.ignore_patterns("target", "logs"))
+    names.write(path)
+    return path
+
+
 def warehouse_env(simulator, database, meltano_home, **extra: str) -> dict[str, str]:
     return meltano_env(
         meltano_home,
@@ -109,9 +154,15 @@ def warehouse_env(simulator, database, meltano_home, **extra: str) -> dict[str, 
     )
 
 
-def test_meltano_run_into_postgres_twice(start_simulator, database, meltano_home):
+def test_meltano_run_into_postgres_twice(start_simulator, database, meltano_home, tmp_path):
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
-    env = warehouse_env(simulator, database, meltano_home)
+    # Issue 25: the user has written the names of all but one competitor and one reason.
+    names = Names(
+        {c: n for c, n in competitor_names().items() if c != "cmp_initech"},
+        {r: n for r, n in REASON_NAMES.items() if r != "rsn_support"},
+    )
+    project = transform_copy(tmp_path / "transform", names)
+    env = warehouse_env(simulator, database, meltano_home, DBT_POSTGRES_PROJECT_DIR=str(project))
     with database.connect() as connection:
         (role_config,) = connection.execute(
             "SELECT rolconfig FROM pg_roles WHERE rolname = %s", (database.user,)
@@ -120,9 +171,9 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, meltano_home
 
     first = meltano(env, "run", *PIPELINE)
     assert database.password not in first.stdout + first.stderr
-    assert dbt_summaries(first) == [(3, 0, 0), (TESTS, 0, 0)]  # models built, tests passed
+    assert dbt_summaries(first) == [(BUILT, 0, 0), (TESTS, 0, 0)]  # models built, tests passed
     check_table(database, simulator)
-    check_models(database, simulator)
+    check_models(database, simulator, names)
 
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     advanced = pending[:8]
@@ -130,10 +181,14 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, meltano_home
     # A deal loses a driver and moves on: its row is updated, the driver marked removed.
     deal = next(d for d in simulator.deals("acme") if len(d["drivers"]) >= 2)
     simulator.change_deal(deal["id"], status_id="Closed Lost", drivers=deal["drivers"][:-1])
+    # The user names the last competitor: the next run's models carry the name, passages
+    # modelled before included (their context changed).
+    names.competitors["cmp_initech"] = "Initech"
+    names.write(project)
     simulator.reset_stats()
     second = meltano(env, "run", *PIPELINE)
     # The incremental models took in only what the second load wrote, and pass their tests.
-    assert dbt_summaries(second) == [(3, 0, 0), (TESTS, 0, 0)]
+    assert dbt_summaries(second) == [(BUILT, 0, 0), (TESTS, 0, 0)]
     with database.connect() as connection:
         removed = connection.execute(
             "SELECT deal_id, driver_index, positive FROM hindsight.deal_drivers WHERE removed"
@@ -147,8 +202,15 @@ def test_meltano_run_into_postgres_twice(start_simulator, database, meltano_home
     assert simulator.requests_for(FOREIGN) == 1
     check_table(database, simulator)
     check_deals(database, simulator)
-    check_models(database, simulator)
-    check_documented_queries(database, simulator)
+    check_models(database, simulator, names)
+    check_documented_queries(database, simulator, names)
+    check_crm_joins(database, simulator)
+
+    # A full rebuild gives every passage the same ID (an embedding job's key).
+    before = passages_in(database)
+    meltano(env, "run", "dbt-postgres:full-refresh")
+    assert passages_in(database) == before
+    check_models(database, simulator, names)
 
 
 def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, database, meltano_home):
@@ -165,7 +227,7 @@ def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, data
     first = meltano(
         dict(env, TAP_HINDSIGHT_INTERVIEW_IDS=",".join(map(str, pending))), "run", *PIPELINE
     )
-    assert dbt_summaries(first) == [(3, 0, 0), (TESTS, 0, 0)]
+    assert dbt_summaries(first) == [(BUILT, 0, 0), (TESTS, 0, 0)]
     with database.connect() as connection:
         missing = connection.execute(
             "SELECT to_regclass('hindsight.interview_turns'), to_regclass('hindsight.deals')"
@@ -181,7 +243,7 @@ def test_the_models_build_before_turns_or_deals_are_loaded(start_simulator, data
     assert turns == 0
 
     done = meltano(env, "run", *PIPELINE)  # every ID: completed ones bring their turns
-    assert dbt_summaries(done) == [(3, 0, 0), (TESTS, 0, 0)]
+    assert dbt_summaries(done) == [(BUILT, 0, 0), (TESTS, 0, 0)]
     assert simulator.stats()["deal_requests"] == 0
     with database.connect() as connection:
         (deals_table,) = connection.execute("SELECT to_regclass('hindsight.deals')").fetchone()
@@ -211,7 +273,7 @@ def test_a_deleted_interview_is_marked_in_postgres_and_keeps_its_other_columns(
     # SCHEMA of those columns only: target-postgres sets them and keeps the rest.
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
     env = warehouse_env(simulator, database, meltano_home)
-    assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(3, 0, 0), (TESTS, 0, 0)]
+    assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(BUILT, 0, 0), (TESTS, 0, 0)]
     pending = [i for i in IDS if simulator.status_of(i) != "completed"]
     gone = pending[:2]
     before = {i: expected_row(simulator.interview(i)) for i in gone}
@@ -224,7 +286,7 @@ def test_a_deleted_interview_is_marked_in_postgres_and_keeps_its_other_columns(
     )
     simulator.delete_deals([deal_id])
     for _ in range(2):  # the incremental models run their clean-up of deleted rows too
-        assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(3, 0, 0), (TESTS, 0, 0)]
+        assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(BUILT, 0, 0), (TESTS, 0, 0)]
     with database.connect() as connection:
         rows = connection.execute(
             f"SELECT {', '.join(COLUMNS)}, _sdc_deleted_at FROM hindsight.interviews"  # noqa: S608
@@ -263,7 +325,7 @@ def test_edits_redactions_and_deletions_after_completion_reach_postgres_and_the_
     # completed interview reach the tables, and the incremental models follow.
     simulator = start_simulator(organisations=(Organisation("acme", ACME_KEY, 1001, 60),))
     env = warehouse_env(simulator, database, meltano_home)
-    assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(3, 0, 0), (TESTS, 0, 0)]
+    assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(BUILT, 0, 0), (TESTS, 0, 0)]
     completed = [i for i in IDS if simulator.status_of(i) == "completed"]
     gone, replaced, edited = completed[:3]
     turns_of_gone = len(parse_turns(simulator.interview(gone)["transcript"]["content"]))
@@ -276,7 +338,7 @@ def test_edits_redactions_and_deletions_after_completion_reach_postgres_and_the_
     lifecycle["recheck_through"] = iso_instant(time.time() - 31 * 86_400)
     meltano(env, "state", "set", "--force", state_id, json.dumps(state))
     for _ in range(2):  # a deletion takes two runs in a row
-        assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(3, 0, 0), (TESTS, 0, 0)]
+        assert dbt_summaries(meltano(env, "run", *PIPELINE)) == [(BUILT, 0, 0), (TESTS, 0, 0)]
     with database.connect() as connection:
         objective, content = connection.execute(
             "SELECT objective, transcript__content FROM hindsight.interviews"
@@ -392,14 +454,16 @@ def outcome(deal: dict[str, Any] | None) -> str | None:
     return "lost" if "lost" in stage else "won" if "won" in stage else "open"
 
 
-def modelled(simulator) -> dict[str, Any]:
-    """What the dbt models should hold, computed from the API's data."""
+def modelled(simulator, names: Names | None = None) -> dict[str, Any]:
+    """What the dbt models should hold, computed from the API's data and the seeds."""
+    names = names or Names()
     deals = {deal["id"]: storable(deal) for deal in simulator.deals("acme")}
-    interviews, buyer_turns = [], []
+    interviews, buyer_turns, passages = [], [], []
     for interview_id in IDS:
         api = storable(simulator.interview(interview_id))
         transcript = api["transcript"]
         turns = parse_turns(transcript["content"] if transcript else None)
+        passages.extend(cut(interview_id, turns))
         buyer = [t for t in turns if t.speaker not in (None, "Paige")]
         deal = deals.get(api["deal_id"])
         primary = None
@@ -421,7 +485,11 @@ def modelled(simulator) -> dict[str, Any]:
                 "buyer_word_count": sum(word_count(t.text) for t in buyer),
                 "deal_status": deal["status_id"] if deal else None,
                 "deal_outcome": outcome(deal),
+                "salesforce_id": deal["salesforce_id"] if deal else None,
+                "hubspot_id": deal["hubspot_id"] if deal else None,
                 "primary_competitor_id": primary,
+                "primary_competitor_name": names.competitor(primary),
+                "objective": api["objective"],
                 "content": transcript["content"] if transcript else None,
             }
         )
@@ -429,12 +497,101 @@ def modelled(simulator) -> dict[str, Any]:
             (interview_id, t.index, t.speaker, t.text, word_count(t.text), api["deal_id"])
             for t in buyer
         )
-    return {"interviews": interviews, "buyer_turns": buyer_turns, "deals": deals}
+    drivers = sorted(
+        (
+            deal["id"],
+            outcome(deal),
+            row["driver_index"],
+            row["reason_id"],
+            names.reasons.get(row["reason_id"], (row["reason_id"],))[0],
+            names.reasons.get(row["reason_id"], (None, None))[1] or None,
+            row["positive"],
+            row["summary"],
+        )
+        for deal in deals.values()
+        for row in driver_rows(deal)
+        if not row["removed"]
+    )
+    return {
+        "interviews": interviews,
+        "buyer_turns": buyer_turns,
+        "passages": passages,
+        "deal_drivers": drivers,
+        "deals": deals,
+    }
 
 
-def check_models(database, simulator) -> None:
+def passages_in(database) -> list[tuple[Any, ...]]:
+    """Every row of the passages model, in order."""
+    with database.connect() as connection:
+        return connection.execute(
+            "SELECT passage_id, interview_request_id, passage_index, first_turn_index,"
+            " last_turn_index, body, word_count, speakers, deal_outcome, primary_competitor_id,"
+            " primary_competitor_name, objective"
+            " FROM analytics.hindsight_transcript_passages ORDER BY 2, 3"
+        ).fetchall()
+
+
+def check_passages(found: list[tuple[Any, ...]], expected: dict[str, Any]) -> None:
+    """The passages are the transcripts' turns, each once and in order, cut as documented."""
+    completed = [i for i in expected["interviews"] if i["content"] is not None]
+    assert {row[1] for row in found} == {i["interview_request_id"] for i in completed}
+    split_turns = 0
+    for interview in completed:
+        rows = [row for row in found if row[1] == interview["interview_request_id"]]
+        turns = parse_turns(interview["content"])
+        words = [turn.text.split() for turn in turns]
+        assert [row[2] for row in rows] == list(range(len(rows)))  # passage_index from 0
+        turn, offset = 0, 0  # the reading position: a turn, and a word within it
+        for _, _, _, first, last, body, count, *_ in rows:
+            assert 0 < count <= LIMIT
+            assert first == turn  # it goes on where the last passage stopped
+            taken = 0
+            for index in range(first, last + 1):
+                label = f"{turns[index].speaker}: "
+                assert body.startswith(label), (index, body[:80])
+                body = body.removeprefix(label)
+                if index < last:  # a turn before the passage's last ends in it
+                    segment, _, body = body.partition(f"\n\n{turns[index + 1].speaker}: ")
+                    body = f"{turns[index + 1].speaker}: " + body
+                else:
+                    segment, body = body, ""
+                read = segment.split()
+                assert read == words[index][offset : offset + len(read)], index
+                assert index == first or offset == 0  # only the first may be a continuation
+                offset += len(read)
+                taken += len(read)
+                if offset == len(words[index]):
+                    turn, offset = index + 1, 0
+                else:
+                    assert index == last  # only the last may stop inside a turn
+                    split_turns += 1
+                    assert len(words[index]) > LIMIT  # a turn within the limit is never cut
+            assert count == taken
+        assert (turn, offset) == (len(turns), 0)  # every turn read, to its last word
+        for row in rows:
+            assert row[8:10] == (interview["deal_outcome"], interview["primary_competitor_id"])
+            assert row[10:12] == (interview["primary_competitor_name"], interview["objective"])
+    assert split_turns  # the data has turns over the limit, and they were cut
+    # And exactly as the independent reading of the rule in Python cuts them.
+    assert [row[:8] for row in found] == [
+        (
+            p.passage_id,
+            p.interview_request_id,
+            p.passage_index,
+            p.first_turn_index,
+            p.last_turn_index,
+            p.body,
+            p.word_count,
+            p.speakers,
+        )
+        for p in expected["passages"]
+    ]
+
+
+def check_models(database, simulator, names: Names | None = None) -> None:
     """The dbt models equal what the API's data implies; every column described; GIN index."""
-    expected = modelled(simulator)
+    expected = modelled(simulator, names)
     columns = [
         "interview_request_id",
         "status",
@@ -447,7 +604,10 @@ def check_models(database, simulator) -> None:
         "buyer_word_count",
         "deal_status",
         "deal_outcome",
+        "salesforce_id",
+        "hubspot_id",
         "primary_competitor_id",
+        "primary_competitor_name",
     ]
     with database.connect() as connection:
         rows = connection.execute(
@@ -461,6 +621,14 @@ def check_models(database, simulator) -> None:
             "SELECT document_kind, count(*) FROM analytics.hindsight_transcript_search"
             " GROUP BY 1 ORDER BY 1"
         ).fetchall()
+        drivers = connection.execute(
+            "SELECT deal_id, deal_outcome, driver_index, reason_id, reason_name, category,"
+            " positive, summary FROM analytics.hindsight_deal_drivers ORDER BY 1, 3"
+        ).fetchall()
+        indexed = connection.execute(
+            "SELECT search_key, passage_id, body FROM analytics.hindsight_transcript_search"
+            " WHERE document_kind = 'passage' ORDER BY 1"
+        ).fetchall()
         (gin,) = connection.execute(
             "SELECT count(*) FROM pg_indexes WHERE schemaname = 'analytics'"
             " AND tablename = 'hindsight_transcript_search'"
@@ -469,8 +637,19 @@ def check_models(database, simulator) -> None:
     assert rows == [tuple(i[c] for c in columns) for i in expected["interviews"]]
     assert turns == expected["buyer_turns"]
     completed = sum(1 for i in expected["interviews"] if i["content"] is not None)
-    assert documents == [("buyer_turn", len(expected["buyer_turns"])), ("transcript", completed)]
+    assert documents == [
+        ("buyer_turn", len(expected["buyer_turns"])),
+        ("passage", len(expected["passages"])),
+        ("transcript", completed),
+    ]
     assert gin == 1
+    assert drivers == expected["deal_drivers"]
+    assert drivers
+    check_passages(passages_in(database), expected)
+    # Search results and passages agree: the same IDs, the same text.
+    assert indexed == sorted(
+        (f"passage:{p.passage_id}", p.passage_id, p.body) for p in expected["passages"]
+    )
     check_model_docs(database)
 
 
@@ -490,7 +669,7 @@ def check_model_docs(database) -> None:
             assert [comment for _, comment in found] == [documented[n] for n, _ in found]
 
 
-def check_documented_queries(database, simulator) -> None:
+def check_documented_queries(database, simulator, names: Names | None = None) -> None:
     queries = documented_queries(REPO / QUERIES_DOC, "postgres")
     assert set(queries) == {
         "completed-per-week",
@@ -498,10 +677,12 @@ def check_documented_queries(database, simulator) -> None:
         "search-pricing",
         "lost-to-competitor-x-on-pricing",
         "lost-deals-by-competitor",
+        "lost-deals-by-reason",
+        "passages-lost-to-competitor-x-on-pricing",
         "drivers-by-status",
         "still-waiting",
     }
-    expected = modelled(simulator)
+    expected = modelled(simulator, names)
     interviews, deals = expected["interviews"], expected["deals"]
     completed = [i for i in interviews if i["status"] == "completed"]
     with database.connect() as connection:
@@ -558,7 +739,7 @@ def check_documented_queries(database, simulator) -> None:
         lost = {}
         for interview in interviews:
             if interview["deal_outcome"] == "lost":
-                row = lost.setdefault(interview["primary_competitor_id"], [0, 0, 0])
+                row = lost.setdefault(interview["primary_competitor_name"], [0, 0, 0])
                 row[0] += 1
                 row[1] += interview["status"] == "completed"
                 row[2] += interview["buyer_word_count"]
@@ -567,6 +748,27 @@ def check_documented_queries(database, simulator) -> None:
             (competitor, *counts)
             for competitor, counts in sorted(lost.items(), key=lambda kv: (kv[0] is None, kv[0]))
         ]
+
+        reasons = {}
+        for _, result, _, _, name, category, positive, _ in expected["deal_drivers"]:
+            if result == "lost":
+                reasons.setdefault((name, category), Counter())[positive] += 1
+        assert reasons
+        assert run("lost-deals-by-reason") == sorted(
+            ((*key, counts[False], counts[True]) for key, counts in reasons.items()),
+            key=lambda row: (-row[2], row[0]),
+        )
+
+        by_interview = {i["interview_request_id"]: i for i in interviews}
+        passages = [
+            (p.interview_request_id, p.passage_index, p.speakers, p.word_count, p.body)
+            for p in expected["passages"]
+            if by_interview[p.interview_request_id]["deal_outcome"] == "lost"
+            and by_interview[p.interview_request_id]["primary_competitor_name"] == "Competitor X"
+            and PRICE.search(p.body)
+        ]
+        assert passages
+        assert run("passages-lost-to-competitor-x-on-pricing") == passages
 
         drivers = {}
         for deal in deals.values():
@@ -590,6 +792,61 @@ def check_documented_queries(database, simulator) -> None:
         assert run("still-waiting") == [
             (i["interview_request_id"], i["status"], i["email_sent_at"]) for i in waiting
         ]
+
+
+def check_crm_joins(database, simulator) -> None:
+    """The documented joins into the CRM taps' tables find each interview's opportunity
+    and deal: tables named and typed as tap-salesforce and tap-hubspot load them, holding
+    the simulator's deals and some of the CRM's own."""
+    deals = [storable(d) for d in simulator.deals("acme")]
+    with database.connect() as connection:
+        connection.execute(
+            'CREATE SCHEMA tap_salesforce; CREATE TABLE tap_salesforce."Opportunity"'
+            ' ("Id" text PRIMARY KEY, "Name" text, "StageName" text, "Amount" numeric)'
+        )
+        connection.execute(
+            "CREATE SCHEMA tap_hubspot; CREATE TABLE tap_hubspot.deals"
+            ' (id text PRIMARY KEY, properties jsonb, "createdAt" timestamptz)'
+        )
+        opportunities = [
+            # Salesforce's API serves the 18-character form of the ID Hindsight holds.
+            (f"{d['salesforce_id']}QAA", d["name"], d["status_id"], Decimal(str(d["amount"])))
+            for d in deals
+            if d["salesforce_id"]
+        ] + [("006000000000000AAA", "Not interviewed", "Prospecting", Decimal(1))]
+        connection.cursor().executemany(
+            'INSERT INTO tap_salesforce."Opportunity" VALUES (%s, %s, %s, %s)', opportunities
+        )
+        hubspot = [
+            (d["hubspot_id"], json.dumps({"dealname": d["name"], "dealstage": d["status_id"]}))
+            for d in deals
+            if d["hubspot_id"]
+        ] + [("1", json.dumps({"dealname": "Not interviewed", "dealstage": "open"}))]
+        connection.cursor().executemany(
+            "INSERT INTO tap_hubspot.deals VALUES (%s, %s, now())", hubspot
+        )
+        queries = documented_queries(REPO / QUERIES_DOC, "crm")
+        assert set(queries) == {"salesforce-opportunities", "hubspot-deals"}
+        salesforce = connection.execute(queries["salesforce-opportunities"]).fetchall()
+        found_hubspot = connection.execute(queries["hubspot-deals"]).fetchall()
+    by_id = {d["id"]: d for d in deals}
+    interviews = [
+        (i, by_id.get(simulator.interview(i)["deal_id"])) for i in IDS
+    ]
+    expected_salesforce = [
+        (i, outcome(d), f"{d['salesforce_id']}QAA", d["status_id"], Decimal(str(d["amount"])))
+        for i, d in interviews
+        if d and d["salesforce_id"]
+    ]
+    expected_hubspot = [
+        (i, outcome(d), d["hubspot_id"], d["name"], d["status_id"])
+        for i, d in interviews
+        if d and d["hubspot_id"]
+    ]
+    assert expected_salesforce
+    assert expected_hubspot
+    assert salesforce == expected_salesforce
+    assert found_hubspot == expected_hubspot
 
 
 def primary_competitor(deal: dict[str, Any]) -> str:

@@ -86,10 +86,11 @@ def transcript_markdown(rng: random.Random, contact: str, competitor: str, size:
     return "\n\n".join(turns)
 
 
-#: One completed interview in LONG_EVERY ends with the buyer talking at length: a turn over
-#: 300 words, the passages model's limit (one in three of those has a run-on sentence of
-#: its own over the limit), so models and tests meet turns cut at sentence ends.
-LONG_EVERY = 6
+#: Completed interviews whose ID is 1 modulo LONG_EVERY end with the buyer talking at
+#: length: a turn over 300 words, the passages model's limit (one in three of them, ID 9
+#: modulo 12, with a run-on sentence over the limit), so that the models and their tests
+#: always meet turns cut at sentence ends.
+LONG_EVERY = 4
 _RAMBLE = (
     "We spent most of the quarter comparing {competitor} with you",
     "the finance team wanted a three-year price lock",
@@ -102,19 +103,20 @@ _RAMBLE = (
 
 
 def _monologue(seed: int, interview_id: int, contact: str, competitor: str) -> str:
-    """A last, long buyer turn for one interview in LONG_EVERY, else nothing."""
-    rng = random.Random(f"{seed}:long:{interview_id}")  # noqa: S311 (test data)
-    if rng.randrange(LONG_EVERY):
+    """The last, long buyer turn of an interview whose ID is 1 modulo LONG_EVERY."""
+    if interview_id % LONG_EVERY != 1:
         return ""
-    clauses = [rng.choice(_RAMBLE).format(competitor=competitor) for _ in range(rng.randint(40, 80))]
-    if rng.randrange(3):
+    rng = random.Random(f"{seed}:long:{interview_id}")  # noqa: S311 (test data)
+    clauses = [
+        rng.choice(_RAMBLE).format(competitor=competitor) for _ in range(rng.randint(40, 80))
+    ]
+    if interview_id % (3 * LONG_EVERY) == 9:  # noqa: PLR2004
+        text = "Well, " + ", and ".join(clauses) + "."
+    else:
         sentences = [
-            clause[0].upper() + clause[1:] + rng.choice((".", ".", "!", "?"))
-            for clause in clauses
+            clause[0].upper() + clause[1:] + rng.choice((".", ".", "!", "?")) for clause in clauses
         ]
         text = " ".join(sentences[:12]) + "\n\n" + " ".join(sentences[12:])
-    else:
-        text = "Well, " + ", and ".join(clauses) + "."
     return f"\n\n**{INTERVIEWER}:** Anything else we should know?\n\n**{contact}:** {text}"
 
 
@@ -211,6 +213,15 @@ _REASONS = (
     ("security_review", "The security review {verb} the timeline."),
     ("support", "Support responsiveness {verb} the decision."),
 )
+#: The names and categories the Hindsight dashboard shows for the reasons above (the API
+#: serves only their IDs): what a user writes into the hindsight_driver_reasons seed.
+REASON_NAMES = {
+    "rsn_pricing": ("Pricing", "Commercial"),
+    "rsn_product_fit": ("Product fit", "Product"),
+    "rsn_onboarding": ("Onboarding", "Product"),
+    "rsn_security_review": ("Security review", "Process"),
+    "rsn_support": ("Support", ""),
+}
 _TYPES = ("new_business", "expansion", "renewal")
 _REGIONS = ("NA", "EMEA", "APAC", "LATAM")
 
@@ -218,6 +229,11 @@ _REGIONS = ("NA", "EMEA", "APAC", "LATAM")
 def competitor_id(name: str) -> str:
     """`Competitor X` -> `cmp_competitor_x`: the ID deals carry for a competitor."""
     return "cmp_" + "_".join(name.lower().split())
+
+
+def competitor_names() -> dict[str, str]:
+    """The name the dashboard shows for each competitor ID deals carry."""
+    return {competitor_id(name): name for name in _COMPETITORS}
 
 
 def make_deal(seed: int, deal_id: str, competitor: str | None) -> dict[str, Any]:

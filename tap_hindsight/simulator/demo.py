@@ -24,6 +24,7 @@ from typing import Any
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
 from tap_hindsight.simulator.data import INTERVIEWER
+from tap_hindsight.simulator.passages import Passage, cut
 from tap_hindsight.simulator.server import (
     HindsightSimulator,
     SimulatorConfig,
@@ -40,8 +41,13 @@ TABLE = "hindsight.interviews"
 
 #: The marks before each SQL block of docs/warehouse.md: `<!-- query: name -->` runs on both
 #: warehouses, `<!-- postgres-query: name -->` only on PostgreSQL (full-text search),
-#: `<!-- duckdb-query: name -->` only on DuckDB (its plain-text fallback).
-QUERY_MARKS = {"postgres": ("query", "postgres-query"), "duckdb": ("query", "duckdb-query")}
+#: `<!-- duckdb-query: name -->` only on DuckDB (its plain-text fallback), and
+#: `<!-- crm-query: name -->` where a CRM tap's tables are loaded too (PostgreSQL).
+QUERY_MARKS = {
+    "postgres": ("query", "postgres-query"),
+    "duckdb": ("query", "duckdb-query"),
+    "crm": ("crm-query",),
+}
 
 
 #: Where the documented queries live, from the project's root.
@@ -129,10 +135,40 @@ def model_counts(path: Path) -> dict[str, int]:
             "hindsight_interviews",
             "hindsight_buyer_turns",
             "hindsight_transcript_search",
+            "hindsight_transcript_passages",
+            "hindsight_deal_drivers",
         ):
             row = connection.execute(f"SELECT count(*) FROM {MODELS}.{model}").fetchone()  # noqa: S608
             counts[model] = int(row[0]) if row else 0
     return counts
+
+
+def passage_rows(path: Path) -> list[Passage]:
+    """The rows of the passages model, in order."""
+    import duckdb  # noqa: PLC0415
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        rows = connection.execute(
+            "SELECT passage_id, interview_request_id, passage_index, first_turn_index,"
+            " last_turn_index, body, word_count, speakers"
+            f" FROM {MODELS}.hindsight_transcript_passages ORDER BY 2, 3"  # noqa: S608
+        ).fetchall()
+    passages = []
+    for passage_id, *columns in rows:
+        passage = Passage(int(columns[0]), *columns[1:])
+        if passage.passage_id != passage_id:
+            return []  # an ID not made as documented: no row can be trusted
+        passages.append(passage)
+    return passages
+
+
+def expected_passages(interviews: dict[int, dict[str, Any]]) -> list[Passage]:
+    """What the passages model should hold for these interviews (flattened rows)."""
+    return [
+        passage
+        for interview_id, row in sorted(interviews.items())
+        for passage in cut(interview_id, parse_turns(row["transcript__content"]))
+    ]
 
 
 def expected_deal(deal: dict[str, Any]) -> tuple[Any, ...]:
@@ -206,12 +242,19 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         for turn in parse_turns(row["transcript__content"])
         if turn.speaker not in (None, INTERVIEWER)
     )
+    passages = expected_passages(expected)
+    if passage_rows(warehouse) != passages:
+        sys.stderr.write("demo FAILED: the passages differ from the transcripts' turns\n")
+        return 1
     models = model_counts(warehouse)
     expected_models = {
         "hindsight_interviews": len(expected),
         "hindsight_buyer_turns": buyer_turns,
         "hindsight_transcript_search": buyer_turns
+        + len(passages)
         + sum(1 for row in expected.values() if row["transcript__content"] is not None),
+        "hindsight_transcript_passages": len(passages),
+        "hindsight_deal_drivers": sum(drivers for _, _, drivers, _ in deals.values()),
     }
     if models != expected_models:
         sys.stderr.write(f"demo FAILED: model rows {models}, expected {expected_models}\n")
