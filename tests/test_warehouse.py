@@ -6,13 +6,10 @@ The loading role's time zone is not UTC; the data comes from the simulator; the 
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -26,11 +23,12 @@ from tap_hindsight.lifecycle import STATE_KEY
 from tap_hindsight.records import parse_datetime, storable
 from tap_hindsight.simulator import Organisation
 from tap_hindsight.simulator.data import REASON_NAMES, competitor_names
-from tap_hindsight.simulator.passages import LIMIT, cut
 from tap_hindsight.simulator.demo import QUERIES_DOC, documented_queries
+from tap_hindsight.simulator.passages import LIMIT, cut
 from tap_hindsight.transcript import parse_turns, word_count
 from tests.helpers import ACME_KEY, run_meltano
 from tests.meltano_plugins import meltano_env
+from tests.names import Names, transform_copy
 
 if TYPE_CHECKING:
     import subprocess
@@ -99,40 +97,6 @@ def dbt_summaries(done: subprocess.CompletedProcess[str]) -> list[tuple[int, int
     """(passed, warned, failed) of each dbt command the Meltano run ran, in order."""
     found = re.findall(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+)", done.stdout + done.stderr)
     return [(int(p), int(w), int(e)) for p, w, e in found]
-
-
-@dataclass
-class Names:
-    """What a user wrote into the seeds: competitor and driver-reason names by ID."""
-
-    competitors: dict[str, str] = field(default_factory=dict)
-    reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    def write(self, project: Path) -> None:
-        """Write the seeds of the dbt project at `project` (header first, as shipped)."""
-        seeds = project / "seeds"
-        with (seeds / "hindsight_competitors.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["competitor_id", "competitor_name"])
-            writer.writerows(sorted(self.competitors.items()))
-        with (seeds / "hindsight_driver_reasons.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["reason_id", "reason_name", "category"])
-            writer.writerows((r, *named) for r, named in sorted(self.reasons.items()))
-
-    def competitor(self, competitor_id: str | None) -> str | None:
-        return self.competitors.get(competitor_id, competitor_id) if competitor_id else None
-
-
-def transform_copy(path: Path, names: Names) -> Path:
-    """A copy of the dbt project (transform/) at `path` with `names` in its seeds: what a
-    user's project looks like once they have written names. The shipped seeds hold their
-    header line only."""
-    for seed in (TRANSFORM / "seeds").glob("*.csv"):
-        assert len(seed.read_text().splitlines()) == 1, seed  # shipped empty
-    shutil.copytree(TRANSFORM, path, ignore=shutil.ignore_patterns("target", "logs"))
-    names.write(path)
-    return path
 
 
 def warehouse_env(simulator, database, meltano_home, **extra: str) -> dict[str, str]:
@@ -365,6 +329,29 @@ def test_edits_redactions_and_deletions_after_completion_reach_postgres_and_the_
             "SELECT interview_request_id, body FROM analytics.hindsight_transcript_search"
             " WHERE search_vector @@ websearch_to_tsquery('english', 'redacted')"
         ).fetchall()
+        searched = connection.execute(
+            "SELECT passage_id FROM analytics.hindsight_transcript_search"
+            " WHERE document_kind = 'passage' ORDER BY 1"
+        ).fetchall()
+    passages = passages_in(database)
+    # Passages follow: the redacted transcript cut anew (new IDs, the old ones gone from
+    # search too), the deleted interview's gone, the edited objective on every passage.
+    assert [row[:8] for row in passages if row[1] == replaced] == [
+        (
+            p.passage_id,
+            replaced,
+            p.passage_index,
+            p.first_turn_index,
+            p.last_turn_index,
+            p.body,
+            p.word_count,
+            p.speakers,
+        )
+        for p in cut(replaced, parse_turns(REDACTED))
+    ]
+    assert not [row for row in passages if row[1] == gone]
+    assert {row[11] for row in passages if row[1] == edited} == {"Edited after completion"}
+    assert searched == sorted((row[0],) for row in passages)
     assert objective == "Edited after completion"
     assert content is not None
     assert [(t[1], t[2] is None, t[3]) for t in turns if t[0] == gone] == [
@@ -543,7 +530,8 @@ def check_passages(found: list[tuple[Any, ...]], expected: dict[str, Any]) -> No
         words = [turn.text.split() for turn in turns]
         assert [row[2] for row in rows] == list(range(len(rows)))  # passage_index from 0
         turn, offset = 0, 0  # the reading position: a turn, and a word within it
-        for _, _, _, first, last, body, count, *_ in rows:
+        for _, _, _, first, last, passage, count, *_ in rows:
+            body = passage
             assert 0 < count <= LIMIT
             assert first == turn  # it goes on where the last passage stopped
             taken = 0
@@ -749,26 +737,7 @@ def check_documented_queries(database, simulator, names: Names | None = None) ->
             for competitor, counts in sorted(lost.items(), key=lambda kv: (kv[0] is None, kv[0]))
         ]
 
-        reasons = {}
-        for _, result, _, _, name, category, positive, _ in expected["deal_drivers"]:
-            if result == "lost":
-                reasons.setdefault((name, category), Counter())[positive] += 1
-        assert reasons
-        assert run("lost-deals-by-reason") == sorted(
-            ((*key, counts[False], counts[True]) for key, counts in reasons.items()),
-            key=lambda row: (-row[2], row[0]),
-        )
-
-        by_interview = {i["interview_request_id"]: i for i in interviews}
-        passages = [
-            (p.interview_request_id, p.passage_index, p.speakers, p.word_count, p.body)
-            for p in expected["passages"]
-            if by_interview[p.interview_request_id]["deal_outcome"] == "lost"
-            and by_interview[p.interview_request_id]["primary_competitor_name"] == "Competitor X"
-            and PRICE.search(p.body)
-        ]
-        assert passages
-        assert run("passages-lost-to-competitor-x-on-pricing") == passages
+        check_name_queries(run, expected)
 
         drivers = {}
         for deal in deals.values():
@@ -792,6 +761,30 @@ def check_documented_queries(database, simulator, names: Names | None = None) ->
         assert run("still-waiting") == [
             (i["interview_request_id"], i["status"], i["email_sent_at"]) for i in waiting
         ]
+
+
+def check_name_queries(run, expected: dict[str, Any]) -> None:
+    """The documented queries that read the seeds' names and the passages."""
+    reasons = {}
+    for _, result, _, _, name, category, positive, _ in expected["deal_drivers"]:
+        if result == "lost":
+            reasons.setdefault((name, category), Counter())[positive] += 1
+    assert reasons
+    assert run("lost-deals-by-reason") == sorted(
+        ((*key, counts[False], counts[True]) for key, counts in reasons.items()),
+        key=lambda row: (-row[2], row[0]),
+    )
+
+    by_interview = {i["interview_request_id"]: i for i in expected["interviews"]}
+    passages = [
+        (p.interview_request_id, p.passage_index, p.speakers, p.word_count, p.body)
+        for p in expected["passages"]
+        if by_interview[p.interview_request_id]["deal_outcome"] == "lost"
+        and by_interview[p.interview_request_id]["primary_competitor_name"] == "Competitor X"
+        and PRICE.search(p.body)
+    ]
+    assert passages
+    assert run("passages-lost-to-competitor-x-on-pricing") == passages
 
 
 def check_crm_joins(database, simulator) -> None:
@@ -830,9 +823,7 @@ def check_crm_joins(database, simulator) -> None:
         salesforce = connection.execute(queries["salesforce-opportunities"]).fetchall()
         found_hubspot = connection.execute(queries["hubspot-deals"]).fetchall()
     by_id = {d["id"]: d for d in deals}
-    interviews = [
-        (i, by_id.get(simulator.interview(i)["deal_id"])) for i in IDS
-    ]
+    interviews = [(i, by_id.get(simulator.interview(i)["deal_id"])) for i in IDS]
     expected_salesforce = [
         (i, outcome(d), f"{d['salesforce_id']}QAA", d["status_id"], Decimal(str(d["amount"])))
         for i, d in interviews

@@ -148,11 +148,12 @@ def passage_rows(path: Path) -> list[Passage]:
     import duckdb  # noqa: PLC0415
 
     with duckdb.connect(str(path), read_only=True) as connection:
-        rows = connection.execute(
-            "SELECT passage_id, interview_request_id, passage_index, first_turn_index,"
+        columns = (
+            "passage_id, interview_request_id, passage_index, first_turn_index,"
             " last_turn_index, body, word_count, speakers"
-            f" FROM {MODELS}.hindsight_transcript_passages ORDER BY 2, 3"  # noqa: S608
-        ).fetchall()
+        )
+        table = f"{MODELS}.hindsight_transcript_passages"
+        rows = connection.execute(f"SELECT {columns} FROM {table} ORDER BY 2, 3").fetchall()  # noqa: S608
     passages = []
     for passage_id, *columns in rows:
         passage = Passage(int(columns[0]), *columns[1:])

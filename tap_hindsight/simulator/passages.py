@@ -9,7 +9,7 @@ the tests compare what it built with this second, independent reading of the sam
   whitespace follows); a sentence longer than `LIMIT`, into runs of `LIMIT` words; these
   pieces are packed the same way;
 - a word is a run of characters between whitespace (ASCII whitespace, as both
-  warehouses' regular expressions read `\\s`);
+  warehouses' regular expressions read it);
 - each turn's part of a passage is written `Speaker: text`, a blank line between turns.
 """
 

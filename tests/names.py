@@ -1,0 +1,54 @@
+"""Names a user writes into the dbt seeds, and a copy of the dbt project that holds them.
+
+The shipped seeds (transform/seeds) hold their header line only; a test that needs names
+builds the models from a copy of the project (the utility's `project_dir` setting, as a
+user could point it anywhere) instead of writing into the repository's files.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tests.helpers import REPO
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+TRANSFORM = REPO / "transform"
+
+
+@dataclass
+class Names:
+    """What a user wrote into the seeds: competitor and driver-reason names by ID."""
+
+    competitors: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def write(self, project: Path) -> None:
+        """Write the seeds of the dbt project at `project` (header first, as shipped)."""
+        seeds = project / "seeds"
+        with (seeds / "hindsight_competitors.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["competitor_id", "competitor_name"])
+            writer.writerows(sorted(self.competitors.items()))
+        with (seeds / "hindsight_driver_reasons.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["reason_id", "reason_name", "category"])
+            writer.writerows((r, *named) for r, named in sorted(self.reasons.items()))
+
+    def competitor(self, competitor_id: str | None) -> str | None:
+        return self.competitors.get(competitor_id, competitor_id) if competitor_id else None
+
+
+def transform_copy(path: Path, names: Names) -> Path:
+    """A copy of the dbt project (transform/) at `path` with `names` in its seeds: what a
+    user's project looks like once they have written names. The shipped seeds hold their
+    header line only."""
+    for seed in (TRANSFORM / "seeds").glob("*.csv"):
+        assert len(seed.read_text().splitlines()) == 1, seed  # shipped empty
+    shutil.copytree(TRANSFORM, path, ignore=shutil.ignore_patterns("target", "logs"))
+    names.write(path)
+    return path
