@@ -37,7 +37,7 @@ os.environ["HINDSIGHT_API_WINDOW_SECONDS"] = "6"  # before the simulator reads i
 from tap_hindsight.simulator import HindsightSimulator, Organisation, SimulatorConfig
 from tests import helpers
 from tests.meltano_plugins import SHARED, meltano_env, system_folder
-from tests.postgres import create_database, drop_database
+from tests.postgres import Database, create_database, drop_database
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "hs_bench_models_key"
@@ -53,7 +53,7 @@ MODELS = (
 def meltano(env: dict[str, str], *args: str) -> float:
     """Run Meltano in the project; the seconds it took. Raises on failure."""
     start = time.perf_counter()
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [str(Path(sys.executable).with_name("meltano")), *args],
         cwd=REPO,
         env=env,
@@ -78,7 +78,7 @@ def model_seconds(home: Path) -> dict[str, float]:
     }
 
 
-def rows(database, table: str) -> int:
+def rows(database: Database, table: str) -> int:
     with database.connect() as connection:
         (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
     return int(count)
