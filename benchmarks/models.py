@@ -6,7 +6,8 @@ deals), a fresh PostgreSQL database, and Meltano on this project's plugins, then
 1. the first load, `meltano run tap-hindsight target-postgres`;
 2. the models' first build, `meltano run dbt-postgres:run` (the seeds and every model);
 3. after a tenth of the pending interviews completed: a second load, and the incremental
-   build that follows it;
+   build that follows it (the first run's rows moved two hours back first, as if it had
+   run then: otherwise the models' hour of overlap takes in everything again);
 4. `meltano run dbt-postgres:full-refresh`.
 
 Each is printed as a ratio to the load of the same step (Meltano's own start-up is in both),
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -97,6 +99,7 @@ def report(name: str, load: float, build: float, home: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--interviews", type=int, default=2000)
+    parser.add_argument("--keep-database", action="store_true", help="to query it after")
     args = parser.parse_args()
     if not any((SHARED / "utilities").glob("dbt-postgres/venv")):
         sys.stderr.write("Meltano's plugins are not installed: run `make demo` first\n")
@@ -105,11 +108,9 @@ def main() -> int:
     helpers.CURRENT_MARKS.update({"postgres", "meltano"})
     organisation = Organisation("acme", KEY, 1001, args.interviews)
     database = create_database()
+    folder = tempfile.mkdtemp()
     try:
-        with (
-            tempfile.TemporaryDirectory() as folder,
-            HindsightSimulator(SimulatorConfig(organisations=(organisation,))) as simulator,
-        ):
+        with HindsightSimulator(SimulatorConfig(organisations=(organisation,))) as simulator:
             home = system_folder(Path(folder) / ".meltano")
             env = meltano_env(
                 home,
@@ -136,6 +137,20 @@ def main() -> int:
                 f"{rows(database, 'analytics.hindsight_transcript_search')} search rows\n"
             )
             report("first run", load, build, home)
+            # As if the first run had been two hours before: the models' incremental slice
+            # (what was loaded since their last run, with an hour's overlap) is then what
+            # the second load wrote, as in a schedule, not everything the first one did.
+            with database.connect() as connection:
+                for table in ("interviews", "interview_turns", "deals", "deal_drivers"):
+                    connection.execute(
+                        f"UPDATE hindsight.{table}"  # noqa: S608
+                        " SET _sdc_batched_at = _sdc_batched_at - interval '2 hours'"
+                    )
+                for model in ("buyer_turns", "transcript_passages", "transcript_search"):
+                    connection.execute(
+                        f"UPDATE analytics.hindsight_{model}"  # noqa: S608
+                        " SET loaded_at = loaded_at - interval '2 hours'"
+                    )
             pending = [i for i in organisation.ids if simulator.status_of(i) != "completed"]
             simulator.advance(pending[:: max(1, len(pending) // (len(pending) // 10 or 1))])
             load = meltano(env, "run", "tap-hindsight", "target-postgres")
@@ -144,7 +159,11 @@ def main() -> int:
             rebuild = meltano(env, "run", "dbt-postgres:full-refresh")
             report("full refresh against the second load", load, rebuild, home)
     finally:
-        drop_database(database)
+        if args.keep_database:
+            sys.stdout.write(f"kept: database {database.name} (role {database.user}), {folder}\n")
+        else:
+            drop_database(database)
+            shutil.rmtree(folder)
     return 0
 
 
