@@ -7,11 +7,11 @@ user could point it anywhere) instead of writing into the repository's files.
 
 from __future__ import annotations
 
-import csv
 import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tap_hindsight.simulator.demo import write_names
 from tests.helpers import REPO
 
 if TYPE_CHECKING:
@@ -29,15 +29,7 @@ class Names:
 
     def write(self, project: Path) -> None:
         """Write the seeds of the dbt project at `project` (header first, as shipped)."""
-        seeds = project / "seeds"
-        with (seeds / "hindsight_competitors.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["competitor_id", "competitor_name"])
-            writer.writerows(sorted(self.competitors.items()))
-        with (seeds / "hindsight_driver_reasons.csv").open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["reason_id", "reason_name", "category"])
-            writer.writerows((r, *named) for r, named in sorted(self.reasons.items()))
+        write_names(project, self.competitors, self.reasons)
 
     def competitor(self, competitor_id: str | None) -> str | None:
         return self.competitors.get(competitor_id, competitor_id) if competitor_id else None

@@ -14,8 +14,10 @@ Run from the Meltano project (the repository root): `python -m tap_hindsight.sim
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
-from tap_hindsight.simulator.data import INTERVIEWER
+from tap_hindsight.simulator.data import INTERVIEWER, REASON_NAMES, competitor_names
 from tap_hindsight.simulator.passages import Passage, cut
 from tap_hindsight.simulator.server import (
     HindsightSimulator,
@@ -187,10 +189,44 @@ def print_queries(path: Path, doc: Path) -> None:
             sys.stdout.write(f"\n-- {name}\n{sql}{result}\n")
 
 
+def write_names(
+    project: Path, competitors: dict[str, str], reasons: dict[str, tuple[str, str]]
+) -> None:
+    """Write names into the seeds of the dbt project at `project`, as a user does."""
+    seeds = project / "seeds"
+    with (seeds / "hindsight_competitors.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["competitor_id", "competitor_name"])
+        writer.writerows(sorted(competitors.items()))
+    with (seeds / "hindsight_driver_reasons.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["reason_id", "reason_name", "category"])
+        writer.writerows((reason, *named) for reason, named in sorted(reasons.items()))
+
+
+def named_project(project: Path) -> Path:
+    """A copy of the dbt project (transform/) in output/, with the dashboard's names.
+
+    Its seeds hold the names the simulated dashboard shows: the project as it is once a
+    user has written them (transform/seeds ships with header lines only).
+    """
+    copy = project / "output" / "transform"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(project / "transform", copy, ignore=shutil.ignore_patterns("target", "logs"))
+    write_names(copy, competitor_names(), REASON_NAMES)
+    return copy
+
+
 def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
     """Two runs against the simulator from a clean start; 0 if every row checks out."""
     warehouse = Path(env["TARGET_DUCKDB_PATH"])
     warehouse.unlink(missing_ok=True)
+    if "DBT_DUCKDB_PROJECT_DIR" not in env:
+        env["DBT_DUCKDB_PROJECT_DIR"] = str(named_project(project))
+        sys.stderr.write(
+            "The simulated dashboard's names of competitors and driver reasons are in "
+            f"{env['DBT_DUCKDB_PROJECT_DIR']}/seeds (yours go in transform/seeds)\n"
+        )
     organisations = default_organisations(interviews)
     acme, globex = organisations
     config = SimulatorConfig(organisations=organisations, latency_ms=20, fault_rate=0.05)
