@@ -344,17 +344,7 @@ def test_edits_redactions_and_deletions_after_completion_reach_postgres_and_the_
     # Passages follow: the redacted transcript cut anew (new IDs, the old ones gone from
     # search too), the deleted interview's gone, the edited objective on every passage.
     assert [row[:8] for row in passages if row[1] == replaced] == [
-        (
-            p.passage_id,
-            replaced,
-            p.passage_index,
-            p.first_turn_index,
-            p.last_turn_index,
-            p.body,
-            p.word_count,
-            p.speakers,
-        )
-        for p in cut(replaced, parse_turns(REDACTED))
+        p.row() for p in cut(replaced, parse_turns(REDACTED))
     ]
     assert not [row for row in passages if row[1] == gone]
     assert {row[11] for row in passages if row[1] == edited} == {"Edited after completion"}
@@ -569,19 +559,7 @@ def check_passages(found: list[tuple[Any, ...]], expected: dict[str, Any]) -> No
             assert row[10:12] == (interview["primary_competitor_name"], interview["objective"])
     assert split_turns  # the data has turns over the limit, and they were cut
     # And exactly as the independent reading of the rule in Python cuts them.
-    assert [row[:8] for row in found] == [
-        (
-            p.passage_id,
-            p.interview_request_id,
-            p.passage_index,
-            p.first_turn_index,
-            p.last_turn_index,
-            p.body,
-            p.word_count,
-            p.speakers,
-        )
-        for p in expected["passages"]
-    ]
+    assert [row[:8] for row in found] == [p.row() for p in expected["passages"]]
 
 
 def check_models(database, simulator, names: Names | None = None) -> None:

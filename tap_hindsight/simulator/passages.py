@@ -44,6 +44,19 @@ class Passage:
     word_count: int
     speakers: str | None
 
+    def row(self) -> tuple[str, int, int, int, int, str, int, str | None]:
+        """The model's first eight columns: its ID, then the fields in their order."""
+        return (
+            self.passage_id,
+            self.interview_request_id,
+            self.passage_index,
+            self.first_turn_index,
+            self.last_turn_index,
+            self.body,
+            self.word_count,
+            self.speakers,
+        )
+
     @property
     def passage_id(self) -> str:
         """The model's ID: an MD5 of the interview, the position and the body."""
