@@ -181,10 +181,13 @@
 
 {% macro hindsight_drop_orphans(parent) -%}
   {#- After an incremental run: delete the modelled rows of interviews that no longer
-      have a turn in `parent` (deleted, or every turn deleted at the source). -#}
+      have a turn in `parent` (deleted, or every turn deleted at the source). NOT EXISTS,
+      not NOT IN: PostgreSQL turns a NOT IN over more rows than work_mem holds into a
+      scan per row. -#}
   {%- if is_incremental() -%}
-    delete from {{ this }} where interview_request_id not in (
-        select interview_request_id from {{ parent }} where turn_count > 0)
+    delete from {{ this }} as modelled where not exists (
+        select 1 from {{ parent }} as i
+        where i.interview_request_id = modelled.interview_request_id and i.turn_count > 0)
   {%- else -%}
     select 1
   {%- endif -%}
@@ -194,8 +197,9 @@
   {#- After an incremental run of the search model: delete the passages `passages` no
       longer has (their text changed, so their ID did, or they were deleted). -#}
   {%- if is_incremental() -%}
-    delete from {{ this }} where document_kind = 'passage' and passage_id not in (
-        select passage_id from {{ passages }})
+    delete from {{ this }} as indexed where indexed.document_kind = 'passage'
+    and not exists (
+        select 1 from {{ passages }} as p where p.passage_id = indexed.passage_id)
   {%- else -%}
     select 1
   {%- endif -%}

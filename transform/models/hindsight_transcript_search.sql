@@ -83,8 +83,8 @@ documents as (
     select * from passages
 {%- if is_incremental() %}
     -- A passage's ID changes with its text: index the IDs not indexed yet.
-    where search_key not in (
-        select search_key from {{ this }} where document_kind = 'passage'
+    where not exists (
+        select 1 from {{ this }} as indexed where indexed.search_key = passages.search_key
     )
 {%- endif %}
 )
