@@ -382,8 +382,10 @@ class Discovery:
             self._outstanding[interview_id] = Outstanding(now, 0, scout=True)
             self.tally.scouts += 1
             return interview_id
-        self._scout = None  # judged again in a minute (a round needs twice as long, or a
-        return None  # newer interview of ours to be overdue since)
+        # Judged again in a minute: the next round needs twice as long, or a newer
+        # interview of ours overdue since.
+        self._scout = None
+        return None
 
     def _plan_scout(self, now: float) -> Iterator[int] | None:
         """A round of scouting probes if one of ours is overdue past the reach, else None.

@@ -32,7 +32,14 @@ class Names:
         write_names(project, self.competitors, self.reasons)
 
     def competitor(self, competitor_id: str | None) -> str | None:
+        """The name the models give a competitor: the seed's, else the ID."""
         return self.competitors.get(competitor_id, competitor_id) if competitor_id else None
+
+    def reason(self, reason_id: str) -> tuple[str, str | None]:
+        """A reason's name and category in the models: the seed's (an empty category is
+        null), else the ID and null."""
+        name, category = self.reasons.get(reason_id, (reason_id, ""))
+        return name, category or None
 
 
 def transform_copy(path: Path, names: Names) -> Path:

@@ -93,10 +93,7 @@ def test_the_demo_loads_every_row_and_answers_the_documented_queries(tmp_path, m
     assert {row[4] for row in modelled} >= {"Competitor X", "cmp_initech"}  # named, and not
     assert any(row[1] for row in modelled)
     assert any(row[2] for row in modelled)
-    assert drivers == [
-        (d, n, r, names.reasons.get(r, (r,))[0], names.reasons.get(r, (None, None))[1] or None)
-        for d, n, r in loaded_drivers
-    ]
+    assert drivers == [(d, n, r, *names.reason(r)) for d, n, r in loaded_drivers]
     assert {row[3] for row in drivers} >= {"Pricing", "rsn_support"}
     assert {row[0] for row in lost} <= {row[4] for row in modelled}
     assert lost

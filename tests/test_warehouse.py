@@ -22,6 +22,7 @@ from tap_hindsight.encoding import iso_instant
 from tap_hindsight.lifecycle import STATE_KEY
 from tap_hindsight.records import parse_datetime, storable
 from tap_hindsight.simulator import Organisation
+from tap_hindsight.simulator import passages as model_passages
 from tap_hindsight.simulator.data import REASON_NAMES, competitor_names
 from tap_hindsight.simulator.demo import QUERIES_DOC, documented_queries
 from tap_hindsight.simulator.passages import LIMIT, cut
@@ -487,8 +488,7 @@ def modelled(simulator, names: Names | None = None) -> dict[str, Any]:
             outcome(deal),
             row["driver_index"],
             row["reason_id"],
-            names.reasons.get(row["reason_id"], (row["reason_id"],))[0],
-            names.reasons.get(row["reason_id"], (None, None))[1] or None,
+            *names.reason(row["reason_id"]),
             row["positive"],
             row["summary"],
         )
@@ -509,8 +509,7 @@ def passages_in(database) -> list[tuple[Any, ...]]:
     """Every row of the passages model, in order."""
     with database.connect() as connection:
         return connection.execute(
-            "SELECT passage_id, interview_request_id, passage_index, first_turn_index,"
-            " last_turn_index, body, word_count, speakers, deal_outcome, primary_competitor_id,"
+            f"SELECT {', '.join(model_passages.COLUMNS)}, deal_outcome, primary_competitor_id,"  # noqa: S608
             " primary_competitor_name, objective"
             " FROM analytics.hindsight_transcript_passages ORDER BY 2, 3"
         ).fetchall()

@@ -26,7 +26,7 @@ from typing import Any
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
 from tap_hindsight.simulator.data import INTERVIEWER, REASON_NAMES, competitor_names
-from tap_hindsight.simulator.passages import Passage, cut
+from tap_hindsight.simulator.passages import COLUMNS, Passage, cut
 from tap_hindsight.simulator.server import (
     HindsightSimulator,
     SimulatorConfig,
@@ -145,24 +145,15 @@ def model_counts(path: Path) -> dict[str, int]:
     return counts
 
 
-def passage_rows(path: Path) -> list[Passage]:
-    """The rows of the passages model, in order."""
+def passage_rows(path: Path) -> list[tuple[Any, ...]]:
+    """The rows of the passages model, in order: its first columns (`COLUMNS`)."""
     import duckdb  # noqa: PLC0415
 
+    table = f"{MODELS}.hindsight_transcript_passages"
     with duckdb.connect(str(path), read_only=True) as connection:
-        columns = (
-            "passage_id, interview_request_id, passage_index, first_turn_index,"
-            " last_turn_index, body, word_count, speakers"
-        )
-        table = f"{MODELS}.hindsight_transcript_passages"
-        rows = connection.execute(f"SELECT {columns} FROM {table} ORDER BY 2, 3").fetchall()  # noqa: S608
-    passages = []
-    for passage_id, *columns in rows:
-        passage = Passage(int(columns[0]), *columns[1:])
-        if passage.passage_id != passage_id:
-            return []  # an ID not made as documented: no row can be trusted
-        passages.append(passage)
-    return passages
+        return connection.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM {table} ORDER BY 2, 3"  # noqa: S608
+        ).fetchall()
 
 
 def expected_passages(interviews: dict[int, dict[str, Any]]) -> list[Passage]:
@@ -280,7 +271,7 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         if turn.speaker not in (None, INTERVIEWER)
     )
     passages = expected_passages(expected)
-    if passage_rows(warehouse) != passages:
+    if passage_rows(warehouse) != [passage.row() for passage in passages]:
         sys.stderr.write("demo FAILED: the passages differ from the transcripts' turns\n")
         return 1
     models = model_counts(warehouse)

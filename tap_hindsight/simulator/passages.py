@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 
 #: Words a passage holds at most.
 LIMIT = 300
+#: The model's first columns, as `Passage.row` gives them.
+COLUMNS = (
+    "passage_id",
+    "interview_request_id",
+    "passage_index",
+    "first_turn_index",
+    "last_turn_index",
+    "body",
+    "word_count",
+    "speakers",
+)
 _WORD = re.compile(r"\S+", re.ASCII)
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)", re.ASCII)
 _SPACE = " \t\n\r\f\v"
@@ -45,7 +56,7 @@ class Passage:
     speakers: str | None
 
     def row(self) -> tuple[str, int, int, int, int, str, int, str | None]:
-        """The model's first eight columns: its ID, then the fields in their order."""
+        """The model's first columns (`COLUMNS`): its ID, then the fields in their order."""
         return (
             self.passage_id,
             self.interview_request_id,
@@ -71,8 +82,9 @@ def word_count(text: str) -> int:
 
 def _units(turn: Turn) -> list[tuple[str, int]]:
     """What is packed of `turn`: itself within the limit, else its sentences, else runs."""
-    if word_count(turn.text) <= LIMIT:
-        return [(turn.text, word_count(turn.text))]
+    count = word_count(turn.text)
+    if count <= LIMIT:
+        return [(turn.text, count)]
     units = []
     for sentence in _SENTENCE_END.split(turn.text):
         words = _WORD.findall(sentence)
@@ -88,7 +100,7 @@ def _units(turn: Turn) -> list[tuple[str, int]]:
 def cut(interview_request_id: int, turns: Iterable[Turn]) -> list[Passage]:
     """The passages of one transcript's turns (those not deleted), in order."""
     passages: list[list[tuple[Turn, str, int]]] = []
-    filled = LIMIT + 1
+    filled = 0
     for turn in turns:
         for text, words in _units(turn):
             if not passages or filled + words > LIMIT:
@@ -98,12 +110,11 @@ def cut(interview_request_id: int, turns: Iterable[Turn]) -> list[Passage]:
             filled += words
     rows = []
     for index, units in enumerate(passages):
-        parts: dict[int, tuple[Turn, str]] = {}
+        # Each turn's part of the passage, in turn order (the units come in that order).
+        parts: dict[int, tuple[str | None, str]] = {}
         for turn, text, _ in units:
-            parts[turn.index] = (turn, parts.get(turn.index, (turn, ""))[1] + text)
-        segments = [
-            (turn.speaker, text.strip(_SPACE)) for turn, text in sorted(parts.values(), key=_at)
-        ]
+            parts[turn.index] = (turn.speaker, parts.get(turn.index, (None, ""))[1] + text)
+        segments = [(speaker, text.strip(_SPACE)) for speaker, text in parts.values()]
         speakers = list(dict.fromkeys(s for s, _ in segments if s is not None))
         rows.append(
             Passage(
@@ -117,7 +128,3 @@ def cut(interview_request_id: int, turns: Iterable[Turn]) -> list[Passage]:
             )
         )
     return rows
-
-
-def _at(part: tuple[Turn, str]) -> int:
-    return part[0].index
