@@ -22,8 +22,14 @@ Wednesday at 11:00 (an import): the table then adds the delay of our interviews 
 in the six hours after each such burst, which the usual speed of the counter would cross
 only after N / (its speed) of busy time.
 
+With `--lag-minutes 5,20,45`, the tap's discovery instead of the fixed tail, with new IDs
+probed that many minutes of busy time after the counter should have passed them (the tap's
+own is 5): what a shorter delay costs in probes. A 404 is final only once one of ours above
+it was created before it, so an ID probed soon after it is handed out is probed again more
+often (docs/state-and-polling.md, "What the goals cost").
+
 Run: `.venv/bin/python benchmarks/discovery.py [--weeks 52] [--scan-max-misses 25]
-[--foreign-burst 2000]`.
+[--foreign-burst 2000] [--lag-minutes 5,20,45]`.
 """
 
 from __future__ import annotations
@@ -31,10 +37,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from tap_hindsight.discovery import Discovery
+from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.simulator.ids import SharedIdSpace
 
@@ -89,6 +95,9 @@ class Outcome:
     ours: int = 0
     found: int = 0
     probes: int = 0
+    #: Of the probes: open IDs probed again, and scouting past the reach (the tap's).
+    rechecks: int = 0
+    scouts: int = 0
     created: int = 0
     delays: list[float] = field(default_factory=list)
     state_bytes: int = 0
@@ -120,10 +129,16 @@ class FixedTail:
             self.highest_found = max(self.highest_found, interview_id)
 
 
-def simulate(  # noqa: C901, PLR0912, PLR0915 (one year, step by step, in one place)
-    share: float, weeks: int, strategy: str, max_misses: int, foreign: int = 0
+def simulate(  # noqa: C901, PLR0912, PLR0913, PLR0915 (one year, step by step, in one place)
+    share: float,
+    weeks: int,
+    strategy: str,
+    max_misses: int,
+    *,
+    foreign: int = 0,
+    policy: Policy = POLICY,
 ) -> Outcome:
-    """Run one strategy (`fixed` or `tap`) through `weeks` of the platform's bursts."""
+    """Run one strategy (`fixed` or `tap`, with `policy`) through `weeks` of bursts."""
     space = SharedIdSpace(FIRST_ID, {"acme": share}, seed=11)
     bursts = burst_times(BACKLOG_WEEKS + weeks)
     per_burst = PER_WEEK / len(burst_times(1))
@@ -160,7 +175,7 @@ def simulate(  # noqa: C901, PLR0912, PLR0915 (one year, step by step, in one pl
         clock = run_at
         if strategy == "tap":
             api_clock = ApiClock(lambda: clock)  # noqa: B023 (this run's clock)
-            discovery = Discovery(FIRST_ID, memory, lifecycle, clock=api_clock)
+            discovery = Discovery(FIRST_ID, memory, lifecycle, clock=api_clock, policy=policy)
         else:
             tail = FixedTail(resume, max_misses)
         for _ in range(PER_RUN):
@@ -186,6 +201,8 @@ def simulate(  # noqa: C901, PLR0912, PLR0915 (one year, step by step, in one pl
                 found_at.setdefault(probe, clock)
             clock += 1.0
         if strategy == "tap":
+            outcome.rechecks += discovery.tally.rechecks
+            outcome.scouts += discovery.tally.scouts
             memory = discovery.stored()
             outcome.state_bytes = len(memory.to_text())
             outcome.state_max = max(outcome.state_max, outcome.state_bytes)
@@ -236,18 +253,52 @@ def main() -> int:
     parser.add_argument("--scan-max-misses", type=int, default=25)
     parser.add_argument("--shares", default=",".join(f"{s:g}" for s in SHARES))
     parser.add_argument("--foreign-burst", type=int, default=0)
+    parser.add_argument(
+        "--lag-minutes",
+        default="",
+        help="instead of the fixed tail, the tap with new IDs probed this many minutes of "
+        "busy time after the counter should have passed them (comma-separated; the tap's "
+        f"own: {POLICY.lag_seconds / 60:g}): what the delay goal costs",
+    )
     args = parser.parse_args()
     shares = [float(text) for text in args.shares.split(",")]
-    results = [
-        (name, simulate(share, args.weeks, strategy, args.scan_max_misses, args.foreign_burst))
-        for share in shares
-        for strategy, name in (("fixed", "fixed tail"), ("tap", "tap"))
-    ]
+    if args.lag_minutes:
+        lags = [float(text) for text in args.lag_minutes.split(",")]
+        results = [
+            (
+                f"tap, lag {lag:g} min",
+                simulate(
+                    share,
+                    args.weeks,
+                    "tap",
+                    args.scan_max_misses,
+                    foreign=args.foreign_burst,
+                    policy=replace(POLICY, lag_seconds=lag * 60),
+                ),
+            )
+            for share in shares
+            for lag in lags
+        ]
+    else:
+        results = [
+            (
+                name,
+                simulate(
+                    share, args.weeks, strategy, args.scan_max_misses, foreign=args.foreign_burst
+                ),
+            )
+            for share in shares
+            for strategy, name in (("fixed", "fixed tail"), ("tap", "tap"))
+        ]
     print("| |" + "".join(f" {name}, share {r.share:.0%} |" for name, r in results))
     print("|---|" + "---:|" * len(results))
     rows = [
         ("our interviews found", lambda r: f"{r.found / r.ours:.1%} of {r.ours:,}"),
         ("probes per platform ID", lambda r: f"{r.probes / max(r.created, 1):.3f}"),
+        (
+            "of which open IDs again, scouting",
+            lambda r: f"{r.rechecks / max(r.created, 1):.3f}, {r.scouts / max(r.created, 1):.3f}",
+        ),
         ("delay p50", lambda r: minutes(percentile(r.delays, 0.5))),
         ("delay p95", lambda r: minutes(percentile(r.delays, 0.95))),
         ("delay max", lambda r: minutes(r.delays[-1] if r.delays else math.nan)),

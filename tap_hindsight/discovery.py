@@ -30,8 +30,9 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   spacing that doubles from four expected gaps' busy time (one hour to one day).
 
 `benchmarks/discovery.py` drives it through a simulated year, and
-`tests/test_discovery_rules.py` over days of runs. Known limit: a burst of other
-organisations' IDs is crossed by the first scouting round, not by the next run.
+`tests/test_discovery_rules.py` over days of runs. Where the goals collide (probes
+against delay at a small share; a burst crossed by the next run), the choice and why are
+in docs/state-and-polling.md, "Where the goals collide, and what the tap chose".
 
 Answers are reported with `answered` (any answer but 404 means the interview exists) and
 `kept` once its record is out; the state (`stored`) never counts an ID settled before it

@@ -3,12 +3,14 @@ driven on a simulated clock against `SharedIdSpace`, as the discovery benchmark 
 
 from __future__ import annotations
 
+import statistics
 import time
+from dataclasses import replace
 
 import pytest
 
 from tap_hindsight.client import server_time
-from tap_hindsight.discovery import Discovery, ServerClock, _hour_of_week
+from tap_hindsight.discovery import POLICY, Discovery, Policy, ServerClock, _hour_of_week
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
 from tap_hindsight.simulator.ids import SharedIdSpace
@@ -21,8 +23,9 @@ PER_RUN = 720
 class Year:
     """Runs every 15 minutes over a shared space, probing one ID a second."""
 
-    def __init__(self, space: SharedIdSpace, start_id: int) -> None:
+    def __init__(self, space: SharedIdSpace, start_id: int, policy: Policy = POLICY) -> None:
         self.space = space
+        self.policy = policy
         self.start_id = start_id
         self.lifecycle = LifecycleState()
         self.memory: ScanMemory | None = None
@@ -32,7 +35,9 @@ class Year:
 
     def run(self) -> Discovery:
         now = [self.clock]
-        discovery = Discovery(self.start_id, self.memory, self.lifecycle, clock=lambda: now[0])
+        discovery = Discovery(
+            self.start_id, self.memory, self.lifecycle, clock=lambda: now[0], policy=self.policy
+        )
         for _ in range(PER_RUN):
             probe = discovery.next_probe()
             if probe is None:
@@ -109,7 +114,6 @@ def test_known_ids_are_not_probed_and_nothing_below_the_start_is():
     assert probes == [60, 62, 63]
 
 
-#: What issue 23 still lacks (strict: once one passes, its mark must go).
 @pytest.mark.parametrize(
     ("share", "most_per_id"),
     [(0.02, 1.6), (0.20, 1.3), (1.0, 1.1)],
@@ -162,24 +166,43 @@ def test_a_burst_of_other_organisations_ids_longer_than_any_tail_is_crossed_with
         year.run()
         runs += 1
         assert runs <= 4 * 6, "not crossed within six hours"
-    assert runs > 1  # noticed only once ours are overdue: not by the next run
+    # Noticed only once ours are overdue, not by the next run: a burst looks like a quiet
+    # quarter hour, and probing past the reach on every such run is not bounded by what
+    # the platform creates (docs/state-and-polling.md, "Where the goals collide").
+    assert runs > 1
     assert max(year.requests.values()) <= 4
     created = space.next_id - 1_000
     assert sum(year.requests.values()) / created <= 1.6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 23 (open): a burst is crossed once ours are overdue (an hour or more of "
-    "busy time), not by the next run; see docs/state-and-polling.md#id-discovery",
-)
-def test_a_burst_is_crossed_by_the_next_run():
-    space, year = burst_after_history(0.2)
-    space.create(1_000, year.clock - 150, spread_seconds=60, others=True)
-    space.create(15, year.clock - 80, spread_seconds=60)
-    year.run()
-    year.run()
-    assert sorted(year.found) == space.ids_of("acme")
+def test_probing_new_ids_later_costs_fewer_probes_and_finds_ours_later():
+    """The trade docs/state-and-polling.md measures ("Where the goals collide").
+
+    A 404 is final only once one of ours above it was created before it: an ID probed soon
+    after it is handed out is probed again more often. The tap probes 5 minutes of busy
+    time behind the counter, for the delay; 45 minutes would save probes and cost delay.
+    """
+    outcome: dict[float, tuple[float, float]] = {}
+    for lag in (POLICY.lag_seconds, 45 * 60.0):
+        space = SharedIdSpace(5_000, {"acme": 0.02}, seed=5)
+        for hour in range(8 * 24, 0, -1):  # eight days of history, every hour
+            space.create(30, START - hour * 3_600.0, spread_seconds=3_500)
+        year = Year(space, 5_000, replace(POLICY, lag_seconds=lag))
+        history = len(space.ids_of("acme"))
+        for _ in range(4 * 24 * 3):  # three days of runs, IDs created as they go
+            space.create(8, year.clock - 900, spread_seconds=890)
+            year.run()
+        settled_by = year.clock - lag - 2 * RUN_EVERY  # created since: maybe not yet found
+        ours = [i for i in space.ids_of("acme") if (space.created_at(i) or 0.0) < settled_by]
+        assert set(ours) <= set(year.found)
+        delays = [year.found[i] - (space.created_at(i) or 0.0) for i in ours[history:]]
+        outcome[lag] = (
+            sum(year.requests.values()) / (space.next_id - 5_000),
+            statistics.median(delays),
+        )
+    (probes, delay), (later_probes, later_delay) = outcome.values()
+    assert later_probes < probes - 0.05  # measured 1.16 against 1.25
+    assert later_delay > delay + 20 * 60  # measured 53 minutes against 12
 
 
 def test_a_false_alarm_costs_one_scouting_round_and_the_next_waits_twice_as_long():
