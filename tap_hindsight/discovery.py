@@ -17,9 +17,10 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   and none was. Resting hours do not move the estimate.
 - Reach: a run probes new IDs up to where the counter should have been `lag_seconds` of
   busy time ago, at least one ID past our highest interview, and past `cap_gaps` expected
-  gaps (cap = cap_gaps / share) only as busy time without one of ours doubles. Before a
-  speed is known (a first run from an old `scan_start_id`), the reach doubles while
-  nothing is found.
+  gaps (cap = cap_gaps / share) only as busy time without one of ours doubles; while the
+  counter rests as foreseen, on to where it should have stopped, as long as the 404s past
+  ours could all be other organisations' (`rest_lift_chance`). Before a speed is known
+  (a first run from an old `scan_start_id`), the reach doubles while nothing is found.
 - Bursts: once one of ours is overdue (an hour of busy time, or `scout_gaps` expected
   gaps if longer), a round scouts past the reach at an even stride (`_plan_scout`); one
   of ours found there moves the reach past the burst.
@@ -81,6 +82,10 @@ class Policy:
     #: Past `cap`, the bound on the reach doubles after this long busy without one of
     #: ours, then after twice as long, and so on (seconds).
     doubling_seconds: float = 900.0
+    #: While the counter rests as foreseen (a night), new IDs are probed past `cap` up to
+    #: where it should have stopped, as long as the 404s past our highest could all be
+    #: other organisations' with this chance at least.
+    rest_lift_chance: float = 0.001
     #: Before any interview of ours is found, discovery looks this many IDs past
     #: `scan_start_id` at most, and as many more each day.
     blind_limit: int = 1_000
@@ -272,9 +277,24 @@ class Discovery:
         busy = self.active_seconds(top_at, now)  # what `counter` counts from the top
         lag = rate * self.active_seconds(now - self.policy.lag_seconds, now)
         ahead = top + rate * busy - lag - base
+        if not self.active(now) and self._rest_lifts_bound(base):
+            # A rest foreseen (a night, a weekend): the bound past `cap` guards against a
+            # rest not foreseen, and would hold the IDs handed out in the last minutes of
+            # the day back until the counter moves again, hours or days later.
+            return base + max(1, math.floor(ahead))
         doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
         span = min(ahead, math.ldexp(cap, min(doublings, 40)))
         return base + max(1, math.floor(span))
+
+    def _rest_lifts_bound(self, base: int) -> bool:
+        """True if, the counter resting as foreseen, the reach may go on past the bound.
+
+        As long as the 404s past our highest could all be other organisations' IDs with a
+        chance of at least `rest_lift_chance`: past that, they say the counter stopped
+        below where it should have (at a share near 100%, at the first 404).
+        """
+        misses = self.memory.next_id - 1 - base
+        return (1 - self.share) ** max(0, misses) >= self.policy.rest_lift_chance
 
     def active(self, instant: float) -> bool:
         """True unless the counter rests in this hour of the week, as far as is known.

@@ -315,3 +315,62 @@ def test_a_long_tail_gap_is_probed_again_only_above_where_the_counter_was():
     assert again
     assert min(again) == 1_061
     assert max(again) <= 1_070  # up to where the counter should be now
+
+
+def day_end(ours: int, per_minute: float, top_at: float) -> tuple[Discovery, list[float]]:
+    """Busy Monday 9:00-17:00, resting after; one of ours, ID 1,000, created at `top_at`.
+
+    The counter hands out `per_minute` IDs; `ours` of 1,000 IDs settled were ours.
+    """
+    now = [MONDAY + 16.75 * 3_600]
+    discovery = Discovery(1_001, ScanMemory(1_001), LifecycleState(), clock=lambda: now[0])
+    memory = discovery.memory
+    memory.rate, memory.ours, memory.settled = per_minute / 60, ours, 1_000
+    for hour in range(9, 17):
+        memory.hours |= 1 << hour
+    for hour in range(17, 33):
+        memory.resting |= 1 << hour
+    discovery.observed(1_000, top_at)
+    return discovery, now
+
+
+def probed_up_to(discovery: Discovery) -> int:
+    """The highest new ID probed once no probe is left now (each answers 404)."""
+    while (probe := discovery.next_probe()) is not None:
+        discovery.answered(probe, exists=False)
+    return discovery.memory.next_id - 1
+
+
+AT_16_20 = MONDAY + 16 * 3_600 + 20 * 60
+
+
+def test_the_last_ids_before_a_foreseen_rest_are_probed_before_the_counter_moves_again():
+    # At 10%, none of ours in the IDs after 1,000, created at 16:20. The bound past our
+    # highest (two expected gaps, doubled once after 15 minutes) allows up to 1,039. The
+    # counter rests from 17:00, as learnt: it should have stopped at 1,060 (40 minutes at
+    # 1.5 a minute), and a run at 17:30 probes up to there, where the bound would have
+    # kept those IDs back until Tuesday 9:00.
+    discovery, now = day_end(ours=100, per_minute=1.5, top_at=AT_16_20)
+    assert probed_up_to(discovery) == 1_030  # 16:45: five minutes behind the counter
+    now[0] = MONDAY + 17.5 * 3_600
+    assert not discovery.active(now[0])
+    assert probed_up_to(discovery) == 1_060
+    now[0] = MONDAY + 20 * 3_600  # later that night: nothing more
+    assert discovery.next_probe() is None
+
+
+@pytest.mark.parametrize(
+    ("ours", "per_minute", "up_to"),
+    [
+        # Near 100%, a 404 past ours says the counter is there: the bound holds.
+        (999, 1.5, 1_004),
+        # At 10%, 66 404s in a row would be other organisations' with a chance under 1 in
+        # 1,000: the counter stopped below the 1,080 it should have reached.
+        (100, 2.0, 1_066),
+    ],
+)
+def test_past_the_bound_only_while_the_404s_could_be_other_organisations(ours, per_minute, up_to):
+    discovery, now = day_end(ours, per_minute, AT_16_20)
+    probed_up_to(discovery)
+    now[0] = MONDAY + 17.5 * 3_600
+    assert probed_up_to(discovery) == up_to
