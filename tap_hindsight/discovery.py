@@ -78,7 +78,7 @@ class Policy:
     resting_evidence: float = 3.0
     #: New IDs are probed once the counter should have passed them this much busy time
     #: ago (seconds): fewer probes of IDs not handed out yet, for minutes of delay.
-    lag_seconds: float = 300.0
+    lag_seconds: float = 450.0
     #: Past `cap`, the bound on the reach doubles after this long busy without one of
     #: ours, then after twice as long, and so on (seconds).
     doubling_seconds: float = 900.0
