@@ -302,6 +302,10 @@ def main() -> int:
         ("delay p50", lambda r: minutes(percentile(r.delays, 0.5))),
         ("delay p95", lambda r: minutes(percentile(r.delays, 0.95))),
         ("delay max", lambda r: minutes(r.delays[-1] if r.delays else math.nan)),
+        (
+            "found over an hour after creation",
+            lambda r: f"{sum(1 for d in r.delays if d > HOUR):,} of {len(r.delays):,}",
+        ),
         ("probes a day", lambda r: f"{r.probes / r.days:,.0f}"),
         ("backlog caught up after", lambda r: minutes(r.backlog_done)),
         ("state bytes (last, max)", lambda r: f"{r.state_bytes}, {r.state_max}"),
