@@ -122,11 +122,7 @@ def main() -> int:
                 TAP_HINDSIGHT_PLAN="enterprise",
                 TAP_HINDSIGHT_POLL_AGE_RATIO="0",
                 TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES="0",
-                TARGET_POSTGRES_HOST=database.host,
-                TARGET_POSTGRES_PORT=str(database.port),
-                TARGET_POSTGRES_USER=database.user,
-                TARGET_POSTGRES_PASSWORD=database.password,
-                TARGET_POSTGRES_DATABASE=database.name,
+                **database.target_env(),
                 HINDSIGHT_API_WINDOW_SECONDS=os.environ["HINDSIGHT_API_WINDOW_SECONDS"],
             )
             load = meltano(env, "run", "tap-hindsight", "target-postgres")

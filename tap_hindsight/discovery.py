@@ -277,14 +277,13 @@ class Discovery:
         busy = self.active_seconds(top_at, now)  # what `counter` counts from the top
         lag = rate * self.active_seconds(now - self.policy.lag_seconds, now)
         ahead = top + rate * busy - lag - base
-        if not self.active(now) and self._rest_lifts_bound(base):
-            # A rest foreseen (a night, a weekend): the bound past `cap` guards against a
-            # rest not foreseen, and would hold the IDs handed out in the last minutes of
-            # the day back until the counter moves again, hours or days later.
-            return base + max(1, math.floor(ahead))
-        doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
-        span = min(ahead, math.ldexp(cap, min(doublings, 40)))
-        return base + max(1, math.floor(span))
+        # In a rest foreseen (a night, a weekend) the bound may be lifted: it guards against
+        # a rest not foreseen, and would hold the IDs handed out in the last minutes of
+        # the day back until the counter moves again, hours or days later.
+        if self.active(now) or not self._rest_lifts_bound(base):
+            doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
+            ahead = min(ahead, math.ldexp(cap, min(doublings, 40)))
+        return base + max(1, math.floor(ahead))
 
     def _rest_lifts_bound(self, base: int) -> bool:
         """True if, the counter resting as foreseen, the reach may go on past the bound.

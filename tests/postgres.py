@@ -43,6 +43,16 @@ class Database:
             autocommit=True,
         )
 
+    def target_env(self) -> dict[str, str]:
+        """The target-postgres settings, as Meltano reads them from the environment."""
+        return {
+            "TARGET_POSTGRES_HOST": self.host,
+            "TARGET_POSTGRES_PORT": str(self.port),
+            "TARGET_POSTGRES_USER": self.user,
+            "TARGET_POSTGRES_PASSWORD": self.password,
+            "TARGET_POSTGRES_DATABASE": self.name,
+        }
+
 
 def _as_superuser(sql: str) -> None:
     """Run SQL as the server's superuser (root: through `su postgres`)."""

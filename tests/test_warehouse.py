@@ -110,11 +110,7 @@ def warehouse_env(simulator, database, meltano_home, **extra: str) -> dict[str, 
         # The second run follows the first at once: poll every pending interview.
         TAP_HINDSIGHT_POLL_AGE_RATIO="0",
         TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES="0",
-        TARGET_POSTGRES_HOST=database.host,
-        TARGET_POSTGRES_PORT=str(database.port),
-        TARGET_POSTGRES_USER=database.user,
-        TARGET_POSTGRES_PASSWORD=database.password,
-        TARGET_POSTGRES_DATABASE=database.name,
+        **database.target_env(),
         **extra,
     )
 

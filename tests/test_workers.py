@@ -75,11 +75,7 @@ def worker_env(project: Path, simulator, system: Database, warehouse: Database, 
         # Runs follow each other at once: poll every pending interview.
         "TAP_HINDSIGHT_POLL_AGE_RATIO": "0",
         "TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES": "0",
-        "TARGET_POSTGRES_HOST": warehouse.host,
-        "TARGET_POSTGRES_PORT": str(warehouse.port),
-        "TARGET_POSTGRES_USER": warehouse.user,
-        "TARGET_POSTGRES_PASSWORD": warehouse.password,
-        "TARGET_POSTGRES_DATABASE": warehouse.name,
+        **warehouse.target_env(),
     }
     return meltano_env(project / ".meltano", **{**settings, **extra})
 
