@@ -58,6 +58,15 @@ BURST_EVERY = 10 * MINUTE
 WORKING = (9 * HOUR, 17 * HOUR)
 FIRST_ID = 1_000_000
 SHARES = (0.01, 0.10, 1.00)
+DEFAULT_SHARES = ",".join(f"{s:g}" for s in SHARES)
+#: An import: this many interview requests over this many seconds.
+IMPORT_COUNT = 5_000
+IMPORT_SECONDS = 600.0
+#: A run without `max_run_minutes` that sends this many probes (a day at one a second) is
+#: counted as one that does not end, and stopped.
+RUN_LIMIT = 86_400
+#: Our interviews created this close to the end are not counted as found or missed.
+SETTLE_SECONDS = 3 * DAY
 #: Weeks of IDs the platform handed out before the first run (`scan_start_id` is the first).
 BACKLOG_WEEKS = 1
 #: When other organisations' bursts come (`--foreign-burst`): Wednesday 11:00, and how long
@@ -87,9 +96,49 @@ def burst_times(weeks: int) -> list[float]:
     ]
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """Whose IDs the platform hands out, and how the tap runs over them.
+
+    `steady`: every burst at `share`, after a week of history (`scan_start_id` its first
+    ID). `single`: one interview of ours just before the first run and none after
+    (`scan_start_id` is its ID): a new customer who stops. `import`: a new customer
+    (nothing of ours before) imports `IMPORT_COUNT` interview requests in ten minutes at a
+    quiet hour (Tuesday 03:00), at `share` (the rest other organisations'); the first run
+    follows (`scan_start_id` is the import's first ID) and the bursts go on at `share`.
+    """
+
+    share: float
+    scenario: str = "steady"
+    #: Probes a run may send: `PER_RUN` (`max_run_minutes: 12`), or None: no
+    #: `max_run_minutes`, a run goes on until discovery has nothing left to probe now.
+    per_run: int | None = PER_RUN
+
+    @property
+    def label(self) -> str:
+        if self.scenario == "single":
+            return "one of ours, then none"
+        if self.scenario == "import":
+            return f"an import, share {self.share:.0%}"
+        return f"share {self.share * 100:.3g}%"
+
+
+#: The rows before the platform's speed is known, or where it is hard to learn: small
+#: organisations (one interview a day at 0.14%), one interview and then none, an import.
+#: These run without `max_run_minutes`, so that a run that would not end shows.
+EARLY = (
+    Traffic(0.001, per_run=None),
+    Traffic(0.0014, per_run=None),
+    Traffic(0.005, per_run=None),
+    Traffic(1.0, "single", per_run=None),
+    Traffic(1.0, "import", per_run=None),
+    Traffic(0.5, "import", per_run=None),
+)
+
+
 @dataclass
 class Outcome:
-    """One share's year."""
+    """One traffic's year."""
 
     share: float
     ours: int = 0
@@ -106,6 +155,11 @@ class Outcome:
     days: float = 0.0
     #: Delays of our interviews created within AFTER_FOREIGN of a foreign burst.
     after_burst: list[float] = field(default_factory=list)
+    #: The most probes one run sent, and runs that reached `per_run` (or `RUN_LIMIT`).
+    longest_run: int = 0
+    runs_cut: int = 0
+    #: Probes on each day since the first run.
+    by_day: dict[int, int] = field(default_factory=dict)
 
 
 class FixedTail:
@@ -129,8 +183,60 @@ class FixedTail:
             self.highest_found = max(self.highest_found, interview_id)
 
 
+class Platform:
+    """The shared ID space, handing out its bursts (and the traffic's extras) on time."""
+
+    def __init__(self, traffic: Traffic, weeks: int, foreign: int) -> None:
+        self.traffic = traffic
+        scenario = traffic.scenario
+        self.space = SharedIdSpace(
+            FIRST_ID, {"acme": 1.0 if scenario == "single" else traffic.share}, seed=11
+        )
+        self.bursts = burst_times(BACKLOG_WEEKS + weeks)
+        self.per_burst = PER_WEEK / len(burst_times(1))
+        self.imports = (
+            [float(START + week * WEEK + FOREIGN_AT) for week in range(BACKLOG_WEEKS + weeks)]
+            if foreign
+            else []
+        )
+        self.foreign = foreign
+        self.carried = 0.0
+        self.burst = 0
+        history_end = float(START + BACKLOG_WEEKS * WEEK)
+        #: Before this instant every burst is other organisations' (ours: a new customer).
+        self.ours_from = history_end
+        self.first_run = history_end
+        self.scan_start = FIRST_ID
+        if scenario == "steady":
+            self.ours_from = float(START)
+        elif scenario == "single":
+            self.create_until(history_end - 300)
+            self.scan_start = self.space.create(1, history_end - 300)[0]
+            self.ours_from = math.inf
+        elif scenario == "import":
+            at = history_end + DAY + 3 * HOUR  # Tuesday 03:00: nothing else is created
+            self.create_until(at)
+            self.scan_start = self.space.next_id
+            self.space.create(IMPORT_COUNT, at, spread_seconds=IMPORT_SECONDS)
+            self.ours_from = at
+            self.first_run = at + SCHEDULE
+
+    def create_until(self, instant: float) -> None:
+        """Hand out the bursts due by `instant` (never after a probe saw their IDs)."""
+        bursts, space = self.bursts, self.space
+        while self.burst < len(bursts) and bursts[self.burst] <= instant:
+            at = bursts[self.burst]
+            while self.imports and self.imports[0] <= at:
+                space.create(self.foreign, self.imports.pop(0), spread_seconds=60.0, others=True)
+            self.carried += self.per_burst
+            count = int(self.carried)
+            self.carried -= count
+            space.create(count, at, spread_seconds=60.0, others=at < self.ours_from)
+            self.burst += 1
+
+
 def simulate(  # noqa: C901, PLR0912, PLR0913, PLR0915 (one year, step by step, in one place)
-    share: float,
+    traffic: Traffic | float,
     weeks: int,
     strategy: str,
     max_misses: int,
@@ -139,47 +245,32 @@ def simulate(  # noqa: C901, PLR0912, PLR0913, PLR0915 (one year, step by step, 
     policy: Policy = POLICY,
 ) -> Outcome:
     """Run one strategy (`fixed` or `tap`, with `policy`) through `weeks` of bursts."""
-    space = SharedIdSpace(FIRST_ID, {"acme": share}, seed=11)
-    bursts = burst_times(BACKLOG_WEEKS + weeks)
-    per_burst = PER_WEEK / len(burst_times(1))
-    imports = (
-        [float(START + week * WEEK + FOREIGN_AT) for week in range(BACKLOG_WEEKS + weeks)]
-        if foreign
-        else []
-    )
+    if not isinstance(traffic, Traffic):
+        traffic = Traffic(traffic)
+    platform = Platform(traffic, weeks, foreign)
+    space = platform.space
     lifecycle = LifecycleState()
     found_at: dict[int, float] = {}
-    outcome = Outcome(share)
+    outcome = Outcome(traffic.share)
     end = START + (BACKLOG_WEEKS + weeks) * WEEK
-    carried = 0.0
-    burst = 0
-    run_at = float(START + BACKLOG_WEEKS * WEEK)
-    first_run = run_at
+    first_run = run_at = platform.first_run
     memory: ScanMemory | None = None
-    resume = FIRST_ID
-
-    def create_until(instant: float) -> None:
-        """Hand out the bursts due by `instant` (never after a probe saw their IDs)."""
-        nonlocal burst, carried
-        while burst < len(bursts) and bursts[burst] <= instant:
-            while imports and imports[0] <= bursts[burst]:
-                space.create(foreign, imports.pop(0), spread_seconds=60.0, others=True)
-            carried += per_burst
-            count = int(carried)
-            carried -= count
-            space.create(count, bursts[burst], spread_seconds=60.0)
-            burst += 1
+    resume = platform.scan_start
+    per_run = traffic.per_run or RUN_LIMIT
 
     while run_at < end:
-        create_until(run_at)
+        platform.create_until(run_at)
         clock = run_at
         if strategy == "tap":
             api_clock = ApiClock(lambda: clock)  # noqa: B023 (this run's clock)
-            discovery = Discovery(FIRST_ID, memory, lifecycle, clock=api_clock, policy=policy)
+            discovery = Discovery(
+                platform.scan_start, memory, lifecycle, clock=api_clock, policy=policy
+            )
         else:
             tail = FixedTail(resume, max_misses)
-        for _ in range(PER_RUN):
-            create_until(clock)
+        sent = 0
+        while sent < per_run:
+            platform.create_until(clock)
             if strategy == "tap":
                 probe = discovery.next_probe()
                 if probe is None and not discovery.sensed:
@@ -190,6 +281,9 @@ def simulate(  # noqa: C901, PLR0912, PLR0913, PLR0915 (one year, step by step, 
                 break
             exists = space.answers("acme", probe, clock)
             outcome.probes += 1
+            sent += 1
+            day = int((clock - first_run) // DAY)
+            outcome.by_day[day] = outcome.by_day.get(day, 0) + 1
             if strategy == "tap":
                 api_clock.sampled = True
                 discovery.answered(probe, exists=exists, created_at=space.created_at(probe))
@@ -200,6 +294,8 @@ def simulate(  # noqa: C901, PLR0912, PLR0913, PLR0915 (one year, step by step, 
                 lifecycle.mark_completed(probe)
                 found_at.setdefault(probe, clock)
             clock += 1.0
+        outcome.longest_run = max(outcome.longest_run, sent)
+        outcome.runs_cut += sent >= per_run
         if strategy == "tap":
             outcome.rechecks += discovery.tally.rechecks
             outcome.scouts += discovery.tally.scouts
@@ -210,18 +306,26 @@ def simulate(  # noqa: C901, PLR0912, PLR0913, PLR0915 (one year, step by step, 
             resume = tail.highest_found + 1
             outcome.state_bytes = len(json.dumps({"scan_next_id": resume}))
             outcome.state_max = max(outcome.state_max, outcome.state_bytes)
-        run_at += SCHEDULE
-    ours = space.ids_of("acme")
+        # The scheduler starts no run while one goes on (max_active_runs: 1).
+        run_at = max(run_at + SCHEDULE, clock)
+    # A 404 is final only once one of ours above it is found: at a small share that is
+    # hours later, over a weekend days. Ours created in the last days are not counted.
+    settled_by = end - SETTLE_SECONDS
+    ours = [
+        i
+        for i in space.ids_of("acme")
+        if i >= platform.scan_start and (space.created_at(i) or 0.0) < settled_by
+    ]
     outcome.ours = len(ours)
     outcome.found = sum(1 for i in ours if i in found_at)
-    outcome.created = space.next_id - FIRST_ID
+    outcome.created = space.next_id - platform.scan_start
     created = {i: space.created_at(i) or 0.0 for i in found_at}
     outcome.delays = sorted(found_at[i] - created[i] for i in found_at if created[i] >= first_run)
     outcome.backlog_done = (
         max((found_at[i] for i in found_at if created[i] < first_run), default=first_run)
         - first_run
     )
-    outcome.days = weeks * 7
+    outcome.days = (end - first_run) / DAY
     starts = [float(START + week * WEEK + FOREIGN_AT) for week in range(BACKLOG_WEEKS + weeks)]
     outcome.after_burst = sorted(
         found_at[i] - created[i]
@@ -251,7 +355,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--scan-max-misses", type=int, default=25)
-    parser.add_argument("--shares", default=",".join(f"{s:g}" for s in SHARES))
+    parser.add_argument("--shares", default=DEFAULT_SHARES)
+    parser.add_argument(
+        "--early-only",
+        action="store_true",
+        help="only the table of small organisations, one interview then none, and imports",
+    )
+    parser.add_argument("--usual-only", action="store_true", help="only the table of shares")
     parser.add_argument("--foreign-burst", type=int, default=0)
     parser.add_argument(
         "--lag-minutes",
@@ -261,7 +371,7 @@ def main() -> int:
         f"own: {POLICY.lag_seconds / 60:g}): what the delay goal costs",
     )
     args = parser.parse_args()
-    shares = [float(text) for text in args.shares.split(",")]
+    shares = [] if args.early_only else [float(text) for text in args.shares.split(",")]
     if args.lag_minutes:
         lags = [float(text) for text in args.lag_minutes.split(",")]
         results = [
@@ -290,10 +400,39 @@ def main() -> int:
             for share in shares
             for strategy, name in (("fixed", "fixed tail"), ("tap", "tap"))
         ]
-    print("| |" + "".join(f" {name}, share {r.share:.0%} |" for name, r in results))
+    if not args.early_only:
+        print_table([(f"{name}, share {r.share:.0%}", r) for name, r in results], args)
+        print(
+            f"platform IDs created: {results[0][1].created:,} in {args.weeks} weeks; "
+            f"scan_max_misses {args.scan_max_misses} for the fixed tail"
+            + (
+                f"; {args.foreign_burst:,} foreign IDs every Wednesday 11:00"
+                if args.foreign_burst
+                else ""
+            )
+        )
+    if args.usual_only or args.lag_minutes or args.foreign_burst or args.shares != DEFAULT_SHARES:
+        return 0
+    print()
+    early = [
+        (f"tap, {traffic.label}", simulate(traffic, args.weeks, "tap", 0)) for traffic in EARLY
+    ]
+    print_table(early, args)
+    print(
+        "these runs have no max_run_minutes (a run ends when discovery has nothing left to "
+        f"probe; one that reaches {RUN_LIMIT:,} probes is stopped and counted as cut)"
+    )
+    return 0
+
+
+def print_table(results: list[tuple[str, Outcome]], args: argparse.Namespace) -> None:
+    print("| |" + "".join(f" {name} |" for name, _ in results))
     print("|---|" + "---:|" * len(results))
     rows = [
-        ("our interviews found", lambda r: f"{r.found / r.ours:.1%} of {r.ours:,}"),
+        (
+            "our interviews found (created 3 days before the end)",
+            lambda r: f"{r.found / max(r.ours, 1):.1%} of {r.ours:,}",
+        ),
         ("probes per platform ID", lambda r: f"{r.probes / max(r.created, 1):.3f}"),
         (
             "of which open IDs again, scouting",
@@ -307,6 +446,8 @@ def main() -> int:
             lambda r: f"{sum(1 for d in r.delays if d > HOUR):,} of {len(r.delays):,}",
         ),
         ("probes a day", lambda r: f"{r.probes / r.days:,.0f}"),
+        ("most probes in a day", lambda r: f"{max(r.by_day.values(), default=0):,}"),
+        ("longest run (probes), runs cut", lambda r: f"{r.longest_run:,}, {r.runs_cut:,}"),
         ("backlog caught up after", lambda r: minutes(r.backlog_done)),
         ("state bytes (last, max)", lambda r: f"{r.state_bytes}, {r.state_max}"),
     ]
@@ -318,17 +459,6 @@ def main() -> int:
         ]
     for label, cell in rows:
         print(f"| {label} |" + "".join(f" {cell(r)} |" for _, r in results))
-    created = results[0][1].created
-    print(
-        f"platform IDs created: {created:,} in {args.weeks} weeks; scan_max_misses "
-        f"{args.scan_max_misses} for the fixed tail"
-        + (
-            f"; {args.foreign_burst:,} foreign IDs every Wednesday 11:00"
-            if args.foreign_burst
-            else ""
-        )
-    )
-    return 0
 
 
 if __name__ == "__main__":

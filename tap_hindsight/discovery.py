@@ -46,6 +46,7 @@ import math
 import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from tap_hindsight.scan import HOURS_A_WEEK, MAX_ANCHORS, Gap, ScanMemory
@@ -102,6 +103,16 @@ class Policy:
     #: find `scout_cover` of ours in a row of IDs, each later round twice as many as the
     #: last; never more than the counter should have handed out in the overdue time.
     scout_rounds_of_cover: float = 6.0
+    #: A round whose stride would be below this is not sent (too few of ours handed out
+    #: in the overdue time to cross a burst): the reach probes those IDs anyway.
+    scout_min_stride: float = 2.0
+    #: An open tail ID checked this many times (once, before a speed is known) waits for
+    #: one of ours above it instead of being checked again every day of a long silence.
+    tail_checks: int = 3
+    #: The lag is at least this many expected gaps' IDs (`lag_gaps / share`): at a small
+    #: share the counter passes an ID long before one of ours proves its 404, so probing
+    #: it minutes after it is handed out saves no delay and costs probes.
+    lag_gaps: float = 0.16
 
 
 POLICY = Policy()
@@ -181,7 +192,7 @@ class Discovery:
         #: The hours of the day busy and resting on some day, for the masks they fold.
         self._by_day: tuple[tuple[int, int], tuple[int, int]] | None = None
         #: The gaps due a probe, and when that was judged (None: judge again).
-        self._due: list[Gap] | None = None
+        self._due: list[tuple[int, int]] | None = None
         self._due_at = 0.0
         #: This run's scouting probes past the reach (None: not judged yet), and when the
         #: need for them was last judged.
@@ -213,6 +224,9 @@ class Discovery:
         for number, created in reversed(anchors[:-1]):
             elapsed = top_at - created
             if elapsed > self.policy.rate_window_seconds:
+                if not measured and self._untimed(anchors):
+                    busy = self.active_seconds(created, top_at)
+                    measured = (top - number) / busy if busy > 0 else 0.0
                 break
             if elapsed >= self.policy.rate_min_seconds:
                 measured = (top - number) / elapsed  # the longest span in the window
@@ -221,6 +235,22 @@ class Discovery:
             if known:  # a burst of other organisations' IDs is not the usual speed
                 measured = min(measured, 2 * known)
             self.memory.rate = measured if not known else known + 0.3 * (measured - known)
+
+    def _untimed(self, anchors: list[tuple[int, float]]) -> bool:
+        """True if no speed is known and no two of ours so far could time the counter.
+
+        Then (a small organisation, a single interview, an import) the span to the nearest
+        older one beyond the window gives the speed over its busy time, rough while the
+        hours the counter rests are not known yet. With three of ours at least: a first
+        pair that happens to be far apart would set a rough speed that the usual spans
+        then only slowly correct.
+        """
+        if self.memory.rate or len(anchors) < 2:  # noqa: PLR2004 (see above)
+            return False
+        low, high = self.policy.rate_min_seconds, self.policy.rate_window_seconds
+        return not any(
+            low <= later - earlier <= high for (_, earlier), (_, later) in pairwise(anchors)
+        )
 
     def _learn_rest(self, below: tuple[int, float], top: tuple[int, float]) -> None:
         """Hours inside a span over which the counter hardly moved rest.
@@ -259,31 +289,45 @@ class Discovery:
         cap = self.policy.cap_gaps / self.share
         rate = self.rate
         if rate is None or not self._anchors:
-            # No speed yet (a first run from an old scan_start_id): while nothing is
-            # found, look twice as far as has been looked; before any interview of ours is
-            # found at all, at most `blind_limit` IDs a day since the scan began.
-            looked = self.memory.next_id - 1 - base
-            reach = base + max(math.ceil(cap), 2 * looked, 1)
-            if not self._anchors and self._highest_ours < self.start:
-                began = min((g.probed_at for g in self.memory.gaps if g.probed_at), default=now)
-                days = 1 + int(max(0.0, now - began) // 86_400)
-                reach = min(reach, self.start - 1 + self.policy.blind_limit * days)
-            return reach
+            return self._blind_reach(now, base, cap)
         # Up to where the counter should have been `lag_seconds` of busy time ago: an ID
         # probed before it is handed out costs a probe more. Past `cap`, only as the
         # counter keeps busy without one of ours: the bound doubles with each doubling of
         # that time, so a counter that rests unforeseen is overtaken by little.
         top, top_at = self._anchors[-1]
         busy = self.active_seconds(top_at, now)  # what `counter` counts from the top
-        lag = rate * self.active_seconds(now - self.policy.lag_seconds, now)
-        ahead = top + rate * busy - lag - base
         # In a rest foreseen (a night, a weekend) the bound may be lifted: it guards against
         # a rest not foreseen, and would hold the IDs handed out in the last minutes of
-        # the day back until the counter moves again, hours or days later.
-        if self.active(now) or not self._rest_lifts_bound(base):
+        # the day back until the counter moves again, hours or days later. So would the lag of
+        # `lag_gaps`: no interview of ours is created in a rest to prove a 404 meanwhile.
+        lifted = not self.active(now) and self._rest_lifts_bound(base)
+        lag = rate * self.active_seconds(now - self.policy.lag_seconds, now)
+        if not lifted:
+            lag = max(lag, self.policy.lag_gaps / self.share)
+        ahead = top + rate * busy - lag - base
+        if not lifted:
             doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
             ahead = min(ahead, math.ldexp(cap, min(doublings, 40)))
         return base + max(1, math.floor(ahead))
+
+    def _blind_reach(self, now: float, base: int, cap: float) -> int:
+        """The reach before the counter's speed is known: `blind_limit` IDs a day at most.
+
+        With one of ours known (or several, created too close together to time the counter:
+        an import), the platform is taken to hand out at most `blind_limit` IDs a day since
+        our highest was created, until two of ours say how fast it goes. Before any, from
+        `scan_start_id`: twice as far as has been looked while nothing is found, at most
+        `blind_limit` IDs a day since the scan began.
+        """
+        limit = self.policy.blind_limit
+        if self._anchors:
+            since = max(0.0, now - self._anchors[-1][1])
+            return base + max(1, math.floor(limit * since / 86_400))
+        looked = self.memory.next_id - 1 - base
+        reach = base + max(math.ceil(cap), 2 * looked, 1)
+        began = min((g.probed_at for g in self.memory.gaps if g.probed_at), default=now)
+        days = 1 + int(max(0.0, now - began) // 86_400)
+        return min(reach, max(base, self.start - 1 + limit * days))
 
     def _rest_lifts_bound(self, base: int) -> bool:
         """True if, the counter resting as foreseen, the reach may go on past the bound.
@@ -438,6 +482,8 @@ class Discovery:
         share = self.share
         handed_out = rate * overdue
         stride = max(1, math.floor(handed_out / 2 * share / policy.scout_cover))
+        if stride < policy.scout_min_stride:
+            return None
         wanted = policy.scout_rounds_of_cover * policy.scout_cover / share
         count = math.ceil(min(handed_out, math.ldexp(wanted, min(rounds, 60))))
         start = self.memory.next_id
@@ -500,42 +546,66 @@ class Discovery:
         )
 
     def _next_recheck(self, now: float) -> int | None:
-        """The lowest open ID due another probe, taken out of its gap."""
+        """The lowest open ID due another probe, taken out of the gap that holds it now.
+
+        The due list holds ranges of IDs, not the gaps themselves: an answer may join the
+        gap an ID is in with another one meanwhile, and the gaps stay the one truth.
+        """
         if self._due is None or now - self._due_at >= _RESCAN_SECONDS:
             self._rescan(now)
         due = self._due
         assert due is not None  # noqa: S101 (set by _rescan)
-        while due and due[0].low > due[0].high:
-            due.pop(0)
-        if not due:
-            return None
-        gap = due[0]
-        interview_id = gap.low
-        if gap.high > self._highest_ours and interview_id > self.reach(now):
-            return None  # the rest of a tail gap the counter has not passed yet
-        gap.low += 1
-        if gap.low > gap.high:
-            due.pop(0)
-            self.memory.gaps.remove(gap)
-        self._outstanding[interview_id] = Outstanding(now, gap.checks + 1)
-        self.tally.rechecks += 1
-        return interview_id
+        while due:
+            low, high = due[0]
+            if low > high:
+                due.pop(0)
+                continue
+            if high > self._highest_ours and low > self.reach(now):
+                return None  # the rest of a tail gap the counter has not passed yet
+            due[0] = (low + 1, high)
+            checks = take_out_of_gaps(self.memory.gaps, low)
+            if checks is None:
+                continue  # not open any more (found, or settled)
+            self._outstanding[low] = Outstanding(now, checks + 1)
+            self.tally.rechecks += 1
+            return low
+        return None
 
     def _rescan(self, now: float) -> None:
         """Settle the gaps proven another organisation's, and list those due a probe."""
         kept: list[Gap] = []
-        due: list[Gap] = []
+        due: list[tuple[int, int]] = []
         for whole in self.memory.gaps:
             for gap, verdict in self._judged(whole, now):
                 if verdict == "settled":
                     self.memory.settled += len(gap)
                     self.tally.settled += len(gap)
                     continue
-                kept.append(gap)
                 if verdict == "due":
-                    due.append(gap)
+                    due.append((gap.low, gap.high))
+                elif kept and self._joins(kept[-1], gap):
+                    last = kept[-1]
+                    last.high, last.probed_at = gap.high, min(last.probed_at, gap.probed_at)
+                    last.checks = min(last.checks, gap.checks)
+                    continue
+                kept.append(gap)
         self.memory.gaps = kept
         self._due, self._due_at = due, now
+
+    def _joins(self, below: Gap, gap: Gap) -> bool:
+        """True if two waiting tail gaps side by side may be kept as one (a compact state).
+
+        Both were checked enough to wait for one of ours above them, which settles or
+        calls both alike; the earlier probe is kept, which can only cost a probe more.
+        """
+        return (
+            below.high + 1 == gap.low
+            and bool(below.probed_at)
+            and bool(gap.probed_at)
+            and gap.low > self._highest_ours
+            and self._exhausted(below)
+            and self._exhausted(gap)
+        )
 
     def _judged(self, gap: Gap, now: float) -> list[tuple[Gap, str]]:
         """The gap's verdict; a tail gap the counter was inside of when probed, cut there.
@@ -578,8 +648,20 @@ class Discovery:
         if counter_then is not None and counter_then < gap.high:
             # Probed before the counter should have reached it; it has now.
             return "due" if counter_then < gap.low else "split"
+        if self._exhausted(gap):
+            return "wait"
         waited = self.active_seconds(gap.probed_at, now)  # nights and weekends do not count
         return "due" if waited >= self._recheck_after(gap.checks) else "wait"
+
+    def _exhausted(self, gap: Gap) -> bool:
+        """True if a tail gap was probed again enough: it waits for one of ours above it.
+
+        Each check is worth less than the last (the counter should have passed the gap
+        long ago), and a long silence would otherwise have every ID of it probed again
+        every day. Without a speed, once: nothing says when it was handed out.
+        """
+        limit = self.policy.tail_checks if self.rate else 1
+        return gap.checks >= limit
 
     def _anchor_above(self, interview_id: int) -> float | None:
         """When the lowest of our interviews above `interview_id` was created (None: none)."""
@@ -589,7 +671,11 @@ class Discovery:
     def _recheck_after(self, checks: int) -> float:
         policy = self.policy
         rate = self.rate
-        expected_gap = policy.recheck_max_seconds if not rate else 1.0 / (self.share * rate)
+        if not rate:
+            # Without a speed nothing says when an ID was handed out: from a day, doubling
+            # without end, so that IDs looked at for long cost ever less.
+            return math.ldexp(policy.recheck_max_seconds, min(checks, 30))
+        expected_gap = 1.0 / (self.share * rate)
         gap_seconds: float = expected_gap * policy.recheck_gaps
         base = min(max(gap_seconds, policy.recheck_min_seconds), policy.recheck_max_seconds)
         return min(math.ldexp(base, min(checks, 60)), policy.recheck_max_seconds)
@@ -678,20 +764,7 @@ class Discovery:
 
     def _take_out_of_gaps(self, interview_id: int) -> None:
         self._due = None
-        gaps = self.memory.gaps
-        index = bisect_right(gaps, interview_id, key=lambda gap: gap.low) - 1
-        if index < 0 or gaps[index].high < interview_id:
-            return
-        gap = gaps[index]
-        if gap.low == gap.high:
-            del gaps[index]
-        elif interview_id == gap.low:
-            gap.low += 1
-        elif interview_id == gap.high:
-            gap.high -= 1
-        else:
-            gaps.insert(index + 1, Gap(interview_id + 1, gap.high, gap.probed_at, gap.checks))
-            gap.high = interview_id - 1
+        take_out_of_gaps(self.memory.gaps, interview_id)
 
     # State --------------------------------------------------------------------------------
 
@@ -853,6 +926,24 @@ def add_to_gaps(
         after.probed_at = min(after.probed_at, probed_at)
         return
     gaps.insert(index, Gap(interview_id, interview_id, probed_at, checks))
+
+
+def take_out_of_gaps(gaps: list[Gap], interview_id: int) -> int | None:
+    """Take one ID out of the gap that holds it; its checks (None: in no gap)."""
+    index = bisect_right(gaps, interview_id, key=lambda gap: gap.low) - 1
+    if index < 0 or gaps[index].high < interview_id:
+        return None
+    gap = gaps[index]
+    if gap.low == gap.high:
+        del gaps[index]
+    elif interview_id == gap.low:
+        gap.low += 1
+    elif interview_id == gap.high:
+        gap.high -= 1
+    else:
+        gaps.insert(index + 1, Gap(interview_id + 1, gap.high, gap.probed_at, gap.checks))
+        gap.high = interview_id - 1
+    return gap.checks
 
 
 def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:

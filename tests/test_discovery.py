@@ -146,3 +146,34 @@ def test_a_long_way_behind_the_counter_says_how_long_and_warns_when_the_run_ends
     assert "spread over runs by max_run_minutes" in behind.stderr
     assert "ID discovery could not keep up" in behind.stderr
     assert lifecycle(behind).scan is not None
+
+
+def test_a_single_interview_and_then_silence_ends_every_run_with_few_probes_past_it(
+    start_simulator, tmp_path
+):
+    # A new customer: one interview of ours an hour ago among other organisations', then
+    # nothing. No pair of ours times the counter, so nothing says how fast it goes: each
+    # run (without max_run_minutes) must end on its own, probing past ours no further than
+    # the platform could have handed out since (`blind_limit`, 1,000 IDs a day).
+    space = SharedIdSpace(FIRST, {"acme": 1.0}, seed=3)
+    now = time.time()
+    space.create(200, now - 7_200, spread_seconds=3_000, others=True)
+    (ours,) = space.create(1, now - 3_600)
+    space.create(40, now - 3_500, spread_seconds=3_000, others=True)
+    clock = Clock()
+    simulator = start_simulator(shared_ids=space, clock=clock)
+    config = tap_config(simulator, [], scan_start_id=FIRST)
+    state = None
+    emitted: set[int] = set()
+    for ahead in (0.0, 900.0, 7_200.0):  # runs now, a quarter of an hour and two hours later
+        clock.ahead = ahead
+        run = run_tap(tmp_path, config, state=state, timeout=120)
+        assert run.returncode == 0, run.stderr
+        state = run.states()[-1]
+        emitted |= set(run.records_by_id())
+        past = [i for i in range(ours + 1, ours + 100_000) if simulator.requests_for(i)]
+        hours_since = (clock() - space.created_at(ours)) / 3_600  # type: ignore[operator]
+        assert max(past) - ours <= 1_000 * hours_since / 24 + 2, (ahead, max(past) - ours)
+    assert emitted == {ours}
+    foreign = sum(simulator.requests_for(i) for i in range(FIRST, space.next_id) if i != ours)
+    assert foreign <= 2 * (space.next_id - FIRST)
