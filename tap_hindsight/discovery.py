@@ -10,7 +10,9 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   probed again. A 404 without such a proof leaves the ID open (a gap); it is probed once more
   after one of our interviews above it appears, and then it is final.
 - Speed and rest: our interviews say where the counter was when each was created (the
-  anchors) and how fast it moves while busy (over spans of 10 minutes to 4 hours). The
+  anchors) and how fast it moves while busy (over spans of 10 minutes to 4 hours; while
+  no two of ours fall in that window, as with a small organisation or an import, over
+  the span to the nearest older one, however far). The
   hours of the week in which ours were created are busy; the hours deep inside a span
   between two of ours over which the counter moved little (a night, a weekend) rest, and
   so does an hour in which several of ours would have been created had the counter moved,
@@ -19,8 +21,11 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   busy time ago, at least one ID past our highest interview, and past `cap_gaps` expected
   gaps (cap = cap_gaps / share) only as busy time without one of ours doubles; while the
   counter rests as foreseen, on to where it should have stopped, as long as the 404s past
-  ours could all be other organisations' (`rest_lift_chance`). Before a speed is known
-  (a first run from an old `scan_start_id`), the reach doubles while nothing is found.
+  ours could all be other organisations' (`rest_lift_chance`). At a small share the lag
+  is at least `lag_gaps` expected gaps. Before a speed is known the reach is what the
+  platform could have handed out at `blind_limit` IDs a day: since our highest was
+  created (one of ours, or an import), or, before any, since the scan began (doubling
+  while nothing is found), so a run without `max_run_minutes` ends.
 - Bursts: once one of ours is overdue (an hour of busy time, or `scout_gaps` expected
   gaps if longer), a round scouts past the reach at an even stride (`_plan_scout`); one
   of ours found there moves the reach past the burst.
@@ -28,7 +33,8 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   handed out: they are probed again once the counter should have passed them (if it
   should not have when they were probed), at once if they were probed before our highest
   interview was created, when the counter moves again after resting, and otherwise at
-  spacing that doubles from four expected gaps' busy time (one hour to one day).
+  spacing that doubles from four expected gaps' busy time (one hour to one day), at most
+  `tail_checks` times (once without a speed): then they wait for one of ours above.
 
 `benchmarks/discovery.py` drives it through a simulated year, and
 `tests/test_discovery_rules.py` over days of runs. Where the goals collide (probes
