@@ -29,7 +29,7 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/meltano install
-	$(BIN)/python -m tap_hindsight.simulator.demo
+	$(BIN)/python -m hindsight_simulator.demo
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 define pytest
@@ -45,7 +45,7 @@ check: lint
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy tap_hindsight
+	$(BIN)/mypy tap_hindsight hindsight_simulator
 
 # Every test: the fast tier, Meltano (its plugins installed once for the session), dbt,
 # PostgreSQL (started if it is down), the real-clock tests and Airflow.

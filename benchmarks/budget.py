@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig, default_organisations
-from tap_hindsight.simulator.server import max_in_window
+from hindsight_simulator import HindsightSimulator, SimulatorConfig, default_organisations
+from hindsight_simulator.server import max_in_window
 
 TAP = str(Path(sys.executable).with_name("tap-hindsight"))
 #: Runs a command, forwards SIGTERM to it, and reports its CPU seconds and peak memory.

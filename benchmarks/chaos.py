@@ -15,13 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tap_hindsight.records import storable
-from tap_hindsight.simulator import (
+from hindsight_simulator import (
     FAULT_KINDS,
     HindsightSimulator,
     SimulatorConfig,
     default_organisations,
 )
+from tap_hindsight.records import storable
 
 TAP = str(Path(sys.executable).with_name("tap-hindsight"))
 

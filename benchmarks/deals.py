@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig, default_organisations
+from hindsight_simulator import HindsightSimulator, SimulatorConfig, default_organisations
 
 STREAMS = ("deals", "deal_drivers", "deal_competitors")
 

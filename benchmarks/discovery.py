@@ -2,7 +2,7 @@
 
 A simulated year on a simulated clock: the platform hands out 5,000 interview IDs a week
 in working-hours bursts (Monday to Friday, 9:00 to 17:00, a burst every 10 minutes), each
-to our organisation at its share (`tap_hindsight.simulator.ids.SharedIdSpace`), after a
+to our organisation at its share (`hindsight_simulator.ids.SharedIdSpace`), after a
 week of history that the first run starts in (`scan_start_id` is the first ID); a run
 every 15 minutes on the essentials plan (one request a second) with `max_run_minutes:
 12`, each probe answered as the API would at its instant.
@@ -49,9 +49,9 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState
-from tap_hindsight.simulator.ids import SharedIdSpace
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig, default_organisations
+from hindsight_simulator import HindsightSimulator, SimulatorConfig, default_organisations
 
 
 def main() -> int:

@@ -26,9 +26,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from hindsight_simulator import HindsightSimulator, SimulatorConfig, default_organisations
 from tap_hindsight.encoding import RangeSet
 from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
-from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig, default_organisations
 
 TAP = str(Path(sys.executable).with_name("tap-hindsight"))
 #: Runs the tap and reports its peak resident memory (the wrapper's only child).

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 os.environ["HINDSIGHT_API_WINDOW_SECONDS"] = "6"  # before the simulator reads it
 
-from tap_hindsight.simulator import HindsightSimulator, Organisation, SimulatorConfig
+from hindsight_simulator import HindsightSimulator, Organisation, SimulatorConfig
 from tests import helpers
 from tests.meltano_plugins import SHARED, meltano_env, system_folder
 from tests.postgres import Database, create_database, drop_database

@@ -322,7 +322,7 @@ def state_bytes_per_completed(completed: int) -> None:
 
 def state_bytes_per_pending(pending: int) -> None:
     """The real tap's final STATE after polling `pending` pending interviews."""
-    from tap_hindsight.simulator import (  # noqa: PLC0415 (only for this measurement)
+    from hindsight_simulator import (  # noqa: PLC0415 (only for this measurement)
         HindsightSimulator,
         SimulatorConfig,
         default_organisations,

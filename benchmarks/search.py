@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tap_hindsight.simulator.data import transcript_markdown
+from hindsight_simulator.data import transcript_markdown
 from tests.postgres import create_database, drop_database
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 
-from tap_hindsight.simulator.data import transcript_markdown
+from hindsight_simulator.data import transcript_markdown
 from tap_hindsight.transcript import parse_turns
 
 

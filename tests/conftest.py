@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig
+from hindsight_simulator import HindsightSimulator, SimulatorConfig
 from tap_hindsight.window import VARIABLE as WINDOW_VARIABLE
 from tests import helpers
 from tests.meltano_plugins import install_once, system_folder

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tap_hindsight.simulator.demo import write_names
+from hindsight_simulator.demo import write_names
 from tests.helpers import REPO
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_hindsight.simulator import Organisation
+from hindsight_simulator import Organisation
 from tests.helpers import ACME_KEY
 from tests.meltano_plugins import meltano_env
 

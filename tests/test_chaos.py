@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_hindsight.simulator import FAULT_KINDS, default_organisations
+from hindsight_simulator import FAULT_KINDS, default_organisations
 from tests.helpers import expected_record, run_tap, tap_config
 
 IDS = list(range(1001, 1201))

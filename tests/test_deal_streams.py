@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hindsight_simulator import Organisation
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
-from tap_hindsight.simulator import Organisation
 from tests.helpers import ACME_KEY, catalog_selecting, run_tap, tap_config
 
 DEAL_STREAMS = ("deals", "deal_drivers", "deal_competitors")

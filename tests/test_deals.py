@@ -8,10 +8,10 @@ import json
 import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
+from hindsight_simulator.data import make_deal
 from tap_hindsight.deals import DealMarks, competitor_rows, driver_rows, page_items
 from tap_hindsight.records import storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.simulator.data import make_deal
 
 
 def a_deal(number=1):

@@ -3,8 +3,8 @@ and erasure, against the simulator through the real tap."""
 
 from __future__ import annotations
 
+from hindsight_simulator import default_organisations
 from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
-from tap_hindsight.simulator import default_organisations
 from tests.helpers import catalog_selecting, run_tap, tap_config
 
 IDS = list(range(1001, 1061))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from tap_hindsight.simulator.data import REASON_NAMES, competitor_names
-from tap_hindsight.simulator.demo import QUERIES_DOC, documented_queries
+from hindsight_simulator.data import REASON_NAMES, competitor_names
+from hindsight_simulator.demo import QUERIES_DOC, documented_queries
 from tests.meltano_plugins import meltano_env
 from tests.names import Names, transform_copy
 
@@ -29,7 +29,7 @@ def test_the_demo_loads_every_row_and_answers_the_documented_queries(tmp_path, m
     env = meltano_env(
         meltano_home, TARGET_DUCKDB_PATH=str(warehouse), DBT_DUCKDB_PROJECT_DIR=str(project)
     )
-    demo = [sys.executable, "-m", "tap_hindsight.simulator.demo", "--interviews", "40"]
+    demo = [sys.executable, "-m", "hindsight_simulator.demo", "--interviews", "40"]
     for _ in range(2):  # safe to run twice
         done = subprocess.run(demo, cwd=REPO, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
-from tap_hindsight.simulator.ids import SharedIdSpace
 from tests.helpers import run_tap, tap_config
 
 FIRST = 200_000

@@ -11,11 +11,11 @@ from itertools import pairwise
 
 import pytest
 
+from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.client import server_time
 from tap_hindsight.discovery import POLICY, Discovery, Policy, ServerClock, _hour_of_week
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
-from tap_hindsight.simulator.ids import SharedIdSpace
 
 START = 1_795_000_000.0
 RUN_EVERY = 900.0

@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.exceptions import ConfigValidationError
 
+from hindsight_simulator.data import make_interview
 from tap_hindsight.client import FetchResult, Outcome
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.settings import SETTINGS, load_settings
-from tap_hindsight.simulator.data import make_interview
 from tap_hindsight.tap import TapHindsight
 
 SCALARS = st.one_of(

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tap_hindsight.simulator import default_organisations
+from hindsight_simulator import default_organisations
 from tests.helpers import clean_env, run_tap, tap_config
 
 #: Every INFO line a clean backfill of {n} interviews may write, whatever its size

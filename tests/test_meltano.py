@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hindsight_simulator import Organisation
+from hindsight_simulator.demo import flattened
 from tap_hindsight.plugin import meltano_kind, meltano_settings
-from tap_hindsight.simulator import Organisation
-from tap_hindsight.simulator.demo import flattened
 from tests.helpers import ACME_KEY, run_meltano, run_tap
 from tests.meltano_plugins import meltano_env
 from tests.test_exit import scenario

@@ -23,7 +23,12 @@ def test_the_installed_wheel_finds_its_packed_schemas(tmp_path):
         packed = json.loads(archive.read("tap_hindsight/schemas/interviews.json"))
         names = archive.namelist()
     assert packed == json.loads((REPO / "schemas" / "interviews.json").read_text())
-    assert "tap_hindsight/simulator/server.py" in names
+    # The wheel users install carries the tap only: the API simulator is the tests'.
+    assert "tap_hindsight/tap.py" in names
+    assert not [name for name in names if "simulator" in name]
+    (entry_points,) = [name for name in names if name.endswith("entry_points.txt")]
+    with zipfile.ZipFile(wheel) as archive:
+        assert "simulator" not in archive.read(entry_points).decode()
 
     # Install only the wheel's files (dependencies come from the test environment) into a
     # directory that shadows the editable install, and run from outside the repository.

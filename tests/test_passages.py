@@ -1,4 +1,4 @@
-"""The passage rule (tap_hindsight/simulator/passages.py), which the end-to-end tests hold
+"""The passage rule (hindsight_simulator/passages.py), which the end-to-end tests hold
 the SQL model to on PostgreSQL and DuckDB: whole turns, at most LIMIT words, long turns cut
 at sentence ends, every word once and in order."""
 
@@ -9,7 +9,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tap_hindsight.simulator.passages import LIMIT, cut, word_count
+from hindsight_simulator.passages import LIMIT, cut, word_count
 from tap_hindsight.transcript import Turn
 
 

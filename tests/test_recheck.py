@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 import time
 
+from hindsight_simulator import default_organisations
 from tap_hindsight.encoding import iso_instant
 from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
-from tap_hindsight.simulator import default_organisations
 from tap_hindsight.transcript import parse_turns
 from tests.helpers import catalog_selecting, run_tap, tap_config
 

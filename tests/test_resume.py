@@ -10,8 +10,8 @@ from itertools import pairwise
 
 import pytest
 
+from hindsight_simulator import default_organisations
 from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
-from tap_hindsight.simulator import default_organisations
 from tests.helpers import TAP_COMMAND, clean_env, run_tap, tap_config
 
 IDS = list(range(1001, 1301))

@@ -7,7 +7,7 @@ import logging
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_hindsight.simulator import Organisation
+from hindsight_simulator import Organisation
 from tests.helpers import clean_env, run_tap, tap_config
 
 KEY = "hs_live_7f3a9cSECRETkey0042"

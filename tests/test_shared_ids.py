@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.records import parse_datetime
-from tap_hindsight.simulator.ids import SharedIdSpace
 from tests.helpers import run_tap, tap_config
 
 START = 1_795_000_000.0  # a fixed instant (2026-11-18)

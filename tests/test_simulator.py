@@ -6,20 +6,19 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tap_hindsight.schemas import load_schema
 
-SIMULATOR = str(Path(sys.executable).with_name("hindsight-simulator"))
+SIMULATOR = [sys.executable, "-m", "hindsight_simulator"]
 
 
 @pytest.fixture
 def served():
     process = subprocess.Popen(
-        [SIMULATOR, "--interviews", "30", "--rate-limit", "5", "--window-seconds", "60"],
+        [*SIMULATOR, "--interviews", "30", "--rate-limit", "5", "--window-seconds", "60"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -6,8 +6,8 @@ import math
 
 import requests
 
-from tap_hindsight.simulator import Organisation
-from tap_hindsight.simulator.data import DEAL_STATUSES, competitor_id, interview_deal
+from hindsight_simulator import Organisation
+from hindsight_simulator.data import DEAL_STATUSES, competitor_id, interview_deal
 from tests.helpers import ACME_KEY
 
 DEAL_FIELDS = {

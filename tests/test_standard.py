@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_hindsight.simulator import HindsightSimulator, SimulatorConfig
+from hindsight_simulator import HindsightSimulator, SimulatorConfig
 from tap_hindsight.tap import TapHindsight
 from tests.helpers import ACME_KEY
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hindsight_simulator.data import NUL_EVERY
 from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
-from tap_hindsight.simulator.data import NUL_EVERY
 from tests.helpers import expected_record, run_tap, tap_config
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "interviews.json"

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from hindsight_simulator import Organisation
+from hindsight_simulator import passages as model_passages
+from hindsight_simulator.data import REASON_NAMES, competitor_names
+from hindsight_simulator.demo import QUERIES_DOC, documented_queries
+from hindsight_simulator.passages import LIMIT, cut
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.encoding import iso_instant
 from tap_hindsight.lifecycle import STATE_KEY
 from tap_hindsight.records import parse_datetime, storable
-from tap_hindsight.simulator import Organisation
-from tap_hindsight.simulator import passages as model_passages
-from tap_hindsight.simulator.data import REASON_NAMES, competitor_names
-from tap_hindsight.simulator.demo import QUERIES_DOC, documented_queries
-from tap_hindsight.simulator.passages import LIMIT, cut
 from tap_hindsight.transcript import parse_turns, word_count
 from tests.helpers import ACME_KEY, run_meltano
 from tests.meltano_plugins import meltano_env

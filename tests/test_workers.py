@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from hindsight_simulator import Organisation
 from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
 from tap_hindsight.records import storable
-from tap_hindsight.simulator import Organisation
 from tap_hindsight.transcript import parse_turns
 from tests.helpers import ACME_KEY, MELTANO_COMMAND, REPO, run_meltano
 from tests.meltano_plugins import meltano_env, system_folder

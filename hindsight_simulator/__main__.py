@@ -1,4 +1,4 @@
-"""`hindsight-simulator`: run the simulated Hindsight API until interrupted.
+"""`python -m hindsight_simulator`: run the simulated Hindsight API until interrupted.
 
 Prints one JSON line on stdout once listening: the base URL, the API keys and their IDs.
 """
@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 
-from tap_hindsight.simulator.server import (
+from hindsight_simulator.server import (
     FAULT_KINDS,
     REDIRECT_FAULT,
     HindsightSimulator,
@@ -24,7 +24,7 @@ from tap_hindsight.window import api_window_seconds
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line, one option per SimulatorConfig field."""
     parser = argparse.ArgumentParser(
-        prog="hindsight-simulator",
+        prog="python -m hindsight_simulator",
         description="A local Hindsight API for tests, benchmarks and demos.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")

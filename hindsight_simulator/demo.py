@@ -8,7 +8,7 @@ the API's answer, and prints the answers of the documented SQL (docs/warehouse.m
 the key (and IDs) set it reads the real Hindsight API instead, incrementally, into the
 same file.
 
-Run from the Meltano project (the repository root): `python -m tap_hindsight.simulator.demo`.
+Run from the Meltano project (the repository root): `python -m hindsight_simulator.demo`.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tap_hindsight.deals import competitor_rows, driver_rows
-from tap_hindsight.records import storable
-from tap_hindsight.simulator.data import INTERVIEWER, REASON_NAMES, competitor_names
-from tap_hindsight.simulator.passages import COLUMNS, Passage, cut
-from tap_hindsight.simulator.server import (
+from hindsight_simulator.data import INTERVIEWER, REASON_NAMES, competitor_names
+from hindsight_simulator.passages import COLUMNS, Passage, cut
+from hindsight_simulator.server import (
     HindsightSimulator,
     SimulatorConfig,
     default_organisations,
 )
+from tap_hindsight.deals import competitor_rows, driver_rows
+from tap_hindsight.records import storable
 from tap_hindsight.transcript import parse_turns
 
 STATE_ID = "dev:tap-hindsight-to-target-duckdb"

@@ -1,6 +1,6 @@
 """The Hindsight API simulator used by the tests, the benchmarks and the demo."""
 
-from tap_hindsight.simulator.server import (
+from hindsight_simulator.server import (
     FAULT_KINDS,
     HindsightSimulator,
     Organisation,

@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl
 
 from typing_extensions import Self
 
-from tap_hindsight.simulator.data import (
+from hindsight_simulator.data import (
     initial_status,
     interview_deal,
     make_deal,
@@ -50,7 +50,7 @@ from tap_hindsight.window import api_window_seconds
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tap_hindsight.simulator.ids import SharedIdSpace
+    from hindsight_simulator.ids import SharedIdSpace
 
 #: GET /deals: the largest page, and the columns it sorts by.
 MAX_DEALS_PAGE_SIZE = 100
