@@ -1,4 +1,4 @@
-"""What `hindsight_transcript_passages` (transform/models) should hold, computed in Python.
+r"""What `hindsight_transcript_passages` (transform/models) should hold, computed in Python.
 
 The model cuts transcripts in SQL, once for PostgreSQL and once for DuckDB; the demo and
 the tests compare what it built with this second, independent reading of the same rule:
@@ -8,8 +8,8 @@ the tests compare what it built with this second, independent reading of the sam
 - a turn longer than `LIMIT` is cut at sentence ends (after `.`, `!` or `?` where
   whitespace follows); a sentence longer than `LIMIT`, into runs of `LIMIT` words; these
   pieces are packed the same way;
-- a word is a run of characters between whitespace (ASCII whitespace, as both
-  warehouses' regular expressions read it);
+- a word is a run of characters between whitespace (`tap_hindsight.transcript.WORD`, as
+  both warehouses' regular expressions read `\S+`, and as the turns' `word_count` counts);
 - each turn's part of a passage is written `Speaker: text`, a blank line between turns.
 """
 
@@ -19,6 +19,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from tap_hindsight.transcript import WORD, word_count
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -38,7 +40,6 @@ COLUMNS = (
     "word_count",
     "speakers",
 )
-_WORD = re.compile(r"\S+", re.ASCII)
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)", re.ASCII)
 _SPACE = " \t\n\r\f\v"
 
@@ -75,11 +76,6 @@ class Passage:
         return hashlib.md5(key.encode("utf-8")).hexdigest()  # noqa: S324 (an ID, not security)
 
 
-def word_count(text: str) -> int:
-    """Words as the passages model counts them."""
-    return len(_WORD.findall(text))
-
-
 def _units(turn: Turn) -> list[tuple[str, int]]:
     """What is packed of `turn`: itself within the limit, else its sentences, else runs."""
     count = word_count(turn.text)
@@ -87,7 +83,7 @@ def _units(turn: Turn) -> list[tuple[str, int]]:
         return [(turn.text, count)]
     units = []
     for sentence in _SENTENCE_END.split(turn.text):
-        words = _WORD.findall(sentence)
+        words = WORD.findall(sentence)
         if len(words) <= LIMIT:
             units.append((sentence, len(words)))
             continue

@@ -30,7 +30,7 @@ _KINDS = {
     # Not `decimal`: Meltano (4.4) reads a decimal setting from an environment variable
     # as a Decimal, which its own JSON writer cannot write, and `meltano run` crashes
     # before the tap starts. As a string the value reaches the tap, which reads numbers
-    # written as strings (`settings.numbers_from_strings`).
+    # written as strings (`environment.numbers_from_strings`).
     "number": "string",
     "boolean": "boolean",
     "array": "array",

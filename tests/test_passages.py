@@ -9,8 +9,8 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hindsight_simulator.passages import LIMIT, cut, word_count
-from tap_hindsight.transcript import Turn
+from hindsight_simulator.passages import LIMIT, cut
+from tap_hindsight.transcript import Turn, parse_turns, word_count
 
 
 def turn(index: int, words: int, speaker: str | None = "Buyer", every: int = 0) -> Turn:
@@ -105,3 +105,16 @@ def test_every_word_once_in_order_within_the_limit(shapes):
             assert word_count(turns[after.first_turn_index].text) > LIMIT
     assert (passages[0].first_turn_index, passages[-1].last_turn_index) == (0, len(turns) - 1)
     assert read_back(passages, turns) == [t.text.split() for t in turns]
+
+
+def test_a_transcripts_turn_word_counts_add_up_to_its_passages():
+    # One definition of a word for `interview_turns.word_count` and the passages model:
+    # "don't", "20%", "—" and "**too**" are one word in both.
+    content = (
+        "**Paige:** Why didn't you renew? Was it — honestly — the price?\n\n"
+        "**Jane Doe:** It was **too** high: 20% more than Acme's. We don't re-price mid-year."
+    )
+    turns = parse_turns(content)
+    passages = cut(7, turns)
+    assert [word_count(t.text) for t in turns] == [11, 12]
+    assert sum(p.word_count for p in passages) == 23

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tap_hindsight import transcript
-from tap_hindsight.transcript import is_interviewer, parse_turns, word_count, words
+from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
 
 NAMES = st.sampled_from(
     ["Paige", "Jane Doe", "José Álvarez", "佐藤 花子", "محمد الأحمد", "Zoë", "Mary-Kate O'Brien"]
@@ -23,6 +24,11 @@ SENTENCE = st.lists(DECORATED, min_size=1, max_size=12).map(" ".join)
 # A paragraph of a message starts with a plain word, as prose does.
 PARAGRAPH = st.tuples(WORD, SENTENCE).map(" ".join)
 MESSAGE = st.lists(PARAGRAPH, min_size=1, max_size=3).map("\n\n".join)
+
+
+def words(text):
+    """Runs of letters and digits: what a speaker label's markup (`**`, `:`) leaves whole."""
+    return re.findall(r"\w+", text)
 
 
 def all_words(turns):
@@ -77,7 +83,9 @@ def test_interviewer_flag_and_word_count():
     assert is_interviewer(" paige ".strip(), ["PAIGE"]) is True
     assert is_interviewer("Jane Doe", ["Paige"]) is False
     assert is_interviewer(None, ["Paige"]) is None
-    assert word_count("Pricing was **too** high — 20% more") == 6
+    # A word is what lies between whitespace: "**too**", "—" and "20%" are one each.
+    assert word_count("Pricing was **too** high — 20% more") == 7
+    assert word_count("Don't\tre-price\n\nit.") == 3
 
 
 # Each family ends in a word, so that no input is all whitespace (parsed at once as empty).
