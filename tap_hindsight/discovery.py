@@ -34,7 +34,9 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   should not have when they were probed), at once if they were probed before our highest
   interview was created, when the counter moves again after resting, and otherwise at
   spacing that doubles from four expected gaps' busy time (one hour to one day), at most
-  `tail_checks` times (once without a speed): then they wait for one of ours above.
+  `tail_checks` times: then they wait for one of ours above. Before a speed is known,
+  from a day, doubling without end: the reach may run days ahead of the counter, and the
+  next of ours lies in such a gap (a day's probes grow with the log of a silence).
 
 `benchmarks/discovery.py` drives it through a simulated year, and
 `tests/test_discovery_rules.py` over days of runs. Where the goals collide (probes
@@ -112,8 +114,8 @@ class Policy:
     #: A round whose stride would be below this is not sent (too few of ours handed out
     #: in the overdue time to cross a burst): the reach probes those IDs anyway.
     scout_min_stride: float = 2.0
-    #: An open tail ID checked this many times (once, before a speed is known) waits for
-    #: one of ours above it instead of being checked again every day of a long silence.
+    #: An open tail ID checked this many times waits for one of ours above it instead of
+    #: being checked again every day of a long silence (once a speed is known).
     tail_checks: int = 3
     #: The lag is at least this many expected gaps' IDs (`lag_gaps / share`): at a small
     #: share the counter passes an ID long before one of ours proves its 404, so probing
@@ -602,16 +604,25 @@ class Discovery:
         """True if two waiting tail gaps side by side may be kept as one (a compact state).
 
         Both were checked enough to wait for one of ours above them, which settles or
-        calls both alike; the earlier probe is kept, which can only cost a probe more.
+        calls both alike; or, before a speed is known, both were checked as often, within
+        a day of each other (`recheck_max_seconds`), and are checked again together: a
+        gap for each day of a long silence, not one for each run, and not one for all
+        (whose checks would then come all at once). The earlier probe is kept, which can
+        only cost a probe more (never a probe less: nothing is found later).
         """
-        return (
+        if not (
             below.high + 1 == gap.low
             and bool(below.probed_at)
             and bool(gap.probed_at)
             and gap.low > self._highest_ours
-            and self._exhausted(below)
-            and self._exhausted(gap)
-        )
+        ):
+            return False
+        if not self.rate:
+            return (
+                below.checks == gap.checks
+                and abs(gap.probed_at - below.probed_at) < self.policy.recheck_max_seconds
+            )
+        return self._exhausted(below) and self._exhausted(gap)
 
     def _judged(self, gap: Gap, now: float) -> list[tuple[Gap, str]]:
         """The gap's verdict; a tail gap the counter was inside of when probed, cut there.
@@ -664,10 +675,11 @@ class Discovery:
 
         Each check is worth less than the last (the counter should have passed the gap
         long ago), and a long silence would otherwise have every ID of it probed again
-        every day. Without a speed, once: nothing says when it was handed out.
+        every day. Never without a speed: nothing says when the gap was handed out, the
+        reach (`blind_limit` a day) may run days ahead of the counter, and the next of ours
+        lies in such a gap; its checks are spaced from a day, doubling (`_recheck_after`).
         """
-        limit = self.policy.tail_checks if self.rate else 1
-        return gap.checks >= limit
+        return bool(self.rate) and gap.checks >= self.policy.tail_checks
 
     def _anchor_above(self, interview_id: int) -> float | None:
         """When the lowest of our interviews above `interview_id` was created (None: none)."""
