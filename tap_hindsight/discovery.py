@@ -420,20 +420,23 @@ class Discovery:
         recheck = self._next_recheck(now)
         if recheck is not None:
             return recheck
-        memory = self.memory
-        reach = self.reach(now)
-        while memory.next_id <= reach:
-            interview_id = memory.next_id
-            memory.next_id += 1
-            if self._exists_already(interview_id):
-                memory.count(ours=True)
-                self._highest_ours = max(self._highest_ours, interview_id)
-                reach = self.reach(now)
-                continue
-            self._outstanding[interview_id] = Outstanding(now, 0)
-            self.tally.probes += 1
-            return interview_id
+        while self.memory.next_id <= self.reach(now):
+            interview_id = self._take_new(now)
+            if interview_id is not None:
+                return interview_id
         return self._next_scout(now)
+
+    def _take_new(self, now: float) -> int | None:
+        """The next new ID, sent at `now`; None if it is ours already (counted as ours)."""
+        interview_id = self.memory.next_id
+        self.memory.next_id += 1
+        if self._exists_already(interview_id):
+            self.memory.count(ours=True)
+            self._highest_ours = max(self._highest_ours, interview_id)
+            return None
+        self._outstanding[interview_id] = Outstanding(now, 0)
+        self.tally.probes += 1
+        return interview_id
 
     def _next_scout(self, now: float) -> int | None:
         """The next scouting probe past the reach, when one of ours is overdue."""
@@ -516,13 +519,7 @@ class Discovery:
                 self._outstanding[interview_id] = Outstanding(now, gap.checks + 1)
                 self.tally.rechecks += 1
                 return interview_id
-            interview_id = self.memory.next_id
-            self.memory.next_id += 1
-            if self._exists_already(interview_id):
-                return None
-            self._outstanding[interview_id] = Outstanding(now, 0)
-            self.tally.probes += 1
-            return interview_id
+            return self._take_new(now)
         return None
 
     def _due_by(self, later: float) -> bool:

@@ -538,3 +538,22 @@ def test_an_answer_that_joins_two_gaps_leaves_no_due_probe_pointing_at_the_old_o
         assert all(a.high < b.low for a, b in pairwise(gaps))
     assert probes == [10, 11, 12, 13, 14, 15]  # each once
     ScanMemory.from_text(discovery.stored().to_text())  # a state the next run reads
+
+
+def test_the_clock_probe_steps_past_an_id_we_hold_as_the_probes_do():
+    # Nothing due by this machine's clock, the API's unsampled, and the next new ID is
+    # one we hold already (listed in the config): it is stepped past and counts as ours.
+    class Unsampled:
+        sampled = False
+
+        def __call__(self) -> float:
+            return START
+
+    known = LifecycleState()
+    known.mark_completed(1_000)
+    memory = ScanMemory(1_000, [], [(999, START - 30)], 5, 50)
+    memory.rate = 0.01
+    discovery = Discovery(1, memory, known, clock=Unsampled())
+    assert discovery.sense() is None
+    assert discovery.memory.next_id == 1_001
+    assert discovery.memory.ours == 6
