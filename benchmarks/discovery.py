@@ -156,7 +156,7 @@ class Outcome:
     found: int = 0
     probes: int = 0
     #: Of the probes: open IDs probed again, and scouting past the reach (the tap's).
-    rechecks: int = 0
+    reprobes: int = 0
     scouts: int = 0
     created: int = 0
     delays: list[float] = field(default_factory=list)
@@ -308,7 +308,7 @@ def simulate(  # noqa: C901, PLR0912, PLR0913, PLR0915 (one year, step by step, 
         outcome.longest_run = max(outcome.longest_run, sent)
         outcome.runs_cut += sent >= per_run
         if strategy == "tap":
-            outcome.rechecks += discovery.tally.rechecks
+            outcome.reprobes += discovery.tally.reprobes
             outcome.scouts += discovery.tally.scouts
             memory = discovery.stored()
             outcome.state_bytes = len(memory.to_text())
@@ -456,7 +456,7 @@ def print_table(results: list[tuple[str, Outcome]], args: argparse.Namespace) ->
         ("probes per platform ID", lambda r: f"{r.probes / max(r.created, 1):.3f}"),
         (
             "of which open IDs again, scouting",
-            lambda r: f"{r.rechecks / max(r.created, 1):.3f}, {r.scouts / max(r.created, 1):.3f}",
+            lambda r: f"{r.reprobes / max(r.created, 1):.3f}, {r.scouts / max(r.created, 1):.3f}",
         ),
         ("delay p50", lambda r: minutes(percentile(r.delays, 0.5))),
         ("delay p95", lambda r: minutes(percentile(r.delays, 0.95))),

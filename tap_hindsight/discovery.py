@@ -30,7 +30,8 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   gaps if longer), a round scouts past the reach at an even stride (`_plan_scout`); one
   of ours found there moves the reach past the burst.
 - Open IDs above our highest interview (the tail) may have been probed before they were
-  handed out: they are probed again once the counter should have passed them (if it
+  handed out: they are probed again (reprobed: "recheck" is the re-read cycle of completed
+  interviews, recheck.py) once the counter should have passed them (if it
   should not have when they were probed), at once if they were probed before our highest
   interview was created, when the counter moves again after resting, and otherwise at
   spacing that doubles from four expected gaps' busy time (one hour to one day), at most
@@ -74,10 +75,10 @@ class Policy:
     #: Beyond our highest interview, probe at most this many expected gaps ahead.
     cap_gaps: float = 2.0
     #: Open tail IDs are checked again after this many expected gaps' time, then doubling.
-    recheck_gaps: float = 4.0
+    reprobe_gaps: float = 4.0
     #: Bounds of that spacing (seconds).
-    recheck_min_seconds: float = 3600.0
-    recheck_max_seconds: float = 86400.0
+    reprobe_min_seconds: float = 3600.0
+    reprobe_max_seconds: float = 86400.0
     #: The counter's speed is measured between our interviews at most this far apart...
     rate_window_seconds: float = 4 * 3600.0
     #: ...and at least this far apart (a burst of IDs says little of the speed).
@@ -149,7 +150,7 @@ class RunTally:
     """What discovery did in one run."""
 
     probes: int = 0
-    rechecks: int = 0
+    reprobes: int = 0
     found: int = 0
     settled: int = 0
     scouts: int = 0
@@ -157,7 +158,7 @@ class RunTally:
     @property
     def sent(self) -> int:
         """Every probe sent: new IDs, open ones checked again, and scouting."""
-        return self.probes + self.rechecks + self.scouts
+        return self.probes + self.reprobes + self.scouts
 
 
 class Discovery:
@@ -417,9 +418,9 @@ class Discovery:
     def next_probe(self) -> int | None:
         """The next ID to probe now; None if none now (ask again after an answer)."""
         now = self._clock()
-        recheck = self._next_recheck(now)
-        if recheck is not None:
-            return recheck
+        reprobe = self._next_reprobe(now)
+        if reprobe is not None:
+            return reprobe
         while self.memory.next_id <= self.reach(now):
             interview_id = self._take_new(now)
             if interview_id is not None:
@@ -517,7 +518,7 @@ class Discovery:
                 interview_id = gap.low
                 self._take_out_of_gaps(interview_id)
                 self._outstanding[interview_id] = Outstanding(now, gap.checks + 1)
-                self.tally.rechecks += 1
+                self.tally.reprobes += 1
                 return interview_id
             return self._take_new(now)
         return None
@@ -550,7 +551,7 @@ class Discovery:
             or interview_id in self._skip
         )
 
-    def _next_recheck(self, now: float) -> int | None:
+    def _next_reprobe(self, now: float) -> int | None:
         """The lowest open ID due another probe, taken out of the gap that holds it now.
 
         The due list holds ranges of IDs, not the gaps themselves: an answer may join the
@@ -572,7 +573,7 @@ class Discovery:
             if checks is None:
                 continue  # not open any more (found, or settled)
             self._outstanding[low] = Outstanding(now, checks + 1)
-            self.tally.rechecks += 1
+            self.tally.reprobes += 1
             return low
         return None
 
@@ -602,7 +603,7 @@ class Discovery:
 
         Both were checked enough to wait for one of ours above them, which settles or
         calls both alike; or, before a speed is known, both were checked as often, within
-        a day of each other (`recheck_max_seconds`), and are checked again together: a
+        a day of each other (`reprobe_max_seconds`), and are checked again together: a
         gap for each day of a long silence, not one for each run, and not one for all
         (whose checks would then come all at once). The earlier probe is kept, which can
         only cost a probe more (never a probe less: nothing is found later).
@@ -617,7 +618,7 @@ class Discovery:
         if not self.rate:
             return (
                 below.checks == gap.checks
-                and abs(gap.probed_at - below.probed_at) < self.policy.recheck_max_seconds
+                and abs(gap.probed_at - below.probed_at) < self.policy.reprobe_max_seconds
             )
         return self._exhausted(below) and self._exhausted(gap)
 
@@ -665,7 +666,7 @@ class Discovery:
         if self._exhausted(gap):
             return "wait"
         waited = self.active_seconds(gap.probed_at, now)  # nights and weekends do not count
-        return "due" if waited >= self._recheck_after(gap.checks) else "wait"
+        return "due" if waited >= self._reprobe_after(gap.checks) else "wait"
 
     def _exhausted(self, gap: Gap) -> bool:
         """True if a tail gap was probed again enough: it waits for one of ours above it.
@@ -674,7 +675,7 @@ class Discovery:
         long ago), and a long silence would otherwise have every ID of it probed again
         every day. Never without a speed: nothing says when the gap was handed out, the
         reach (`blind_limit` a day) may run days ahead of the counter, and the next of ours
-        lies in such a gap; its checks are spaced from a day, doubling (`_recheck_after`).
+        lies in such a gap; its checks are spaced from a day, doubling (`_reprobe_after`).
         """
         return bool(self.rate) and gap.checks >= self.policy.tail_checks
 
@@ -683,17 +684,17 @@ class Discovery:
         index = bisect_right(self._anchors, (interview_id, math.inf))
         return self._anchors[index][1] if index < len(self._anchors) else None
 
-    def _recheck_after(self, checks: int) -> float:
+    def _reprobe_after(self, checks: int) -> float:
         policy = self.policy
         rate = self.rate
         if not rate:
             # Without a speed nothing says when an ID was handed out: from a day, doubling
             # without end, so that IDs looked at for long cost ever less.
-            return math.ldexp(policy.recheck_max_seconds, min(checks, 30))
+            return math.ldexp(policy.reprobe_max_seconds, min(checks, 30))
         expected_gap = 1.0 / (self.share * rate)
-        gap_seconds: float = expected_gap * policy.recheck_gaps
-        base = min(max(gap_seconds, policy.recheck_min_seconds), policy.recheck_max_seconds)
-        return min(math.ldexp(base, min(checks, 60)), policy.recheck_max_seconds)
+        gap_seconds: float = expected_gap * policy.reprobe_gaps
+        base = min(max(gap_seconds, policy.reprobe_min_seconds), policy.reprobe_max_seconds)
+        return min(math.ldexp(base, min(checks, 60)), policy.reprobe_max_seconds)
 
     # Answers ------------------------------------------------------------------------------
 
@@ -840,7 +841,7 @@ class Discovery:
         scouted = f", {tally.scouts:,} scouting past the reach" if tally.scouts else ""
         return (
             f"ID discovery summary: {tally.sent:,} probes "
-            f"({tally.probes:,} new IDs, {tally.rechecks:,} open IDs checked again{scouted}), "
+            f"({tally.probes:,} new IDs, {tally.reprobes:,} open IDs checked again{scouted}), "
             f"{tally.found:,} interviews found; {self.settled_ids():,} IDs settled, "
             f"{self.memory.open_ids:,} open, new IDs from {self.memory.next_id:,}; "
             f"about {self.share:.1%} of IDs are this organisation's"
