@@ -144,22 +144,33 @@ class RangeSet:
         return result
 
 
+def _sha256(value: Any) -> bytes:  # noqa: ANN401 (any JSON value)
+    """The SHA-256 of a JSON value written canonically (sorted keys, no spaces)."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).digest()
+
+
 def fingerprint(record: dict[str, Any]) -> str:
     """A short hash of a record's content: equal records, equal fingerprints."""
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
+    return _sha256(record).hex()[:FINGERPRINT_CHARS]
 
 
-def base36(number: int) -> str:
-    """`number` in base 36 (digits, then lower-case letters)."""
+def hash36(value: Any, width: int) -> str:  # noqa: ANN401 (any JSON value)
+    """A hash of a JSON value in `width` base-36 characters: equal values, equal hashes."""
+    number = int.from_bytes(_sha256(value)[:8], "big")
+    return base36(number % 36**width, width)
+
+
+def base36(number: int, width: int = 0) -> str:
+    """`number` in base 36 (digits, then lower-case letters), zero-padded to `width`."""
     if number < 0:
-        return "-" + base36(-number)
+        return "-" + base36(-number, width)
     digits = ""
     while True:
         number, digit = divmod(number, 36)
         digits = _BASE36[digit] + digits
         if not number:
-            return digits
+            return digits.rjust(width, "0")
 
 
 def iso_instant(epoch_seconds: float) -> str:

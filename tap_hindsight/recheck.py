@@ -21,10 +21,10 @@ interview is read again once in every D days:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from tap_hindsight.encoding import base36, hash36
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -37,23 +37,9 @@ DIGEST_CHARS = RECORD_CHARS + TRANSCRIPT_CHARS + TURNS_CHARS
 MOST_TURNS = 36**TURNS_CHARS - 1
 #: A completed interview emitted before digests were kept: any re-read emits it again.
 UNKNOWN = "-" * DIGEST_CHARS
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_DIGITS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / the golden ratio: Fibonacci hashing
 _MASK = 2**64 - 1
-
-
-def _base36(number: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        number, digit = divmod(number, 36)
-        digits.append(_DIGITS[digit])
-    return "".join(reversed(digits))
-
-
-def _hash36(value: Any, width: int) -> str:  # noqa: ANN401 (any JSON value)
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    number = int.from_bytes(hashlib.sha256(canonical.encode("utf-8")).digest()[:8], "big")
-    return _base36(number % 36**width, width)
 
 
 @dataclass(frozen=True)
@@ -69,8 +55,8 @@ class Digest:
         """The digest of `record` as emitted, whose transcript has `turns` turns."""
         rest = {name: value for name, value in record.items() if name != "transcript"}
         return cls(
-            _hash36(rest, RECORD_CHARS),
-            _hash36(record.get("transcript"), TRANSCRIPT_CHARS),
+            hash36(rest, RECORD_CHARS),
+            hash36(record.get("transcript"), TRANSCRIPT_CHARS),
             min(turns, MOST_TURNS),
         )
 
@@ -80,12 +66,12 @@ class Digest:
 
     def text(self) -> str:
         """The stored form: DIGEST_CHARS base-36 characters."""
-        return self.record + self.transcript + _base36(self.turns, TURNS_CHARS)
+        return self.record + self.transcript + base36(self.turns, TURNS_CHARS)
 
     @classmethod
     def from_text(cls, text: str) -> Digest | None:
         """Parse the stored form (None: UNKNOWN, or not a digest)."""
-        if len(text) != DIGEST_CHARS or text == UNKNOWN or not set(text) <= set(_DIGITS):
+        if len(text) != DIGEST_CHARS or text == UNKNOWN or not set(text) <= _DIGITS:
             return None
         turns = text[RECORD_CHARS + TRANSCRIPT_CHARS :]
         return cls(text[:RECORD_CHARS], text[RECORD_CHARS:-TURNS_CHARS], int(turns, 36))

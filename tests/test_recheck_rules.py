@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from tap_hindsight.encoding import RangeSet
+from tap_hindsight.encoding import RangeSet, base36, hash36
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.polling import PollPolicy
 from tap_hindsight.recheck import DAY, DIGEST_CHARS, Digest, digests_from_text, due
@@ -139,3 +139,16 @@ def test_a_digest_tells_an_edited_record_from_a_replaced_transcript():
 def test_a_bad_recheck_instant_in_state_is_named():
     with pytest.raises(ValueError, match="recheck_through"):
         LifecycleState.from_bookmark({"version": 2, "recheck_through": "soon"})
+
+
+def test_base36_and_its_hash_are_the_one_encoding_the_state_shares():
+    assert base36(0) == "0"
+    assert base36(35 * 36 + 1) == "z1"
+    assert base36(35, 3) == "00z"
+    assert base36(-37) == "-11"
+    assert int(base36(123_456_789), 36) == 123_456_789
+    # A digest's parts are hashes in base 36 of the exact width, stable across runs.
+    assert hash36({"b": 1, "a": [2]}, 6) == hash36({"a": [2], "b": 1}, 6)
+    assert len(hash36(None, 5)) == 5
+    assert set(hash36("x", 6)) <= set("0123456789abcdefghijklmnopqrstuvwxyz")
+    assert Digest.of({"id": 1, "transcript": "t"}, 40).text()[-3:] == "014"
