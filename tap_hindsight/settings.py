@@ -1,12 +1,15 @@
-"""The tap's settings: one schema that holds every rule, and the conversion to `Settings`.
+"""The tap's settings, each declared once, and the conversion of a config to `Settings`.
 
-`SETTINGS` is the contract: every per-setting constraint (type, range, allowed values,
-pattern) is in it, `--about` prints it, `meltano.yml` declares the same settings (a test
-compares them) and the SDK validates against it. Nothing here repeats those rules: a
-config is checked against the schema first (`check_config`, whose messages name the
-setting and the value, never a secret's), and `load_settings` then only converts values,
-applies the rules that involve two settings, and reads the ID file. Settings written in
-environment variables are decoded first, by environment.py.
+Each setting is one field of `Settings`, declared with `setting`: its JSON schema (every
+per-setting constraint: type, range, allowed values, pattern), title, description,
+default, and how its checked value converts. `SETTINGS`, the schema built from those
+declarations, is the contract: `--about` prints it (and the README's table from that),
+`meltano.yml` and the Hub definition derive from it (tests compare them), environment
+variables are decoded by its types (environment.py), and the SDK validates against it.
+Nothing here repeats those rules: a config is checked against the schema first
+(`check_config`, whose messages name the setting and the value, never a secret's), and
+`load_settings` then only converts values, applies the rules that involve two settings,
+and reads the ID file.
 
 Nothing here touches the network.
 """
@@ -14,7 +17,7 @@ Nothing here touches the network.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -27,7 +30,7 @@ from tap_hindsight.polling import PollPolicy
 from tap_hindsight.records import parse_datetime
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from datetime import datetime
 
     from jsonschema import ValidationError
@@ -38,15 +41,6 @@ DEFAULT_BASE_URL = "https://app.usehindsight.com/api/v1"
 #: Requests per minute of each Hindsight plan.
 PLAN_LIMITS = {"essentials": 60, "growth": 300, "enterprise": 1000}
 DEFAULT_REQUESTS_PER_MINUTE = PLAN_LIMITS["essentials"]
-DEFAULT_CONCURRENCY = 8
-DEFAULT_REQUEST_TIMEOUT = 30.0
-DEFAULT_MAX_RETRIES = 5
-DEFAULT_INTERVIEWER_NAMES = ("Paige",)
-DEFAULT_POLL_AGE_RATIO = 0.1
-DEFAULT_MIN_POLL_INTERVAL_MINUTES = 5
-DEFAULT_MAX_POLL_INTERVAL_HOURS = 168
-#: Every completed interview is read again once in this many days (0: never).
-DEFAULT_RECHECK_COMPLETED_DAYS = 30
 MAX_REQUESTS_PER_MINUTE = 100_000
 
 #: https anywhere; plain http only to loopback; never credentials, a query or a fragment.
@@ -58,17 +52,104 @@ BASE_URL_PATTERN = (
 ID_DIGITS_PATTERN = r"^\s*0*[1-9][0-9]*\s*$"
 NOT_BLANK_PATTERN = r"\S"
 
-SETTINGS = th.PropertiesList(
-    th.Property(
-        "api_key",
+
+_SHOWN_VALUE_CHARS = 80
+#: How alike an unknown setting's name must be to a known one to be suggested (0-1).
+_CLOSE_ENOUGH = 0.8
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def setting(  # noqa: PLR0913 (the parts of a setting's declaration, each named)
+    jsonschema_type: Any,  # noqa: ANN401 (an SDK type, a class or an instance)
+    *,
+    title: str,
+    description: str,
+    default: Any = None,  # noqa: ANN401 (any setting's)
+    required: bool = False,
+    secret: bool = False,
+    convert: Callable[[Any, Mapping[str, Any], list[str]], Any] | None = None,
+) -> Any:  # noqa: ANN401 (a dataclass field, typed by its annotation)
+    """Declare one setting as a field of `Settings`: its schema, default and conversion.
+
+    Without `convert`, a value converts by its JSON type (a number to float, an integer
+    to int, a boolean to bool; None stays None).
+    """
+    schema: dict[str, Any] = {"title": title, "description": description}
+    if default is not None:
+        schema["default"] = default
+    if required:
+        schema["required"] = True
+    if secret:
+        schema["secret"] = True
+    return field(
+        repr=not secret,
+        metadata={"type": jsonschema_type, "schema": schema, "convert": convert},
+    )
+
+
+def _stripped(value: str, _values: Mapping[str, Any], _errors: list[str]) -> str:
+    return value.strip()
+
+
+def _base_url_of(value: str, _values: Mapping[str, Any], errors: list[str]) -> str:
+    return _base_url(value, errors)
+
+
+def _start_date_of(
+    value: str | None, _values: Mapping[str, Any], errors: list[str]
+) -> datetime | None:
+    return _start_date(value, errors)
+
+
+def _names(value: list[str], _values: Mapping[str, Any], _errors: list[str]) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value)
+
+
+def _listed_ids(
+    value: list[int | str], values: Mapping[str, Any], errors: list[str]
+) -> tuple[int, ...]:
+    # The schema admits integers (3 or 3.0) and digit strings (" 0042 ").
+    ids = [int(entry.strip() if isinstance(entry, str) else entry) for entry in value]
+    if values["interview_ids_file"] is not None:
+        ids += read_interview_ids_file(values["interview_ids_file"], errors)
+    return unique_in_order(ids)
+
+
+def _limit(value: int | None, values: Mapping[str, Any], _errors: list[str]) -> int:
+    if value is not None:
+        return int(value)
+    plan = values["plan"]
+    return PLAN_LIMITS[plan] if plan else DEFAULT_REQUESTS_PER_MINUTE
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The tap's settings, each declared once here (`setting`).
+
+    A declaration gives the JSON schema (`SETTINGS`, which `--about`, `meltano.yml`, the
+    Hub definition, the README and the environment decoding derive from), the default,
+    and how the checked value converts.
+
+    The API key is kept out of repr().
+    """
+
+    api_key: str = setting(
         th.StringType(pattern=NOT_BLANK_PATTERN),
         required=True,
         secret=True,
         title="API key",
         description="Bearer API key from the Hindsight dashboard (Settings > API).",
-    ),
-    th.Property(
-        "base_url",
+        convert=_stripped,
+    )
+    base_url: str = setting(
         th.StringType(pattern=BASE_URL_PATTERN),
         default=DEFAULT_BASE_URL,
         title="Base URL",
@@ -76,9 +157,10 @@ SETTINGS = th.PropertiesList(
             "Root of the Hindsight API. https is required, except for loopback "
             "addresses (a local simulator or proxy); no credentials, query or fragment."
         ),
-    ),
-    th.Property(
-        "interview_ids",
+        convert=_base_url_of,
+    )
+    #: The listed IDs, then those of interview_ids_file, each once, in that order.
+    interview_ids: tuple[int, ...] = setting(
         th.ArrayType(
             th.CustomType(
                 {
@@ -96,45 +178,45 @@ SETTINGS = th.PropertiesList(
             "POST /interviews). Digit strings are accepted; from an environment "
             "variable, a JSON array or a comma-separated list (1,2,3)."
         ),
-    ),
-    th.Property(
-        "interview_ids_file",
+        convert=_listed_ids,
+    )
+    interview_ids_file: str | None = setting(
         th.StringType(pattern=NOT_BLANK_PATTERN),
         title="Interview IDs file",
         description=(
             "Path to a file of interview request IDs, one per line; blank lines and "
             "# comments are ignored. Combined with interview_ids."
         ),
-    ),
-    th.Property(
-        "start_date",
+    )
+    start_date: datetime | None = setting(
         th.DateTimeType,
         title="Start date",
         description=(
             "Interviews created before this instant are not emitted "
             "(ISO 8601; without an offset, UTC)."
         ),
-    ),
-    th.Property(
-        "plan",
+        convert=_start_date_of,
+    )
+    plan: str | None = setting(
         th.StringType(allowed_values=list(PLAN_LIMITS)),
         title="Plan",
         description=(
             "Your Hindsight plan; sets the request budget to its limit: essentials 60, "
             "growth 300, enterprise 1000 requests per minute."
         ),
-    ),
-    th.Property(
-        "requests_per_minute",
+    )
+    #: The API's limit for this key: the plan's, or requests_per_minute if given.
+    requests_per_minute: int = setting(
         th.IntegerType(minimum=1, maximum=MAX_REQUESTS_PER_MINUTE),
         title="Requests per minute",
         description=(
             "Never send more than this many requests in any 60 s window. Overrides the "
             "plan's limit; without either, 60 (the smallest plan's)."
         ),
-    ),
-    th.Property(
-        "reserved_requests_per_minute",
+        convert=_limit,
+    )
+    #: Requests per minute left to other clients of the same key.
+    reserved_requests_per_minute: int = setting(
         th.IntegerType(minimum=0, maximum=MAX_REQUESTS_PER_MINUTE),
         default=0,
         title="Reserved requests per minute",
@@ -143,23 +225,20 @@ SETTINGS = th.PropertiesList(
             "the workflow that creates interviews): the tap sends at most the limit minus "
             "this, so it must be smaller than the limit."
         ),
-    ),
-    th.Property(
-        "concurrency",
+    )
+    concurrency: int = setting(
         th.IntegerType(minimum=1, maximum=64),
-        default=DEFAULT_CONCURRENCY,
+        default=8,
         title="Concurrency",
         description="Requests in flight at once (1-64).",
-    ),
-    th.Property(
-        "request_timeout",
+    )
+    request_timeout: float = setting(
         th.NumberType(exclusive_minimum=0, maximum=3600),
-        default=DEFAULT_REQUEST_TIMEOUT,
+        default=30.0,
         title="Request timeout",
         description="Seconds to wait for each answer before retrying (at most 3600).",
-    ),
-    th.Property(
-        "scan_start_id",
+    )
+    scan_start_id: int | None = setting(
         th.IntegerType(minimum=1, maximum=2**53),
         title="Scan start ID",
         description=(
@@ -167,31 +246,29 @@ SETTINGS = th.PropertiesList(
             "this organisation at or above it is found, in an ID space shared by every "
             "organisation. Each probe is one request; leave unset to extract only listed IDs."
         ),
-    ),
-    th.Property(
-        "interviewer_names",
+    )
+    interviewer_names: tuple[str, ...] = setting(
         th.ArrayType(th.StringType(pattern=NOT_BLANK_PATTERN)),
-        default=list(DEFAULT_INTERVIEWER_NAMES),
+        default=["Paige"],
         title="Interviewer names",
         description=(
             "Speaker names of Hindsight's interviewer in transcripts: their turns get "
             "is_interviewer = true in interview_turns, everyone else's false."
         ),
-    ),
-    th.Property(
-        "max_retries",
+        convert=_names,
+    )
+    max_retries: int = setting(
         th.IntegerType(minimum=0, maximum=20),
-        default=DEFAULT_MAX_RETRIES,
+        default=5,
         title="Max retries",
         description=(
             "Retries of a request that failed in a way that may pass (5xx, timeouts, "
             "dropped connections, broken answers), with exponential backoff and jitter."
         ),
-    ),
-    th.Property(
-        "poll_age_ratio",
+    )
+    poll_age_ratio: float = setting(
         th.NumberType(minimum=0, maximum=10),
-        default=DEFAULT_POLL_AGE_RATIO,
+        default=0.1,
         title="Poll age ratio",
         description=(
             "A pending interview is polled again once this share of its age has passed "
@@ -200,29 +277,26 @@ SETTINGS = th.PropertiesList(
             "max_poll_interval_hours. 0 with a minimum of 0 polls every pending interview "
             "at every run."
         ),
-    ),
-    th.Property(
-        "min_poll_interval_minutes",
+    )
+    min_poll_interval_minutes: float = setting(
         th.NumberType(minimum=0, maximum=10_080),
-        default=DEFAULT_MIN_POLL_INTERVAL_MINUTES,
+        default=5,
         title="Min poll interval (minutes)",
         description=(
             "Never poll one pending interview more often than this (Hindsight asks for "
             "every 5-15 minutes at most)."
         ),
-    ),
-    th.Property(
-        "max_poll_interval_hours",
+    )
+    max_poll_interval_hours: float = setting(
         th.NumberType(minimum=0, maximum=8_760),
-        default=DEFAULT_MAX_POLL_INTERVAL_HOURS,
+        default=168,
         title="Max poll interval (hours)",
         description=(
             "Every pending interview is polled at least this often, however old: no "
             "completion is missed, only seen later. At least min_poll_interval_minutes."
         ),
-    ),
-    th.Property(
-        "max_run_minutes",
+    )
+    max_run_minutes: float | None = setting(
         th.NumberType(exclusive_minimum=0, maximum=10_080),
         title="Max run minutes",
         description=(
@@ -231,11 +305,10 @@ SETTINGS = th.PropertiesList(
             "failed). What it deferred comes first next run. Set it below the schedule's "
             "interval."
         ),
-    ),
-    th.Property(
-        "recheck_completed_days",
+    )
+    recheck_completed_days: float = setting(
         th.NumberType(minimum=0, maximum=3_650),
-        default=DEFAULT_RECHECK_COMPLETED_DAYS,
+        default=30,
         title="Recheck completed (days)",
         description=(
             "Every completed interview is read again once in this many days, spread evenly "
@@ -243,9 +316,8 @@ SETTINGS = th.PropertiesList(
             "transcript reaches the warehouse, its vanished turns marked deleted, and so does "
             "a deletion. 0 turns the re-reads off."
         ),
-    ),
-    th.Property(
-        "erase_deleted",
+    )
+    erase_deleted: bool = setting(
         th.BooleanType,
         default=True,
         title="Erase deleted",
@@ -255,9 +327,8 @@ SETTINGS = th.PropertiesList(
             "emitted as null, so the warehouse's upsert erases the buyer's words. False: "
             "only _sdc_deleted_at is sent, and the warehouse keeps the last text."
         ),
-    ),
-    th.Property(
-        "emit_activate_version_messages",
+    )
+    emit_activate_version_messages: bool = setting(
         th.BooleanType,
         default=False,
         title="Emit ACTIVATE_VERSION messages",
@@ -267,52 +338,7 @@ SETTINGS = th.PropertiesList(
             "row a run did not send again. Accepted so that configs shared with other "
             "taps keep working."
         ),
-    ),
-    additional_properties=False,
-)
-
-_SHOWN_VALUE_CHARS = 80
-#: How alike an unknown setting's name must be to a known one to be suggested (0-1).
-_CLOSE_ENOUGH = 0.8
-_TYPE_NAMES = {
-    "string": "a string",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "an object",
-    "null": "null",
-}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The tap's settings after checking (defaults come from the schema, in `load_settings`).
-
-    The API key is kept out of repr().
-    """
-
-    api_key: str = field(repr=False)
-    base_url: str
-    interview_ids: tuple[int, ...]
-    start_date: datetime | None
-    plan: str | None
-    #: The API's limit for this key: the plan's, or requests_per_minute if given.
-    requests_per_minute: int
-    #: Requests per minute left to other clients of the same key.
-    reserved_requests_per_minute: int
-    concurrency: int
-    request_timeout: float
-    max_retries: int
-    scan_start_id: int | None
-    interviewer_names: tuple[str, ...]
-    emit_activate_version_messages: bool
-    erase_deleted: bool
-    recheck_completed_days: float
-    poll_age_ratio: float
-    min_poll_interval_minutes: float
-    max_poll_interval_hours: float
-    max_run_minutes: float | None
+    )
 
     @property
     def poll_policy(self) -> PollPolicy:
@@ -334,6 +360,16 @@ class Settings:
         reserved = self.reserved_requests_per_minute
         extra = f", {reserved} reserved for other clients" if reserved else ""
         return f"{self.budget} requests/min ({source}: {self.requests_per_minute}{extra})"
+
+
+#: The settings' JSON schema, in their declared order; no other setting is accepted.
+SETTINGS = th.PropertiesList(
+    *(
+        th.Property(declared.name, declared.metadata["type"], **declared.metadata["schema"])
+        for declared in fields(Settings)
+    ),
+    additional_properties=False,
+)
 
 
 def show(value: object) -> str:
@@ -461,51 +497,26 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
     defaults = {
         name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec
     }
-
-    def value(name: str) -> Any:  # noqa: ANN401 (any setting)
-        given = config.get(name)
-        return defaults.get(name) if given is None else given
-
-    # The schema admits integers (3 or 3.0) and digit strings (" 0042 ").
-    ids = [
-        int(entry.strip() if isinstance(entry, str) else entry) for entry in value("interview_ids")
-    ]
-    if value("interview_ids_file") is not None:
-        ids += read_interview_ids_file(value("interview_ids_file"), errors)
-    plan = value("plan")
-    if value("requests_per_minute") is not None:
-        limit = int(value("requests_per_minute"))
-    else:
-        limit = PLAN_LIMITS[plan] if plan else DEFAULT_REQUESTS_PER_MINUTE
-    reserved = int(value("reserved_requests_per_minute"))
-    if reserved >= limit:
+    values = {
+        name: defaults.get(name) if config.get(name) is None else config[name]
+        for name in schema["properties"]
+    }
+    converted = {
+        declared.name: _converted(
+            declared.metadata["convert"],
+            json_type(schema["properties"][declared.name]),
+            values,
+            errors,
+        )(values[declared.name])
+        for declared in fields(Settings)
+    }
+    settings = Settings(**converted)
+    if settings.reserved_requests_per_minute >= settings.requests_per_minute:
         errors.append(
-            f"reserved_requests_per_minute: {reserved} leaves nothing of the {limit} "
-            "requests per minute for this tap (it must be smaller)",
+            f"reserved_requests_per_minute: {settings.reserved_requests_per_minute} leaves "
+            f"nothing of the {settings.requests_per_minute} requests per minute for this tap "
+            "(it must be smaller)",
         )
-    settings = Settings(
-        api_key=value("api_key").strip(),
-        base_url=_base_url(value("base_url"), errors),
-        interview_ids=unique_in_order(ids),
-        start_date=_start_date(value("start_date"), errors),
-        plan=plan,
-        requests_per_minute=limit,
-        reserved_requests_per_minute=reserved,
-        concurrency=int(value("concurrency")),
-        request_timeout=float(value("request_timeout")),
-        max_retries=int(value("max_retries")),
-        scan_start_id=None if value("scan_start_id") is None else int(value("scan_start_id")),
-        interviewer_names=tuple(name.strip() for name in value("interviewer_names")),
-        emit_activate_version_messages=bool(value("emit_activate_version_messages")),
-        erase_deleted=bool(value("erase_deleted")),
-        recheck_completed_days=float(value("recheck_completed_days")),
-        poll_age_ratio=float(value("poll_age_ratio")),
-        min_poll_interval_minutes=float(value("min_poll_interval_minutes")),
-        max_poll_interval_hours=float(value("max_poll_interval_hours")),
-        max_run_minutes=None
-        if value("max_run_minutes") is None
-        else float(value("max_run_minutes")),
-    )
     if settings.min_poll_interval_minutes > settings.max_poll_interval_hours * 60:
         errors.append(
             f"min_poll_interval_minutes: {settings.min_poll_interval_minutes:g} is longer than "
@@ -515,6 +526,21 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
     if errors:
         raise ConfigValidationError("Config validation failed", errors=errors)
     return settings
+
+
+def _converted(
+    convert: Callable[[Any, Mapping[str, Any], list[str]], Any] | None,
+    kind: str,
+    values: Mapping[str, Any],
+    errors: list[str],
+) -> Callable[[Any], Any]:
+    """How one checked value becomes what `Settings` holds: `convert`, or by its JSON type."""
+    if convert is not None:
+        return lambda value: convert(value, values, errors)
+    to_type: Callable[[Any], Any] = {"integer": int, "number": float, "boolean": bool}.get(
+        kind, str
+    )
+    return lambda value: None if value is None else to_type(value)
 
 
 def parse_interview_id(text: str) -> int | None:
