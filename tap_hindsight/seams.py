@@ -108,8 +108,12 @@ SEAMS: tuple[Seam, ...] = (
         "Tap.cb_test",
         "tap.TapHindsight.cb_test",
         "`--test` syncs from this option callback, outside sync_all and outside the "
-        "command's error handling: re-implemented to apply the same exit policy",
-        ("tests/test_exit.py::test_the_same_exit_code_and_message_on_every_path",),
+        "command's error handling: re-implemented to apply the same exit policy; it reads "
+        "the config holder the SDK hands over (a file's config, or --config ENV)",
+        (
+            "tests/test_exit.py::test_the_same_exit_code_and_message_on_every_path",
+            "tests/test_settings.py::test_settings_from_environment_variables",
+        ),
     ),
     Seam(
         "Tap.run_sync_dry_run",

@@ -324,6 +324,12 @@ def test_settings_from_environment_variables(simulator, tmp_path):
     assert run.returncode == 0, run.stderr
     assert sorted(run.records_by_id()) == [1003, 1004]
 
+    # --test reads the same settings: the seam that replaces the SDK's cb_test takes the
+    # config holder's file and environment parts as the SDK hands them over.
+    tested = run_tap(tmp_path, None, "--config", "ENV", "--test", env=env)
+    assert tested.returncode == 0, tested.stderr
+    assert len(tested.records()) == 1
+
     env["TAP_HINDSIGHT_REQUESTS_PER_MINUTE"] = "fast"
     run = run_tap(tmp_path, None, "--config", "ENV", env=env)
     assert run.returncode == 1
