@@ -9,14 +9,8 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   `Date` header; plus a margin) is final: the ID is another organisation's and is never
   probed again. A 404 without such a proof leaves the ID open (a gap); it is probed once more
   after one of our interviews above it appears, and then it is final.
-- Speed and rest: our interviews say where the counter was when each was created (the
-  anchors) and how fast it moves while busy (over spans of 10 minutes to 4 hours; while
-  no two of ours fall in that window, as with a small organisation or an import, over
-  the span to the nearest older one, however far). The
-  hours of the week in which ours were created are busy; the hours deep inside a span
-  between two of ours over which the counter moved little (a night, a weekend) rest, and
-  so does an hour in which several of ours would have been created had the counter moved,
-  and none was. Resting hours do not move the estimate.
+- Speed and rest: where the counter should be, from our interviews (the anchors), how
+  fast it moves while busy and in which hours of the week it rests: counter.py.
 - Reach: a run probes new IDs up to where the counter should have been `lag_seconds` of
   busy time ago, at least one ID past our highest interview, and past `cap_gaps` expected
   gaps (cap = cap_gaps / share) only as busy time without one of ours doubles; while the
@@ -55,10 +49,10 @@ import math
 import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from tap_hindsight.scan import HOURS_A_WEEK, MAX_ANCHORS, Gap, ScanMemory
+from tap_hindsight.counter import CounterModel, thin
+from tap_hindsight.scan import Gap, ScanMemory
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -129,10 +123,6 @@ POLICY = Policy()
 _RESCAN_SECONDS = 60.0
 #: A `Date` header counts whole seconds: the answer was decided up to this much before.
 _DATE_SLACK = 2.0
-#: Busy time a span between two of ours may hold beyond its end hours, for the doubt in
-#: the counter's speed, before an hour next to an end counts as busy (`_learn_rest`).
-_REST_DOUBT_SECONDS = 900.0
-_WEEK = 7 * 86_400.0
 
 
 @dataclass
@@ -186,8 +176,14 @@ class Discovery:
             if gap.high >= start and gap.low < memory.next_id
         ]
         self.memory = memory
-        #: Our interviews with their creation instants, ascending by ID.
-        self._anchors: list[tuple[int, float]] = sorted(memory.anchors)
+        self.model = CounterModel(
+            memory,
+            rate_min_seconds=policy.rate_min_seconds,
+            rate_window_seconds=policy.rate_window_seconds,
+            resting_evidence=policy.resting_evidence,
+        )
+        #: Our interviews with their creation instants, ascending by ID (the model's).
+        self._anchors = self.model.anchors
         self._highest_ours = max([start - 1, *(i for i, _ in self._anchors)])
         self._known = known
         self._skip = set(skip)
@@ -196,10 +192,6 @@ class Discovery:
         self.tally = RunTally()
         #: Whether this run already tried `sense` (once a run at most).
         self.sensed = False
-        #: Seconds of each hour of the week our interviews' span covered, and the span.
-        self._covered: tuple[tuple[float, float], list[float]] | None = None
-        #: The hours of the day busy and resting on some day, for the masks they fold.
-        self._by_day: tuple[tuple[int, int], tuple[int, int]] | None = None
         #: The gaps due a probe, and when that was judged (None: judge again).
         self._due: list[tuple[int, int]] | None = None
         self._due_at = 0.0
@@ -213,84 +205,24 @@ class Discovery:
     @property
     def share(self) -> float:
         """The estimated share of the counter's IDs that are ours (0 to 1)."""
-        return (self.memory.ours + 1) / (self.memory.settled + 2)
+        return self.model.share
 
     @property
     def rate(self) -> float | None:
         """The counter's speed while it moves, IDs a second (None: not measured yet)."""
-        return self.memory.rate or None
-
-    def _measure_rate(self) -> None:
-        """Fold the speed since our recent interviews into the estimate (a new top anchor).
-
-        The speed over the longest span between the newest of our interviews and an older
-        one `rate_min_seconds` to `rate_window_seconds` before it: a burst says little of
-        the speed, and a span across a night little of the next hour.
-        """
-        anchors = self._anchors
-        top, top_at = anchors[-1]
-        measured = 0.0
-        for number, created in reversed(anchors[:-1]):
-            elapsed = top_at - created
-            if elapsed > self.policy.rate_window_seconds:
-                if not measured and self._untimed(anchors):
-                    busy = self.active_seconds(created, top_at)
-                    measured = (top - number) / busy if busy > 0 else 0.0
-                break
-            if elapsed >= self.policy.rate_min_seconds:
-                measured = (top - number) / elapsed  # the longest span in the window
-        if measured:
-            known = self.memory.rate
-            if known:  # a burst of other organisations' IDs is not the usual speed
-                measured = min(measured, 2 * known)
-            self.memory.rate = measured if not known else known + 0.3 * (measured - known)
-
-    def _untimed(self, anchors: list[tuple[int, float]]) -> bool:
-        """True if no speed is known and no two of ours so far could time the counter.
-
-        Then (a small organisation, a single interview, an import) the span to the nearest
-        older one beyond the window gives the speed over its busy time, rough while the
-        hours the counter rests are not known yet. With three of ours at least: a first
-        pair that happens to be far apart would set a rough speed that the usual spans
-        then only slowly correct.
-        """
-        if self.memory.rate or len(anchors) < 2:  # noqa: PLR2004 (see above)
-            return False
-        low, high = self.policy.rate_min_seconds, self.policy.rate_window_seconds
-        return not any(
-            low <= later - earlier <= high for (_, earlier), (_, later) in pairwise(anchors)
-        )
-
-    def _learn_rest(self, below: tuple[int, float], top: tuple[int, float]) -> None:
-        """Hours inside a span over which the counter hardly moved rest.
-
-        Between two of our interviews (the newest on top) the counter moved `top - below`
-        IDs: at its speed, that much busy time lay in the span. It was busy at both ends,
-        so that time goes first to the parts of the end hours the span covers, and what
-        is left over (beyond a quarter of an hour, for the doubt in the speed) to as many
-        whole hours next to either end; the whole hours between (a night, a weekend) rest.
-        The IDs say so at any share, where our own interviews' absence takes weeks to say
-        it at a small one.
-        """
-        rate = self.rate
-        (low, low_at), (high, high_at) = below, top
-        if not rate or high_at - low_at > 3 * 86_400:
-            return
-        first = (low_at // 3600 + 1) * 3600  # the end of the first hour
-        last = high_at // 3600 * 3600  # the start of the last
-        edges = min(first, high_at) - low_at + max(0.0, high_at - max(last, first))
-        left_over = (high - low) / rate - edges - _REST_DOUBT_SECONDS
-        busy_hours = math.ceil(max(0.0, left_over) / 3600)
-        for moment, _ in _hour_slices(first + busy_hours * 3600, last - busy_hours * 3600):
-            self.memory.resting |= 1 << _hour_of_week(moment)
+        return self.model.rate
 
     def counter(self, now: float) -> float | None:
         """Where the counter should be at `now` (None: no speed known yet)."""
-        rate = self.rate
-        if rate is None or not self._anchors:
-            return None
-        top, top_at = self._anchors[-1]
-        return top + rate * self.active_seconds(top_at, now)
+        return self.model.counter(now)
+
+    def active(self, instant: float) -> bool:
+        """True unless the counter rests in this hour of the week, as far as is known."""
+        return self.model.active(instant)
+
+    def active_seconds(self, start: float, end: float) -> float:
+        """How much of `start`..`end` falls in hours in which the counter moves."""
+        return self.model.active_seconds(start, end)
 
     def reach(self, now: float) -> int:
         """The highest ID worth probing at `now`."""
@@ -347,71 +279,6 @@ class Discovery:
         """
         misses = self.memory.next_id - 1 - base
         return (1 - self.share) ** max(0, misses) >= self.policy.rest_lift_chance
-
-    def active(self, instant: float) -> bool:
-        """True unless the counter rests in this hour of the week, as far as is known.
-
-        An hour in which one of ours was created is busy; one learnt from a span between
-        two of ours (`_learn_rest`) rests, and so does one that our interviews' span covered
-        long enough that several of ours would have been created in it if the counter
-        moved then, and none was. An hour not known either way goes as the same hour of
-        other days goes: busy if it is busy on one, resting if it rests on one and is busy
-        on none, busy if nothing is known of it. An estimate that runs ahead of the counter
-        has every ID probed before it is handed out, and nothing found corrects it; one
-        that lags is corrected by the next interview of ours found.
-        """
-        memory = self.memory
-        rate = self.rate
-        if not memory.hours or not self._anchors or not rate:
-            return True
-        hour = _hour_of_week(instant)
-        if memory.hours >> hour & 1:
-            return True
-        if memory.resting >> hour & 1:
-            return False
-        covered = self._coverage()[hour]
-        if covered * self.share * rate >= self.policy.resting_evidence:
-            return False
-        busy_at, resting_at = self._hours_of_day()
-        of_day = 1 << hour % 24
-        return bool(busy_at & of_day) or not resting_at & of_day
-
-    def _hours_of_day(self) -> tuple[int, int]:
-        """The hours of the day (bit 0: 00:00 UTC) busy on some day, and resting on some."""
-        memory = self.memory
-        key = (memory.hours, memory.resting)
-        if self._by_day is None or self._by_day[0] != key:
-            busy = resting = 0
-            for day in range(7):
-                busy |= memory.hours >> 24 * day & 0xFFFFFF
-                resting |= memory.resting >> 24 * day & 0xFFFFFF
-            self._by_day = (key, (busy, resting))
-        return self._by_day[1]
-
-    def _coverage(self) -> list[float]:
-        """Seconds of each hour of the week that our interviews' span covered."""
-        memory = self.memory
-        key = (memory.hours_since, self._anchors[-1][1])
-        if self._covered is None or self._covered[0] != key:
-            seconds = [0.0] * HOURS_A_WEEK
-            for moment, length in _hour_slices(key[0], min(key[1], key[0] + 4 * _WEEK)):
-                seconds[_hour_of_week(moment)] += length
-            self._covered = (key, seconds)
-        return self._covered[1]
-
-    def active_seconds(self, start: float, end: float) -> float:
-        """How much of `start`..`end` falls in hours in which the counter moves."""
-        if end <= start:
-            return 0.0
-        if not self.memory.hours:
-            return end - start
-        limit = start + 2 * _WEEK  # two weeks say it all: the mask repeats weekly
-        total = sum(
-            length for moment, length in _hour_slices(start, min(end, limit)) if self.active(moment)
-        )
-        if end > limit:
-            total += (end - limit) * (total / (limit - start))
-        return total
 
     # Choosing probes ----------------------------------------------------------------------
 
@@ -647,7 +514,7 @@ class Discovery:
         """
         if not gap.probed_at:
             return "due"
-        above = self._anchor_above(gap.high)
+        above = self.model.created_above(gap.high)
         margin = self.policy.margin_seconds
         if above is not None:
             if gap.probed_at >= above + margin:
@@ -679,11 +546,6 @@ class Discovery:
         """
         return bool(self.rate) and gap.checks >= self.policy.tail_checks
 
-    def _anchor_above(self, interview_id: int) -> float | None:
-        """When the lowest of our interviews above `interview_id` was created (None: none)."""
-        index = bisect_right(self._anchors, (interview_id, math.inf))
-        return self._anchors[index][1] if index < len(self._anchors) else None
-
     def _reprobe_after(self, checks: int) -> float:
         policy = self.policy
         rate = self.rate
@@ -700,25 +562,12 @@ class Discovery:
 
     def observed(self, interview_id: int, created_at: float) -> None:
         """One of our interviews and its creation instant (from any record fetched)."""
-        if (
-            self._anchors
-            and self._anchors[-1][0] < interview_id
-            and created_at < (self._anchors[-1][1])
-        ):
-            return  # a creation instant that contradicts the counter: not an anchor
-        index = bisect_left(self._anchors, (interview_id, -math.inf))
-        if index < len(self._anchors) and self._anchors[index][0] == interview_id:
-            return
-        self._anchors.insert(index, (interview_id, created_at))
+        top = self.model.observe(interview_id, created_at)
+        if top is None:
+            return  # no new anchor: known already, or contradicting the counter
         self._due = None
-        self.memory.hours |= 1 << _hour_of_week(created_at)
-        if not self.memory.hours_since or created_at < self.memory.hours_since:
-            self.memory.hours_since = created_at
-        if index == len(self._anchors) - 1:
+        if top:
             self.memory.scouts, self.memory.scouted_after = 0, 0.0
-            if index:
-                self._learn_rest(self._anchors[index - 1], self._anchors[index])
-            self._measure_rate()
         self._highest_ours = max(self._highest_ours, interview_id)
         self._take_out_of_gaps(interview_id)
 
@@ -756,7 +605,7 @@ class Discovery:
             return  # a scouting probe's 404: the ID is probed in its turn
         if answered_at is not None:
             sent = Outstanding(answered_at - _DATE_SLACK, sent.checks)
-        above = self._anchor_above(interview_id)
+        above = self.model.created_above(interview_id)
         if above is not None and sent.sent_at >= above + self.policy.margin_seconds:
             self.memory.count(ours=False)
             self.tally.settled += 1
@@ -877,39 +726,6 @@ class ServerClock:
     def __call__(self) -> float:
         """Now, on the API's clock."""
         return time.time() + self.offset
-
-
-def _hour_slices(start: float, end: float) -> Iterator[tuple[float, float]]:
-    """`start`..`end` cut at each clock hour: (where a piece starts, its seconds)."""
-    moment = start
-    while moment < end:
-        hour_end = (moment // 3600 + 1) * 3600
-        yield moment, min(hour_end, end) - moment
-        moment = hour_end
-
-
-def _hour_of_week(instant: float) -> int:
-    """0 for Monday 00:00-00:59 UTC, up to 167 (1970-01-01 was a Thursday)."""
-    return int((instant // 3600 + 3 * 24) % HOURS_A_WEEK)
-
-
-def thin(anchors: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    """The anchors worth keeping, highest first.
-
-    The top, then older ones ever further apart in time (10 minutes, then four times as
-    far each): enough to measure the speed over the last minutes and hours.
-    """
-    if not anchors:
-        return []
-    kept = [anchors[-1]]
-    spacing = 600.0
-    for anchor in reversed(anchors[:-1]):
-        if len(kept) == MAX_ANCHORS:
-            break
-        if anchor[1] <= kept[-1][1] - spacing:
-            kept.append(anchor)
-            spacing *= 4
-    return kept
 
 
 def add_to_gaps(

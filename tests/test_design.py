@@ -15,7 +15,7 @@ LAYERS = [
     {"window", "polling", "redact", "schemas", "transcript", "state"},
     {"records", "encoding", "limiter", "progress"},
     {"scan", "recheck"},
-    {"settings", "lifecycle", "deals"},
+    {"settings", "lifecycle", "deals", "counter"},
     {"environment", "client", "discovery"},
     {"context"},
     {"seams"},

@@ -13,7 +13,8 @@ import pytest
 
 from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.client import server_time
-from tap_hindsight.discovery import POLICY, Discovery, Policy, ServerClock, _hour_of_week
+from tap_hindsight.counter import _hour_of_week
+from tap_hindsight.discovery import POLICY, Discovery, Policy, ServerClock
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
 
