@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 #: the counter's speed, before an hour next to an end counts as busy (`_learn_rest`).
 _REST_DOUBT_SECONDS = 900.0
 _WEEK = 7 * 86_400.0
+#: The hour of the week of the epoch's first hour (1970-01-01 was a Thursday).
+_EPOCH_HOUR_OF_WEEK = 3 * 24
 
 
 class CounterModel:
@@ -52,6 +54,8 @@ class CounterModel:
         self.anchors: list[tuple[int, float]] = sorted(memory.anchors)
         #: Seconds of each hour of the week our interviews' span covered, and the span.
         self._covered: tuple[tuple[float, float], list[float]] | None = None
+        #: Each hour of the week busy or not, with the busy seconds before it (`_week`).
+        self._mask: tuple[tuple[float, ...], tuple[list[bool], list[float]]] | None = None
         #: The hours of the day busy and resting on some day, for the masks they fold.
         self._by_day: tuple[tuple[int, int], tuple[int, int]] | None = None
 
@@ -172,11 +176,29 @@ class CounterModel:
         has every ID probed before it is handed out, and nothing found corrects it; one
         that lags is corrected by the next interview of ours found.
         """
-        memory = self.memory
-        rate = self.rate
-        if not memory.hours or not self.anchors or not rate:
+        if not self.memory.hours or not self.anchors or not self.rate:
             return True
-        hour = _hour_of_week(instant)
+        return self._week()[0][_hour_of_week(instant)]
+
+    def _week(self) -> tuple[list[bool], list[float]]:
+        """Each hour of the week: whether the counter moves in it, and the busy seconds before.
+
+        Judged again whenever what `active` rests on changes.
+        """
+        memory = self.memory
+        key: tuple[float, ...] = (memory.hours, memory.resting, memory.hours_since)
+        key += (self.anchors[-1][1], self.share, self.rate or 0.0)
+        if self._mask is None or self._mask[0] != key:
+            busy = [self._busy_hour(hour) for hour in range(HOURS_A_WEEK)]
+            before = [0.0]
+            for moves in busy:
+                before.append(before[-1] + (3600.0 if moves else 0.0))
+            self._mask = (key, (busy, before))
+        return self._mask[1]
+
+    def _busy_hour(self, hour: int) -> bool:
+        memory = self.memory
+        rate = self.rate or 0.0
         if memory.hours >> hour & 1:
             return True
         if memory.resting >> hour & 1:
@@ -217,13 +239,21 @@ class CounterModel:
             return 0.0
         if not self.memory.hours:
             return end - start
+        if not self.anchors or not self.rate:
+            return end - start  # every hour busy
         limit = start + 2 * _WEEK  # two weeks say it all: the mask repeats weekly
-        total = sum(
-            length for moment, length in _hour_slices(start, min(end, limit)) if self.active(moment)
-        )
+        total = self._busy_until(min(end, limit)) - self._busy_until(start)
         if end > limit:
             total += (end - limit) * (total / (limit - start))
         return total
+
+    def _busy_until(self, instant: float) -> float:
+        """Busy seconds from the first week of the epoch's calendar up to `instant`."""
+        busy, before = self._week()
+        hours = math.floor(instant / 3600) + _EPOCH_HOUR_OF_WEEK
+        week, hour = divmod(hours, HOURS_A_WEEK)
+        within = instant - (hours - _EPOCH_HOUR_OF_WEEK) * 3600.0
+        return week * before[-1] + before[hour] + (within if busy[hour] else 0.0)
 
     def created_above(self, interview_id: int) -> float | None:
         """When the lowest of our interviews above `interview_id` was created (None: none)."""
@@ -242,7 +272,7 @@ def _hour_slices(start: float, end: float) -> Iterator[tuple[float, float]]:
 
 def _hour_of_week(instant: float) -> int:
     """0 for Monday 00:00-00:59 UTC, up to 167 (1970-01-01 was a Thursday)."""
-    return int((instant // 3600 + 3 * 24) % HOURS_A_WEEK)
+    return int((instant // 3600 + _EPOCH_HOUR_OF_WEEK) % HOURS_A_WEEK)
 
 
 def thin(anchors: list[tuple[int, float]]) -> list[tuple[int, float]]:
