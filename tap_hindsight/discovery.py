@@ -456,24 +456,24 @@ class Discovery:
                     continue
                 if verdict == "due":
                     due.append((gap.low, gap.high))
-                elif kept and self._joins(kept[-1], gap):
-                    last = kept[-1]
-                    last.high, last.probed_at = gap.high, min(last.probed_at, gap.probed_at)
-                    last.checks = min(last.checks, gap.checks)
+                elif kept and (joined := self._joined(kept[-1], gap, now)) is not None:
+                    kept[-1] = joined
                     continue
                 kept.append(gap)
         self.memory.gaps = kept
         self._due, self._due_at = due, now
 
-    def _joins(self, below: Gap, gap: Gap) -> bool:
-        """True if two waiting tail gaps side by side may be kept as one (a compact state).
+    def _joined(self, below: Gap, gap: Gap, now: float) -> Gap | None:
+        """Two waiting tail gaps side by side kept as one (a compact state), or None.
 
         Both were checked enough to wait for one of ours above them, which settles or
         calls both alike; or, before a speed is known, both were checked as often, within
         a day of each other (`reprobe_max_seconds`), and are checked again together: a
         gap for each day of a long silence, not one for each run, and not one for all
-        (whose checks would then come all at once). The earlier probe is kept, which can
-        only cost a probe more (never a probe less: nothing is found later).
+        (whose checks would then come all at once). The joined gap keeps the earlier
+        probe and the fewer checks, and is kept only if it still waits: an earlier probe
+        could make it due (probed before the counter should have passed its top), and
+        its IDs, probed again, would join it again, and again.
         """
         if not (
             below.high + 1 == gap.low
@@ -481,13 +481,22 @@ class Discovery:
             and bool(gap.probed_at)
             and gap.low > self._highest_ours
         ):
-            return False
-        if not self.rate:
-            return (
-                below.checks == gap.checks
-                and abs(gap.probed_at - below.probed_at) < self.policy.reprobe_max_seconds
-            )
-        return self._exhausted(below) and self._exhausted(gap)
+            return None
+        if self.rate:
+            if not (self._exhausted(below) and self._exhausted(gap)):
+                return None
+        elif not (
+            below.checks == gap.checks
+            and abs(gap.probed_at - below.probed_at) < self.policy.reprobe_max_seconds
+        ):
+            return None
+        joined = Gap(
+            below.low,
+            gap.high,
+            min(below.probed_at, gap.probed_at),
+            min(below.checks, gap.checks),
+        )
+        return joined if self._verdict(joined, now) == "wait" else None
 
     def _judged(self, gap: Gap, now: float) -> list[tuple[Gap, str]]:
         """The gap's verdict; a tail gap the counter was inside of when probed, cut there.
