@@ -191,6 +191,11 @@ class InterviewsStream(CheckpointedStream):
 
     name = "interviews"
     primary_keys = ("interview_request_id",)
+    #: What it serves: the catalog declares the stream INCREMENTAL on `created_at` (what
+    #: Meltano and targets read: each run sends new and changed rows, never a whole table
+    #: to replace), and the state shows the newest `created_at` seen. What a run fetches
+    #: comes from the lifecycle state, never from this key: its progress marker is held
+    #: still for the run (checkpoints.CreatedAtBookmark).
     replication_key = "created_at"
     resume = INTERVIEWS_RESUME
 
