@@ -47,12 +47,11 @@ from __future__ import annotations
 
 import math
 import time
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tap_hindsight.counter import CounterModel, thin
-from tap_hindsight.scan import Gap, ScanMemory
+from tap_hindsight.scan import Gap, ScanMemory, add_to_gaps, take_out_of_gaps
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -735,56 +734,6 @@ class ServerClock:
     def __call__(self) -> float:
         """Now, on the API's clock."""
         return time.time() + self.offset
-
-
-def add_to_gaps(
-    gaps: list[Gap], interview_id: int, probed_at: float, checks: int, merge_seconds: float
-) -> None:
-    """Add one open ID, joining the gap just below it if probed at about the same time."""
-    index = bisect_left(gaps, interview_id, key=lambda gap: gap.low)
-    before = gaps[index - 1] if index > 0 else None
-    after = gaps[index] if index < len(gaps) else None
-
-    def joins(gap: Gap | None, edge: int) -> bool:
-        return (
-            gap is not None
-            and edge == interview_id
-            and gap.checks == checks
-            and bool(gap.probed_at) == bool(probed_at)
-            and abs(gap.probed_at - probed_at) <= merge_seconds
-        )
-
-    if before is not None and joins(before, before.high + 1):
-        before.high = interview_id
-        before.probed_at = min(before.probed_at, probed_at)
-        if after is not None and joins(after, after.low - 1):  # it closed the hole
-            before.high = after.high
-            before.probed_at = min(before.probed_at, after.probed_at)
-            del gaps[index]
-        return
-    if after is not None and joins(after, after.low - 1):
-        after.low = interview_id
-        after.probed_at = min(after.probed_at, probed_at)
-        return
-    gaps.insert(index, Gap(interview_id, interview_id, probed_at, checks))
-
-
-def take_out_of_gaps(gaps: list[Gap], interview_id: int) -> int | None:
-    """Take one ID out of the gap that holds it; its checks (None: in no gap)."""
-    index = bisect_right(gaps, interview_id, key=lambda gap: gap.low) - 1
-    if index < 0 or gaps[index].high < interview_id:
-        return None
-    gap = gaps[index]
-    if gap.low == gap.high:
-        del gaps[index]
-    elif interview_id == gap.low:
-        gap.low += 1
-    elif interview_id == gap.high:
-        gap.high -= 1
-    else:
-        gaps.insert(index + 1, Gap(interview_id + 1, gap.high, gap.probed_at, gap.checks))
-        gap.high = interview_id - 1
-    return gap.checks
 
 
 def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:

@@ -19,12 +19,14 @@ keeps (`tap_hindsight.discovery` explains the rules):
 Stored as one short string,
 `n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b,1160@3k2d10;s12/1190;r125;w1fe00@3k2d10;q7f;x1@3600`:
 times in base-36 seconds since 2020-01-01T00:00:00Z. In steady state that is tens of
-bytes; the gaps are bounded by the IDs still open.
+bytes; the gaps are bounded by the IDs still open. `add_to_gaps` and `take_out_of_gaps`
+keep the gaps sorted and apart as IDs open and close.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from tap_hindsight.encoding import TIME_ORIGIN, base36
@@ -227,3 +229,53 @@ def _anchor_from_text(item: str) -> tuple[int, float]:
         msg = f"{item!r} is not an anchor (ID@created)"
         raise ValueError(msg)
     return int(number), _instant(when)
+
+
+def add_to_gaps(
+    gaps: list[Gap], interview_id: int, probed_at: float, checks: int, merge_seconds: float
+) -> None:
+    """Add one open ID, joining the gap just below it if probed at about the same time."""
+    index = bisect_left(gaps, interview_id, key=lambda gap: gap.low)
+    before = gaps[index - 1] if index > 0 else None
+    after = gaps[index] if index < len(gaps) else None
+
+    def joins(gap: Gap | None, edge: int) -> bool:
+        return (
+            gap is not None
+            and edge == interview_id
+            and gap.checks == checks
+            and bool(gap.probed_at) == bool(probed_at)
+            and abs(gap.probed_at - probed_at) <= merge_seconds
+        )
+
+    if before is not None and joins(before, before.high + 1):
+        before.high = interview_id
+        before.probed_at = min(before.probed_at, probed_at)
+        if after is not None and joins(after, after.low - 1):  # it closed the hole
+            before.high = after.high
+            before.probed_at = min(before.probed_at, after.probed_at)
+            del gaps[index]
+        return
+    if after is not None and joins(after, after.low - 1):
+        after.low = interview_id
+        after.probed_at = min(after.probed_at, probed_at)
+        return
+    gaps.insert(index, Gap(interview_id, interview_id, probed_at, checks))
+
+
+def take_out_of_gaps(gaps: list[Gap], interview_id: int) -> int | None:
+    """Take one ID out of the gap that holds it; its checks (None: in no gap)."""
+    index = bisect_right(gaps, interview_id, key=lambda gap: gap.low) - 1
+    if index < 0 or gaps[index].high < interview_id:
+        return None
+    gap = gaps[index]
+    if gap.low == gap.high:
+        del gaps[index]
+    elif interview_id == gap.low:
+        gap.low += 1
+    elif interview_id == gap.high:
+        gap.high -= 1
+    else:
+        gaps.insert(index + 1, Gap(interview_id + 1, gap.high, gap.probed_at, gap.checks))
+        gap.high = interview_id - 1
+    return gap.checks
