@@ -237,10 +237,8 @@ class CounterModel:
         """How much of `start`..`end` falls in hours in which the counter moves."""
         if end <= start:
             return 0.0
-        if not self.memory.hours:
-            return end - start
-        if not self.anchors or not self.rate:
-            return end - start  # every hour busy
+        if not self.memory.hours or not self.anchors or not self.rate:
+            return end - start  # every hour busy (`active`)
         limit = start + 2 * _WEEK  # two weeks say it all: the mask repeats weekly
         total = self._busy_until(min(end, limit)) - self._busy_until(start)
         if end > limit:

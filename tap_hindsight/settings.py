@@ -505,9 +505,10 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
         declared.name: _converted(
             declared.metadata["convert"],
             json_type(schema["properties"][declared.name]),
+            values[declared.name],
             values,
             errors,
-        )(values[declared.name])
+        )
         for declared in fields(Settings)
     }
     settings = Settings(**converted)
@@ -531,16 +532,19 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
 def _converted(
     convert: Callable[[Any, Mapping[str, Any], list[str]], Any] | None,
     kind: str,
+    value: Any,  # noqa: ANN401 (any setting's)
     values: Mapping[str, Any],
     errors: list[str],
-) -> Callable[[Any], Any]:
-    """How one checked value becomes what `Settings` holds: `convert`, or by its JSON type."""
+) -> Any:  # noqa: ANN401 (any setting's)
+    """One checked value as `Settings` holds it: by `convert`, or by its JSON type."""
     if convert is not None:
-        return lambda value: convert(value, values, errors)
+        return convert(value, values, errors)
+    if value is None:
+        return None
     to_type: Callable[[Any], Any] = {"integer": int, "number": float, "boolean": bool}.get(
         kind, str
     )
-    return lambda value: None if value is None else to_type(value)
+    return to_type(value)
 
 
 def parse_interview_id(text: str) -> int | None:
