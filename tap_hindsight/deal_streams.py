@@ -15,14 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from tap_hindsight.absence import Absence, judge_absence, two_strikes
+from tap_hindsight.answers import Outcome, PageResult, RequestTally
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
-from tap_hindsight.client import (
-    DealsRefusedError,
-    HindsightClient,
-    Outcome,
-    PageResult,
-    RequestTally,
-)
+from tap_hindsight.client import DealsRefusedError
 from tap_hindsight.deals import (
     DEALS_RESUME,
     PAGE_ORDER,
@@ -32,16 +28,17 @@ from tap_hindsight.deals import (
     driver_rows,
     page_items,
 )
-from tap_hindsight.progress import duration
+from tap_hindsight.encoding import duration
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.state import looks_like_wrong_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+
+    from tap_hindsight.client import HindsightClient
 
 
 @dataclass
@@ -198,16 +195,13 @@ class DealsStream(CheckpointedStream):
 
         A deal absent from two complete lists in a row is emitted once more with
         `_sdc_deleted_at` (its other columns kept: `write_deletions`), and its driver and
-        competitor rows are marked removed. When many are absent at once (more than a
-        tenth, at least 5, and more than are still listed) the key may be another
-        organisation's: none is marked, and the run fails.
+        competitor rows are marked removed. Many absent at once may be another
+        organisation's key, and all absent but too few to say so is no proof either:
+        `absence.judge_absence` and `absence.two_strikes`, the rules interviews' 404s follow.
         """
         absent = marks.absent(listed)
-        # Another organisation's key lists other deals and lacks ours: many absent, and
-        # fewer of ours listed than absent. (The right key after a wrong one lacks only
-        # the other organisation's deals that run emitted: those are deleted in turn.)
-        still_listed = len(marks) - len(absent)
-        if looks_like_wrong_key(len(absent), len(marks)) and still_listed < len(absent):
+        absence = judge_absence(len(absent), len(marks))
+        if absence is Absence.WRONG_KEY:
             problem = (
                 f"{len(absent):,} of the {len(marks):,} deals emitted before are not in the "
                 "deals list: the API key may belong to another organisation. None is marked "
@@ -216,7 +210,14 @@ class DealsStream(CheckpointedStream):
             self.report.problems.append(problem)
             self.logger.error("Deals: %s", problem)
             return
-        deleted = marks.settle_absent(absent)
+        if absence is Absence.NONE_LEFT:
+            self.logger.warning(
+                "Deals: none of the %d deals emitted before is in the deals list: none is "
+                "marked missing or deleted (a key of another organisation would list so)",
+                len(absent),
+            )
+            return
+        deleted = marks.settle_absent(two_strikes(absent, marks.missing))
         self.report.missing = len(marks.missing)
         self.report.deleted = len(deleted)
         self.write_deletions([{"id": deal_id} for deal_id, _, _ in deleted])

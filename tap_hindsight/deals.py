@@ -21,6 +21,8 @@ from tap_hindsight.state import Resumable
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from tap_hindsight.absence import Strikes
+
 #: The deals stream's own key in its bookmark.
 DEALS_KEY = "deal_marks"
 DEALS_STATE_VERSION = 1
@@ -221,23 +223,23 @@ class DealMarks:
         return sorted(key for key in self._texts if key not in listed)
 
     def settle_absent(
-        self, absent: Iterable[str]
+        self, strikes: Strikes
     ) -> list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]]:
-        """A complete list lacked `absent`: missing the first time, deleted the second.
+        """A complete list lacked the deals of `strikes` (stored IDs, `absence.two_strikes`).
 
-        Returns each deal deleted now (absent from two complete lists in a row) with its
-        driver and competitor rows marked removed; those are forgotten. A deal whose ID is
-        stored as a hash cannot be named again: it is forgotten without a row.
+        Those absent for the first time are now missing; returns each deal absent the
+        second time in a row (deleted) with its driver and competitor rows marked removed;
+        those are forgotten. A deal whose ID is stored as a hash cannot be named again: it
+        is forgotten without a row.
         """
-        gone = set(absent)
         deleted = []
-        for key in sorted(gone & self.missing):
+        for key in strikes.second:
             mark = _parse(self._texts.pop(key), self._table)
             if key[:1] != "#":
                 drivers = [removed_driver(key, index) for index in range(mark.drivers)]
                 competitors = [removed_competitor(key, c) for c in mark.competitors]
                 deleted.append((key, drivers, competitors))
-        self.missing = gone - self.missing
+        self.missing = set(strikes.first)
         return deleted
 
     def to_bookmark(self) -> dict[str, Any]:

@@ -177,3 +177,15 @@ def iso_instant(epoch_seconds: float) -> str:
     """`2026-12-02T18:00:00Z`: an instant to the second, as a person reads it in state."""
     moment = datetime.fromtimestamp(int(epoch_seconds), tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duration(seconds: float) -> str:
+    """`2h03m`, `4m10s`, `12s`."""
+    whole = max(round(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"

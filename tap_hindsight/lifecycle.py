@@ -92,6 +92,23 @@ def _pending_from_text(text: str) -> dict[int, Poll]:
     return pending
 
 
+@dataclass(frozen=True)
+class Learned:
+    """What one answer taught about its ID: applied (`LifecycleState.learn`) once written."""
+
+    #: completed, pending, failed, out_of_range (before start_date) or not_found.
+    status: str
+    #: A completed record's digest, as emitted.
+    digest: Digest | None = None
+    #: A pending record's fingerprint, when it was polled, and where its age counts from.
+    mark: str = ""
+    polled_at: int = 0
+    anchor: int = 0
+    #: The streams that emitted its latest record now, and those that did not (unselected).
+    sent: frozenset[str] = frozenset()
+    unsent: frozenset[str] = frozenset()
+
+
 @dataclass
 class RunPlan:
     """Which IDs a run fetches, in order, and what it leaves for later."""
@@ -371,6 +388,25 @@ class LifecycleState:
         """True if a pending interview's record is the same as the one last emitted."""
         poll = self.pending.get(interview_id)
         return poll is not None and poll.mark == mark
+
+    def learn(self, interview_id: int, learned: Learned) -> None:
+        """Remember what an answer taught (once its record, if any, is written)."""
+        status = learned.status
+        if status == "completed":
+            self.mark_completed(interview_id, learned.digest)
+        elif status == "pending":
+            self.mark_pending(interview_id, learned.mark, learned.polled_at, learned.anchor)
+        elif status == "failed":
+            self.mark_failed(interview_id)
+        elif status == "out_of_range":
+            self.mark_out_of_range(interview_id)
+        elif status == "not_found":
+            self.mark_not_found(interview_id)
+        else:
+            msg = f"unknown status {status!r}"
+            raise ValueError(msg)
+        self.sent_by(learned.sent, interview_id)
+        self.sent_by(learned.unsent, interview_id, sent=False)
 
     def mark_completed(self, interview_id: int, digest: Digest | None = None) -> None:
         """Its transcript is final (`digest`: of the record as emitted, if known)."""

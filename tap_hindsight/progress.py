@@ -6,6 +6,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+from tap_hindsight.encoding import duration
 from tap_hindsight.window import api_window_seconds
 
 if TYPE_CHECKING:
@@ -15,18 +16,6 @@ if TYPE_CHECKING:
 #: Progress lines per budget window on long runs: every 30 s of Hindsight's minute, so a
 #: run held back by its budget says so before the window turns.
 LINES_PER_WINDOW = 2
-
-
-def duration(seconds: float) -> str:
-    """`2h03m`, `4m10s`, `12s`."""
-    whole = max(round(seconds), 0)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
 
 
 def estimate(ids: int, budget: int, *, discovering: bool) -> str:

@@ -68,18 +68,3 @@ def _readable_bookmark(
             warn(f"Ignoring unreadable {resumable.what} ({exc}): {resumable.otherwise}")
             del readable[resumable.key]
     return readable
-
-
-#: A run takes no absence for a deletion when at least this many records emitted before,
-WRONG_KEY_AT_LEAST = 5
-#: and more than this share of those it looked for, are gone: the key is likely wrong.
-WRONG_KEY_SHARE = 0.10
-
-
-def looks_like_wrong_key(gone: int, looked_for: int) -> bool:
-    """True if `gone` of `looked_for` known records missing says "another organisation's key".
-
-    A key of another organisation answers 404 for every interview and lists other deals:
-    taken for deletions, one run with it would delete the warehouse's rows.
-    """
-    return gone >= WRONG_KEY_AT_LEAST and gone > WRONG_KEY_SHARE * looked_for

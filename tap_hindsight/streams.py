@@ -2,100 +2,31 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
+from tap_hindsight.absence import Absence, judge_absence, two_strikes
+from tap_hindsight.answers import FetchResult, Outcome
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
-from tap_hindsight.client import FetchResult, HindsightClient, Outcome, RequestTally
 from tap_hindsight.discovery import Discovery, ServerClock, id_source
-from tap_hindsight.encoding import fingerprint, iso_instant
+from tap_hindsight.encoding import duration
+from tap_hindsight.judge import Asked, Kind, Rules, Verdict, created_at, judge
 from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState, RunPlan
-from tap_hindsight.progress import Progress, duration, estimate
-from tap_hindsight.recheck import Digest
-from tap_hindsight.records import (
-    COMPLETED,
-    KNOWN_STATUSES,
-    RecordValidator,
-    parse_datetime,
-    storable,
-)
+from tap_hindsight.progress import Progress, estimate
+from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.state import looks_like_wrong_key
-from tap_hindsight.transcript import is_interviewer, parse_turns, word_count
+from tap_hindsight.summary import SyncReport, describe_plan
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-
-@dataclass
-class SyncReport(RequestTally):
-    """What one run did, counted on the main thread. Failures fail the run at the end."""
-
-    #: What the run set out to poll, and the pending interviews it left as not due.
-    plan: RunPlan = field(default_factory=lambda: RunPlan([]))
-    fetched: int = 0
-    emitted: int = 0
-    unchanged: int = 0
-    completed: int = 0
-    pending: int = 0
-    before_start_date: int = 0
-    probes: int = 0
-    discovered: int = 0
-    not_found: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
-    #: Interviews seen before that answered 404: first time (asked again next run), and
-    #: a second time in a row (deleted, emitted as such).
-    missing: int = 0
-    deleted: int = 0
-    #: Completed interviews re-read (the cycle), those found changed, and the turns a
-    #: replaced transcript no longer has (emitted as deleted).
-    rechecked: int = 0
-    changed: int = 0
-    vanished_turns: int = 0
-    #: Why no 404 was taken for a deletion, when too many came (the run fails).
-    wrong_key: str = ""
-    waited_seconds: float = 0.0
-    elapsed_seconds: float = 0.0
-    #: The run's deadline in minutes (None: none), and the due IDs it left for next run.
-    max_run_minutes: float | None = None
-    deferred: int = 0
-
-    def count(self, result: FetchResult) -> None:
-        """Add one fetch result's requests to the totals."""
-        self.add(result)
-        if result.outcome is not Outcome.CANCELLED:
-            self.fetched += 1
-
-    def summary(self) -> str:
-        """The end-of-run summary line."""
-        return (
-            f"Summary: {self.fetched:,} IDs fetched ({len(self.plan.ids):,} to poll, "
-            f"{self.probes:,} discovery probes finding {self.discovered:,}); "
-            f"{self.emitted:,} records "
-            f"emitted ({self.completed:,} completed, {self.pending:,} pending), "
-            f"{self.unchanged:,} unchanged, {self.before_start_date:,} before start_date, "
-            f"{len(self.not_found):,} not found, {len(self.failed):,} failed, "
-            f"{self.missing:,} missing (404 once), {self.deleted:,} deleted, "
-            f"{self.rechecked:,} completed re-read ({self.changed:,} changed, "
-            f"{self.vanished_turns:,} vanished turns); "
-            f"{self.requests_sent:,} requests sent, {self.rate_limited:,} rate-limited "
-            f"(429), {self.budget_pauses:,} pauses for a budget shared with other clients, "
-            f"{duration(self.waited_seconds)} waiting for the rate limit, in "
-            f"{duration(self.elapsed_seconds)}; {not_due_text(self.plan)}"
-            + (
-                f"; {self.deferred:,} due interviews deferred to the next run by "
-                f"max_run_minutes ({self.max_run_minutes:g})"
-                if self.max_run_minutes is not None
-                else ""
-            )
-        )
+    from tap_hindsight.client import HindsightClient
 
 
 def tell_discovery(discovery: Discovery, result: FetchResult, *, probe: bool) -> None:
@@ -103,10 +34,7 @@ def tell_discovery(discovery: Discovery, result: FetchResult, *, probe: bool) ->
 
     A probe's answer, and any record's creation instant (where the ID counter was then).
     """
-    created_at = None
-    if result.outcome is Outcome.OK and result.record is not None:
-        with contextlib.suppress(TypeError, ValueError):
-            created_at = parse_datetime(str(result.record.get("created_at"))).timestamp()
+    created = created_at(result)
     if probe:
         if result.outcome is Outcome.CANCELLED:
             discovery.unsent(result.interview_id)
@@ -115,39 +43,11 @@ def tell_discovery(discovery: Discovery, result: FetchResult, *, probe: bool) ->
             discovery.answered(
                 result.interview_id,
                 exists=exists,
-                created_at=created_at,
+                created_at=created,
                 answered_at=result.server_time,
             )
-    elif created_at is not None:
-        discovery.observed(result.interview_id, created_at)
-
-
-def not_due_text(plan: RunPlan) -> str:
-    """`3 pending not due yet (the next at 2026-11-29T05:00:00Z, in 1h05m)`."""
-    if not plan.not_due or plan.next_due is None:
-        return "0 pending not due yet"
-    at = iso_instant(plan.next_due)
-    wait = duration(plan.next_due - time.time())
-    return f"{plan.not_due:,} pending not due yet (the next at {at}, in {wait})"
-
-
-@dataclass
-class Decision:
-    """What to do with one fetch result (main thread only)."""
-
-    #: The record fetched (None: nothing to emit).
-    record: dict[str, Any] | None = None
-    #: Hand the record to the SDK, which writes it if this stream is selected (and syncs
-    #: its turns first if `turns`).
-    row: bool = False
-    #: Emit this record's turns (with the row, or on their own for a turns backfill).
-    turns: bool = False
-    #: What to remember once the record is out.
-    remember: Callable[[], None] = field(default=lambda: None)
-    #: The turns' rows, when judging needed them already.
-    turn_rows: list[dict[str, Any]] | None = None
-    #: Turns a replaced transcript no longer has (their indexes): emitted as deleted.
-    vanished: range = range(0)
+    elif created is not None:
+        discovery.observed(result.interview_id, created)
 
 
 @dataclass
@@ -159,6 +59,7 @@ class _Run:
     discovery: Discovery | None
     client: HindsightClient
     progress: Progress
+    rules: Rules
     #: Planned IDs whose answer came (not cut short by the deadline or a stop).
     answered: int = 0
     #: Interviews seen before that answered this run, and those of them that were 404.
@@ -216,33 +117,29 @@ class InterviewsStream(CheckpointedStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         run = self._current = self._start_run()
-        interviewers = self.run.settings.interviewer_names
         try:
             with self.checkpointed():
                 source = id_source(run.plan.ids, run.discovery)
                 for result in run.client.fetch_all(source, run.progress.tick):
                     run.progress.tick()
-                    run.count(result)
-                    decision = self._judge(result, run.lifecycle, run.discovery)
-                    record = decision.record
-                    if record is not None and decision.turns:
-                        turns = decision.turn_rows
-                        if turns is None:
-                            turns = turn_rows(record, interviewers)
-                        rows = {InterviewTurnsStream.name: turns}
-                        if decision.row:
+                    verdict = self._answer(run, result)
+                    record = verdict.record
+                    if record is not None and verdict.turns is not None:
+                        rows = {InterviewTurnsStream.name: verdict.turns}
+                        if verdict.row:
                             self.hand_to_children(record, rows)  # synced as the row goes out
                         else:
                             self.sync_children(record, rows)  # the row is out already
-                    if decision.row and record is not None:
+                    if verdict.row and record is not None:
                         # The SDK writes it (if this stream is selected), its turns first.
                         yield record
                         self.report.emitted += 1
                         self.saw_replication_value(record["created_at"])
-                    if decision.vanished:
-                        self._turns_vanished(result.interview_id, decision.vanished)
+                    if verdict.vanished:
+                        self._turns_vanished(result.interview_id, verdict.vanished)
                     # Only now is the record written: state may cover it.
-                    decision.remember()
+                    if verdict.learned is not None:
+                        run.lifecycle.learn(result.interview_id, verdict.learned)
                     if run.discovery is not None:
                         run.discovery.kept(result.interview_id)
                     # A STATE comes after an interview and its turns, never between them.
@@ -308,7 +205,7 @@ class InterviewsStream(CheckpointedStream):
         self.report = SyncReport(plan=plan, max_run_minutes=settings.max_run_minutes)
         self.logger.info(
             "%s%s from %s; budget %s, %d requests at a time%s",
-            describe_plan(plan, len(lifecycle.completed)),
+            describe_plan(plan, len(lifecycle.completed), time.time()),
             ", with ID discovery (polls and probes take turns)" if discovery else "",
             settings.base_url,
             settings.describe_budget(),
@@ -329,7 +226,16 @@ class InterviewsStream(CheckpointedStream):
             settings.budget,
             lambda: (report.fetched, limiter.sent_in_last(60), limiter.blocked_seconds),
         )
-        return _Run(lifecycle, plan, discovery, self.run.client(self.logger), progress)
+        rules = Rules(
+            self.name,
+            frozenset(child.name for child in self.child_streams),
+            self._selected,
+            self._validator,
+            tuple(settings.interviewer_names),
+            settings.start_date,
+        )
+        client = self.run.client(self.logger)
+        return _Run(lifecycle, plan, discovery, client, progress, rules)
 
     def _finish_run(self, run: _Run) -> None:
         """Close the client, log the turns' metrics and the summary (also after a failure)."""
@@ -361,7 +267,7 @@ class InterviewsStream(CheckpointedStream):
             )
         self.report.waited_seconds = run.client.limiter.blocked_seconds
         self.report.elapsed_seconds = run.progress.elapsed()
-        self.logger.info("%s", self.report.summary())
+        self.logger.info("%s", self.report.summary(time.time()))
         self._current = None
 
     def _tell_eta(self, discovery: Discovery) -> None:
@@ -390,15 +296,16 @@ class InterviewsStream(CheckpointedStream):
         One 404 can be a glitch: an interview is deleted when it answers 404 in two runs
         in a row, and then emitted once more with `_sdc_deleted_at` (its transcript null
         unless `erase_deleted` is false). A key of another organisation answers 404 for
-        every interview: when more than a tenth (and at least 5) of those a run asked
-        answer 404, or none answered 200, none is marked, and many 404s fail the run.
+        every interview: `absence.judge_absence` says when none is marked, and when the run
+        fails.
         """
         gone = run.gone
         if not gone:
             return
         lifecycle = run.lifecycle
         asked = run.known_answered
-        if looks_like_wrong_key(len(gone), asked):
+        absence = judge_absence(len(gone), asked)
+        if absence is Absence.WRONG_KEY:
             self.report.wrong_key = (
                 f"{len(gone):,} of the {asked:,} interviews this run asked for that answered "
                 "before now answer 404 (not found): the API key may belong to another "
@@ -406,7 +313,7 @@ class InterviewsStream(CheckpointedStream):
                 "the right key finds them as they were"
             )
             return
-        if len(gone) == asked:
+        if absence is Absence.NONE_LEFT:
             self.logger.warning(
                 "%d interviews that answered before now answer 404 and none answered: "
                 "none is marked missing or deleted (a key of another organisation would "
@@ -414,19 +321,18 @@ class InterviewsStream(CheckpointedStream):
                 len(gone),
             )
             return
-        deleted = [i for i in gone if i in lifecycle.missing]
-        for interview_id in gone:
-            if interview_id not in lifecycle.missing:
-                lifecycle.mark_missing(interview_id)
-                self.report.missing += 1
-        if deleted:
-            self._emit_deleted(deleted, lifecycle)
+        strikes = two_strikes(gone, lifecycle.missing)
+        for interview_id in strikes.first:
+            lifecycle.mark_missing(interview_id)
+        self.report.missing += len(strikes.first)
+        if strikes.second:
+            self._emit_deleted(strikes.second, lifecycle)
         self.logger.info(
             "%d interviews seen before answered 404: %d for the first time (asked again "
             "next run), %d a second time in a row (deleted: emitted with _sdc_deleted_at%s)",
             len(gone),
-            len(gone) - len(deleted),
-            len(deleted),
+            len(strikes.first),
+            len(strikes.second),
             ", transcript erased" if self.run.settings.erase_deleted else "",
         )
 
@@ -463,16 +369,13 @@ class InterviewsStream(CheckpointedStream):
         known = self.run.streams_in_state
         return [child.name for child in self.child_streams if child.name not in known]
 
-    def _judge(  # noqa: PLR0911 (one return per outcome reads as a decision table)
-        self,
-        result: FetchResult,
-        lifecycle: LifecycleState,
-        discovery: Discovery | None,
-    ) -> Decision:
-        """Judge one fetch result (main thread only): emit, reject, and what to remember."""
+    def _answer(self, run: _Run, result: FetchResult) -> Verdict:
+        """Count one answer, tell discovery, and judge it (main thread only)."""
         report = self.report
         report.count(result)
+        run.count(result)
         interview_id = result.interview_id
+        discovery = run.discovery
         self._clock.saw(result.server_time)
         if discovery is not None and not self._eta_told and self._clock.sampled:
             self._eta_told = True
@@ -480,140 +383,22 @@ class InterviewsStream(CheckpointedStream):
         probe = discovery is not None and discovery.is_probe(interview_id)
         if discovery is not None:
             tell_discovery(discovery, result, probe=probe)
-        if result.outcome is Outcome.CANCELLED:
-            return Decision()
-        if result.outcome is Outcome.NOT_FOUND:
-            return self._not_found(interview_id, lifecycle, probe=probe)
-        if result.outcome is Outcome.FAILED or result.record is None:
-            report.failed[interview_id] = result.error
-            self.logger.error("Interview %d failed: %s", interview_id, result.error)
-            return Decision(remember=lambda: lifecycle.mark_failed(interview_id))
-        record: dict[str, Any] = storable(result.record)
-        problems = self._problems(interview_id, record)
-        if problems:
-            report.failed[interview_id] = problems
-            self.logger.error(
-                "Interview %d not emitted: it does not match the schema: %s",
-                interview_id,
-                problems,
-            )
-            return Decision(remember=lambda: lifecycle.mark_failed(interview_id))
-        start_date = self.run.settings.start_date
-        if start_date is not None and parse_datetime(record["created_at"]) < start_date:
-            report.before_start_date += 1
-            return Decision(remember=lambda: lifecycle.mark_out_of_range(interview_id))
-        if record["status"] == COMPLETED:
-            return self._completed(record, lifecycle)
-        return self._pending(record, lifecycle)
+        asked = Asked.PROBE if probe else Asked.PLAN
+        if interview_id in run.rechecks:
+            asked = Asked.REREAD
+        verdict = judge(result, run.lifecycle, run.rules, int(time.time()), asked)
+        report.tally(interview_id, verdict)
+        self._log_verdict(interview_id, verdict, probe=probe)
+        if verdict.kind is Kind.GONE:
+            run.gone.append(interview_id)
+        elif verdict.kind is Kind.NOT_FOUND and not probe:
+            report.not_found.append(interview_id)
+        return verdict
 
-    def _not_found(self, interview_id: int, lifecycle: LifecycleState, *, probe: bool) -> Decision:
-        """A 404: a probe's miss, an interview seen before, or an ID that does not exist.
-
-        An interview seen before is judged at the end of the run: a deletion, or a wrong key.
-        """
-        if not probe and lifecycle.seen(interview_id) and self._current is not None:
-            self._current.gone.append(interview_id)
-            return Decision()
-        if not probe:
-            self.report.not_found.append(interview_id)
-            self.logger.warning(
-                "Interview %d not found (HTTP 404): it does not exist or belongs to "
-                "another organisation; skipped",
-                interview_id,
-            )
-        return Decision(remember=lambda: lifecycle.mark_not_found(interview_id))
-
-    def _completed(self, record: dict[str, Any], lifecycle: LifecycleState) -> Decision:
-        """A final record: each stream that lacks it gets it, once; the others are noted.
-
-        A re-read (the cycle) compares it with the digest of what was emitted: an edited
-        record goes out again, and its turns only if the transcript changed; the turns a
-        replaced transcript no longer has go out as deleted.
-        """
-        interview_id = record["interview_request_id"]
-        first = interview_id not in lifecycle.completed
-        children = {child.name for child in self.child_streams}
-        wanted = {
-            name
-            for name in (self.name, *children)
-            if first or lifecycle.is_unsent(name, interview_id)
-        }
-        known = lifecycle.digests.get(interview_id)
-        current = Digest.of(record, 0)  # its turns are counted below, as they go out
-        # A first completion; or one emitted before digests were kept: a re-read of the
-        # cycle sends it again, a stream's history (a backfill) takes it as it is.
-        replaced = edited = first or self._is_recheck(interview_id)
-        if known is not None:
-            replaced = current.transcript != known.transcript
-            edited = current.record != known.record
-        if not first:  # a re-read
-            self.report.rechecked += 1
-            if replaced or edited:
-                self.report.changed += 1
-                wanted.add(self.name)
-            if replaced:
-                wanted |= children
-        if not record.get("transcript"):
-            wanted -= children  # no turns to emit
-        emitted, missed = wanted & self._selected, wanted - self._selected
-        # The digest counts the turns emitted: parsed only when they go out.
-        rows = None
-        if emitted - {self.name}:
-            rows = turn_rows(record, self.run.settings.interviewer_names)
-        digest, vanished = digest_and_vanished(current, known, replaced=replaced, rows=rows)
-        if first:
-            self.report.completed += 1
-
-        def remember() -> None:
-            lifecycle.mark_completed(interview_id, digest)
-            lifecycle.sent_by(emitted, interview_id)
-            lifecycle.sent_by(missed, interview_id, sent=False)
-
-        return Decision(
-            record,
-            self.name in wanted,
-            bool(emitted - {self.name}),
-            remember,
-            turn_rows=rows,
-            vanished=vanished,
-        )
-
-    def _pending(self, record: dict[str, Any], lifecycle: LifecycleState) -> Decision:
-        """A record that may still change: emitted when it did, and its poll noted."""
-        interview_id = record["interview_request_id"]
-        mark = fingerprint(record)
-        now = int(time.time())
-        anchor = record_anchor(record, now)
-        unsent = lifecycle.is_unsent(self.name, interview_id)
-        if lifecycle.is_unchanged(interview_id, mark) and not unsent:
-            self.report.unchanged += 1
-            return Decision(
-                remember=lambda: lifecycle.mark_pending(interview_id, mark, now, anchor)
-            )
-        self.report.pending += 1
-        selected = self.name in self._selected
-
-        def remember() -> None:
-            lifecycle.mark_pending(interview_id, mark, now, anchor)
-            lifecycle.sent_by([self.name], interview_id, sent=selected)
-
-        has_turns = bool(record.get("transcript")) and bool(self._selected - {self.name})
-        return Decision(record, row=True, turns=has_turns, remember=remember)
-
-    def _is_recheck(self, interview_id: int) -> bool:
-        """True if this run fetched the interview as a re-read of the cycle."""
-        return self._current is not None and interview_id in self._current.rechecks
-
-    def _problems(self, interview_id: int, record: dict[str, Any]) -> str:
-        """Why the record cannot be emitted ('' if it can); warns once per unknown status."""
-        problems = self._validator.problems(record)
-        if not problems and record["interview_request_id"] != interview_id:
-            carried = record["interview_request_id"]
-            problems = [f"field 'interview_request_id': the answer carries {carried!r}"]
-        if problems:
-            return "; ".join(problems)
-        status = record["status"]
-        if status not in KNOWN_STATUSES and status not in self._unknown_statuses:
+    def _log_verdict(self, interview_id: int, verdict: Verdict, *, probe: bool) -> None:
+        """Say what a person must know of one answer (a status is named once a run)."""
+        status = verdict.unknown_status
+        if status is not None and status not in self._unknown_statuses:
             self._unknown_statuses.add(status)
             self.logger.warning(
                 "Interview %d has status %r, which Hindsight does not document: emitted "
@@ -621,67 +406,20 @@ class InterviewsStream(CheckpointedStream):
                 interview_id,
                 status,
             )
-        return ""
-
-
-def digest_and_vanished(
-    current: Digest, known: Digest | None, *, replaced: bool, rows: list[Any] | None
-) -> tuple[Digest, range]:
-    """What to remember of a completed record, and the indexes of turns that vanished.
-
-    `rows`: the turns going out now (None: none do; an unchanged transcript keeps its
-    count, a changed one that does not go out counts none).
-    """
-    turns = len(rows) if rows is not None else 0
-    if rows is None and known is not None and not replaced:
-        turns = known.turns
-    digest = current.with_turns(turns)
-    vanished = range(digest.turns, known.turns) if known is not None and replaced else range(0)
-    return digest, vanished
-
-
-def record_anchor(record: dict[str, Any], now: int) -> int:
-    """Where a record's age counts from: the latest of its creation and its email (epoch s).
-
-    An instant the schema's date-time format admits but Python cannot parse is left out;
-    without either, the age counts from `now` (young: polled often rather than late).
-    """
-    instants = []
-    for name in ("created_at", "email_sent_at"):
-        with contextlib.suppress(AttributeError, KeyError, TypeError, ValueError):
-            instants.append(int(parse_datetime(record[name]).timestamp()))
-    return max(instants, default=now)
-
-
-def describe_plan(plan: RunPlan, completed: int) -> str:
-    """The start line's account of what this run polls and what waits."""
-    return (
-        f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} never fetched, "
-        f"{plan.failed:,} failed last time, {plan.missing:,} not found last run, "
-        f"{plan.backfill:,} completed ones for a stream "
-        f"selected since, {plan.due:,} pending and due, {len(plan.rechecks):,} completed "
-        f"due a re-read; {not_due_text(plan)}; "
-        f"{completed - len(plan.rechecks) - plan.backfill:,} completed skipped)"
-    )
-
-
-def turn_rows(record: dict[str, Any], interviewers: Iterable[str]) -> list[dict[str, Any]]:
-    """The `interview_turns` rows of a record's transcript, parsed without another request."""
-    transcript = record.get("transcript") or {}
-    interview_id = record["interview_request_id"]
-    return [
-        {
-            "interview_request_id": interview_id,
-            "turn_index": turn.index,
-            "speaker": turn.speaker,
-            "is_interviewer": is_interviewer(turn.speaker, interviewers),
-            "text": turn.text,
-            "word_count": word_count(turn.text),
-            "document_id": transcript.get("document_id"),
-            "transcript_created_at": transcript.get("created_at"),
-        }
-        for turn in parse_turns(transcript.get("content"))
-    ]
+        if verdict.kind is Kind.FAILED:
+            self.logger.error("Interview %d failed: %s", interview_id, verdict.problem)
+        elif verdict.kind is Kind.INVALID:
+            self.logger.error(
+                "Interview %d not emitted: it does not match the schema: %s",
+                interview_id,
+                verdict.problem,
+            )
+        elif verdict.kind is Kind.NOT_FOUND and not probe:
+            self.logger.warning(
+                "Interview %d not found (HTTP 404): it does not exist or belongs to "
+                "another organisation; skipped",
+                interview_id,
+            )
 
 
 class InterviewTurnsStream(HandedRowsStream):

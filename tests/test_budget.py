@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_hindsight.progress import Progress, duration, estimate
+from tap_hindsight.encoding import duration
+from tap_hindsight.progress import Progress, estimate
 from tap_hindsight.settings import load_settings
 from tap_hindsight.tap import TapHindsight
 from tests.helpers import run_tap, tap_config

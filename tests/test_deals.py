@@ -9,6 +9,7 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from hindsight_simulator.data import make_deal
+from tap_hindsight.absence import two_strikes
 from tap_hindsight.deals import DealMarks, competitor_rows, driver_rows, page_items
 from tap_hindsight.records import storable
 from tap_hindsight.schemas import load_schema
@@ -110,11 +111,13 @@ def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
     assert stored.changed(moved)
     absent = stored.absent([first["id"], odd["id"]])
     assert absent == sorted(["deal_bare", second["id"]])
-    assert stored.settle_absent(absent) == []  # lacking once: missing, not deleted
+    lacking = two_strikes(absent, stored.missing)
+    assert stored.settle_absent(lacking) == []  # lacking once: missing, not deleted
     stored = DealMarks.from_bookmark(json.loads(json.dumps(stored.to_bookmark())))
     assert stored.missing == set(absent)
     # The next complete list has the bare deal again and lacks the second a second time.
-    deleted = stored.settle_absent(stored.absent([first["id"], odd["id"], "deal_bare"]))
+    absent = stored.absent([first["id"], odd["id"], "deal_bare"])
+    deleted = stored.settle_absent(two_strikes(absent, stored.missing))
     assert [deal_id for deal_id, _, _ in deleted] == [second["id"]]
     _, drivers, competitors = deleted[0]
     assert len(drivers) == len(second["drivers"])

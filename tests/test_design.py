@@ -12,11 +12,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tap_hindsight"
 TOP = {"tap", "streams", "deal_streams", "plugin", "__main__"}
 #: From the bottom up: each imports only modules listed before it (and outside modules).
 LAYERS = [
-    {"window", "polling", "redact", "schemas", "transcript", "state"},
-    {"records", "encoding", "limiter", "progress"},
-    {"scan", "recheck"},
+    {"window", "polling", "redact", "schemas", "transcript", "state", "absence"},
+    {"records", "encoding", "limiter", "answers"},
+    {"scan", "recheck", "progress"},
     {"settings", "lifecycle", "deals", "counter"},
-    {"environment", "client", "discovery"},
+    {"environment", "client", "discovery", "judge"},
+    {"summary"},
     {"context"},
     {"seams"},
     {"checkpoints"},
@@ -117,3 +118,48 @@ def test_dependencies_point_down(level):
     for module in LAYERS[level]:
         upward = edges[module] - below - {"__init__"}
         assert not upward, f"{module} imports {sorted(upward)}, which are not below it"
+
+
+#: The pure core: the rules, with no SDK, no HTTP, no logging and no clock (the time is
+#: passed in). Each is tested in the test process, in milliseconds.
+CORE = {
+    "absence",
+    "answers",
+    "counter",
+    "deals",
+    "encoding",
+    "judge",
+    "lifecycle",
+    "polling",
+    "recheck",
+    "records",
+    "scan",
+    "state",
+    "summary",
+    "transcript",
+    "window",
+}
+#: What the core never imports: the SDK, HTTP, threads, logging, the clock.
+IMPURE = {"singer_sdk", "requests", "backoff", "threading", "logging", "time", "urllib"}
+
+
+def outside_imports(path: Path) -> set[str]:
+    """The top-level names of the modules outside the package that `path` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(CORE))
+def test_the_core_has_no_sdk_no_http_no_logging_and_no_clock(module):
+    assert not outside_imports(PACKAGE / f"{module}.py") & IMPURE
+    assert not graph()[module] - CORE, "the core imports only the core"
+
+
+def test_the_impurity_finder_sees_a_clock(tmp_path):
+    (tmp_path / "a.py").write_text("import time\nfrom singer_sdk.typing import X\n")
+    assert outside_imports(tmp_path / "a.py") == {"time", "singer_sdk"}

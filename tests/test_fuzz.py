@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from singer_sdk.exceptions import ConfigValidationError
 
 from hindsight_simulator.data import make_interview
-from tap_hindsight.client import FetchResult, Outcome
+from tap_hindsight.answers import FetchResult, Outcome
+from tap_hindsight.judge import Kind, Rules, judge
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
@@ -49,24 +50,21 @@ def mutated():
     )
 
 
-TAP = TapHindsight(config={"api_key": "fuzz-key-123", "interview_ids": [5]})
-STREAM = TAP.streams["interviews"]
-TAP.begin_run()
 VALIDATOR = RecordValidator(load_schema("interviews"))
+RULES = Rules("interviews", frozenset({"interview_turns"}), frozenset({"interviews"}), VALIDATOR)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(mutated(), st.dictionaries(st.text(max_size=10), JSON, max_size=6)))
 def test_any_answer_is_emitted_valid_or_named_as_a_problem(body):
-    STREAM.report.failed.clear()
-    decision = STREAM._judge(  # noqa: SLF001 (the stream's own decision table)
-        FetchResult(5, Outcome.OK, record=body), LifecycleState(), None
-    )
-    decision.remember()
-    record = decision.record if decision.row else None
+    known = LifecycleState()
+    verdict = judge(FetchResult(5, Outcome.OK, record=body), known, RULES, 1_795_000_000)
+    known.learn(5, verdict.learned)
+    record = verdict.record if verdict.row else None
     if record is None:
-        assert STREAM.report.failed[5]  # named: the ID and the field
-        assert "field '" in STREAM.report.failed[5]
+        assert verdict.kind is Kind.INVALID  # named: the field
+        assert "field '" in verdict.problem
+        assert 5 in known.failed  # asked again next run
     else:
         assert VALIDATOR.problems(record) == []
         assert record["interview_request_id"] == 5

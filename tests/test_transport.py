@@ -11,7 +11,8 @@ import pytest
 from hindsight_simulator import FAULT_KINDS
 from hindsight_simulator.server import max_in_window
 from tap_hindsight import client as client_module
-from tap_hindsight.client import HindsightClient, Outcome
+from tap_hindsight.answers import Outcome
+from tap_hindsight.client import HindsightClient
 from tap_hindsight.limiter import RateLimiter
 from tap_hindsight.settings import load_settings
 from tap_hindsight.tap import TapHindsight

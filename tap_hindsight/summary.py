@@ -1,0 +1,116 @@
+"""What a run of the interviews stream did, in the words its log lines use. Pure.
+
+The shell counts each answer's verdict here (`SyncReport.tally`) and logs the lines; the
+time is passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tap_hindsight.answers import FetchResult, Outcome, RequestTally
+from tap_hindsight.encoding import duration, iso_instant
+from tap_hindsight.judge import Kind, Verdict
+from tap_hindsight.lifecycle import RunPlan
+
+
+@dataclass
+class SyncReport(RequestTally):
+    """What one run did, counted on the main thread. Failures fail the run at the end."""
+
+    #: What the run set out to poll, and the pending interviews it left as not due.
+    plan: RunPlan = field(default_factory=lambda: RunPlan([]))
+    fetched: int = 0
+    emitted: int = 0
+    unchanged: int = 0
+    completed: int = 0
+    pending: int = 0
+    before_start_date: int = 0
+    probes: int = 0
+    discovered: int = 0
+    not_found: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    #: Interviews seen before that answered 404: first time (asked again next run), and
+    #: a second time in a row (deleted, emitted as such).
+    missing: int = 0
+    deleted: int = 0
+    #: Completed interviews re-read (the cycle), those found changed, and the turns a
+    #: replaced transcript no longer has (emitted as deleted).
+    rechecked: int = 0
+    changed: int = 0
+    vanished_turns: int = 0
+    #: Why no 404 was taken for a deletion, when too many came (the run fails).
+    wrong_key: str = ""
+    waited_seconds: float = 0.0
+    elapsed_seconds: float = 0.0
+    #: The run's deadline in minutes (None: none), and the due IDs it left for next run.
+    max_run_minutes: float | None = None
+    deferred: int = 0
+
+    def count(self, result: FetchResult) -> None:
+        """Add one fetch result's requests to the totals."""
+        self.add(result)
+        if result.outcome is not Outcome.CANCELLED:
+            self.fetched += 1
+
+    def tally(self, interview_id: int, verdict: Verdict) -> None:
+        """Count what the judge made of one answer."""
+        kind = verdict.kind
+        if kind in {Kind.FAILED, Kind.INVALID}:
+            self.failed[interview_id] = verdict.problem
+        elif kind is Kind.COMPLETED:
+            self.completed += 1
+        elif kind is Kind.REREAD:
+            self.rechecked += 1
+            self.changed += verdict.changed
+        elif kind is Kind.PENDING:
+            self.pending += 1
+        elif kind is Kind.UNCHANGED:
+            self.unchanged += 1
+        elif kind is Kind.BEFORE_START:
+            self.before_start_date += 1
+
+    def summary(self, now: float) -> str:
+        """The end-of-run summary line at `now` (epoch seconds)."""
+        return (
+            f"Summary: {self.fetched:,} IDs fetched ({len(self.plan.ids):,} to poll, "
+            f"{self.probes:,} discovery probes finding {self.discovered:,}); "
+            f"{self.emitted:,} records "
+            f"emitted ({self.completed:,} completed, {self.pending:,} pending), "
+            f"{self.unchanged:,} unchanged, {self.before_start_date:,} before start_date, "
+            f"{len(self.not_found):,} not found, {len(self.failed):,} failed, "
+            f"{self.missing:,} missing (404 once), {self.deleted:,} deleted, "
+            f"{self.rechecked:,} completed re-read ({self.changed:,} changed, "
+            f"{self.vanished_turns:,} vanished turns); "
+            f"{self.requests_sent:,} requests sent, {self.rate_limited:,} rate-limited "
+            f"(429), {self.budget_pauses:,} pauses for a budget shared with other clients, "
+            f"{duration(self.waited_seconds)} waiting for the rate limit, in "
+            f"{duration(self.elapsed_seconds)}; {not_due_text(self.plan, now)}"
+            + (
+                f"; {self.deferred:,} due interviews deferred to the next run by "
+                f"max_run_minutes ({self.max_run_minutes:g})"
+                if self.max_run_minutes is not None
+                else ""
+            )
+        )
+
+
+def not_due_text(plan: RunPlan, now: float) -> str:
+    """`3 pending not due yet (the next at 2026-11-29T05:00:00Z, in 1h05m)`."""
+    if not plan.not_due or plan.next_due is None:
+        return "0 pending not due yet"
+    at = iso_instant(plan.next_due)
+    wait = duration(plan.next_due - now)
+    return f"{plan.not_due:,} pending not due yet (the next at {at}, in {wait})"
+
+
+def describe_plan(plan: RunPlan, completed: int, now: float) -> str:
+    """The start line's account of what this run polls and what waits."""
+    return (
+        f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} never fetched, "
+        f"{plan.failed:,} failed last time, {plan.missing:,} not found last run, "
+        f"{plan.backfill:,} completed ones for a stream "
+        f"selected since, {plan.due:,} pending and due, {len(plan.rechecks):,} completed "
+        f"due a re-read; {not_due_text(plan, now)}; "
+        f"{completed - len(plan.rechecks) - plan.backfill:,} completed skipped)"
+    )
