@@ -1,7 +1,7 @@
 """What a scheduled run costs over a year: every-run polling against age-aware polling.
 
 A simulated year, driven by simulated time through the tap's own policy code
-(`LifecycleState.plan`, `mark_pending`, `mark_completed`, `tap_hindsight.polling`): the same
+(`planner.plan_run`, `mark_pending`, `mark_completed`, `tap_hindsight.polling`): the same
 calls the interviews stream makes, with a simulated clock instead of the wall clock.
 
 Traffic models (interviews created at random at the given rate; a share completes, after a
@@ -43,6 +43,7 @@ from pathlib import Path
 
 from tap_hindsight.encoding import fingerprint
 from tap_hindsight.lifecycle import LifecycleState
+from tap_hindsight.planner import Planning, plan_run, rechecked
 from tap_hindsight.polling import PollPolicy
 
 MINUTE, HOUR, DAY = 60, 3600, 86_400
@@ -145,9 +146,11 @@ def simulate(model: Model, policy: PollPolicy, days: int, recheck_days: float = 
         while created_upto < len(truth) and truth[created_upto].created <= run_at:
             unfetched[created_upto + 1] = None  # IDs from 1
             created_upto += 1
-        plan = state.plan(unfetched, run_at, policy, SELECTED, recheck_days)
+        plan = plan_run(
+            state, unfetched, run_at, Planning(policy, SELECTED, recheck_days=recheck_days)
+        )
         batch = plan.ids[:PER_RUN]  # the deadline: no request starts after 12 minutes
-        state.rechecked(plan, set(batch))
+        rechecked(state, plan, set(batch))
         outcome.longest_run_requests = max(outcome.longest_run_requests, len(batch))
         for index, interview_id in enumerate(batch):
             now = run_at + index // REQUESTS_PER_SECOND

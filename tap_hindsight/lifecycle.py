@@ -1,4 +1,6 @@
-"""The interviews' lifecycle state: what a run remembers, and which IDs it fetches. Pure.
+"""The interviews' lifecycle state: what a run remembers of each ID. Pure.
+
+The planner (`planner.py`) decides from it which IDs a run fetches.
 
 Interviews complete hours or days after they are created, so a `created_at` cursor alone
 would miss late transcripts. The state remembers each interview's lifecycle instead:
@@ -28,21 +30,18 @@ seconds since 2020-01-01T00:00:00Z, and `age`, seconds, in base 36): about 30 by
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tap_hindsight.encoding import FINGERPRINT_CHARS, TIME_ORIGIN, RangeSet, base36, iso_instant
-from tap_hindsight.polling import Poll, PollPolicy, next_poll
-from tap_hindsight.recheck import DAY, Digest, digests_from_text, digests_text
-from tap_hindsight.recheck import due as rechecks_due
+from tap_hindsight.polling import Poll, next_poll
+from tap_hindsight.recheck import Digest, digests_from_text, digests_text
 from tap_hindsight.records import parse_datetime
 from tap_hindsight.scan import ScanMemory
 from tap_hindsight.state import Resumable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from collections.abc import Set as AbstractSet
 
 #: The key of the tap's own state inside the stream's bookmark. The SDK keeps its keys
 #: (replication_key_value, progress_markers...) beside it and leaves this one alone.
@@ -107,26 +106,6 @@ class Learned:
     #: The streams that emitted its latest record now, and those that did not (unselected).
     sent: frozenset[str] = frozenset()
     unsent: frozenset[str] = frozenset()
-
-
-@dataclass
-class RunPlan:
-    """Which IDs a run fetches, in order, and what it leaves for later."""
-
-    ids: list[int]
-    first_time: int = 0
-    failed: int = 0
-    #: Seen before, 404 last run: asked again to confirm the deletion.
-    missing: int = 0
-    backfill: int = 0
-    due: int = 0
-    not_due: int = 0
-    #: When the next pending interview that is not due now falls due (epoch seconds).
-    next_due: float | None = None
-    #: Completed interviews re-read (the last in `ids`): (instant due, ID), in order.
-    rechecks: list[tuple[float, int]] = field(default_factory=list)
-    #: The instant the re-reads were judged at (None: the cycle is off).
-    recheck_now: float | None = None
 
 
 @dataclass
@@ -272,86 +251,6 @@ class LifecycleState:
             or interview_id in self.missing
         )
 
-    def plan(
-        self,
-        configured: Iterable[int],
-        now: float,
-        policy: PollPolicy,
-        selected: AbstractSet[str] = frozenset(),
-        recheck_days: float = 0,
-    ) -> RunPlan:
-        """The IDs a run fetches at `now`, in order, and what waits.
-
-        First configured IDs never fetched, then failed ones, then those a 404 last run may
-        have deleted (asked again to confirm), then completed ones a
-        `selected` stream has not emitted (their history), then pending ones that are due,
-        longest overdue first: a run cut short by its deadline leaves the rest at the head
-        of the next run's queue. Last, completed ones due a re-read in the cycle of
-        `recheck_days` (0: none), in the order they fell due. Pending and failed IDs are
-        polled even after they leave the config; out-of-range ones are not fetched again.
-        """
-        chosen: dict[int, None] = {}
-        plan = RunPlan([])
-        for interview_id in configured:
-            if (
-                self.needs_fetch(interview_id)
-                and interview_id not in self.pending
-                and interview_id not in self.failed
-                and interview_id not in chosen
-            ):
-                chosen[interview_id] = None
-                plan.first_time += 1
-        plan.failed = _choose(chosen, self.failed)
-        plan.missing = _choose(chosen, self.missing)
-        unsent = self.unsent_for(selected)
-        for interview_id in unsent:
-            if interview_id in self.completed and interview_id not in chosen:
-                chosen[interview_id] = None
-                plan.backfill += 1
-        due: list[tuple[float, int]] = []
-        for interview_id, poll in self.pending.items():
-            if interview_id in chosen:
-                continue
-            due_at = -math.inf if interview_id in unsent else poll.due_at(policy)
-            if due_at <= now:
-                due.append((due_at, interview_id))
-            else:
-                plan.not_due += 1
-                plan.next_due = due_at if plan.next_due is None else min(plan.next_due, due_at)
-        due.sort()
-        plan.due = len(due)
-        plan.ids = [*chosen, *(interview_id for _, interview_id in due)]
-        if recheck_days > 0:
-            plan.recheck_now = now
-            if self.recheck_through is not None:
-                taken = {*chosen, *self.pending}
-                plan.rechecks = [
-                    (at, i)
-                    for at, i in rechecks_due(
-                        self.completed, self.recheck_through, now, recheck_days * DAY
-                    )
-                    if i not in taken
-                ]
-                plan.ids += [interview_id for _, interview_id in plan.rechecks]
-        return plan
-
-    def rechecked(self, plan: RunPlan, answered: AbstractSet[int]) -> None:
-        """The run is over: every re-read due before the first unanswered one is done.
-
-        The cycle starts (at the plan's instant) in the first run that has it on, and
-        stops in the first that has it off.
-        """
-        if plan.recheck_now is None:
-            self.recheck_through = None
-            return
-        through = plan.recheck_now
-        for at, interview_id in plan.rechecks:
-            if interview_id not in answered:
-                through = math.floor(at) - 1.0
-                break
-        previous = self.recheck_through
-        self.recheck_through = through if previous is None else max(previous, through)
-
     def unsent_for(self, streams: Iterable[str]) -> RangeSet:
         """The IDs any of `streams` has not emitted."""
         result = RangeSet()
@@ -470,16 +369,6 @@ class LifecycleState:
     def mark_not_found(self, interview_id: int) -> None:
         """404: nothing to remember but that it is no longer worth retrying as failed."""
         self.failed.discard(interview_id)
-
-
-def _choose(chosen: dict[int, None], ids: Iterable[int]) -> int:
-    """Add `ids` not chosen yet to `chosen`, in order; how many were added."""
-    added = 0
-    for interview_id in ids:
-        if interview_id not in chosen:
-            chosen[interview_id] = None
-            added += 1
-    return added
 
 
 def _stored_texts(stored: dict[str, Any]) -> dict[str, str]:

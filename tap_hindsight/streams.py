@@ -14,7 +14,8 @@ from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.discovery import Discovery, ServerClock, id_source
 from tap_hindsight.encoding import duration
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, created_at, judge
-from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState, RunPlan
+from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState
+from tap_hindsight.planner import Planning, RunPlan, plan_run, rechecked
 from tap_hindsight.progress import Progress, estimate
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
@@ -148,7 +149,7 @@ class InterviewsStream(CheckpointedStream):
                 self._settle_deletions(run)
                 # The cycle moves on over the re-reads answered (none, for a wrong key).
                 answered = set() if self.report.wrong_key else run.rechecked
-                run.lifecycle.rechecked(run.plan, answered)
+                rechecked(run.lifecycle, run.plan, answered)
         finally:
             self._finish_run(run)
 
@@ -188,13 +189,8 @@ class InterviewsStream(CheckpointedStream):
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)
         self._selected = self.selected_streams()
-        plan = lifecycle.plan(
-            settings.interview_ids,
-            time.time(),
-            settings.poll_policy,
-            self._selected,
-            settings.recheck_completed_days,
-        )
+        planning = Planning(settings.poll_policy, self._selected, settings.recheck_completed_days)
+        plan = plan_run(lifecycle, settings.interview_ids, time.time(), planning)
         discovery = None
         if settings.scan_start_id is not None:
             if lifecycle.scan is not None:  # the API's clock as the last run saw it

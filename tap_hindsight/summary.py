@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from tap_hindsight.answers import FetchResult, Outcome, RequestTally
 from tap_hindsight.encoding import duration, iso_instant
 from tap_hindsight.judge import Kind, Verdict
-from tap_hindsight.lifecycle import RunPlan
+from tap_hindsight.planner import RunPlan
 
 
 @dataclass

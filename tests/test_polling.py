@@ -23,6 +23,7 @@ import pytest
 
 from tap_hindsight.encoding import RangeSet
 from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.planner import Planning, plan_run
 from tap_hindsight.polling import Poll, PollPolicy, next_poll
 from tap_hindsight.records import storable
 from tap_hindsight.transcript import parse_turns
@@ -89,7 +90,9 @@ def test_a_plan_puts_new_then_failed_then_backfill_then_the_longest_overdue_firs
     state.mark_completed(30)
     state.mark_completed(31)
     state.sent_by(["interview_turns"], 31, sent=False)
-    plan = state.plan([40, 30, 10, 41], NOW, DEFAULTS, {"interviews", "interview_turns"})
+    plan = plan_run(
+        state, [40, 30, 10, 41], NOW, Planning(DEFAULTS, {"interviews", "interview_turns"})
+    )
     assert plan.ids == [40, 41, 20, 31, 13, 11, 10]
     assert (plan.first_time, plan.failed, plan.backfill, plan.due, plan.not_due) == (
         2,
@@ -100,7 +103,7 @@ def test_a_plan_puts_new_then_failed_then_backfill_then_the_longest_overdue_firs
     )
     assert plan.next_due == NOW - HOUR + 168 * HOUR
     # Without interview_turns selected, 31 waits for it.
-    assert 31 not in state.plan([], NOW, DEFAULTS, {"interviews"}).ids
+    assert 31 not in plan_run(state, [], NOW, Planning(DEFAULTS, {"interviews"})).ids
 
 
 def test_state_stays_under_40_bytes_per_pending_interview_at_10000():

@@ -8,6 +8,7 @@ import pytest
 
 from tap_hindsight.encoding import RangeSet, base36, hash36
 from tap_hindsight.lifecycle import LifecycleState
+from tap_hindsight.planner import Planning, plan_run, rechecked
 from tap_hindsight.polling import PollPolicy
 from tap_hindsight.recheck import DAY, DIGEST_CHARS, Digest, digests_from_text, due
 
@@ -19,12 +20,14 @@ EVERY_RUN = PollPolicy(0, 0, 0)
 def cycle_of_runs(ids, days, runs, *, every=SCHEDULE):
     """Run the cycle over `runs` runs `every` seconds apart; the IDs each run re-reads."""
     lifecycle = LifecycleState(completed=RangeSet(ids))
-    lifecycle.rechecked(lifecycle.plan([], START, EVERY_RUN, recheck_days=days), set())
+    rechecked(
+        lifecycle, plan_run(lifecycle, [], START, Planning(EVERY_RUN, recheck_days=days)), set()
+    )
     read = []
     for run in range(1, runs + 1):
-        plan = lifecycle.plan([], START + run * every, EVERY_RUN, recheck_days=days)
+        plan = plan_run(lifecycle, [], START + run * every, Planning(EVERY_RUN, recheck_days=days))
         answered = [i for _, i in plan.rechecks]
-        lifecycle.rechecked(plan, set(answered))
+        rechecked(lifecycle, plan, set(answered))
         read.append(answered)
     return read
 
@@ -52,21 +55,25 @@ def test_each_run_of_a_schedule_re_reads_its_share_of_the_cycle():
 
 def test_a_run_right_after_another_re_reads_none():
     lifecycle = LifecycleState(completed=RangeSet(range(1, 10_001)))
-    lifecycle.rechecked(lifecycle.plan([], START, EVERY_RUN, recheck_days=30), set())
-    first = lifecycle.plan([], START + 5 * DAY, EVERY_RUN, recheck_days=30)
+    rechecked(
+        lifecycle, plan_run(lifecycle, [], START, Planning(EVERY_RUN, recheck_days=30)), set()
+    )
+    first = plan_run(lifecycle, [], START + 5 * DAY, Planning(EVERY_RUN, recheck_days=30))
     assert len(first.rechecks) > 1_000
-    lifecycle.rechecked(first, {i for _, i in first.rechecks})
-    second = lifecycle.plan([], START + 5 * DAY + 1, EVERY_RUN, recheck_days=30)
+    rechecked(lifecycle, first, {i for _, i in first.rechecks})
+    second = plan_run(lifecycle, [], START + 5 * DAY + 1, Planning(EVERY_RUN, recheck_days=30))
     assert second.rechecks == []
 
 
 def test_a_run_cut_short_leaves_the_rest_of_its_re_reads_first_for_the_next():
     lifecycle = LifecycleState(completed=RangeSet(range(1, 10_001)))
-    lifecycle.rechecked(lifecycle.plan([], START, EVERY_RUN, recheck_days=30), set())
-    plan = lifecycle.plan([], START + DAY, EVERY_RUN, recheck_days=30)
+    rechecked(
+        lifecycle, plan_run(lifecycle, [], START, Planning(EVERY_RUN, recheck_days=30)), set()
+    )
+    plan = plan_run(lifecycle, [], START + DAY, Planning(EVERY_RUN, recheck_days=30))
     ids = [i for _, i in plan.rechecks]
-    lifecycle.rechecked(plan, set(ids[:100]))  # the deadline came after 100
-    after = lifecycle.plan([], START + DAY + 60, EVERY_RUN, recheck_days=30)
+    rechecked(lifecycle, plan, set(ids[:100]))  # the deadline came after 100
+    after = plan_run(lifecycle, [], START + DAY + 60, Planning(EVERY_RUN, recheck_days=30))
     rest = [i for _, i in after.rechecks]
     assert rest[: len(ids) - 100] == ids[100:]
     assert not set(rest) & set(ids[:100])
@@ -75,9 +82,9 @@ def test_a_run_cut_short_leaves_the_rest_of_its_re_reads_first_for_the_next():
 def test_re_reads_come_after_every_other_kind_of_fetch():
     lifecycle = LifecycleState(completed=RangeSet(range(1, 101)))
     lifecycle.failed.add(500)
-    lifecycle.rechecked(lifecycle.plan([], START, EVERY_RUN, recheck_days=1), set())
+    rechecked(lifecycle, plan_run(lifecycle, [], START, Planning(EVERY_RUN, recheck_days=1)), set())
     lifecycle.mark_pending(400, "abcd1234", int(START), int(START) - 3600)
-    plan = lifecycle.plan([300], START + 2 * DAY, EVERY_RUN, recheck_days=1)
+    plan = plan_run(lifecycle, [300], START + 2 * DAY, Planning(EVERY_RUN, recheck_days=1))
     assert plan.ids[:3] == [300, 500, 400]
     assert sorted(plan.ids[3:]) == list(range(1, 101))
 
@@ -89,14 +96,14 @@ def test_a_paused_schedule_catches_up_one_cycle_not_every_cycle_it_missed():
 
 def test_the_cycle_starts_at_the_first_run_with_it_on_and_stops_with_it_off():
     lifecycle = LifecycleState(completed=RangeSet(range(1, 11)))
-    first = lifecycle.plan([], START, EVERY_RUN, recheck_days=30)
+    first = plan_run(lifecycle, [], START, Planning(EVERY_RUN, recheck_days=30))
     assert first.rechecks == []  # none at once: each falls due in the next 30 days
-    lifecycle.rechecked(first, set())
+    rechecked(lifecycle, first, set())
     assert lifecycle.recheck_through == START
     assert "recheck_through" in lifecycle.to_bookmark()
-    off = lifecycle.plan([], START + 40 * DAY, EVERY_RUN, recheck_days=0)
+    off = plan_run(lifecycle, [], START + 40 * DAY, Planning(EVERY_RUN, recheck_days=0))
     assert off.rechecks == []
-    lifecycle.rechecked(off, set())
+    rechecked(lifecycle, off, set())
     assert "recheck_through" not in lifecycle.to_bookmark()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from tap_hindsight.encoding import RangeSet, fingerprint
 from tap_hindsight.lifecycle import LifecycleState
+from tap_hindsight.planner import Planning, plan_run
 from tap_hindsight.polling import Poll, PollPolicy
 from tap_hindsight.scan import ScanMemory
 
@@ -95,7 +96,7 @@ def test_deleted_wins_and_missing_ids_are_asked_again_first_after_failed():
     assert 5 not in state.completed
     assert 11 not in state.pending
     assert not state.needs_fetch(5)
-    plan = state.plan([5, 20], NOW, PollPolicy.from_settings(100, 600, 8760))
+    plan = plan_run(state, [5, 20], NOW, Planning(PollPolicy.from_settings(100, 600, 8760)))
     assert plan.ids == [20, 13, 12]  # never fetched, failed, then 404 last run; 5 never
     assert (plan.first_time, plan.failed, plan.missing) == (1, 1, 1)
 
@@ -112,7 +113,7 @@ def test_completed_wins_over_pending_and_failed_in_merged_state():
     # Version 1 kept 12 hex digits; their first 8 are the fingerprint; no poll time: due.
     assert state.pending == {11: Poll("bbbbbbbb")}
     assert list(state.failed) == [12]
-    assert state.plan([1, 2, 13], NOW, DEFAULTS).ids == [13, 12, 11]
+    assert plan_run(state, [1, 2, 13], NOW, Planning(DEFAULTS)).ids == [13, 12, 11]
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,7 @@ def test_a_plan_skips_completed_and_out_of_range_and_keeps_due_pending_and_faile
     state.mark_out_of_range(2)
     state.mark_pending(50, "f", NOW - 3600, NOW - 3600)
     state.mark_failed(60)
-    plan = state.plan([1, 2, 3, 3, 50], NOW, EVERY_RUN)
+    plan = plan_run(state, [1, 2, 3, 3, 50], NOW, Planning(EVERY_RUN))
     assert plan.ids == [3, 60, 50]
     assert (plan.first_time, plan.failed, plan.due, plan.not_due) == (1, 1, 1, 0)
 
