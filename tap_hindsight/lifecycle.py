@@ -132,6 +132,9 @@ class LifecycleState:
     #: Every completed interview due a re-read up to this instant was re-read (epoch
     #: seconds; None: the cycle is off, or starts at the next run).
     recheck_through: float | None = None
+    #: When the last run started (epoch seconds; None: no run wrote it): the request
+    #: budget that accrued since sets the next run's polling allowance (`planner`).
+    run_started: float | None = None
     #: Each pending entry's stored text, kept with the Poll it was written from: a
     #: checkpoint then re-encodes only the entries that changed.
     _texts: dict[int, tuple[Poll, str]] = field(
@@ -179,6 +182,7 @@ class LifecycleState:
             scan=_scan_from_stored(stored),
             unsent=_unsent_from_stored(stored.get("unsent", {})),
             recheck_through=_instant_from_stored(stored, "recheck_through"),
+            run_started=_instant_from_stored(stored, "run_started_at"),
         )
         if texts["digests"]:
             state.digests = digests_from_text(list(state.completed), texts["digests"])
@@ -214,6 +218,8 @@ class LifecycleState:
             stored["unsent"] = unsent
         if self.recheck_through is not None:
             stored["recheck_through"] = iso_instant(self.recheck_through)
+        if self.run_started is not None:
+            stored["run_started_at"] = iso_instant(self.run_started)
         if self.digests:
             if self._digests_text is None:
                 self._digests_text = digests_text(self.completed, self.digests)

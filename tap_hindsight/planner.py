@@ -8,6 +8,7 @@ cycle on over the re-reads that were answered.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
     from tap_hindsight.polling import PollPolicy
 
 
+#: What a first run counts as the time since the previous one, without `max_run_minutes`.
+FIRST_RUN_MINUTES = 15
+
+
 @dataclass(frozen=True)
 class Planning:
     """The settings that shape a run's plan."""
@@ -33,6 +38,19 @@ class Planning:
     selected: AbstractSet[str] = frozenset()
     #: `recheck_completed_days` (0: no re-reads).
     recheck_days: float = 0
+    #: `poll_budget_share`, and the requests the budget accrued since the previous run
+    #: started (`accrued_budget`): their product is the run's polling allowance.
+    share: float = 0.0
+    accrued: float = 0.0
+
+    @property
+    def allowance(self) -> int:
+        """Polls of pending interviews the run may spend in all.
+
+        What is due beyond it is still polled; what those due leave goes to further polls
+        (`spare_polls`).
+        """
+        return polling_allowance(self.share, self.accrued)
 
 
 @dataclass
@@ -46,6 +64,12 @@ class RunPlan:
     missing: int = 0
     backfill: int = 0
     due: int = 0
+    #: Pending interviews not due, polled on the spare budget (after the due ones).
+    spare: list[int] = field(default_factory=list)
+    #: The polls the run could spend in all (`Planning.allowance`), and the requests the
+    #: budget accrued since the previous run started.
+    allowance: int = 0
+    accrued: float = 0.0
     not_due: int = 0
     #: When the next pending interview that is not due now falls due (epoch seconds).
     next_due: float | None = None
@@ -61,12 +85,13 @@ def plan_run(
     """The IDs a run fetches at `now`, in order, and what waits.
 
     First configured IDs never fetched, then failed ones, then those a 404 last run may
-    have deleted (asked again to confirm), then completed ones a
-    selected stream has not emitted (their history), then pending ones that are due,
-    longest overdue first: a run cut short by its deadline leaves the rest at the head
-    of the next run's queue. Last, completed ones due a re-read in the cycle of
-    `planning.recheck_days` (0: none), in the order they fell due. Pending and failed IDs are
-    polled even after they leave the config; out-of-range ones are not fetched again.
+    have deleted (asked again to confirm), then completed ones a selected stream has not
+    emitted (their history), then pending ones that are due, longest overdue first: a run
+    cut short by its deadline leaves the rest at the head of the next run's queue. Then,
+    with what the run's polling allowance leaves after those due, pending ones that are
+    not due yet (`spare_polls`). Last, completed ones due a re-read in the cycle of
+    `planning.recheck_days` (0: none), in the order they fell due. Pending and failed IDs
+    are polled even after they leave the config; out-of-range ones are not fetched again.
     """
     chosen: dict[int, None] = {}
     plan = RunPlan([])
@@ -87,18 +112,22 @@ def plan_run(
             chosen[interview_id] = None
             plan.backfill += 1
     due: list[tuple[float, int]] = []
+    waiting: list[tuple[float, int]] = []
     for interview_id, poll in known.pending.items():
         if interview_id in chosen:
             continue
         due_at = -math.inf if interview_id in unsent else poll.due_at(planning.policy)
-        if due_at <= now:
-            due.append((due_at, interview_id))
-        else:
-            plan.not_due += 1
-            plan.next_due = due_at if plan.next_due is None else min(plan.next_due, due_at)
+        (due if due_at <= now else waiting).append((due_at, interview_id))
     due.sort()
     plan.due = len(due)
-    plan.ids = [*chosen, *(interview_id for _, interview_id in due)]
+    plan.allowance, plan.accrued = planning.allowance, planning.accrued
+    spare = spare_polls(known, waiting, now, planning, planning.allowance - len(due))
+    plan.spare = spare
+    taken = set(spare)
+    rest = [at for at, interview_id in waiting if interview_id not in taken]
+    plan.not_due = len(rest)
+    plan.next_due = min(rest, default=None)
+    plan.ids = [*chosen, *(interview_id for _, interview_id in due), *spare]
     if planning.recheck_days > 0:
         plan.recheck_now = now
         if known.recheck_through is not None:
@@ -140,3 +169,47 @@ def _choose(chosen: dict[int, None], ids: Iterable[int]) -> int:
             chosen[interview_id] = None
             added += 1
     return added
+
+
+def accrued_budget(
+    budget: float, now: float, previous_start: float | None, first_minutes: float
+) -> float:
+    """The requests the budget (`budget` a minute) accrued since the previous run started.
+
+    At most an hour's worth; a first run (no `previous_start`) counts `first_minutes`
+    (`max_run_minutes`, or 15).
+    """
+    minutes = first_minutes if previous_start is None else (now - previous_start) / 60
+    return budget * min(max(minutes, 0.0), 60.0)
+
+
+def polling_allowance(share: float, accrued: float) -> int:
+    """The polls of pending interviews a run may spend in all: `share` of `accrued`."""
+    return math.floor(share * accrued)
+
+
+def spare_polls(
+    known: LifecycleState,
+    waiting: Iterable[tuple[float, int]],
+    now: float,
+    planning: Planning,
+    count: int,
+) -> list[int]:
+    """Up to `count` pending interviews not due, polled on the spare budget, in order.
+
+    Those with the largest share of their age elapsed since their last poll come first
+    (a young interview polled ten minutes ago before one a month old polled yesterday);
+    none polled less than `min_poll_interval_minutes` ago.
+    """
+    if count <= 0:
+        return []
+    ranked = []
+    for _, interview_id in waiting:
+        poll = known.pending[interview_id]
+        if poll.polled_at is None:
+            continue
+        since = now - poll.polled_at
+        if since < planning.policy.min_interval or since <= 0:
+            continue
+        ranked.append((-since / (poll.age + since), interview_id))
+    return [interview_id for _, interview_id in heapq.nsmallest(count, ranked)]

@@ -296,6 +296,20 @@ class Settings:
             "completion is missed, only seen later. At least min_poll_interval_minutes."
         ),
     )
+    poll_budget_share: float = setting(
+        th.NumberType(minimum=0, maximum=1),
+        default=0.1,
+        title="Poll budget share",
+        description=(
+            "Fresh transcripts from an idle budget: a run may spend up to this share of the "
+            "request budget that accrued since the previous run started (after "
+            "reserved_requests_per_minute; at most an hour's worth, a first run counts "
+            "max_run_minutes or 15 minutes) on polling pending interviews: those due "
+            "first, then those with the largest share of their age elapsed since their last "
+            "poll, none polled less than min_poll_interval_minutes ago. Due polls are never "
+            "cut. 0 polls only those due."
+        ),
+    )
     max_run_minutes: float | None = setting(
         th.NumberType(exclusive_minimum=0, maximum=10_080),
         title="Max run minutes",

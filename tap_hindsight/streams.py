@@ -15,11 +15,18 @@ from tap_hindsight.discovery import Discovery, ServerClock, id_source
 from tap_hindsight.encoding import duration
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, created_at, judge
 from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState
-from tap_hindsight.planner import Planning, RunPlan, plan_run, rechecked
+from tap_hindsight.planner import (
+    FIRST_RUN_MINUTES,
+    Planning,
+    RunPlan,
+    accrued_budget,
+    plan_run,
+    rechecked,
+)
 from tap_hindsight.progress import Progress, estimate
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.summary import SyncReport, describe_plan
+from tap_hindsight.summary import SyncReport, describe_plan, describe_spare
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -69,16 +76,25 @@ class _Run:
     #: Completed interviews due a re-read, and those of them that answered.
     rechecks: set[int] = field(default_factory=set)
     rechecked: set[int] = field(default_factory=set)
+    #: Pending interviews polled because due, and on the spare budget.
+    due: set[int] = field(default_factory=set)
+    spare: set[int] = field(default_factory=set)
     _planned: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._planned = set(self.plan.ids)
-        self.rechecks = {interview_id for _, interview_id in self.plan.rechecks}
+        plan = self.plan
+        self._planned = set(plan.ids)
+        self.rechecks = {interview_id for _, interview_id in plan.rechecks}
+        start = plan.first_time + plan.failed + plan.missing + plan.backfill
+        self.due = set(plan.ids[start : start + plan.due])
+        self.spare = set(plan.spare)
 
-    def count(self, result: FetchResult) -> None:
+    def count(self, result: FetchResult, report: SyncReport) -> None:
         """Count a planned ID's answer (the deadline's deferred IDs are the rest)."""
         if result.interview_id in self._planned and result.outcome is not Outcome.CANCELLED:
             self.answered += 1
+            report.polled_due += result.interview_id in self.due
+            report.polled_spare += result.interview_id in self.spare
             if result.interview_id in self.rechecks:
                 self.rechecked.add(result.interview_id)
             if self.lifecycle.seen(result.interview_id) and result.outcome in {
@@ -189,8 +205,17 @@ class InterviewsStream(CheckpointedStream):
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)
         self._selected = self.selected_streams()
-        planning = Planning(settings.poll_policy, self._selected, settings.recheck_completed_days)
-        plan = plan_run(lifecycle, settings.interview_ids, time.time(), planning)
+        now = time.time()
+        first_minutes = settings.max_run_minutes or FIRST_RUN_MINUTES
+        planning = Planning(
+            settings.poll_policy,
+            self._selected,
+            settings.recheck_completed_days,
+            share=settings.poll_budget_share,
+            accrued=accrued_budget(settings.budget, now, lifecycle.run_started, first_minutes),
+        )
+        plan = plan_run(lifecycle, settings.interview_ids, now, planning)
+        lifecycle.run_started = now
         discovery = None
         if settings.scan_start_id is not None:
             if lifecycle.scan is not None:  # the API's clock as the last run saw it
@@ -200,13 +225,14 @@ class InterviewsStream(CheckpointedStream):
             )
         self.report = SyncReport(plan=plan, max_run_minutes=settings.max_run_minutes)
         self.logger.info(
-            "%s%s from %s; budget %s, %d requests at a time%s",
+            "%s%s from %s; budget %s, %d requests at a time%s; %s",
             describe_plan(plan, len(lifecycle.completed), time.time()),
             ", with ID discovery (polls and probes take turns)" if discovery else "",
             settings.base_url,
             settings.describe_budget(),
             settings.concurrency,
             self.run.describe_deadline(),
+            describe_spare(plan, settings.poll_budget_share),
         )
         self.logger.info(
             estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
@@ -369,7 +395,7 @@ class InterviewsStream(CheckpointedStream):
         """Count one answer, tell discovery, and judge it (main thread only)."""
         report = self.report
         report.count(result)
-        run.count(result)
+        run.count(result, report)
         interview_id = result.interview_id
         discovery = run.discovery
         self._clock.saw(result.server_time)

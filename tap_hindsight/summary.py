@@ -46,6 +46,9 @@ class SyncReport(RequestTally):
     #: The run's deadline in minutes (None: none), and the due IDs it left for next run.
     max_run_minutes: float | None = None
     deferred: int = 0
+    #: Pending interviews polled because due, and on the spare budget (`poll_budget_share`).
+    polled_due: int = 0
+    polled_spare: int = 0
 
     def count(self, result: FetchResult) -> None:
         """Add one fetch result's requests to the totals."""
@@ -92,6 +95,18 @@ class SyncReport(RequestTally):
                 if self.max_run_minutes is not None
                 else ""
             )
+            + f"; {self.polling_text()}"
+        )
+
+    def polling_text(self) -> str:
+        """`pending polled: 4 due, 86 on the spare budget (...); the run used 10.4% of ...`."""
+        plan = self.plan
+        used = self.requests_sent / plan.accrued if plan.accrued else 0.0
+        return (
+            f"pending polled: {self.polled_due:,} due, {self.polled_spare:,} on the spare "
+            f"budget (poll_budget_share allowed {plan.allowance:,} polls in all); the run "
+            f"used {used:.1%} of the {plan.accrued:,.0f} requests the budget accrued since "
+            "the previous run started"
         )
 
 
@@ -113,4 +128,16 @@ def describe_plan(plan: RunPlan, completed: int, now: float) -> str:
         f"selected since, {plan.due:,} pending and due, {len(plan.rechecks):,} completed "
         f"due a re-read; {not_due_text(plan, now)}; "
         f"{completed - len(plan.rechecks) - plan.backfill:,} completed skipped)"
+    )
+
+
+def describe_spare(plan: RunPlan, share: float) -> str:
+    """The start line's account of the polls on the spare budget (`poll_budget_share`)."""
+    if not share:
+        return "poll_budget_share 0: only pending interviews due are polled"
+    return (
+        f"poll_budget_share {share:g}: up to {plan.allowance:,} polls of pending interviews "
+        f"(of the {plan.accrued:,.0f} requests the budget accrued since the previous run "
+        f"started), {len(plan.spare):,} of them not due yet, those with the largest share "
+        "of their age elapsed since their last poll"
     )

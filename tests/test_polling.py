@@ -123,11 +123,13 @@ def test_state_stays_under_40_bytes_per_pending_interview_at_10000():
 RATIO, MIN_S, MAX_S = 0.1, 10 * 60.0, 4.0 * HOUR
 #: The rule's settings for the tests against the simulator: a 10-minute minimum, a
 #: 4-hour cap. Time passes between runs by moving the poll times of the state the next
-#: run reads into the past (`later`), never by waiting.
+#: run reads into the past (`later`), never by waiting. The due rule alone: no polls on
+#: the spare budget (tests/test_freshness.py tests those).
 POLICY = {
     "poll_age_ratio": RATIO,
     "min_poll_interval_minutes": MIN_S / 60,
     "max_poll_interval_hours": MAX_S / 3600,
+    "poll_budget_share": 0,
 }
 
 
@@ -296,7 +298,7 @@ def test_the_next_run_takes_new_and_failed_ids_first_then_the_longest_overdue(si
     config = tap_config(simulator, [1040, 1030, 1010, 1041], concurrency=1)
     for name in EVERY_RUN:
         del config[name]  # the defaults: 0.1 of the age, 5 min to 168 h
-    run = run_tap(tmp_path, config, state=stored)
+    run = run_tap(tmp_path, {**config, "poll_budget_share": 0}, state=stored)  # due only
     assert run.returncode == 0, run.stderr
     assert polled(simulator) == [1040, 1041, 1020, 1011, 1010]
     start = next(line for line in run.stderr.splitlines() if "Polling 5 interviews" in line)
