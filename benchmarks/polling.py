@@ -1,8 +1,9 @@
-"""What a scheduled run costs over a year: every-run polling against age-aware polling.
+"""What a scheduled run costs over a year, and how fresh its transcripts are.
 
-A simulated year, driven by simulated time through the tap's own policy code
-(`planner.plan_run`, `mark_pending`, `mark_completed`, `tap_hindsight.polling`): the same
-calls the interviews stream makes, with a simulated clock instead of the wall clock.
+A simulated year, driven by simulated time through the tap's own planning code
+(`planner.plan_run`, `planner.accrued_budget`, `mark_pending`, `mark_completed`,
+`tap_hindsight.polling`): the same calls the interviews stream makes, with a simulated
+clock instead of the wall clock.
 
 Traffic models (interviews created at random at the given rate; a share completes, after a
 lognormal time from creation; the rest never do):
@@ -15,18 +16,27 @@ minutes on the essentials plan (60 requests a minute, one a second) with
 next. Interviews are created for 365 days; runs go on for `max_poll_interval_hours` plus a
 day more, so that a completion near the end of the year can still be seen.
 
-Printed for every-run polling (`poll_age_ratio: 0`, `min_poll_interval_minutes: 0`), for
-the defaults without re-reads of completed interviews, and for the defaults with them
-(`recheck_completed_days: 30`, each completed interview read again once in 30 days after
-the pending ones due), side by side: requests per day at days 30, 90, 180 and 365, requests per
-captured transcript (and the ratio of the two), capture delay p50 / p95 / max, the longest
-run, and transcripts never captured; what the re-reads add to the requests a day over the
-year's last week (goal: at most +50%). Then the interviews' state with 100,000 completed
-interviews and the re-read cycle's digests, in bytes per completed interview (goal: at
-most 16), and the STATE written by the real tap for 10,000 pending interviews, in bytes
-per pending interview (goal: at most 40).
+First, `poll_budget_share` (issue 36): each model at shares 0, 0.05, 0.1 (the default)
+and 0.25, the other settings at their defaults: requests a day (and as a share of the
+plan's 86,400), capture delay p50 / p95 / max, transcripts never captured; then the
+ordinary model with 10,000 pending interviews that never complete (`--backlog-days`, 28),
+at 0 and 0.1; and the goals (ordinary at 0.1: p95 <= 20 min, max <= 2 h, polling <= 10%
+of the plan a day; slow buyers p95 <= 3 h; share 0 plans exactly as the planner called
+without the share).
 
-Run: `.venv/bin/python benchmarks/polling.py [--days 365] [--skip-tap]`.
+Then the due rule alone (share 0): every-run polling (`poll_age_ratio: 0`,
+`min_poll_interval_minutes: 0`), the rule at its defaults without re-reads of completed
+interviews, and with them (`recheck_completed_days: 30`, each completed interview read
+again once in 30 days after the pending ones due), side by side: requests per day at days
+30, 90, 180 and 365, requests per captured transcript (and the ratio of the two), capture
+delay p50 / p95 / max, the longest run, and transcripts never captured; what the re-reads
+add to the requests a day over the year's last week (goal: at most +50%). Then the
+interviews' state with 100,000 completed interviews and the re-read cycle's digests, in
+bytes per completed interview (goal: at most 16), and the STATE written by the real tap
+for 10,000 pending interviews, in bytes per pending interview (goal: at most 40).
+
+Run: `.venv/bin/python benchmarks/polling.py [--days 365] [--skip-tap] [--freshness-only]`
+(about 10 minutes for the first part, as long again for the rest).
 """
 
 from __future__ import annotations
@@ -43,12 +53,16 @@ from pathlib import Path
 
 from tap_hindsight.encoding import fingerprint
 from tap_hindsight.lifecycle import LifecycleState
-from tap_hindsight.planner import Planning, plan_run, rechecked
+from tap_hindsight.planner import Planning, accrued_budget, plan_run, rechecked
 from tap_hindsight.polling import PollPolicy
 
 MINUTE, HOUR, DAY = 60, 3600, 86_400
+YEAR = 365 * DAY
 SCHEDULE = 15 * MINUTE
 REQUESTS_PER_SECOND = 1  # essentials: 60 a minute
+BUDGET = 60 * REQUESTS_PER_SECOND
+#: The plan's requests in a day.
+PLAN_A_DAY = BUDGET * 60 * 24
 MAX_RUN_MINUTES = 12
 PER_RUN = MAX_RUN_MINUTES * 60 * REQUESTS_PER_SECOND
 START = 1_790_000_000  # a Monday in 2026; any instant would do
@@ -87,10 +101,17 @@ class Interview:
     completed: int | None
 
 
-def interviews(model: Model, days: int, seed: int = 11) -> list[Interview]:
-    """Creation times at random (a Poisson process), each with its email and completion."""
+def interviews(model: Model, days: int, seed: int = 11, backlog: int = 0) -> list[Interview]:
+    """Creation times at random (a Poisson process), each with its email and completion.
+
+    `backlog`: as many interviews created over the year before, never to complete (a
+    large organisation's pending ones), first.
+    """
     rng = random.Random(f"{seed}:{model.name}")  # noqa: S311 (benchmark data)
     result = []
+    for number in range(backlog):
+        created = START - YEAR + number * YEAR // max(backlog, 1)
+        result.append(Interview(created, created + 30 * MINUTE, None))
     at = float(START)
     mean_gap = 7 * DAY / model.per_week
     while True:
@@ -129,12 +150,24 @@ def _status(interview: Interview, now: int) -> str:
     return "sent" if now >= interview.sent else "created"
 
 
-def simulate(model: Model, policy: PollPolicy, days: int, recheck_days: float = 0) -> Outcome:
+def simulate(  # noqa: PLR0913 (the benchmark's knobs, each named)
+    model: Model,
+    policy: PollPolicy,
+    days: int,
+    recheck_days: float = 0,
+    *,
+    share: float | None = None,
+    backlog: int = 0,
+) -> Outcome:
     """Every scheduled run of the simulated year, through the tap's own state and policy.
 
     With `recheck_days`, completed interviews are re-read on that cycle, as the tap does.
+    With `share` (`poll_budget_share`), each run may spend that share of the budget that
+    accrued since the previous run started on polls (None: the planner is called as before
+    the setting existed, to show that 0 plans the same). `backlog`: pending interviews that
+    never complete, created over the year before.
     """
-    truth = interviews(model, days)
+    truth = interviews(model, days, backlog=backlog)
     state = LifecycleState()
     outcome = Outcome()
     end = START + days * DAY + int(policy.max_interval) + DAY
@@ -142,13 +175,17 @@ def simulate(model: Model, policy: PollPolicy, days: int, recheck_days: float = 
     created_upto = 0  # interviews[:created_upto] exist (they are created in time order)
     unfetched: dict[int, None] = {}  # created, configured, never fetched yet (in order)
     run_at = START
+    previous_start = None
     while run_at < end:
         while created_upto < len(truth) and truth[created_upto].created <= run_at:
             unfetched[created_upto + 1] = None  # IDs from 1
             created_upto += 1
-        plan = plan_run(
-            state, unfetched, run_at, Planning(policy, SELECTED, recheck_days=recheck_days)
-        )
+        planning = Planning(policy, SELECTED, recheck_days=recheck_days)
+        if share is not None:
+            accrued = accrued_budget(BUDGET, run_at, previous_start, MAX_RUN_MINUTES)
+            planning = Planning(policy, SELECTED, recheck_days, share=share, accrued=accrued)
+        previous_start = run_at
+        plan = plan_run(state, unfetched, run_at, planning)
         batch = plan.ids[:PER_RUN]  # the deadline: no request starts after 12 minutes
         rechecked(state, plan, set(batch))
         outcome.longest_run_requests = max(outcome.longest_run_requests, len(batch))
@@ -202,8 +239,8 @@ def report(model: Model, days: int) -> dict[str, Outcome]:
     defaults = PollPolicy.from_settings(0.1, 5, 168)
     outcomes = {
         "every run": simulate(model, PollPolicy.from_settings(0, 0, 168), days),
-        "defaults": simulate(model, defaults, days),
-        f"defaults, re-read every {RECHECK_DAYS} days": simulate(
+        "due rule (share 0)": simulate(model, defaults, days),
+        f"due rule, re-read every {RECHECK_DAYS} days": simulate(
             model, defaults, days, RECHECK_DAYS
         ),
     }
@@ -252,9 +289,9 @@ def report(model: Model, days: int) -> dict[str, Outcome]:
         + " | ".join(f"{o.never_captured:,}" for o in outcomes.values())
         + " |"
     )
-    ratio = per_capture["defaults"] / per_capture["every run"]
+    ratio = per_capture["due rule (share 0)"] / per_capture["every run"]
     print(
-        f"\ndefaults / every run, requests per captured transcript: {ratio:.4f} "
+        f"\ndue rule / every run, requests per captured transcript: {ratio:.4f} "
         f"(1/{1 / ratio:,.0f})"
     )
     return outcomes
@@ -262,7 +299,7 @@ def report(model: Model, days: int) -> dict[str, Outcome]:
 
 def goals(outcomes: dict[str, Outcome]) -> None:
     """The goals set for the first model."""
-    every, defaults = outcomes["every run"], outcomes["defaults"]
+    every, defaults = outcomes["every run"], outcomes["due rule (share 0)"]
     ratio = (defaults.requests / defaults.completed_in_year) / (
         every.requests / every.completed_in_year
     )
@@ -286,7 +323,7 @@ def goals(outcomes: dict[str, Outcome]) -> None:
         ),
         (f"0 never captured ({defaults.never_captured})", defaults.never_captured == 0),
     ]
-    rechecking = outcomes[f"defaults, re-read every {RECHECK_DAYS} days"]
+    rechecking = outcomes[f"due rule, re-read every {RECHECK_DAYS} days"]
     week = range(defaults.days - 7, defaults.days)
     plain = sum(defaults.requests_by_day.get(day, 0) for day in week) / 7
     more = sum(rechecking.requests_by_day.get(day, 0) for day in week) / 7
@@ -296,7 +333,79 @@ def goals(outcomes: dict[str, Outcome]) -> None:
         f"a day at day 365 ({more:,.0f} / {plain:,.0f} a day over its week: +{added:.1%})"
     )
     checks.append((text, added <= RECHECK_GOAL))
-    print("\ngoals on the ordinary model, defaults:")
+    print("\ngoals on the ordinary model, the due rule at its defaults (poll_budget_share 0):")
+    for text, met in checks:
+        print(f"- {'met' if met else 'MISSED'}: {text}")
+
+
+SHARES = (0, 0.05, 0.1, 0.25)
+DEFAULT_SHARE = 0.1
+
+
+def freshness(days: int, backlog_days: int) -> dict[tuple[str, float], Outcome]:
+    """Each traffic model at each `poll_budget_share`, with the other defaults."""
+    defaults = PollPolicy.from_settings(0.1, 5, 168)
+    outcomes: dict[tuple[str, float], Outcome] = {}
+    print(
+        f"\n## poll_budget_share: each model, {days} days, runs every 15 minutes on the "
+        "essentials plan (60 requests a minute), other settings at their defaults"
+    )
+    print("| model | share | requests a day | of the plan | p50 | p95 | max | never captured |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    rows = [(model, share, days, 0) for model in MODELS for share in SHARES]
+    rows += [(MODELS[0], share, backlog_days, 10_000) for share in (0, DEFAULT_SHARE)]
+    for model, share, length, backlog in rows:
+        outcome = simulate(model, defaults, length, share=share, backlog=backlog)
+        name = model.name + (f" + {backlog:,} pending ({length} days)" if backlog else "")
+        outcomes[name, share] = outcome
+        a_day = outcome.requests / length
+        print(
+            f"| {name} | {share:g} | {a_day:,.0f} | {a_day / PLAN_A_DAY:.1%} | "
+            f"{minutes(percentile(outcome.delays, 0.5))} | "
+            f"{minutes(percentile(outcome.delays, 0.95))} | "
+            f"{minutes(max(outcome.delays, default=0))} | {outcome.never_captured:,} |"
+        )
+    return outcomes
+
+
+def minutes(seconds: float) -> str:
+    if seconds >= 2 * HOUR:
+        return f"{seconds / HOUR:.1f} h"
+    return f"{seconds / MINUTE:.1f} min"
+
+
+def freshness_goals(outcomes: dict[tuple[str, float], Outcome], model: Model, days: int) -> None:
+    """The goals of issue 36, and share 0 planning exactly as the due rule alone."""
+    ordinary = outcomes["ordinary", DEFAULT_SHARE]
+    slow = outcomes["slow buyers", DEFAULT_SHARE]
+    defaults = PollPolicy.from_settings(0.1, 5, 168)
+    alone = simulate(model, defaults, days)  # the planner without the share's arguments
+    zero = outcomes[model.name, 0]
+    same = (alone.delays, alone.requests_by_day) == (zero.delays, zero.requests_by_day)
+    big = [o for (name, share), o in outcomes.items() if "pending" in name and share]
+    p95, worst = percentile(ordinary.delays, 0.95), max(ordinary.delays)
+    slow_p95, a_day = percentile(slow.delays, 0.95), ordinary.requests / days
+    at = f"at {DEFAULT_SHARE}"
+    checks = [
+        (f"ordinary {at}: p95 <= 20 min ({minutes(p95)})", p95 <= 20 * MINUTE),
+        (f"ordinary {at}: max <= 2 h ({minutes(worst)})", worst <= 2 * HOUR),
+        (
+            f"ordinary {at}: polling <= 10% of the plan a day ({a_day / PLAN_A_DAY:.1%})",
+            a_day <= 0.1 * PLAN_A_DAY,
+        ),
+        (f"slow buyers {at}: p95 <= 3 h ({minutes(slow_p95)})", slow_p95 <= 3 * HOUR),
+        ("share 0 plans exactly as the due rule alone (same requests, same delays)", same),
+    ]
+    for outcome in big:
+        big_a_day = outcome.requests / outcome.days
+        backlog_alone = outcomes[f"ordinary + 10,000 pending ({outcome.days} days)", 0]
+        text = (
+            f"10,000 pending {at}: polling {big_a_day / PLAN_A_DAY:.1%} of the plan a day: "
+            "the backlog's own polls plus at most the share"
+        )
+        limit = 0.1 * PLAN_A_DAY + backlog_alone.requests / outcome.days
+        checks.append((text, big_a_day <= limit))
+    print("\ngoals of poll_budget_share:")
     for text, met in checks:
         print(f"- {'met' if met else 'MISSED'}: {text}")
 
@@ -367,7 +476,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--skip-tap", action="store_true", help="skip the real tap's STATE")
+    parser.add_argument(
+        "--freshness-only", action="store_true", help="only the poll_budget_share table"
+    )
+    parser.add_argument(
+        "--backlog-days", type=int, default=28, help="days of the 10,000-pending rows"
+    )
     args = parser.parse_args()
+    outcomes = freshness(args.days, args.backlog_days)
+    freshness_goals(outcomes, MODELS[0], args.days)
+    if args.freshness_only:
+        return 0
     results = [report(model, args.days) for model in MODELS]
     goals(results[0])
     state_bytes_per_completed(100_000)
