@@ -189,6 +189,10 @@ def test_run_two_a_minute_later_finds_young_completions_within_its_allowance(sim
     assert (stats["interview_requests"], stats["max_requests_per_id"]) == (20, 1)
     assert sorted(r["interview_request_id"] for r in second.records()) == done
     assert "pending polled: 0 due, 20 on the spare budget" in second.stderr
+    used = re.search(r"the run used ([\d.]+)% of the ([\d,]+) requests the budget", second.stderr)
+    accrued = int(used.group(2).replace(",", ""))
+    assert 60 <= accrued <= 60 * (1 + passed) + 1  # a minute's budget, and a little more
+    assert float(used.group(1)) == pytest.approx(100 * 20 / accrued, abs=0.1)
 
     # More pending than the allowance: the run spends the allowance, not more.
     many = tap_config(simulator, ids, **settings, poll_budget_share=0.25)
