@@ -17,7 +17,7 @@ SERVICES := meltano or postgres or airflow or slow or scale
 CHECK_WORKERS ?= 6
 TEST_WORKERS ?= 8
 
-.PHONY: install demo check lint test test-airflow clean
+.PHONY: install demo check lint test test-airflow release-check clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ $(AIRFLOW_VENV)/.installed:
 # The Airflow test alone (`make test` runs it too).
 test-airflow: install $(AIRFLOW_VENV)/.installed
 	$(call pytest,-m airflow)
+
+# A release as a user gets it (.ci/release_check.sh): sdist and wheel built from a clean
+# clone, `twine check`, the wheel installed in a fresh environment running `--about` and
+# `--discover`. DIST keeps the built files.
+DIST ?= $(CURDIR)/dist
+release-check:
+	bash .ci/release_check.sh "$(PYTHON)" "$(DIST)"
 
 clean:
 	rm -rf .venv .venv-3.* $(AIRFLOW_VENV) .meltano output dist build

@@ -1,10 +1,12 @@
 """Print the Python versions the tap declares (pyproject.toml's classifiers), one line.
 
-.ci/run runs `make check` on each; tests/test_pythons.py checks that requires-python and
+With `--json`, as a JSON array (the CI workflow's matrix). .ci/run runs `make check` on
+each; tests/test_pythons.py checks that requires-python and
 the Hub definition declare the same versions. Read with a pattern, not a TOML parser, so
 that any Python 3 runs it (tomllib is 3.11 and later).
 """
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -21,4 +23,7 @@ if __name__ == "__main__":
     versions = declared(Path(__file__).resolve().parent.parent / "pyproject.toml")
     if not versions:
         sys.exit("no Python version declared in pyproject.toml's classifiers")
-    print(" ".join(versions))  # noqa: T201
+    if sys.argv[1:] == ["--json"]:
+        print(json.dumps(versions))  # noqa: T201
+    else:
+        print(" ".join(versions))  # noqa: T201
