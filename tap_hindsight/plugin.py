@@ -70,8 +70,12 @@ def meltano_settings(schema: dict[str, Any] | None = None) -> list[dict[str, Any
     return declared
 
 
+#: Where the project lives (pyproject.toml's [project.urls] say the same; a test checks).
+REPOSITORY = "https://github.com/tap-hindsight/tap-hindsight"
+
 #: What Meltano Hub lists beside the settings (its extractor schema requires `quality`;
-#: Hub's maintainers rate it, so a new definition says "unknown").
+#: Hub's maintainers rate it, so a new definition says "unknown"). `pip_url` is the
+#: published package; `logo_url` a path in Hub's own assets, where Hub keeps logos.
 HUB_METADATA: dict[str, Any] = {
     "namespace": "tap_hindsight",
     "variant": "tap-hindsight",
@@ -79,6 +83,9 @@ HUB_METADATA: dict[str, Any] = {
     "description": "AI win-loss interviews, their transcripts and deals",
     "pip_url": "tap-hindsight",
     "executable": "tap-hindsight",
+    "repo": REPOSITORY,
+    "docs": f"{REPOSITORY}#readme",
+    "logo_url": "/assets/logos/extractors/hindsight.png",
     "domain_url": "https://app.usehindsight.com",
     "keywords": ["meltano_sdk", "api", "win-loss", "interviews", "sales"],
     "maintenance_status": "active",
