@@ -171,8 +171,14 @@ def test_the_version_is_in_one_place_and_the_cli_prints_it(tmp_path):
         if re.search(rf"['\"]{re.escape(VERSION)}['\"]", path.read_text())
     ]
     assert written == []  # read from the installed metadata, written only in pyproject.toml
-    printed = run_tap(tmp_path, None, "--version")
-    assert f"tap-hindsight v{VERSION}" in printed.stdout + printed.stderr
+    printed = subprocess.run(
+        [str(Path(sys.executable).with_name("tap-hindsight")), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert printed.stdout.startswith(f"tap-hindsight v{VERSION}, Meltano SDK v")
     about = json.loads(run_tap(tmp_path, None, "--about", "--format", "json").stdout)
     assert about["version"] == VERSION
 
