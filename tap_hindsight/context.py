@@ -10,7 +10,7 @@ reaches back into the tap.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tap_hindsight.client import HindsightClient
 from tap_hindsight.limiter import RateLimiter, StopRequest
@@ -18,8 +18,6 @@ from tap_hindsight.limiter import RateLimiter, StopRequest
 if TYPE_CHECKING:
     import logging
     from collections.abc import Callable
-
-    from singer_sdk.helpers.types import TapState
 
     from tap_hindsight.settings import Settings
 
@@ -35,7 +33,7 @@ class RunContext:
     #: Streams the input state had bookmarks for (what an old state says was synced).
     streams_in_state: frozenset[str]
     #: Writes the whole tap state as a STATE message.
-    write_state: Callable[[TapState], None]
+    write_state: Callable[[Any], None]
     #: A graceful stop asked for by a signal.
     stop: StopRequest = field(default_factory=StopRequest)
 
@@ -44,7 +42,7 @@ class RunContext:
         cls,
         settings: Settings,
         streams_in_state: frozenset[str],
-        write_state: Callable[[TapState], None],
+        write_state: Callable[[Any], None],
     ) -> RunContext:
         """A run starting now: a fresh budget, and `max_run_minutes` counted from now."""
         limiter = RateLimiter(settings.budget)

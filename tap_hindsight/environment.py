@@ -13,9 +13,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from dotenv import dotenv_values, find_dotenv
-from singer_sdk.exceptions import ConfigValidationError
 
-from tap_hindsight.settings import TAP_NAME, closest, json_type, show
+from tap_hindsight.settings import TAP_NAME, SettingsError, closest, json_type, show
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -87,7 +86,7 @@ def settings_from_environment(
     schema check names the setting and the value where a bare `int()` would crash.
 
     Raises:
-        ConfigValidationError: a variable with the prefix that names no setting, or an
+        SettingsError: a variable with the prefix that names no setting, or an
             object setting that is not valid JSON.
 
     """
@@ -115,5 +114,5 @@ def settings_from_environment(
         except ValueError:
             errors.append(f"{variable}: {show(raw)} is not valid JSON ({kind} expected)")
     if errors:
-        raise ConfigValidationError("Config validation failed", errors=sorted(errors))
+        raise SettingsError(sorted(errors))
     return result

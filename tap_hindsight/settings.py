@@ -17,14 +17,12 @@ Nothing here touches the network.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
-from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hindsight.polling import PollPolicy
 from tap_hindsight.records import parse_datetime
@@ -67,8 +65,25 @@ _TYPE_NAMES = {
 }
 
 
+class SettingsError(ValueError):
+    """A config that cannot run: one message per bad setting, naming it (never a secret).
+
+    The tap hands it to the SDK as its ConfigValidationError (`tap.TapHindsight`).
+    """
+
+    def __init__(self, errors: list[str]) -> None:
+        """Carry `errors`, one a bad setting."""
+        super().__init__("Config validation failed")
+        self.errors = errors
+
+
+def kind(json_type: str, **keywords: Any) -> dict[str, Any]:  # noqa: ANN401 (any keyword's)
+    """A setting's JSON type and the keywords that constrain it (`minimum`, `pattern`...)."""
+    return {"type": json_type, **keywords}
+
+
 def setting(  # noqa: PLR0913 (the parts of a setting's declaration, each named)
-    jsonschema_type: Any,  # noqa: ANN401 (an SDK type, a class or an instance)
+    jsonschema_type: dict[str, Any],
     *,
     title: str,
     description: str,
@@ -142,7 +157,7 @@ class Settings:
     """
 
     api_key: str = setting(
-        th.StringType(pattern=NOT_BLANK_PATTERN),
+        kind("string", pattern=NOT_BLANK_PATTERN),
         required=True,
         secret=True,
         title="API key",
@@ -150,7 +165,7 @@ class Settings:
         convert=_stripped,
     )
     base_url: str = setting(
-        th.StringType(pattern=BASE_URL_PATTERN),
+        kind("string", pattern=BASE_URL_PATTERN),
         default=DEFAULT_BASE_URL,
         title="Base URL",
         description=(
@@ -161,15 +176,14 @@ class Settings:
     )
     #: The listed IDs, then those of interview_ids_file, each once, in that order.
     interview_ids: tuple[int, ...] = setting(
-        th.ArrayType(
-            th.CustomType(
-                {
-                    "type": ["integer", "string"],
-                    "minimum": 1,
-                    "pattern": ID_DIGITS_PATTERN,
-                    "description": "an interview ID: a positive integer, or its digits",
-                },
-            ),
+        kind(
+            "array",
+            items={
+                "type": ["integer", "string"],
+                "minimum": 1,
+                "pattern": ID_DIGITS_PATTERN,
+                "description": "an interview ID: a positive integer, or its digits",
+            },
         ),
         default=[],
         title="Interview IDs",
@@ -181,7 +195,7 @@ class Settings:
         convert=_listed_ids,
     )
     interview_ids_file: str | None = setting(
-        th.StringType(pattern=NOT_BLANK_PATTERN),
+        kind("string", pattern=NOT_BLANK_PATTERN),
         title="Interview IDs file",
         description=(
             "Path to a file of interview request IDs, one per line; blank lines and "
@@ -189,7 +203,7 @@ class Settings:
         ),
     )
     start_date: datetime | None = setting(
-        th.DateTimeType,
+        kind("string", format="date-time"),
         title="Start date",
         description=(
             "Interviews created before this instant are not emitted "
@@ -198,7 +212,7 @@ class Settings:
         convert=_start_date_of,
     )
     plan: str | None = setting(
-        th.StringType(allowed_values=list(PLAN_LIMITS)),
+        kind("string", enum=list(PLAN_LIMITS)),
         title="Plan",
         description=(
             "Your Hindsight plan; sets the request budget to its limit: essentials 60, "
@@ -207,7 +221,7 @@ class Settings:
     )
     #: The API's limit for this key: the plan's, or requests_per_minute if given.
     requests_per_minute: int = setting(
-        th.IntegerType(minimum=1, maximum=MAX_REQUESTS_PER_MINUTE),
+        kind("integer", minimum=1, maximum=MAX_REQUESTS_PER_MINUTE),
         title="Requests per minute",
         description=(
             "Never send more than this many requests in any 60 s window. Overrides the "
@@ -217,7 +231,7 @@ class Settings:
     )
     #: Requests per minute left to other clients of the same key.
     reserved_requests_per_minute: int = setting(
-        th.IntegerType(minimum=0, maximum=MAX_REQUESTS_PER_MINUTE),
+        kind("integer", minimum=0, maximum=MAX_REQUESTS_PER_MINUTE),
         default=0,
         title="Reserved requests per minute",
         description=(
@@ -227,19 +241,19 @@ class Settings:
         ),
     )
     concurrency: int = setting(
-        th.IntegerType(minimum=1, maximum=64),
+        kind("integer", minimum=1, maximum=64),
         default=8,
         title="Concurrency",
         description="Requests in flight at once (1-64).",
     )
     request_timeout: float = setting(
-        th.NumberType(exclusive_minimum=0, maximum=3600),
+        kind("number", maximum=3600, exclusiveMinimum=0),
         default=30.0,
         title="Request timeout",
         description="Seconds to wait for each answer before retrying (at most 3600).",
     )
     scan_start_id: int | None = setting(
-        th.IntegerType(minimum=1, maximum=2**53),
+        kind("integer", minimum=1, maximum=2**53),
         title="Scan start ID",
         description=(
             "Discover interviews by probing ascending IDs from this one: every interview of "
@@ -248,7 +262,7 @@ class Settings:
         ),
     )
     interviewer_names: tuple[str, ...] = setting(
-        th.ArrayType(th.StringType(pattern=NOT_BLANK_PATTERN)),
+        kind("array", items={"type": ["string"], "pattern": NOT_BLANK_PATTERN}),
         default=["Paige"],
         title="Interviewer names",
         description=(
@@ -258,7 +272,7 @@ class Settings:
         convert=_names,
     )
     max_retries: int = setting(
-        th.IntegerType(minimum=0, maximum=20),
+        kind("integer", minimum=0, maximum=20),
         default=5,
         title="Max retries",
         description=(
@@ -267,7 +281,7 @@ class Settings:
         ),
     )
     poll_age_ratio: float = setting(
-        th.NumberType(minimum=0, maximum=10),
+        kind("number", minimum=0, maximum=10),
         default=0.1,
         title="Poll age ratio",
         description=(
@@ -279,7 +293,7 @@ class Settings:
         ),
     )
     min_poll_interval_minutes: float = setting(
-        th.NumberType(minimum=0, maximum=10_080),
+        kind("number", minimum=0, maximum=10_080),
         default=5,
         title="Min poll interval (minutes)",
         description=(
@@ -288,7 +302,7 @@ class Settings:
         ),
     )
     max_poll_interval_hours: float = setting(
-        th.NumberType(minimum=0, maximum=8_760),
+        kind("number", minimum=0, maximum=8_760),
         default=168,
         title="Max poll interval (hours)",
         description=(
@@ -297,7 +311,7 @@ class Settings:
         ),
     )
     poll_budget_share: float = setting(
-        th.NumberType(minimum=0, maximum=1),
+        kind("number", minimum=0, maximum=1),
         default=0.1,
         title="Poll budget share",
         description=(
@@ -311,7 +325,7 @@ class Settings:
         ),
     )
     max_run_minutes: float | None = setting(
-        th.NumberType(exclusive_minimum=0, maximum=10_080),
+        kind("number", maximum=10_080, exclusiveMinimum=0),
         title="Max run minutes",
         description=(
             "A run deadline: once reached, no new request starts, requests in flight "
@@ -321,7 +335,7 @@ class Settings:
         ),
     )
     recheck_completed_days: float = setting(
-        th.NumberType(minimum=0, maximum=3_650),
+        kind("number", minimum=0, maximum=3_650),
         default=30,
         title="Recheck completed (days)",
         description=(
@@ -332,7 +346,7 @@ class Settings:
         ),
     )
     erase_deleted: bool = setting(
-        th.BooleanType,
+        kind("boolean"),
         default=True,
         title="Erase deleted",
         description=(
@@ -343,7 +357,7 @@ class Settings:
         ),
     )
     emit_activate_version_messages: bool = setting(
-        th.BooleanType,
+        kind("boolean"),
         default=False,
         title="Emit ACTIVATE_VERSION messages",
         description=(
@@ -376,14 +390,37 @@ class Settings:
         return f"{self.budget} requests/min ({source}: {self.requests_per_minute}{extra})"
 
 
+def _required(declared: Field[Any]) -> bool:
+    return bool(declared.metadata["schema"].get("required"))
+
+
+def _property(declared: Field[Any]) -> dict[str, Any]:
+    """One setting's JSON schema, as the SDK's typing helpers wrote it.
+
+    Its type (null admitted unless required), constraints, title, default and
+    description; a secret is marked `secret` and `writeOnly`.
+    """
+    typed, schema = declared.metadata["type"], declared.metadata["schema"]
+    types = typed["type"] if isinstance(typed["type"], list) else [typed["type"]]
+    spec: dict[str, Any] = {"type": types if _required(declared) else [*types, "null"]}
+    spec.update((key, value) for key, value in typed.items() if key != "type")
+    spec["title"] = schema["title"]
+    if "default" in schema:
+        spec["default"] = schema["default"]
+    spec["description"] = schema["description"]
+    if schema.get("secret"):
+        spec.update(secret=True, writeOnly=True)
+    return spec
+
+
 #: The settings' JSON schema, in their declared order; no other setting is accepted.
-SETTINGS = th.PropertiesList(
-    *(
-        th.Property(declared.name, declared.metadata["type"], **declared.metadata["schema"])
-        for declared in fields(Settings)
-    ),
-    additional_properties=False,
-)
+SETTINGS: dict[str, Any] = {
+    "type": "object",
+    "properties": {declared.name: _property(declared) for declared in fields(Settings)},
+    "required": [declared.name for declared in fields(Settings) if _required(declared)],
+    "additionalProperties": False,
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+}
 
 
 def show(value: object) -> str:
@@ -502,12 +539,12 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
     """Check `config` against `schema`, then convert it; report every problem at once.
 
     Raises:
-        ConfigValidationError: one message per bad setting.
+        SettingsError: one message per bad setting.
 
     """
     errors = check_config(schema, config)
     if errors:
-        raise ConfigValidationError("Config validation failed", errors=errors)
+        raise SettingsError(errors)
     defaults = {
         name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec
     }
@@ -539,7 +576,7 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
             "must not exceed the maximum",
         )
     if errors:
-        raise ConfigValidationError("Config validation failed", errors=errors)
+        raise SettingsError(errors)
     return settings
 
 

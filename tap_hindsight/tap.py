@@ -32,6 +32,7 @@ from tap_hindsight.settings import (
     SETTINGS,
     TAP_NAME,
     Settings,
+    SettingsError,
     load_settings,
 )
 from tap_hindsight.state import readable_state
@@ -47,11 +48,21 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 
+@contextlib.contextmanager
+def sdk_config_errors() -> Iterator[None]:
+    """A bad setting, as the SDK reports one: its ConfigValidationError, with each message."""
+    try:
+        yield
+    except SettingsError as exc:
+        raise ConfigValidationError(str(exc), errors=exc.errors) from None
+
+
 class TapHindsight(Tap):
     """Singer tap for Hindsight AI win-loss interviews."""
 
     name = TAP_NAME
-    config_jsonschema = SETTINGS.to_dict()
+    # A copy: the SDK adds its built-in settings to the class's schema.
+    config_jsonschema = copy.deepcopy(SETTINGS)
     # Not offered: ACTIVATE_VERSION (no run re-sends every row, so a target would retire
     # the rest) and BATCH (a checkpoint's STATE could then precede the batch file holding
     # its records: a run killed in between would lose them).
@@ -75,11 +86,12 @@ class TapHindsight(Tap):
             raise TypeError(msg)
         given = dict(config or {})
         schema = self.settings_schema()
-        if parse_env_config:
-            # The SDK's own parsing crashes on `1,2,3` lists and on numbers that are not
-            # numbers; ours leaves bad values for the schema check to name.
-            given.update(settings_from_environment(schema))
-        given = numbers_from_strings(schema, given)
+        with sdk_config_errors():
+            if parse_env_config:
+                # The SDK's own parsing crashes on `1,2,3` lists and on numbers that are
+                # not numbers; ours leaves bad values for the schema check to name.
+                given.update(settings_from_environment(schema))
+            given = numbers_from_strings(schema, given)
         self._settings: Settings | None = None
         #: Streams the input state had bookmarks for (what an old state says was synced).
         self._streams_in_state: frozenset[str] = frozenset()
@@ -88,7 +100,8 @@ class TapHindsight(Tap):
         if validate_config:
             # Our check comes first: its messages name each setting and never quote a
             # secret (the SDK's would quote a key of the wrong type).
-            self._settings = load_settings(given, schema)
+            with sdk_config_errors():
+                self._settings = load_settings(given, schema)
             redact.install([self._settings.api_key])  # before anything can log it
         super().__init__(
             config=given, parse_env_config=False, validate_config=validate_config, **kwargs
@@ -110,7 +123,8 @@ class TapHindsight(Tap):
     def settings(self) -> Settings:
         """The checked settings (raises ConfigValidationError naming each bad one)."""
         if self._settings is None:
-            self._settings = load_settings(self.config, self.settings_schema())
+            with sdk_config_errors():
+                self._settings = load_settings(self.config, self.settings_schema())
         return self._settings
 
     @override

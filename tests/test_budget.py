@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hindsight.encoding import duration
 from tap_hindsight.progress import Progress, estimate
-from tap_hindsight.settings import load_settings
+from tap_hindsight.settings import SettingsError, load_settings
 from tap_hindsight.tap import TapHindsight
 from tests.helpers import run_tap, tap_config
 
@@ -41,7 +40,7 @@ def test_plan_sets_the_budget_and_requests_per_minute_overrides_it(settings, bud
     ],
 )
 def test_bad_budget_settings_are_named(settings, message):
-    with pytest.raises(ConfigValidationError) as caught:
+    with pytest.raises(SettingsError) as caught:
         load_settings({"api_key": "k", **settings}, TapHindsight.settings_schema())
     assert any(error.startswith(message) for error in caught.value.errors)
 

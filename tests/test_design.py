@@ -165,3 +165,20 @@ def test_the_core_has_no_sdk_no_http_no_logging_and_no_clock(module):
 def test_the_impurity_finder_sees_a_clock(tmp_path):
     (tmp_path / "a.py").write_text("import time\nfrom singer_sdk.typing import X\n")
     assert outside_imports(tmp_path / "a.py") == {"time", "singer_sdk"}
+
+
+#: The thin shell: the only modules that import the SDK.
+SHELL = {"tap", "streams", "deal_streams", "checkpoints", "seams"}
+
+
+def test_only_the_shell_imports_the_sdk_and_only_the_client_speaks_http():
+    sdk = {
+        module_name(path) for path in PACKAGE.rglob("*.py") if "singer_sdk" in outside_imports(path)
+    }
+    assert sdk == SHELL
+    http = {
+        module_name(path)
+        for path in PACKAGE.rglob("*.py")
+        if outside_imports(path) & {"requests", "urllib3", "http"}
+    }
+    assert http == {"client"}

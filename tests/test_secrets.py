@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from singer_sdk.exceptions import ConfigValidationError
 
 from hindsight_simulator import Organisation
 from tests.helpers import clean_env, run_tap, tap_config
@@ -83,11 +82,11 @@ def test_a_key_of_the_wrong_type_is_not_echoed(tmp_path):
 
 def test_tls_verification_cannot_be_turned_off(simulator):
     from tap_hindsight.client import HindsightClient  # noqa: PLC0415
-    from tap_hindsight.settings import load_settings  # noqa: PLC0415
+    from tap_hindsight.settings import SettingsError, load_settings  # noqa: PLC0415
     from tap_hindsight.tap import TapHindsight  # noqa: PLC0415
 
     schema = TapHindsight.settings_schema()
-    with pytest.raises(ConfigValidationError) as refused:
+    with pytest.raises(SettingsError) as refused:
         load_settings({"api_key": KEY, "base_url": simulator.url, "verify": False}, schema)
     assert refused.value.errors[0].startswith("verify: not a setting of tap-hindsight")
     settings = load_settings({"api_key": KEY, "base_url": simulator.url}, schema)

@@ -6,7 +6,7 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hindsight.environment import list_from_env, settings_from_environment
-from tap_hindsight.settings import DEFAULT_BASE_URL, check_config, load_settings
+from tap_hindsight.settings import DEFAULT_BASE_URL, SettingsError, check_config, load_settings
 from tap_hindsight.tap import TapHindsight
 from tests.helpers import ACME_KEY, clean_env, run_tap, tap_config
 
@@ -18,7 +18,7 @@ def settings_of(config):
 
 
 def errors_of(config):
-    with pytest.raises(ConfigValidationError) as caught:
+    with pytest.raises(SettingsError) as caught:
         settings_of(config)
     return caught.value.errors
 
@@ -256,7 +256,7 @@ def test_environment_values_are_typed_or_kept_for_the_schema_check_to_name():
 
 def test_an_environment_variable_that_names_no_setting_is_refused():
     environ = {"TAP_HINDSIGHT_CONCURENCY": "2", "TAP_HINDSIGHT_API_KEY": "k"}
-    with pytest.raises(ConfigValidationError) as caught:
+    with pytest.raises(SettingsError) as caught:
         settings_from_environment(SCHEMA, environ=environ)
     assert caught.value.errors == [
         (
