@@ -33,15 +33,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tap_hindsight.encoding import FINGERPRINT_CHARS, TIME_ORIGIN, RangeSet, base36, iso_instant
+from tap_hindsight.codec import (
+    entry_text,
+    instant_from_stored,
+    pending_from_text,
+    scan_from_stored,
+    stored_texts,
+    unsent_from_stored,
+)
+from tap_hindsight.encoding import RangeSet, iso_instant
 from tap_hindsight.polling import Poll, next_poll
 from tap_hindsight.recheck import Digest, digests_from_text, digests_text
-from tap_hindsight.records import parse_datetime
-from tap_hindsight.scan import ScanMemory
 from tap_hindsight.state import Resumable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from tap_hindsight.scan import ScanMemory
 
 #: The key of the tap's own state inside the stream's bookmark. The SDK keeps its keys
 #: (replication_key_value, progress_markers...) beside it and leaves this one alone.
@@ -49,46 +57,6 @@ STATE_KEY = "interview_lifecycle"
 STATE_VERSION = 2
 #: Versions this tap reads: 1 had no poll times (its pending IDs are due at once).
 READABLE_VERSIONS = (1, 2)
-
-
-def _entry_text(interview_id: int, poll: Poll) -> str:
-    if poll.polled_at is None:
-        return f"{interview_id}:{poll.mark}"
-    when = base36(poll.polled_at - TIME_ORIGIN)
-    return f"{interview_id}:{poll.mark}:{when}:{base36(poll.age)}"
-
-
-def _pending_from_text(text: str) -> dict[int, Poll]:
-    """`ID:mark` (version 1, or never polled yet) or `ID:mark:polled:age` entries."""
-    pending: dict[int, Poll] = {}
-    for part in text.split(","):
-        item = part.strip()
-        if not item:
-            continue
-        fields = item.split(":")
-        number, mark = fields[0], fields[1] if len(fields) > 1 else ""
-        if (
-            len(fields) not in {2, 4}
-            or not number.isdigit()
-            or int(number) < 1
-            or not mark.isalnum()
-        ):
-            msg = f"{item!r} is not an ID:fingerprint or ID:fingerprint:polled:age entry"
-            raise ValueError(msg)
-        # Version 1 kept 12 hex digits: their first 8 are this version's fingerprint.
-        poll = Poll(mark[:FINGERPRINT_CHARS])
-        if len(fields) == 4:  # noqa: PLR2004
-            try:
-                polled_at, age = int(fields[2], 36) + TIME_ORIGIN, int(fields[3], 36)
-            except ValueError:
-                msg = f"{item!r}: poll time and age must be base-36 numbers"
-                raise ValueError(msg) from None
-            if age < 0:
-                msg = f"{item!r}: an age cannot be negative"
-                raise ValueError(msg)
-            poll = Poll(poll.mark, polled_at, age)
-        pending[int(number)] = poll
-    return pending
 
 
 @dataclass(frozen=True)
@@ -169,20 +137,20 @@ class LifecycleState:
         if version not in READABLE_VERSIONS:
             msg = f"unknown state version {version!r} (this tap writes {STATE_VERSION})"
             raise ValueError(msg)
-        texts = _stored_texts(stored)
+        texts = stored_texts(stored)
         before = stored.get("out_of_range_before")
         state = cls(
             completed=RangeSet.from_text(texts["completed"]),
-            pending=_pending_from_text(texts["pending"]),
+            pending=pending_from_text(texts["pending"]),
             failed=RangeSet.from_text(texts["failed"]),
             out_of_range=RangeSet.from_text(texts["out_of_range"]),
             missing=RangeSet.from_text(texts["missing"]),
             deleted=RangeSet.from_text(texts["deleted"]),
             out_of_range_before=before,
-            scan=_scan_from_stored(stored),
-            unsent=_unsent_from_stored(stored.get("unsent", {})),
-            recheck_through=_instant_from_stored(stored, "recheck_through"),
-            run_started=_instant_from_stored(stored, "run_started_at"),
+            scan=scan_from_stored(stored),
+            unsent=unsent_from_stored(stored.get("unsent", {})),
+            recheck_through=instant_from_stored(stored, "recheck_through"),
+            run_started=instant_from_stored(stored, "run_started_at"),
         )
         if texts["digests"]:
             state.digests = digests_from_text(list(state.completed), texts["digests"])
@@ -233,7 +201,7 @@ class LifecycleState:
             poll = self.pending[interview_id]
             cached = texts.get(interview_id)
             if cached is None or cached[0] is not poll:
-                cached = texts[interview_id] = (poll, _entry_text(interview_id, poll))
+                cached = texts[interview_id] = (poll, entry_text(interview_id, poll))
             parts.append(cached[1])
         if len(texts) > 2 * len(self.pending):  # forget entries no longer pending
             self._texts = {i: texts[i] for i in self.pending if i in texts}
@@ -375,69 +343,6 @@ class LifecycleState:
     def mark_not_found(self, interview_id: int) -> None:
         """404: nothing to remember but that it is no longer worth retrying as failed."""
         self.failed.discard(interview_id)
-
-
-def _stored_texts(stored: dict[str, Any]) -> dict[str, str]:
-    """The stored ID sets and the scalars beside them, checked for their types.
-
-    Raises:
-        ValueError: a part of the wrong type, named.
-
-    """
-    texts = {}
-    for name in ("completed", "pending", "failed", "out_of_range", "missing", "deleted", "digests"):
-        value = stored.get(name, "")
-        if not isinstance(value, str):
-            msg = f"'{name}' should be a string, found {type(value).__name__}"
-            raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
-        texts[name] = value
-    before = stored.get("out_of_range_before")
-    scan_next = stored.get("scan_next_id")
-    if before is not None and not isinstance(before, str):
-        msg = "'out_of_range_before' should be a date-time string"
-        raise ValueError(msg)
-    if scan_next is not None and (
-        not isinstance(scan_next, int) or isinstance(scan_next, bool) or scan_next < 1
-    ):
-        msg = f"'scan_next_id' should be a positive integer, found {scan_next!r}"
-        raise ValueError(msg)
-    return texts
-
-
-def _scan_from_stored(stored: dict[str, Any]) -> ScanMemory | None:
-    """Discovery's memory: `scan`, or an earlier version's `scan_next_id`.
-
-    Below `scan_next_id`, an earlier version found or passed every ID: they count as
-    settled, and the scan goes on from there.
-    """
-    text = stored.get("scan")
-    if text is not None:
-        if not isinstance(text, str):
-            msg = "'scan' should be a string"
-            raise ValueError(msg)
-        return ScanMemory.from_text(text)
-    scan_next = stored.get("scan_next_id")
-    return None if scan_next is None else ScanMemory(scan_next)
-
-
-def _instant_from_stored(stored: dict[str, Any], name: str) -> float | None:
-    value = stored.get(name)
-    if value is None:
-        return None
-    try:
-        return parse_datetime(value).timestamp()
-    except (AttributeError, TypeError, ValueError):
-        msg = f"'{name}' should be a date-time string, found {value!r}"
-        raise ValueError(msg) from None
-
-
-def _unsent_from_stored(value: object) -> dict[str, RangeSet]:
-    if not isinstance(value, dict) or not all(
-        isinstance(name, str) and isinstance(ids, str) for name, ids in value.items()
-    ):
-        msg = "'unsent' should map stream names to ID ranges"
-        raise ValueError(msg)
-    return {name: RangeSet.from_text(ids) for name, ids in value.items()}
 
 
 INTERVIEWS_RESUME = Resumable(

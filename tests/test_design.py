@@ -15,6 +15,7 @@ LAYERS = [
     {"window", "polling", "redact", "schemas", "transcript", "state", "absence"},
     {"records", "encoding", "limiter", "answers"},
     {"scan", "recheck", "progress"},
+    {"codec"},
     {"settings", "lifecycle", "deals", "counter"},
     {"planner"},
     {"environment", "client", "discovery", "judge"},
@@ -126,6 +127,7 @@ def test_dependencies_point_down(level):
 CORE = {
     "absence",
     "answers",
+    "codec",
     "counter",
     "deals",
     "encoding",
