@@ -6,10 +6,13 @@ judge (`judge.py`) read them on the main thread.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any
+
+from tap_hindsight.records import parse_datetime
 
 
 class Outcome(Enum):
@@ -56,6 +59,14 @@ class FetchResult(Attempts):
     interview_id: int
     outcome: Outcome
     record: dict[str, Any] | None = None
+
+    def created_at(self) -> float | None:
+        """When the record fetched was created (epoch seconds; None: no usable record)."""
+        if self.outcome is not Outcome.OK or self.record is None:
+            return None
+        with contextlib.suppress(TypeError, ValueError):
+            return parse_datetime(str(self.record.get("created_at"))).timestamp()
+        return None
 
 
 @dataclass

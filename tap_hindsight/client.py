@@ -552,3 +552,23 @@ def _describe(exc: requests.RequestException, settings: Settings) -> str:
     if isinstance(exc, requests.ConnectionError):
         return "connection failed or was dropped"
     return f"request failed ({type(exc).__name__})"
+
+
+class ServerClock:
+    """The API's clock, as its `Date` headers show it: this machine's, plus their gap."""
+
+    def __init__(self) -> None:
+        """Until an answer says otherwise, the two clocks agree."""
+        self.offset = 0.0
+        #: Whether an answer's `Date` has been seen.
+        self.sampled = False
+
+    def saw(self, server_time: float | None) -> None:
+        """An answer's `Date` (epoch seconds; None: the answer had none)."""
+        if server_time is not None:
+            self.offset = server_time - time.time()
+            self.sampled = True
+
+    def __call__(self) -> float:
+        """Now, on the API's clock."""
+        return time.time() + self.offset

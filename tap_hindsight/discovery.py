@@ -46,10 +46,10 @@ is kept.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tap_hindsight.answers import FetchResult, Outcome
 from tap_hindsight.counter import CounterModel, thin
 from tap_hindsight.scan import Gap, ScanMemory, add_to_gaps, take_out_of_gaps
 
@@ -160,7 +160,7 @@ class Discovery:
         known: LifecycleState,
         skip: Iterable[int] = (),
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float],
         policy: Policy = POLICY,
     ) -> None:
         """Probe from `start` (or where `memory` left off); `known` IDs are ours already."""
@@ -568,6 +568,24 @@ class Discovery:
 
     # Answers ------------------------------------------------------------------------------
 
+    def heard(self, answer: FetchResult, *, probe: bool) -> None:
+        """What one fetch says: a probe's answer, and any record's creation instant.
+
+        A failure is fetched again next run, as a failed ID: it exists.
+        """
+        created = answer.created_at()
+        interview_id = answer.interview_id
+        if not probe:
+            if created is not None:
+                self.observed(interview_id, created)
+        elif answer.outcome is Outcome.CANCELLED:
+            self.unsent(interview_id)
+        else:
+            exists = answer.outcome is not Outcome.NOT_FOUND
+            self.answered(
+                interview_id, exists=exists, created_at=created, answered_at=answer.server_time
+            )
+
     def observed(self, interview_id: int, created_at: float) -> None:
         """One of our interviews and its creation instant (from any record fetched)."""
         top = self.model.observe(interview_id, created_at)
@@ -714,26 +732,6 @@ class Discovery:
             if verdict == "due"
         )
         return unprobed + due
-
-
-class ServerClock:
-    """The API's clock, as its `Date` headers show it: this machine's, plus their gap."""
-
-    def __init__(self) -> None:
-        """Until an answer says otherwise, the two clocks agree."""
-        self.offset = 0.0
-        #: Whether an answer's `Date` has been seen.
-        self.sampled = False
-
-    def saw(self, server_time: float | None) -> None:
-        """An answer's `Date` (epoch seconds; None: the answer had none)."""
-        if server_time is not None:
-            self.offset = server_time - time.time()
-            self.sampled = True
-
-    def __call__(self) -> float:
-        """Now, on the API's clock."""
-        return time.time() + self.offset
 
 
 def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:

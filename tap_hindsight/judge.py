@@ -243,15 +243,6 @@ def record_anchor(record: dict[str, Any], now: int) -> int:
     return max(instants, default=now)
 
 
-def created_at(answer: FetchResult) -> float | None:
-    """The instant a fetched record was created (epoch seconds; None: no usable record)."""
-    if answer.outcome is not Outcome.OK or answer.record is None:
-        return None
-    with contextlib.suppress(TypeError, ValueError):
-        return parse_datetime(str(answer.record.get("created_at"))).timestamp()
-    return None
-
-
 def turn_rows(record: dict[str, Any], interviewers: Iterable[str]) -> list[dict[str, Any]]:
     """The `interview_turns` rows of a record's transcript, parsed without another request."""
     transcript = record.get("transcript") or {}

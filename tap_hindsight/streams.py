@@ -11,9 +11,10 @@ from typing_extensions import override
 from tap_hindsight.absence import Absence, judge_absence, two_strikes
 from tap_hindsight.answers import FetchResult, Outcome
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
-from tap_hindsight.discovery import Discovery, ServerClock, id_source
+from tap_hindsight.client import ServerClock
+from tap_hindsight.discovery import Discovery, id_source
 from tap_hindsight.encoding import duration
-from tap_hindsight.judge import Asked, Kind, Rules, Verdict, created_at, judge
+from tap_hindsight.judge import Asked, Kind, Rules, Verdict, judge
 from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState
 from tap_hindsight.planner import (
     FIRST_RUN_MINUTES,
@@ -35,27 +36,6 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_hindsight.client import HindsightClient
-
-
-def tell_discovery(discovery: Discovery, result: FetchResult, *, probe: bool) -> None:
-    """What a fetch says to discovery.
-
-    A probe's answer, and any record's creation instant (where the ID counter was then).
-    """
-    created = created_at(result)
-    if probe:
-        if result.outcome is Outcome.CANCELLED:
-            discovery.unsent(result.interview_id)
-        else:  # a failure is fetched again next run, as a failed ID: it exists
-            exists = result.outcome is not Outcome.NOT_FOUND
-            discovery.answered(
-                result.interview_id,
-                exists=exists,
-                created_at=created,
-                answered_at=result.server_time,
-            )
-    elif created is not None:
-        discovery.observed(result.interview_id, created)
 
 
 @dataclass
@@ -404,7 +384,7 @@ class InterviewsStream(CheckpointedStream):
             self._tell_eta(discovery)
         probe = discovery is not None and discovery.is_probe(interview_id)
         if discovery is not None:
-            tell_discovery(discovery, result, probe=probe)
+            discovery.heard(result, probe=probe)
         asked = Asked.PROBE if probe else Asked.PLAN
         if interview_id in run.rechecks:
             asked = Asked.REREAD

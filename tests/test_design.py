@@ -13,8 +13,8 @@ TOP = {"tap", "streams", "deal_streams", "plugin", "__main__"}
 #: From the bottom up: each imports only modules listed before it (and outside modules).
 LAYERS = [
     {"window", "polling", "redact", "schemas", "transcript", "state", "absence"},
-    {"records", "encoding", "limiter", "answers"},
-    {"scan", "recheck", "progress"},
+    {"records", "encoding", "limiter"},
+    {"scan", "recheck", "progress", "answers"},
     {"codec"},
     {"settings", "lifecycle", "deals", "counter"},
     {"planner"},
@@ -130,6 +130,7 @@ CORE = {
     "codec",
     "counter",
     "deals",
+    "discovery",
     "encoding",
     "judge",
     "lifecycle",

@@ -13,8 +13,9 @@ import pytest
 
 from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.answers import server_time
+from tap_hindsight.client import ServerClock
 from tap_hindsight.counter import _hour_of_week
-from tap_hindsight.discovery import POLICY, Discovery, Policy, ServerClock
+from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
 
@@ -266,7 +267,8 @@ def test_a_night_the_counter_hardly_moved_in_is_learnt_as_resting_at_once():
     discovery = night(104)
     assert not any(discovery.active(MONDAY + hour * 3_600) for hour in range(17, 33))
     assert not discovery.memory.resting >> (2 * 24 + 23) & 1  # Wednesday: not learnt
-    later = Discovery(1, ScanMemory.from_text(discovery.stored().to_text()), LifecycleState())
+    memory = ScanMemory.from_text(discovery.stored().to_text())
+    later = Discovery(1, memory, LifecycleState(), clock=time0)
     later.memory.ours, later.memory.settled = 10, 1_000
     assert not later.active(MONDAY + 7 * 86_400 + 23 * 3_600)  # every Monday night
 
