@@ -130,17 +130,19 @@ def plan_run(
     plan.ids = [*chosen, *(interview_id for _, interview_id in due), *spare]
     if planning.recheck_days > 0:
         plan.recheck_now = now
-        if known.recheck_through is not None:
-            taken = {*chosen, *known.pending}
-            plan.rechecks = [
-                (at, i)
-                for at, i in rechecks_due(
-                    known.completed, known.recheck_through, now, planning.recheck_days * DAY
-                )
-                if i not in taken
-            ]
-            plan.ids += [interview_id for _, interview_id in plan.rechecks]
+        plan.rechecks = _rechecks(known, {*chosen, *known.pending}, now, planning.recheck_days)
+        plan.ids += [interview_id for _, interview_id in plan.rechecks]
     return plan
+
+
+def _rechecks(
+    known: LifecycleState, taken: AbstractSet[int], now: float, days: float
+) -> list[tuple[float, int]]:
+    """Completed interviews due a re-read in the cycle of `days`, not `taken` already."""
+    if known.recheck_through is None:  # the cycle starts at this run
+        return []
+    due = rechecks_due(known.completed, known.recheck_through, now, days * DAY)
+    return [(at, interview_id) for at, interview_id in due if interview_id not in taken]
 
 
 def rechecked(known: LifecycleState, plan: RunPlan, answered: AbstractSet[int]) -> None:

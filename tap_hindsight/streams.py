@@ -27,7 +27,7 @@ from tap_hindsight.planner import (
 from tap_hindsight.progress import Progress, estimate
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.summary import SyncReport, describe_plan, describe_spare
+from tap_hindsight.summary import SyncReport, describe_plan, describe_spare, verdict_notes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -185,17 +185,7 @@ class InterviewsStream(CheckpointedStream):
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)
         self._selected = self.selected_streams()
-        now = time.time()
-        first_minutes = settings.max_run_minutes or FIRST_RUN_MINUTES
-        planning = Planning(
-            settings.poll_policy,
-            self._selected,
-            settings.recheck_completed_days,
-            share=settings.poll_budget_share,
-            accrued=accrued_budget(settings.budget, now, lifecycle.run_started, first_minutes),
-        )
-        plan = plan_run(lifecycle, settings.interview_ids, now, planning)
-        lifecycle.run_started = now
+        plan = self._plan(lifecycle)
         discovery = None
         if settings.scan_start_id is not None:
             if lifecycle.scan is not None:  # the API's clock as the last run saw it
@@ -204,22 +194,7 @@ class InterviewsStream(CheckpointedStream):
                 settings.scan_start_id, lifecycle.scan, lifecycle, plan.ids, clock=self._clock
             )
         self.report = SyncReport(plan=plan, max_run_minutes=settings.max_run_minutes)
-        self.logger.info(
-            "%s%s from %s; budget %s, %d requests at a time%s; %s",
-            describe_plan(plan, len(lifecycle.completed), time.time()),
-            ", with ID discovery (polls and probes take turns)" if discovery else "",
-            settings.base_url,
-            settings.describe_budget(),
-            settings.concurrency,
-            self.run.describe_deadline(),
-            describe_spare(plan, settings.poll_budget_share),
-        )
-        self.logger.info(
-            estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
-        )
-        if discovery is not None:
-            self.logger.info("%s", discovery.describe())
-            self._eta_told = False
+        self._log_start(plan, len(lifecycle.completed), discovery)
         limiter = self.run.limiter
         report = self.report
         progress = Progress(
@@ -238,6 +213,42 @@ class InterviewsStream(CheckpointedStream):
         )
         client = self.run.client(self.logger)
         return _Run(lifecycle, plan, discovery, client, progress, rules)
+
+    def _plan(self, lifecycle: LifecycleState) -> RunPlan:
+        """The core's plan for this run, now; the state notes when the run started."""
+        settings = self.run.settings
+        now = time.time()
+        first_minutes = settings.max_run_minutes or FIRST_RUN_MINUTES
+        planning = Planning(
+            settings.poll_policy,
+            self._selected,
+            settings.recheck_completed_days,
+            share=settings.poll_budget_share,
+            accrued=accrued_budget(settings.budget, now, lifecycle.run_started, first_minutes),
+        )
+        plan = plan_run(lifecycle, settings.interview_ids, now, planning)
+        lifecycle.run_started = now
+        return plan
+
+    def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
+        """The start lines: what the run polls and what waits, the budget, the estimate."""
+        settings = self.run.settings
+        self.logger.info(
+            "%s%s from %s; budget %s, %d requests at a time%s; %s",
+            describe_plan(plan, completed, time.time()),
+            ", with ID discovery (polls and probes take turns)" if discovery else "",
+            settings.base_url,
+            settings.describe_budget(),
+            settings.concurrency,
+            self.run.describe_deadline(),
+            describe_spare(plan, settings.poll_budget_share),
+        )
+        self.logger.info(
+            estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
+        )
+        if discovery is not None:
+            self.logger.info("%s", discovery.describe())
+            self._eta_told = False
 
     def _finish_run(self, run: _Run) -> None:
         """Close the client, log the turns' metrics and the summary (also after a failure)."""
@@ -400,28 +411,11 @@ class InterviewsStream(CheckpointedStream):
     def _log_verdict(self, interview_id: int, verdict: Verdict, *, probe: bool) -> None:
         """Say what a person must know of one answer (a status is named once a run)."""
         status = verdict.unknown_status
-        if status is not None and status not in self._unknown_statuses:
+        first_of_status = status is not None and status not in self._unknown_statuses
+        if status is not None:
             self._unknown_statuses.add(status)
-            self.logger.warning(
-                "Interview %d has status %r, which Hindsight does not document: emitted "
-                "as it is and treated as not completed (this is logged once per status)",
-                interview_id,
-                status,
-            )
-        if verdict.kind is Kind.FAILED:
-            self.logger.error("Interview %d failed: %s", interview_id, verdict.problem)
-        elif verdict.kind is Kind.INVALID:
-            self.logger.error(
-                "Interview %d not emitted: it does not match the schema: %s",
-                interview_id,
-                verdict.problem,
-            )
-        elif verdict.kind is Kind.NOT_FOUND and not probe:
-            self.logger.warning(
-                "Interview %d not found (HTTP 404): it does not exist or belongs to "
-                "another organisation; skipped",
-                interview_id,
-            )
+        for level, line in verdict_notes(interview_id, verdict, probe=probe, first=first_of_status):
+            self.logger.log(level, "%s", line)
 
 
 class InterviewTurnsStream(HandedRowsStream):

@@ -141,3 +141,38 @@ def describe_spare(plan: RunPlan, share: float) -> str:
         f"started), {len(plan.spare):,} of them not due yet, those with the largest share "
         "of their age elapsed since their last poll"
     )
+
+
+#: Log levels, as the logging module numbers them (the core does not log).
+WARNING, ERROR = 30, 40
+
+
+def verdict_notes(
+    interview_id: int, verdict: Verdict, *, probe: bool, first: bool
+) -> list[tuple[int, str]]:
+    """What a person must read of one answer, with its log level (none: nothing to say).
+
+    `first`: the first answer of this run with its undocumented status (named once).
+    """
+    notes = []
+    if verdict.unknown_status is not None and first:
+        text = (
+            f"Interview {interview_id} has status {verdict.unknown_status!r}, which "
+            "Hindsight does not document: emitted as it is and treated as not completed "
+            "(this is logged once per status)"
+        )
+        notes.append((WARNING, text))
+    if verdict.kind is Kind.FAILED:
+        notes.append((ERROR, f"Interview {interview_id} failed: {verdict.problem}"))
+    elif verdict.kind is Kind.INVALID:
+        text = (
+            f"Interview {interview_id} not emitted: it does not match the schema: {verdict.problem}"
+        )
+        notes.append((ERROR, text))
+    elif verdict.kind is Kind.NOT_FOUND and not probe:
+        text = (
+            f"Interview {interview_id} not found (HTTP 404): it does not exist or belongs "
+            "to another organisation; skipped"
+        )
+        notes.append((WARNING, text))
+    return notes
