@@ -32,7 +32,7 @@ again once in 30 days after the pending ones due), side by side: requests per da
 delay p50 / p95 / max, the longest run, and transcripts never captured; what the re-reads
 add to the requests a day over the year's last week (goal: at most +50%). Then the
 interviews' state with 100,000 completed interviews and the re-read cycle's digests, in
-bytes per completed interview (goal: at most 16), and the STATE written by the real tap
+bytes per completed interview (goal: at most 16), and the interview state the real tap writes
 for 10,000 pending interviews, in bytes per pending interview (goal: at most 40).
 
 Run: `.venv/bin/python benchmarks/polling.py [--days 365] [--skip-tap] [--freshness-only]`
@@ -465,10 +465,14 @@ def state_bytes_per_pending(pending: int) -> None:
     state = json.loads(line)["value"]["bookmarks"]["interviews"]["interview_lifecycle"]
     lifecycle = LifecycleState.from_bookmark(state)
     assert len(lifecycle.pending) == pending, len(lifecycle.pending)
-    size = len(line.encode())
+    size = len(json.dumps(state, separators=(",", ":")).encode())
+    deals = json.loads(line)["value"]["bookmarks"].get("deals", {}).get("deal_marks", {})
+    dealt = len(deals.get("marks", "").split(",")) if deals.get("marks") else 0
     print(
-        f"\nSTATE message after the real tap polled {pending:,} pending interviews: "
-        f"{size:,} bytes = {size / pending:.1f} bytes per pending interview (goal: <= 40)"
+        f"\ninterview state after the real tap polled {pending:,} pending interviews: "
+        f"{size:,} bytes = {size / pending:.1f} bytes per pending interview (goal: <= 40); "
+        f"the whole STATE message, with the marks of the organisation's {dealt:,} deals: "
+        f"{len(line.encode()):,} bytes"
     )
 
 
