@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING
 
 from tap_hindsight.answers import FetchResult, Outcome
 from tap_hindsight.counter import CounterModel, thin
+from tap_hindsight.discovery_policy import POLICY, Policy
+from tap_hindsight.proofs import Proofs
 from tap_hindsight.scan import Gap, ScanMemory, add_to_gaps, take_out_of_gaps
 
 if TYPE_CHECKING:
@@ -59,65 +61,6 @@ if TYPE_CHECKING:
     from tap_hindsight.lifecycle import LifecycleState
 
 
-@dataclass(frozen=True)
-class Policy:
-    """How discovery trades requests against delay (fixed; the benchmark measures it)."""
-
-    #: How far the API's `created_at` clock may run ahead of this machine's (seconds).
-    margin_seconds: float = 60.0
-    #: Beyond our highest interview, probe at most this many expected gaps ahead.
-    cap_gaps: float = 2.0
-    #: Open tail IDs are checked again after this many expected gaps' time, then doubling.
-    reprobe_gaps: float = 4.0
-    #: Bounds of that spacing (seconds).
-    reprobe_min_seconds: float = 3600.0
-    reprobe_max_seconds: float = 86400.0
-    #: The counter's speed is measured between our interviews at most this far apart...
-    rate_window_seconds: float = 4 * 3600.0
-    #: ...and at least this far apart (a burst of IDs says little of the speed).
-    rate_min_seconds: float = 10 * 60.0
-    #: An hour of the week counts as one the counter rests in once this many of our
-    #: interviews would have been created in it, had it moved then, and none was.
-    resting_evidence: float = 3.0
-    #: New IDs are probed once the counter should have passed them this much busy time
-    #: ago (seconds): fewer probes of IDs not handed out yet, for minutes of delay.
-    lag_seconds: float = 450.0
-    #: Past `cap`, the bound on the reach doubles after this long busy without one of
-    #: ours, then after twice as long, and so on (seconds).
-    doubling_seconds: float = 900.0
-    #: While the counter rests as foreseen (a night), new IDs are probed past `cap` up to
-    #: where it should have stopped, as long as the 404s past our highest could all be
-    #: other organisations' with this chance at least.
-    rest_lift_chance: float = 0.001
-    #: Before any interview of ours is found, discovery looks this many IDs past
-    #: `scan_start_id` at most, and as many more each day.
-    blind_limit: int = 1_000
-    #: Past the reach, scout once this many expected gaps of busy time passed without one
-    #: of ours (a burst of other organisations' IDs, or a counter slower than thought),
-    #: and at least `scout_min_seconds`; then after twice as long, and so on.
-    scout_gaps: float = 5.0
-    scout_min_seconds: float = 3600.0
-    #: A round's probes are spaced so that this many of ours would be among them in the
-    #: IDs handed out since a burst half-way through the overdue time (found with a
-    #: chance of 1 - e^-cover)...
-    scout_cover: float = 3.0
-    #: ...and the first round sends `scout_rounds_of_cover` times as many as it takes to
-    #: find `scout_cover` of ours in a row of IDs, each later round twice as many as the
-    #: last; never more than the counter should have handed out in the overdue time.
-    scout_rounds_of_cover: float = 6.0
-    #: A round whose stride would be below this is not sent (too few of ours handed out
-    #: in the overdue time to cross a burst): the reach probes those IDs anyway.
-    scout_min_stride: float = 2.0
-    #: An open tail ID checked this many times waits for one of ours above it instead of
-    #: being checked again every day of a long silence (once a speed is known).
-    tail_checks: int = 3
-    #: The lag is at least this many expected gaps' IDs (`lag_gaps / share`): at a small
-    #: share the counter passes an ID long before one of ours proves its 404, so probing
-    #: it minutes after it is handed out saves no delay and costs probes.
-    lag_gaps: float = 0.16
-
-
-POLICY = Policy()
 #: Within a run, which gaps are due is judged again after this long or a new anchor.
 _RESCAN_SECONDS = 60.0
 #: A `Date` header counts whole seconds: the answer was decided up to this much before.
@@ -184,6 +127,8 @@ class Discovery:
         #: Our interviews with their creation instants, ascending by ID (the model's).
         self._anchors = self.model.anchors
         self._highest_ours = max([start - 1, *(i for i, _ in self._anchors)])
+        #: What each gap's probes prove (`proofs.py`).
+        self._proofs = Proofs(self.model, policy, self.reach, lambda: self._highest_ours)
         self._known = known
         self._skip = set(skip)
         self._outstanding: dict[int, Outstanding] = {}
@@ -393,7 +338,7 @@ class Discovery:
         """True if anything would be due by `later` (nothing, over a night it rests in)."""
         if self.reach(later) >= self.memory.next_id:
             return True
-        return any(self._verdict(gap, later) in {"due", "split"} for gap in self.memory.gaps)
+        return any(self._proofs.verdict(gap, later) in {"due", "split"} for gap in self.memory.gaps)
 
     def _clock_unsampled(self) -> bool:
         sampled = getattr(self._clock, "sampled", True)
@@ -448,123 +393,19 @@ class Discovery:
         kept: list[Gap] = []
         due: list[tuple[int, int]] = []
         for whole in self.memory.gaps:
-            for gap, verdict in self._judged(whole, now):
+            for gap, verdict in self._proofs.judged(whole, now):
                 if verdict == "settled":
                     self.memory.settled += len(gap)
                     self.tally.settled += len(gap)
                     continue
                 if verdict == "due":
                     due.append((gap.low, gap.high))
-                elif kept and (joined := self._joined(kept[-1], gap, now)) is not None:
+                elif kept and (joined := self._proofs.joined(kept[-1], gap, now)) is not None:
                     kept[-1] = joined
                     continue
                 kept.append(gap)
         self.memory.gaps = kept
         self._due, self._due_at = due, now
-
-    def _joined(self, below: Gap, gap: Gap, now: float) -> Gap | None:
-        """Two waiting tail gaps side by side kept as one (a compact state), or None.
-
-        Both were checked enough to wait for one of ours above them, which settles or
-        calls both alike; or, before a speed is known, both were checked as often, within
-        a day of each other (`reprobe_max_seconds`), and are checked again together: a
-        gap for each day of a long silence, not one for each run, and not one for all
-        (whose checks would then come all at once). The joined gap keeps the earlier
-        probe and the fewer checks, and is kept only if it still waits: an earlier probe
-        could make it due (probed before the counter should have passed its top), and
-        its IDs, probed again, would join it again, and again.
-        """
-        if not (
-            below.high + 1 == gap.low
-            and bool(below.probed_at)
-            and bool(gap.probed_at)
-            and gap.low > self._highest_ours
-        ):
-            return None
-        if self.rate:
-            if not (self._exhausted(below) and self._exhausted(gap)):
-                return None
-        elif not (
-            below.checks == gap.checks
-            and abs(gap.probed_at - below.probed_at) < self.policy.reprobe_max_seconds
-        ):
-            return None
-        joined = Gap(
-            below.low,
-            gap.high,
-            min(below.probed_at, gap.probed_at),
-            min(below.checks, gap.checks),
-        )
-        return joined if self._verdict(joined, now) == "wait" else None
-
-    def _judged(self, gap: Gap, now: float) -> list[tuple[Gap, str]]:
-        """The gap's verdict; a tail gap the counter was inside of when probed, cut there.
-
-        The IDs below where the counter should have been were probed after they were
-        handed out; those above, maybe before, and they are due once it passed them.
-        Judged whole, a long gap would be probed again whole for its top few IDs.
-        """
-        verdict = self._verdict(gap, now)
-        if verdict != "split":
-            return [(gap, verdict)]
-        counter_then = self.counter(gap.probed_at)
-        assert counter_then is not None  # noqa: S101 (a split needs it)
-        middle = math.floor(counter_then)
-        lower = Gap(gap.low, middle, gap.probed_at, gap.checks)
-        upper = Gap(middle + 1, gap.high, gap.probed_at, gap.checks)
-        return [(lower, self._verdict(lower, now)), (upper, "due")]
-
-    def _verdict(self, gap: Gap, now: float) -> str:  # noqa: PLR0911 (a decision table)
-        """`settled` (proven foreign), `due` (probe again now), `wait`, or `split`.
-
-        `split`: its IDs above where the counter should have been when they were probed
-        are due, the rest are judged apart (`_judged`).
-        """
-        if not gap.probed_at:
-            return "due"
-        above = self.model.created_above(gap.high)
-        margin = self.policy.margin_seconds
-        if above is not None:
-            if gap.probed_at >= above + margin:
-                return "settled"
-            return "due" if now >= above + margin else "wait"
-        if gap.low > self.reach(now):
-            return "wait"
-        if self._anchors and gap.probed_at < self._anchors[-1][1] + margin:
-            return "due"  # probed before our highest interview was created: too early
-        if self.active(now) and not self.active(gap.probed_at):
-            return "due"  # probed while the counter rested, and it moves again
-        counter_then = self.counter(gap.probed_at)
-        if counter_then is not None and counter_then < gap.high:
-            # Probed before the counter should have reached it; it has now.
-            return "due" if counter_then < gap.low else "split"
-        if self._exhausted(gap):
-            return "wait"
-        waited = self.active_seconds(gap.probed_at, now)  # nights and weekends do not count
-        return "due" if waited >= self._reprobe_after(gap.checks) else "wait"
-
-    def _exhausted(self, gap: Gap) -> bool:
-        """True if a tail gap was probed again enough: it waits for one of ours above it.
-
-        Each check is worth less than the last (the counter should have passed the gap
-        long ago), and a long silence would otherwise have every ID of it probed again
-        every day. Never without a speed: nothing says when the gap was handed out, the
-        reach (`blind_limit` a day) may run days ahead of the counter, and the next of ours
-        lies in such a gap; its checks are spaced from a day, doubling (`_reprobe_after`).
-        """
-        return bool(self.rate) and gap.checks >= self.policy.tail_checks
-
-    def _reprobe_after(self, checks: int) -> float:
-        policy = self.policy
-        rate = self.rate
-        if not rate:
-            # Without a speed nothing says when an ID was handed out: from a day, doubling
-            # without end, so that IDs looked at for long cost ever less.
-            return math.ldexp(policy.reprobe_max_seconds, min(checks, 30))
-        expected_gap = 1.0 / (self.share * rate)
-        gap_seconds: float = expected_gap * policy.reprobe_gaps
-        base = min(max(gap_seconds, policy.reprobe_min_seconds), policy.reprobe_max_seconds)
-        return min(math.ldexp(base, min(checks, 60)), policy.reprobe_max_seconds)
 
     # Answers ------------------------------------------------------------------------------
 
@@ -728,7 +569,7 @@ class Discovery:
         due = sum(
             len(part)
             for gap in self.memory.gaps
-            for part, verdict in self._judged(gap, now)
+            for part, verdict in self._proofs.judged(gap, now)
             if verdict == "due"
         )
         return unprobed + due
