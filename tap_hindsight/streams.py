@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
 from tap_hindsight.absence import Absence, judge_absence, two_strikes
-from tap_hindsight.answers import FetchResult, Outcome
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.client import ServerClock
 from tap_hindsight.discovery import Discovery, id_source
 from tap_hindsight.encoding import duration
+from tap_hindsight.interview_run import InterviewRun
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, judge
 from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState
 from tap_hindsight.planner import (
@@ -35,53 +34,7 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_hindsight.client import HindsightClient
-
-
-@dataclass
-class _Run:
-    """One run of the interviews stream: what it works from and with."""
-
-    lifecycle: LifecycleState
-    plan: RunPlan
-    discovery: Discovery | None
-    client: HindsightClient
-    progress: Progress
-    rules: Rules
-    #: Planned IDs whose answer came (not cut short by the deadline or a stop).
-    answered: int = 0
-    #: Interviews seen before that answered this run, and those of them that were 404.
-    known_answered: int = 0
-    gone: list[int] = field(default_factory=list)
-    #: Completed interviews due a re-read, and those of them that answered.
-    rechecks: set[int] = field(default_factory=set)
-    rechecked: set[int] = field(default_factory=set)
-    #: Pending interviews polled because due, and on the spare budget.
-    due: set[int] = field(default_factory=set)
-    spare: set[int] = field(default_factory=set)
-    _planned: set[int] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        plan = self.plan
-        self._planned = set(plan.ids)
-        self.rechecks = {interview_id for _, interview_id in plan.rechecks}
-        start = plan.first_time + plan.failed + plan.missing + plan.backfill
-        self.due = set(plan.ids[start : start + plan.due])
-        self.spare = set(plan.spare)
-
-    def count(self, result: FetchResult, report: SyncReport) -> None:
-        """Count a planned ID's answer (the deadline's deferred IDs are the rest)."""
-        if result.interview_id in self._planned and result.outcome is not Outcome.CANCELLED:
-            self.answered += 1
-            report.polled_due += result.interview_id in self.due
-            report.polled_spare += result.interview_id in self.spare
-            if result.interview_id in self.rechecks:
-                self.rechecked.add(result.interview_id)
-            if self.lifecycle.seen(result.interview_id) and result.outcome in {
-                Outcome.OK,
-                Outcome.NOT_FOUND,
-            }:
-                self.known_answered += 1
+    from tap_hindsight.answers import FetchResult
 
 
 class InterviewsStream(CheckpointedStream):
@@ -105,7 +58,7 @@ class InterviewsStream(CheckpointedStream):
         self._unknown_statuses: set[str] = set()
         #: The streams selected in this run (this one and its children).
         self._selected: frozenset[str] = frozenset()
-        self._current: _Run | None = None
+        self._current: InterviewRun | None = None
         #: The API's clock, as its answers' `Date` headers show it (discovery's clock).
         self._clock = ServerClock()
         #: Whether this run said how far discovery is behind (once the clock is known).
@@ -176,7 +129,7 @@ class InterviewsStream(CheckpointedStream):
             )
         return "; ".join(problems)
 
-    def _start_run(self) -> _Run:
+    def _start_run(self) -> InterviewRun:
         """Read the state, plan the run, log what it will do, and prepare the client."""
         settings = self.run.settings
         lifecycle = LifecycleState.from_bookmark(
@@ -212,7 +165,7 @@ class InterviewsStream(CheckpointedStream):
             settings.start_date,
         )
         client = self.run.client(self.logger)
-        return _Run(lifecycle, plan, discovery, client, progress, rules)
+        return InterviewRun(lifecycle, plan, discovery, client, progress, rules)
 
     def _plan(self, lifecycle: LifecycleState) -> RunPlan:
         """The core's plan for this run, now; the state notes when the run started."""
@@ -250,7 +203,7 @@ class InterviewsStream(CheckpointedStream):
             self.logger.info("%s", discovery.describe())
             self._eta_told = False
 
-    def _finish_run(self, run: _Run) -> None:
+    def _finish_run(self, run: InterviewRun) -> None:
         """Close the client, log the turns' metrics and the summary (also after a failure)."""
         run.client.close()
         self.report_child_metrics()
@@ -303,7 +256,7 @@ class InterviewsStream(CheckpointedStream):
                 else "",
             )
 
-    def _settle_deletions(self, run: _Run) -> None:
+    def _settle_deletions(self, run: InterviewRun) -> None:
         """Interviews seen before that answered 404: missing the first time, then deleted.
 
         One 404 can be a glitch: an interview is deleted when it answers 404 in two runs
@@ -382,7 +335,7 @@ class InterviewsStream(CheckpointedStream):
         known = self.run.streams_in_state
         return [child.name for child in self.child_streams if child.name not in known]
 
-    def _answer(self, run: _Run, result: FetchResult) -> Verdict:
+    def _answer(self, run: InterviewRun, result: FetchResult) -> Verdict:
         """Count one answer, tell discovery, and judge it (main thread only)."""
         report = self.report
         report.count(result)

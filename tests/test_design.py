@@ -21,7 +21,7 @@ LAYERS = [
     {"planner"},
     {"environment", "client", "discovery", "judge"},
     {"summary"},
-    {"context"},
+    {"context", "interview_run"},
     {"seams"},
     {"checkpoints"},
 ]
