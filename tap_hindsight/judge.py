@@ -12,7 +12,7 @@ deals follow too (`absence.py`).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -208,9 +208,7 @@ def _pending(record: dict[str, Any], known: LifecycleState, rules: Rules, now: i
         record,
         row=True,
         turns=rows,
-        learned=Learned(
-            "pending", mark=mark, polled_at=now, anchor=anchor, sent=sent, unsent=unsent
-        ),
+        learned=replace(polled, sent=sent, unsent=unsent),
     )
 
 

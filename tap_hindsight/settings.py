@@ -77,7 +77,7 @@ class SettingsError(ValueError):
         self.errors = errors
 
 
-def kind(json_type: str, **keywords: Any) -> dict[str, Any]:  # noqa: ANN401 (any keyword's)
+def typed(json_type: str, **keywords: Any) -> dict[str, Any]:  # noqa: ANN401 (any keyword's)
     """A setting's JSON type and the keywords that constrain it (`minimum`, `pattern`...)."""
     return {"type": json_type, **keywords}
 
@@ -157,7 +157,7 @@ class Settings:
     """
 
     api_key: str = setting(
-        kind("string", pattern=NOT_BLANK_PATTERN),
+        typed("string", pattern=NOT_BLANK_PATTERN),
         required=True,
         secret=True,
         title="API key",
@@ -165,7 +165,7 @@ class Settings:
         convert=_stripped,
     )
     base_url: str = setting(
-        kind("string", pattern=BASE_URL_PATTERN),
+        typed("string", pattern=BASE_URL_PATTERN),
         default=DEFAULT_BASE_URL,
         title="Base URL",
         description=(
@@ -176,7 +176,7 @@ class Settings:
     )
     #: The listed IDs, then those of interview_ids_file, each once, in that order.
     interview_ids: tuple[int, ...] = setting(
-        kind(
+        typed(
             "array",
             items={
                 "type": ["integer", "string"],
@@ -195,7 +195,7 @@ class Settings:
         convert=_listed_ids,
     )
     interview_ids_file: str | None = setting(
-        kind("string", pattern=NOT_BLANK_PATTERN),
+        typed("string", pattern=NOT_BLANK_PATTERN),
         title="Interview IDs file",
         description=(
             "Path to a file of interview request IDs, one per line; blank lines and "
@@ -203,7 +203,7 @@ class Settings:
         ),
     )
     start_date: datetime | None = setting(
-        kind("string", format="date-time"),
+        typed("string", format="date-time"),
         title="Start date",
         description=(
             "Interviews created before this instant are not emitted "
@@ -212,7 +212,7 @@ class Settings:
         convert=_start_date_of,
     )
     plan: str | None = setting(
-        kind("string", enum=list(PLAN_LIMITS)),
+        typed("string", enum=list(PLAN_LIMITS)),
         title="Plan",
         description=(
             "Your Hindsight plan; sets the request budget to its limit: essentials 60, "
@@ -221,7 +221,7 @@ class Settings:
     )
     #: The API's limit for this key: the plan's, or requests_per_minute if given.
     requests_per_minute: int = setting(
-        kind("integer", minimum=1, maximum=MAX_REQUESTS_PER_MINUTE),
+        typed("integer", minimum=1, maximum=MAX_REQUESTS_PER_MINUTE),
         title="Requests per minute",
         description=(
             "Never send more than this many requests in any 60 s window. Overrides the "
@@ -231,7 +231,7 @@ class Settings:
     )
     #: Requests per minute left to other clients of the same key.
     reserved_requests_per_minute: int = setting(
-        kind("integer", minimum=0, maximum=MAX_REQUESTS_PER_MINUTE),
+        typed("integer", minimum=0, maximum=MAX_REQUESTS_PER_MINUTE),
         default=0,
         title="Reserved requests per minute",
         description=(
@@ -241,19 +241,19 @@ class Settings:
         ),
     )
     concurrency: int = setting(
-        kind("integer", minimum=1, maximum=64),
+        typed("integer", minimum=1, maximum=64),
         default=8,
         title="Concurrency",
         description="Requests in flight at once (1-64).",
     )
     request_timeout: float = setting(
-        kind("number", maximum=3600, exclusiveMinimum=0),
+        typed("number", maximum=3600, exclusiveMinimum=0),
         default=30.0,
         title="Request timeout",
         description="Seconds to wait for each answer before retrying (at most 3600).",
     )
     scan_start_id: int | None = setting(
-        kind("integer", minimum=1, maximum=2**53),
+        typed("integer", minimum=1, maximum=2**53),
         title="Scan start ID",
         description=(
             "Discover interviews by probing ascending IDs from this one: every interview of "
@@ -262,7 +262,7 @@ class Settings:
         ),
     )
     interviewer_names: tuple[str, ...] = setting(
-        kind("array", items={"type": ["string"], "pattern": NOT_BLANK_PATTERN}),
+        typed("array", items={"type": ["string"], "pattern": NOT_BLANK_PATTERN}),
         default=["Paige"],
         title="Interviewer names",
         description=(
@@ -272,7 +272,7 @@ class Settings:
         convert=_names,
     )
     max_retries: int = setting(
-        kind("integer", minimum=0, maximum=20),
+        typed("integer", minimum=0, maximum=20),
         default=5,
         title="Max retries",
         description=(
@@ -281,7 +281,7 @@ class Settings:
         ),
     )
     poll_age_ratio: float = setting(
-        kind("number", minimum=0, maximum=10),
+        typed("number", minimum=0, maximum=10),
         default=0.1,
         title="Poll age ratio",
         description=(
@@ -293,7 +293,7 @@ class Settings:
         ),
     )
     min_poll_interval_minutes: float = setting(
-        kind("number", minimum=0, maximum=10_080),
+        typed("number", minimum=0, maximum=10_080),
         default=5,
         title="Min poll interval (minutes)",
         description=(
@@ -302,7 +302,7 @@ class Settings:
         ),
     )
     max_poll_interval_hours: float = setting(
-        kind("number", minimum=0, maximum=8_760),
+        typed("number", minimum=0, maximum=8_760),
         default=168,
         title="Max poll interval (hours)",
         description=(
@@ -311,7 +311,7 @@ class Settings:
         ),
     )
     poll_budget_share: float = setting(
-        kind("number", minimum=0, maximum=1),
+        typed("number", minimum=0, maximum=1),
         default=0.1,
         title="Poll budget share",
         description=(
@@ -325,7 +325,7 @@ class Settings:
         ),
     )
     max_run_minutes: float | None = setting(
-        kind("number", maximum=10_080, exclusiveMinimum=0),
+        typed("number", maximum=10_080, exclusiveMinimum=0),
         title="Max run minutes",
         description=(
             "A run deadline: once reached, no new request starts, requests in flight "
@@ -335,7 +335,7 @@ class Settings:
         ),
     )
     recheck_completed_days: float = setting(
-        kind("number", minimum=0, maximum=3_650),
+        typed("number", minimum=0, maximum=3_650),
         default=30,
         title="Recheck completed (days)",
         description=(
@@ -346,7 +346,7 @@ class Settings:
         ),
     )
     erase_deleted: bool = setting(
-        kind("boolean"),
+        typed("boolean"),
         default=True,
         title="Erase deleted",
         description=(
@@ -357,7 +357,7 @@ class Settings:
         ),
     )
     emit_activate_version_messages: bool = setting(
-        kind("boolean"),
+        typed("boolean"),
         default=False,
         title="Emit ACTIVATE_VERSION messages",
         description=(

@@ -10,6 +10,8 @@ lacks the mark.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -113,3 +115,16 @@ def database(postgres_server: None) -> Iterator[Database]:
     db = create_database(time_zone="America/New_York")
     yield db
     drop_database(db)
+
+
+@pytest.fixture(scope="session")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist and the wheel built from this checkout, once per test process."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(helpers.REPO)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return out

@@ -11,14 +11,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_the_installed_wheel_finds_its_packed_schemas(tmp_path):
-    wheels = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = wheels.glob("tap_hindsight-*.whl")
+def test_the_installed_wheel_finds_its_packed_schemas(tmp_path, dists):
+    (wheel,) = dists.glob("tap_hindsight-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         packed = json.loads(archive.read("tap_hindsight/schemas/interviews.json"))
         names = archive.namelist()

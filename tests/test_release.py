@@ -119,26 +119,20 @@ def test_a_tag_other_than_the_version_is_refused(tag, accepted):
         )
 
 
-def test_the_wheel_and_the_sdist_carry_the_licence(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(tmp_path), str(REPO)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+def test_the_wheel_and_the_sdist_carry_the_licence(dists):
     licence = (REPO / "LICENSE").read_text()
     assert "Apache License" in licence
     assert "Version 2.0, January 2004" in licence
     assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in licence
     assert re.search(r"Copyright 20\d\d The tap-hindsight authors", licence)
-    (wheel,) = tmp_path.glob("*.whl")
+    (wheel,) = dists.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read(f"tap_hindsight-{VERSION}.dist-info/licenses/LICENSE").decode() == (
             licence
         )
         metadata = archive.read(f"tap_hindsight-{VERSION}.dist-info/METADATA").decode()
     assert "License-Expression: Apache-2.0" in metadata
-    (sdist,) = tmp_path.glob("*.tar.gz")
+    (sdist,) = dists.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = archive.getnames()
         packed = archive.extractfile(f"tap_hindsight-{VERSION}/LICENSE")
