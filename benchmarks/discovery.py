@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState
+from tap_hindsight.store import scan_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -311,7 +312,7 @@ def simulate(  # noqa: C901, PLR0912, PLR0913, PLR0915 (one year, step by step, 
             outcome.reprobes += discovery.tally.reprobes
             outcome.scouts += discovery.tally.scouts
             memory = discovery.stored()
-            outcome.state_bytes = len(memory.to_text())
+            outcome.state_bytes = len(scan_text(memory))
             outcome.state_max = max(outcome.state_max, outcome.state_bytes)
         else:
             resume = tail.highest_found + 1

@@ -28,7 +28,8 @@ from typing import Any
 
 from hindsight_simulator import HindsightSimulator, SimulatorConfig, default_organisations
 from tap_hindsight.encoding import RangeSet
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.lifecycle import LifecycleState
+from tap_hindsight.store import STATE_KEY, read_interviews, write_interviews
 
 TAP = str(Path(sys.executable).with_name("tap-hindsight"))
 #: Runs the tap and reports its peak resident memory (the wrapper's only child).
@@ -127,9 +128,7 @@ def resync_requests(
             first = run_tap(Path(workdir), config_for(simulator, **extra), None)
             assert first["code"] == 0, first["stderr"][-2000:]
             pending = len(
-                LifecycleState.from_bookmark(
-                    first["state"]["bookmarks"]["interviews"][STATE_KEY]
-                ).pending
+                read_interviews(first["state"]["bookmarks"]["interviews"][STATE_KEY]).pending
             )
             simulator.reset_stats()
             second = run_tap(Path(workdir), config_for(simulator, **extra), first["state"])
@@ -167,7 +166,7 @@ def state_sizes() -> None:
         ("100,000 IDs, 99% completed (1,000 gaps)", holes),
         ("10,000 pending IDs", pending),
     ]:
-        size = len(json.dumps(state.to_bookmark()))
+        size = len(json.dumps(write_interviews(state)))
         print(
             f"state size, {label}: {size:,} bytes ({size / naive:.4f} of a JSON list of 100k IDs)"
         )

@@ -55,6 +55,7 @@ from tap_hindsight.encoding import fingerprint
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.planner import Planning, accrued_budget, plan_run, rechecked
 from tap_hindsight.polling import PollPolicy
+from tap_hindsight.store import read_interviews, write_interviews
 
 MINUTE, HOUR, DAY = 60, 3600, 86_400
 YEAR = 365 * DAY
@@ -422,9 +423,9 @@ def state_bytes_per_completed(completed: int) -> None:
     for interview_id in range(1_000_000, 1_000_000 + completed):
         record = {"interview_request_id": interview_id, "transcript": {"content": "..."}}
         state.mark_completed(interview_id, Digest.of(record, interview_id % 60))
-    plain = len(json.dumps(LifecycleState(completed=state.completed).to_bookmark()))
+    plain = len(json.dumps(write_interviews(LifecycleState(completed=state.completed))))
     state.recheck_through = float(START)
-    size = len(json.dumps(state.to_bookmark()))
+    size = len(json.dumps(write_interviews(state)))
     print(
         f"\ninterview state with {completed:,} completed interviews: {size:,} bytes with the "
         f"re-read cycle's digests ({size / completed:.1f} bytes per completed interview; "
@@ -463,7 +464,7 @@ def state_bytes_per_pending(pending: int) -> None:
         )
     line = [m for m in done.stdout.splitlines() if m.startswith('{"type":"STATE"')][-1]
     state = json.loads(line)["value"]["bookmarks"]["interviews"]["interview_lifecycle"]
-    lifecycle = LifecycleState.from_bookmark(state)
+    lifecycle = read_interviews(state)
     assert len(lifecycle.pending) == pending, len(lifecycle.pending)
     size = len(json.dumps(state, separators=(",", ":")).encode())
     deals = json.loads(line)["value"]["bookmarks"].get("deals", {}).get("deal_marks", {})

@@ -20,7 +20,6 @@ from tap_hindsight.answers import Outcome, PageResult, RequestTally
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.client import DealsRefusedError
 from tap_hindsight.deals import (
-    DEALS_RESUME,
     PAGE_ORDER,
     PAGE_SIZE,
     DealMarks,
@@ -31,6 +30,7 @@ from tap_hindsight.deals import (
 from tap_hindsight.encoding import duration
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.schemas import load_schema
+from tap_hindsight.store import DEALS_RESUME, read_deals, write_deals
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -128,7 +128,7 @@ class DealsStream(CheckpointedStream):
 
     @override
     def bookmark(self) -> dict[str, Any]:
-        return self._marks.to_bookmark()
+        return write_deals(self._marks.stored())
 
     @override
     def child_context(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +283,7 @@ class DealsStream(CheckpointedStream):
         stored = self.stored_bookmark()
         if stored is None:
             return DealMarks()
-        marks = DealMarks.from_bookmark(stored)  # checked when the state was loaded
+        marks = DealMarks(read_deals(stored))  # checked when the state was loaded
         missed = selected - marks.streams
         if missed:
             self.logger.info(

@@ -10,22 +10,22 @@ last run, judged by a short fingerprint per deal kept in state (`DealMarks`).
 
 from __future__ import annotations
 
-import hashlib
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_hindsight.encoding import base36, fingerprint
-from tap_hindsight.state import Resumable
+from tap_hindsight.encoding import fingerprint
+from tap_hindsight.store import (
+    DealMark,
+    StoredDeals,
+    deal_mark_text,
+    read_deal_mark,
+    stored_deal_id,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from tap_hindsight.absence import Strikes
 
-#: The deals stream's own key in its bookmark.
-DEALS_KEY = "deal_marks"
-DEALS_STATE_VERSION = 1
 #: The largest page the API serves.
 PAGE_SIZE = 100
 #: Oldest first: a deal created while a run pages lands on the last page, so no page
@@ -33,9 +33,6 @@ PAGE_SIZE = 100
 PAGE_ORDER = {"sort": "created_at", "sort_order": "asc"}
 #: Keys an object envelope has been seen to hold the array under (older reference pages).
 ENVELOPE_KEYS = ("deals", "data", "items", "results")
-#: Deal IDs stored as they are in state; any other is stored as a hash of itself.
-_PLAIN_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_ID_HASH_CHARS = 16
 
 
 def page_items(body: object) -> list[dict[str, Any]]:
@@ -120,22 +117,6 @@ def removed_competitor(deal_id: str, competitor: str) -> dict[str, Any]:
     }
 
 
-def _stored_id(deal_id: str) -> str:
-    if _PLAIN_ID.match(deal_id):
-        return deal_id
-    digest = hashlib.sha256(deal_id.encode("utf-8")).hexdigest()[:_ID_HASH_CHARS]
-    return f"#{digest}"
-
-
-@dataclass(frozen=True)
-class _Mark:
-    """What was last emitted for one deal: its fingerprint and the keys of its child rows."""
-
-    fingerprint: str
-    drivers: int
-    competitors: tuple[str, ...]
-
-
 class DealMarks:
     """What was last emitted for each deal, stored compactly.
 
@@ -151,33 +132,29 @@ class DealMarks:
     position for good, so texts stay valid and a checkpoint only joins them.
     """
 
-    def __init__(
-        self,
-        texts: dict[str, str] | None = None,
-        streams: Iterable[str] = (),
-        competitors: Iterable[str] = (),
-    ) -> None:
-        """Start from stored texts (by stored ID) over the `competitors` list."""
-        self._texts = dict(texts or {})
+    def __init__(self, stored: StoredDeals | None = None) -> None:
+        """Start from what the bookmark held (`store.read_deals`), or from nothing."""
+        stored = stored or StoredDeals()
+        self._texts = dict(stored.texts)
         #: The streams (deals and its children) the marks were emitted to: a stream
         #: selected since has missed every deal, so the next run emits them all again.
-        self.streams = frozenset(streams)
-        self._table = list(competitors)
+        self.streams = frozenset(stored.streams)
+        self._table = list(stored.competitors)
         self._position = {competitor: index for index, competitor in enumerate(self._table)}
         #: Deals (stored IDs) the last complete list lacked: deleted if the next lacks them.
-        self.missing: set[str] = set()
+        self.missing = set(stored.missing)
 
     def __len__(self) -> int:
         """How many deals are remembered."""
         return len(self._texts)
 
-    def _mark(self, deal: dict[str, Any]) -> _Mark | None:
-        text = self._texts.get(_stored_id(deal["id"]))
-        return None if text is None else _parse(text, self._table)
+    def _mark(self, deal: dict[str, Any]) -> DealMark | None:
+        text = self._texts.get(stored_deal_id(deal["id"]))
+        return None if text is None else read_deal_mark(text, self._table)
 
     def changed(self, deal: dict[str, Any]) -> bool:
         """True if the deal is new or differs from the one last emitted."""
-        text = self._texts.get(_stored_id(deal["id"]))
+        text = self._texts.get(stored_deal_id(deal["id"]))
         return text is None or text.split(":", 1)[0] != fingerprint(deal)
 
     def removed_rows(
@@ -206,20 +183,18 @@ class DealMarks:
         """The deal (and its child rows) went out."""
         competitors = [row["competitor_id"] for row in competitor_rows(deal)]
         drivers = len(driver_rows(deal))
-        parts = [fingerprint(deal)]
-        if drivers or competitors:
-            parts.append(base36(drivers))
-        if competitors:
-            for competitor in competitors:
-                if competitor not in self._position:
-                    self._position[competitor] = len(self._table)
-                    self._table.append(competitor)
-            parts.append(".".join(base36(self._position[c]) for c in competitors))
-        self._texts[_stored_id(deal["id"])] = ":".join(parts)
+        for competitor in competitors:
+            if competitor not in self._position:
+                self._position[competitor] = len(self._table)
+                self._table.append(competitor)
+        positions = [self._position[competitor] for competitor in competitors]
+        self._texts[stored_deal_id(deal["id"])] = deal_mark_text(
+            fingerprint(deal), drivers, positions
+        )
 
     def absent(self, deal_ids: Iterable[str]) -> list[str]:
         """The deals remembered (stored IDs) that a complete list without them lacks."""
-        listed = {_stored_id(deal_id) for deal_id in deal_ids}
+        listed = {stored_deal_id(deal_id) for deal_id in deal_ids}
         return sorted(key for key in self._texts if key not in listed)
 
     def settle_absent(
@@ -234,7 +209,7 @@ class DealMarks:
         """
         deleted = []
         for key in strikes.second:
-            mark = _parse(self._texts.pop(key), self._table)
+            mark = read_deal_mark(self._texts.pop(key), self._table)
             if key[:1] != "#":
                 drivers = [removed_driver(key, index) for index in range(mark.drivers)]
                 competitors = [removed_competitor(key, c) for c in mark.competitors]
@@ -242,75 +217,6 @@ class DealMarks:
         self.missing = set(strikes.first)
         return deleted
 
-    def to_bookmark(self) -> dict[str, Any]:
-        """The stored form."""
-        return {
-            "version": DEALS_STATE_VERSION,
-            "streams": sorted(self.streams),
-            "marks": ",".join(f"{key}:{self._texts[key]}" for key in sorted(self._texts)),
-            "competitors": list(self._table),
-            **({"missing": ",".join(sorted(self.missing))} if self.missing else {}),
-        }
-
-    @classmethod
-    def from_bookmark(cls, stored: object) -> DealMarks:
-        """Read the stored form.
-
-        Raises:
-            ValueError: it is not one; the message names the first bad entry.
-
-        """
-        if not isinstance(stored, dict):
-            msg = "not an object"
-            raise ValueError(msg)  # noqa: TRY004 (bad state, reported as such)
-        if stored.get("version", DEALS_STATE_VERSION) != DEALS_STATE_VERSION:
-            msg = f"version {stored.get('version')!r}, this tap reads {DEALS_STATE_VERSION}"
-            raise ValueError(msg)
-        text, table = stored.get("marks", ""), stored.get("competitors", [])
-        streams = stored.get("streams", [])
-        if not isinstance(text, str) or not isinstance(table, list):
-            msg = "'marks' is not a string or 'competitors' not a list"
-            raise ValueError(msg)  # noqa: TRY004
-        if not all(isinstance(c, str) for c in table):
-            msg = "'competitors' is not a list of competitor IDs"
-            raise ValueError(msg)
-        if not isinstance(streams, list) or not all(isinstance(n, str) for n in streams):
-            msg = "'streams' is not a list of stream names"
-            raise ValueError(msg)
-        texts: dict[str, str] = {}
-        for entry in text.split(","):
-            if entry:
-                key, _, rest = entry.partition(":")
-                if not (_PLAIN_ID.match(key) or key[:1] == "#"):
-                    msg = f"{entry!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
-                    raise ValueError(msg)
-                _parse(rest, table, entry)  # raises if it cannot be read
-                texts[key] = rest
-        marks = cls(texts, streams, table)
-        missing = stored.get("missing", "")
-        if not isinstance(missing, str):
-            msg = "'missing' is not a string of deal IDs"
-            raise ValueError(msg)  # noqa: TRY004
-        marks.missing = {key for key in missing.split(",") if key in texts}
-        return marks
-
-
-def _parse(text: str, table: list[str], entry: str = "") -> _Mark:
-    """Read `fingerprint[:drivers[:positions]]`; ValueError naming `entry` if it cannot."""
-    mark, *children = text.split(":")
-    try:
-        if not mark.isalnum() or len(children) > 2:  # noqa: PLR2004
-            raise ValueError  # noqa: TRY301 (one message for every way it breaks)
-        drivers = int(children[0], 36) if children else 0
-        positions = children[1].split(".") if len(children) > 1 else []
-        competitors = tuple(table[int(position, 36)] for position in positions)
-    except (ValueError, IndexError):
-        shown = entry or text
-        msg = f"{shown!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
-        raise ValueError(msg) from None
-    return _Mark(mark, drivers, competitors)
-
-
-DEALS_RESUME = Resumable(
-    DEALS_KEY, DealMarks.from_bookmark, "deal state", "every deal will be emitted again"
-)
+    def stored(self) -> StoredDeals:
+        """What the bookmark keeps (`store.write_deals` writes it)."""
+        return StoredDeals(self._texts, sorted(self.streams), self._table, self.missing)

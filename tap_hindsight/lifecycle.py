@@ -31,32 +31,16 @@ seconds since 2020-01-01T00:00:00Z, and `age`, seconds, in base 36): about 30 by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tap_hindsight.codec import (
-    entry_text,
-    instant_from_stored,
-    pending_from_text,
-    scan_from_stored,
-    stored_texts,
-    unsent_from_stored,
-)
-from tap_hindsight.encoding import RangeSet, iso_instant
+from tap_hindsight.encoding import RangeSet
 from tap_hindsight.polling import Poll, next_poll
-from tap_hindsight.recheck import Digest, digests_from_text, digests_text
-from tap_hindsight.state import Resumable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
+    from tap_hindsight.recheck import Digest
     from tap_hindsight.scan import ScanMemory
-
-#: The key of the tap's own state inside the stream's bookmark. The SDK keeps its keys
-#: (replication_key_value, progress_markers...) beside it and leaves this one alone.
-STATE_KEY = "interview_lifecycle"
-STATE_VERSION = 2
-#: Versions this tap reads: 1 had no poll times (its pending IDs are due at once).
-READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -111,101 +95,41 @@ class LifecycleState:
     #: The digests' stored text while no digest or completed ID changed.
     _digests_text: str | None = field(default=None, init=False, repr=False, compare=False)
 
-    # Reading and writing the bookmark ----------------------------------------------------
+    # What the stored form is built from (`tap_hindsight.store`) -------------------------
 
-    @classmethod
-    def from_bookmark(
-        cls, stored: object, unsent_before_version_2: Iterable[str] = ()
-    ) -> LifecycleState:
-        """Read the stored form (None: a first run).
+    def settle_merged(self) -> None:
+        """Resolve a state merged or edited by hand, as read.
 
-        An ID found both completed and pending or failed (a state merged or edited by hand:
-        Meltano's own merge replaces each of these texts whole) counts as completed: its
-        transcript is final and it was emitted. A version 1 state did not say which streams
-        emitted its completed IDs: `unsent_before_version_2` names the streams that did not.
-
-        Raises:
-            ValueError: the stored value is not this tap's state; the message says why.
-
+        An ID both completed and pending or failed (Meltano's own merge replaces each
+        stored text whole) counts as completed: its transcript is final and it was
+        emitted. A deleted ID is only deleted: it was emitted as such.
         """
-        if stored is None:
-            return cls()
-        if not isinstance(stored, dict):
-            msg = f"expected an object, found {type(stored).__name__}"
-            raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
-        version = stored.get("version")
-        if version not in READABLE_VERSIONS:
-            msg = f"unknown state version {version!r} (this tap writes {STATE_VERSION})"
-            raise ValueError(msg)
-        texts = stored_texts(stored)
-        before = stored.get("out_of_range_before")
-        state = cls(
-            completed=RangeSet.from_text(texts["completed"]),
-            pending=pending_from_text(texts["pending"]),
-            failed=RangeSet.from_text(texts["failed"]),
-            out_of_range=RangeSet.from_text(texts["out_of_range"]),
-            missing=RangeSet.from_text(texts["missing"]),
-            deleted=RangeSet.from_text(texts["deleted"]),
-            out_of_range_before=before,
-            scan=scan_from_stored(stored),
-            unsent=unsent_from_stored(stored.get("unsent", {})),
-            recheck_through=instant_from_stored(stored, "recheck_through"),
-            run_started=instant_from_stored(stored, "run_started_at"),
-        )
-        if texts["digests"]:
-            state.digests = digests_from_text(list(state.completed), texts["digests"])
-        if version == 1:
-            for stream in unsent_before_version_2:
-                state.unsent[stream] = RangeSet.from_text(texts["completed"])
-        for interview_id in [i for i in state.pending if i in state.completed]:
-            del state.pending[interview_id]
-        for interview_id in [i for i in state.failed if i in state.completed]:
-            state.failed.discard(interview_id)
-        for interview_id in state.deleted:  # deleted wins: it was emitted as deleted
-            state.forget(interview_id)
-        return state
+        for interview_id in [i for i in self.pending if i in self.completed]:
+            del self.pending[interview_id]
+        for interview_id in [i for i in self.failed if i in self.completed]:
+            self.failed.discard(interview_id)
+        for interview_id in list(self.deleted):
+            self.mark_deleted(interview_id)
 
-    def to_bookmark(self) -> dict[str, Any]:
-        """The stored form: short strings, cheap to copy into every STATE message."""
-        stored: dict[str, Any] = {
-            "version": STATE_VERSION,
-            "completed": self.completed.to_text(),
-            "pending": self._pending_text(),
-            "failed": self.failed.to_text(),
-            "out_of_range": self.out_of_range.to_text(),
-        }
-        for name, ids in (("missing", self.missing), ("deleted", self.deleted)):
-            if len(ids):
-                stored[name] = ids.to_text()
-        if self.out_of_range_before is not None:
-            stored["out_of_range_before"] = self.out_of_range_before
-        if self.scan is not None:
-            stored["scan"] = self.scan.to_text()
-        unsent = {name: ids.to_text() for name, ids in sorted(self.unsent.items()) if len(ids)}
-        if unsent:
-            stored["unsent"] = unsent
-        if self.recheck_through is not None:
-            stored["recheck_through"] = iso_instant(self.recheck_through)
-        if self.run_started is not None:
-            stored["run_started_at"] = iso_instant(self.run_started)
-        if self.digests:
-            if self._digests_text is None:
-                self._digests_text = digests_text(self.completed, self.digests)
-            stored["digests"] = self._digests_text
-        return stored
-
-    def _pending_text(self) -> str:
+    def pending_text(self, entry: Callable[[int, Poll], str]) -> str:
+        """The pending entries joined, each written by `entry` only when it changed."""
         texts = self._texts
         parts = []
         for interview_id in sorted(self.pending):
             poll = self.pending[interview_id]
             cached = texts.get(interview_id)
             if cached is None or cached[0] is not poll:
-                cached = texts[interview_id] = (poll, entry_text(interview_id, poll))
+                cached = texts[interview_id] = (poll, entry(interview_id, poll))
             parts.append(cached[1])
         if len(texts) > 2 * len(self.pending):  # forget entries no longer pending
             self._texts = {i: texts[i] for i in self.pending if i in texts}
         return ",".join(parts)
+
+    def digests_text(self, write: Callable[[list[int], dict[int, Digest]], str]) -> str:
+        """The digests as `write` puts them, written again only when one changed."""
+        if self._digests_text is None:
+            self._digests_text = write(list(self.completed), self.digests)
+        return self._digests_text
 
     # What to fetch -----------------------------------------------------------------------
 
@@ -285,10 +209,48 @@ class LifecycleState:
         """Its transcript is final (`digest`: of the record as emitted, if known)."""
         if interview_id not in self.completed or self.digests.get(interview_id) != digest:
             self._digests_text = None
+        self._move(interview_id, "completed")
         self.completed.add(interview_id)
         if digest is not None:
             self.digests[interview_id] = digest
-        self.pending.pop(interview_id, None)
+
+    def mark_pending(self, interview_id: int, mark: str, now: int, record_anchor: int) -> None:
+        """Polled at `now` (and emitted if it changed) in a status that may still change.
+
+        `record_anchor`: the latest of its `created_at` and `email_sent_at` (epoch seconds).
+        """
+        self._move(interview_id, "pending")
+        previous = self.pending.get(interview_id)
+        self.pending[interview_id] = next_poll(previous, mark, now, record_anchor)
+
+    def mark_out_of_range(self, interview_id: int) -> None:
+        """Created before start_date: not fetched again while start_date holds."""
+        self._move(interview_id, "out_of_range")
+        self.out_of_range.add(interview_id)
+        self.sent_by(self.unsent, interview_id)
+
+    def mark_deleted(self, interview_id: int) -> None:
+        """Deleted (404 twice in a row) and emitted as such: never requested again."""
+        self._move(interview_id, "deleted")
+        self.deleted.add(interview_id)
+        self.sent_by(self.unsent, interview_id)
+
+    def _move(self, interview_id: int, place: str) -> None:
+        """Take the ID out of every place but `place`, and clear its failed and missing marks.
+
+        The places of a lifecycle: completed, pending, out_of_range and deleted. An ID is
+        in one at most; the marks (failed, missing) say how its last request went.
+        """
+        if place != "completed" and interview_id in self.completed:
+            self.completed.discard(interview_id)
+            self.digests.pop(interview_id, None)
+            self._digests_text = None
+        if place != "pending":
+            self.pending.pop(interview_id, None)
+        if place != "out_of_range":
+            self.out_of_range.discard(interview_id)
+        if place != "deleted":
+            self.deleted.discard(interview_id)
         self.failed.discard(interview_id)
         self.missing.discard(interview_id)
 
@@ -297,57 +259,10 @@ class LifecycleState:
         self.missing.add(interview_id)
         self.failed.discard(interview_id)
 
-    def mark_deleted(self, interview_id: int) -> None:
-        """Deleted (404 twice in a row) and emitted as such: never requested again."""
-        self.forget(interview_id)
-        self.deleted.add(interview_id)
-
-    def forget(self, interview_id: int) -> None:
-        """Drop the ID from every set but `deleted`."""
-        self._drop_completed(interview_id)
-        self.pending.pop(interview_id, None)
-        self.failed.discard(interview_id)
-        self.missing.discard(interview_id)
-        for ids in self.unsent.values():
-            ids.discard(interview_id)
-
-    def mark_pending(self, interview_id: int, mark: str, now: int, record_anchor: int) -> None:
-        """Polled at `now` (and emitted if it changed) in a status that may still change.
-
-        `record_anchor`: the latest of its `created_at` and `email_sent_at` (epoch seconds).
-        """
-        previous = self.pending.get(interview_id)
-        self.pending[interview_id] = next_poll(previous, mark, now, record_anchor)
-        self.failed.discard(interview_id)
-        self.missing.discard(interview_id)
-
     def mark_failed(self, interview_id: int) -> None:
         """Could not be fetched or emitted: fetched again next run."""
         self.failed.add(interview_id)
 
-    def mark_out_of_range(self, interview_id: int) -> None:
-        """Created before start_date: not fetched again while start_date holds."""
-        self.out_of_range.add(interview_id)
-        self._drop_completed(interview_id)
-        self.pending.pop(interview_id, None)
-        self.failed.discard(interview_id)
-        for ids in self.unsent.values():
-            ids.discard(interview_id)
-
-    def _drop_completed(self, interview_id: int) -> None:
-        if interview_id in self.completed:
-            self.completed.discard(interview_id)
-            self.digests.pop(interview_id, None)
-            self._digests_text = None
-
     def mark_not_found(self, interview_id: int) -> None:
         """404: nothing to remember but that it is no longer worth retrying as failed."""
         self.failed.discard(interview_id)
-
-
-INTERVIEWS_RESUME = Resumable(
-    STATE_KEY,
-    LifecycleState.from_bookmark,
-    "interview state",
-    "every configured ID will be fetched again",
-)

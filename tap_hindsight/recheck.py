@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_hindsight.encoding import base36, hash36
+from tap_hindsight.encoding import hash36
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -37,7 +37,6 @@ DIGEST_CHARS = RECORD_CHARS + TRANSCRIPT_CHARS + TURNS_CHARS
 MOST_TURNS = 36**TURNS_CHARS - 1
 #: A completed interview emitted before digests were kept: any re-read emits it again.
 UNKNOWN = "-" * DIGEST_CHARS
-_DIGITS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / the golden ratio: Fibonacci hashing
 _MASK = 2**64 - 1
 
@@ -63,40 +62,6 @@ class Digest:
     def with_turns(self, turns: int) -> Digest:
         """The same record and transcript, with `turns` turns."""
         return Digest(self.record, self.transcript, min(turns, MOST_TURNS))
-
-    def text(self) -> str:
-        """The stored form: DIGEST_CHARS base-36 characters."""
-        return self.record + self.transcript + base36(self.turns, TURNS_CHARS)
-
-    @classmethod
-    def from_text(cls, text: str) -> Digest | None:
-        """Parse the stored form (None: UNKNOWN, or not a digest)."""
-        if len(text) != DIGEST_CHARS or text == UNKNOWN or not set(text) <= _DIGITS:
-            return None
-        turns = text[RECORD_CHARS + TRANSCRIPT_CHARS :]
-        return cls(text[:RECORD_CHARS], text[RECORD_CHARS:-TURNS_CHARS], int(turns, 36))
-
-
-def digests_text(ids: Iterable[int], digests: dict[int, Digest]) -> str:
-    """The digests of `ids`, in their order, UNKNOWN for those without one."""
-    return "".join(digests[i].text() if i in digests else UNKNOWN for i in ids)
-
-
-def digests_from_text(ids: list[int], text: str) -> dict[int, Digest]:
-    """The digests stored for `ids` (in their order); none if the two do not line up.
-
-    A state merged or edited by hand may hold other IDs than the digests were written
-    for: then every digest is unknown, and each interview is emitted again at its next
-    re-read (an upsert of what the warehouse has), rather than compared with another's.
-    """
-    if len(text) != DIGEST_CHARS * len(ids):
-        return {}
-    digests = {}
-    for index, interview_id in enumerate(ids):
-        digest = Digest.from_text(text[index * DIGEST_CHARS : (index + 1) * DIGEST_CHARS])
-        if digest is not None:
-            digests[interview_id] = digest
-    return digests
 
 
 def phase(interview_id: int, period: float) -> float:

@@ -14,7 +14,6 @@ from tap_hindsight.discovery import Discovery, id_source
 from tap_hindsight.encoding import duration
 from tap_hindsight.interview_run import InterviewRun
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, judge
-from tap_hindsight.lifecycle import INTERVIEWS_RESUME, LifecycleState
 from tap_hindsight.planner import (
     FIRST_RUN_MINUTES,
     Planning,
@@ -26,6 +25,7 @@ from tap_hindsight.planner import (
 from tap_hindsight.progress import Progress, estimate
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
+from tap_hindsight.store import INTERVIEWS_RESUME, read_interviews, write_interviews
 from tap_hindsight.summary import SyncReport, describe_plan, describe_spare, verdict_notes
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_hindsight.answers import FetchResult
+    from tap_hindsight.lifecycle import LifecycleState
 
 
 class InterviewsStream(CheckpointedStream):
@@ -112,7 +113,7 @@ class InterviewsStream(CheckpointedStream):
             scan = run.discovery.stored()
             scan.clock_offset = self._clock.offset  # the API's clock, for the next run
             run.lifecycle.scan = scan
-        return run.lifecycle.to_bookmark()
+        return write_interviews(run.lifecycle)
 
     @override
     def child_context(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -132,9 +133,7 @@ class InterviewsStream(CheckpointedStream):
     def _start_run(self) -> InterviewRun:
         """Read the state, plan the run, log what it will do, and prepare the client."""
         settings = self.run.settings
-        lifecycle = LifecycleState.from_bookmark(
-            self.stored_bookmark(), self._unsent_before_version_2()
-        )
+        lifecycle = read_interviews(self.stored_bookmark(), self._unsent_before_version_2())
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)
         self._selected = self.selected_streams()
@@ -330,10 +329,10 @@ class InterviewsStream(CheckpointedStream):
         if count:
             self.report.vanished_turns += len(rows)
 
-    def _unsent_before_version_2(self) -> list[str]:
+    def _unsent_before_version_2(self) -> tuple[str, ...]:
         """Child streams an old state says nothing of: they never emitted its IDs."""
         known = self.run.streams_in_state
-        return [child.name for child in self.child_streams if child.name not in known]
+        return tuple(child.name for child in self.child_streams if child.name not in known)
 
     def _answer(self, run: InterviewRun, result: FetchResult) -> Verdict:
         """Count one answer, tell discovery, and judge it (main thread only)."""

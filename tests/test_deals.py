@@ -13,6 +13,7 @@ from tap_hindsight.absence import two_strikes
 from tap_hindsight.deals import DealMarks, competitor_rows, driver_rows, page_items
 from tap_hindsight.records import storable
 from tap_hindsight.schemas import load_schema
+from tap_hindsight.store import read_deals, write_deals
 
 
 def a_deal(number=1):
@@ -102,7 +103,7 @@ def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
     assert marks.changed(first)
     for deal in (first, second, odd, bare):
         marks.mark_emitted(deal)
-    stored = DealMarks.from_bookmark(json.loads(json.dumps(marks.to_bookmark())))
+    stored = DealMarks(read_deals(json.loads(json.dumps(write_deals(marks.stored())))))
     assert not stored.changed(first)
     assert not stored.changed(odd)
     assert not stored.changed(bare)
@@ -113,7 +114,7 @@ def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
     assert absent == sorted(["deal_bare", second["id"]])
     lacking = two_strikes(absent, stored.missing)
     assert stored.settle_absent(lacking) == []  # lacking once: missing, not deleted
-    stored = DealMarks.from_bookmark(json.loads(json.dumps(stored.to_bookmark())))
+    stored = DealMarks(read_deals(json.loads(json.dumps(write_deals(stored.stored())))))
     assert stored.missing == set(absent)
     # The next complete list has the bare deal again and lacks the second a second time.
     absent = stored.absent([first["id"], odd["id"], "deal_bare"])
@@ -125,7 +126,7 @@ def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
     assert not stored.missing
     assert len(stored) == 3
     assert stored.changed(second)  # forgotten: new again
-    assert len(marks.to_bookmark()["marks"]) / 4 < 40  # a short entry per deal
+    assert len(write_deals(marks.stored())["marks"]) / 4 < 40  # a short entry per deal
 
 
 @pytest.mark.parametrize(
@@ -140,8 +141,10 @@ def test_marks_tell_new_and_changed_deals_from_unchanged_ones_and_round_trip():
     ],
 )
 def test_unreadable_marks_are_refused(stored):
-    with pytest.raises(ValueError, match=r"deal ID:fingerprint|not a string|not an object"):
-        DealMarks.from_bookmark(stored)
+    with pytest.raises(
+        ValueError, match=r"deal ID:fingerprint|should be a string|not a list|not an object"
+    ):
+        DealMarks(read_deals(stored))
 
 
 def test_a_changed_deal_takes_back_the_child_rows_it_no_longer_has():
@@ -154,7 +157,7 @@ def test_a_changed_deal_takes_back_the_child_rows_it_no_longer_has():
     marks = DealMarks()
     assert marks.removed_rows(deal) == ([], [])  # never emitted: nothing to take back
     marks.mark_emitted(deal)
-    marks = DealMarks.from_bookmark(marks.to_bookmark())
+    marks = DealMarks(read_deals(write_deals(marks.stored())))
     later = copy.deepcopy(deal)
     later["drivers"] = later["drivers"][:1]
     later["deal_competitor_associations"] = later["deal_competitor_associations"][1:]

@@ -4,14 +4,14 @@ and erasure, against the simulator through the real tap."""
 from __future__ import annotations
 
 from hindsight_simulator import default_organisations
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.store import STATE_KEY, read_interviews
 from tests.helpers import catalog_selecting, run_tap, tap_config
 
 IDS = list(range(1001, 1061))
 
 
 def lifecycle_of(run):
-    return LifecycleState.from_bookmark(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
+    return read_interviews(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
 
 
 def deletions(run, stream="interviews"):

@@ -10,14 +10,14 @@ import time
 import pytest
 
 from hindsight_simulator.ids import SharedIdSpace
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.store import STATE_KEY, read_interviews
 from tests.helpers import run_tap, tap_config
 
 FIRST = 200_000
 
 
 def lifecycle(run):
-    return LifecycleState.from_bookmark(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
+    return read_interviews(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
 
 
 def shared(share: float, history: int) -> SharedIdSpace:

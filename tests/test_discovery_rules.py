@@ -18,6 +18,7 @@ from tap_hindsight.counter import _hour_of_week
 from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
+from tap_hindsight.store import read_scan, scan_text
 
 START = 1_795_000_000.0
 RUN_EVERY = 900.0
@@ -68,8 +69,8 @@ def test_the_stored_form_round_trips_and_a_bad_one_is_named():
     )
     memory.rate, memory.hours, memory.clock_offset = 125 / 3600, 0b1110, -42.0
     memory.resting, memory.scouts, memory.scouted_after = 0b1 << 160, 2, 7_200.0
-    again = ScanMemory.from_text(memory.to_text())
-    assert again.to_text() == memory.to_text()
+    again = read_scan(scan_text(memory))
+    assert scan_text(again) == scan_text(memory)
     assert again.open_ids == 21
     assert again.gaps[1].probed_at == 0.0  # never probed: due at once
     assert again.clock_offset == -42.0
@@ -77,7 +78,7 @@ def test_the_stored_form_round_trips_and_a_bad_one_is_named():
     assert (again.scouts, again.scouted_after) == (2, 7_200.0)
     for bad in ("g1-2@0.0", "n0", "n5;z1", "n5;xa", "n5;g3-1@0.0", "n5;g1-3@0.0,2@0.0", "n5;s3/2"):
         with pytest.raises(ValueError, match=r"discovery state|gaps"):
-            ScanMemory.from_text(bad)
+            read_scan(bad)
 
 
 def test_a_404_is_final_only_once_one_of_ours_above_it_was_created_before_it():
@@ -104,7 +105,7 @@ def test_the_state_keeps_probes_in_flight_and_unkept_finds_open():
     discovery.answered(10, exists=True, created_at=START - 5)  # its record not out yet
     stored = discovery.stored()
     assert [(g.low, g.high, g.probed_at) for g in stored.gaps] == [(10, 11, 0.0)]
-    again = Discovery(10, ScanMemory.from_text(stored.to_text()), LifecycleState(), clock=time0)
+    again = Discovery(10, read_scan(scan_text(stored)), LifecycleState(), clock=time0)
     assert [again.next_probe(), again.next_probe()] == [10, 11]  # probed first next run
 
 
@@ -267,7 +268,7 @@ def test_a_night_the_counter_hardly_moved_in_is_learnt_as_resting_at_once():
     discovery = night(104)
     assert not any(discovery.active(MONDAY + hour * 3_600) for hour in range(17, 33))
     assert not discovery.memory.resting >> (2 * 24 + 23) & 1  # Wednesday: not learnt
-    memory = ScanMemory.from_text(discovery.stored().to_text())
+    memory = read_scan(scan_text(discovery.stored()))
     later = Discovery(1, memory, LifecycleState(), clock=time0)
     later.memory.ours, later.memory.settled = 10, 1_000
     assert not later.active(MONDAY + 7 * 86_400 + 23 * 3_600)  # every Monday night
@@ -422,7 +423,7 @@ def test_one_interview_then_none_costs_probes_growing_with_the_log_of_the_silenc
         day = int((year.clock - MONDAY) // 86_400)
         by_day[day] = by_day.get(day, 0) + year.sent
         assert year.memory is not None
-        state_bytes[day] = len(year.memory.to_text())
+        state_bytes[day] = len(scan_text(year.memory))
     assert sorted(year.found) == [ours]
     # Without a speed, at most `blind_limit` new IDs a day past ours; an ID probed before
     # it was handed out may be ours, so each is probed again a day later, then 2, 4, 8...
@@ -563,7 +564,7 @@ def test_an_answer_that_joins_two_gaps_leaves_no_due_probe_pointing_at_the_old_o
         gaps = discovery.memory.gaps
         assert all(a.high < b.low for a, b in pairwise(gaps))
     assert probes == [10, 11, 12, 13, 14, 15]  # each once
-    ScanMemory.from_text(discovery.stored().to_text())  # a state the next run reads
+    read_scan(scan_text(discovery.stored()))  # a state the next run reads
 
 
 def test_the_clock_probe_steps_past_an_id_we_hold_as_the_probes_do():

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.planner import Planning, accrued_budget, plan_run, polling_allowance
 from tap_hindsight.polling import Poll, PollPolicy
+from tap_hindsight.store import STATE_KEY, read_interviews, write_interviews
 from tests.helpers import run_tap, tap_config
 
 NOW = 1_795_000_000
@@ -133,11 +134,11 @@ def a_minute_later(stored):
     """The STATE as a run a minute later reads it: every instant moved a minute back."""
     moved = copy.deepcopy(stored)
     bookmark = moved["bookmarks"]["interviews"]
-    state = LifecycleState.from_bookmark(bookmark[STATE_KEY])
+    state = read_interviews(bookmark[STATE_KEY])
     for interview_id, poll in list(state.pending.items()):
         state.pending[interview_id] = Poll(poll.mark, poll.polled_at - MINUTE, poll.age)
     state.run_started -= MINUTE
-    bookmark[STATE_KEY] = state.to_bookmark()
+    bookmark[STATE_KEY] = write_interviews(state)
     return moved
 
 

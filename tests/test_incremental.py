@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tap_hindsight.encoding import RangeSet
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.store import STATE_KEY, read_interviews
 from tests.helpers import expected_record, run_tap, tap_config
 
 IDS = list(range(1001, 1061))
 
 
 def lifecycle(run):
-    return LifecycleState.from_bookmark(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
+    return read_interviews(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
 
 
 def statuses(simulator, ids):

@@ -22,10 +22,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tap_hindsight.encoding import RangeSet
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.planner import Planning, plan_run
 from tap_hindsight.polling import Poll, PollPolicy, next_poll
 from tap_hindsight.records import storable
+from tap_hindsight.store import STATE_KEY, read_interviews, write_interviews
 from tap_hindsight.transcript import parse_turns
 from tests.helpers import EVERY_RUN, catalog_selecting, run_tap, tap_config
 
@@ -35,7 +36,7 @@ DEFAULTS = PollPolicy.from_settings(0.1, 5, 168)
 
 
 def lifecycle(run):
-    return LifecycleState.from_bookmark(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
+    return read_interviews(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
 
 
 def polled(simulator):
@@ -113,9 +114,9 @@ def test_state_stays_under_40_bytes_per_pending_interview_at_10000():
         polled_at = NOW - (n * 37) % (7 * DAY)
         state.mark_pending(interview_id, f"{n:08x}", polled_at, polled_at - (n * 997) % (90 * DAY))
     state.mark_completed(1)
-    size = len(json.dumps(state.to_bookmark()))
+    size = len(json.dumps(write_interviews(state)))
     assert size / 10_000 <= 40
-    assert LifecycleState.from_bookmark(state.to_bookmark()) == state
+    assert read_interviews(write_interviews(state)) == state
 
 
 # Against the simulator, with time moved on by rewriting instants ----------------------
@@ -171,11 +172,11 @@ def later(stored, seconds):
     poll moved that far into the past (what the rule reads of time is the time since each
     poll, and the age at it)."""
     bookmark = stored["bookmarks"]["interviews"]
-    state = LifecycleState.from_bookmark(bookmark[STATE_KEY])
+    state = read_interviews(bookmark[STATE_KEY])
     for interview_id, poll in list(state.pending.items()):
         state.pending[interview_id] = Poll(poll.mark, poll.polled_at - seconds, poll.age)
     moved = copy.deepcopy(stored)
-    moved["bookmarks"]["interviews"][STATE_KEY] = state.to_bookmark()
+    moved["bookmarks"]["interviews"][STATE_KEY] = write_interviews(state)
     return moved, state
 
 
@@ -294,7 +295,7 @@ def test_the_next_run_takes_new_and_failed_ids_first_then_the_longest_overdue(si
     state.mark_completed(1030)
     for interview_id in (1010, 1011, 1012):
         simulator.set_status(interview_id, "sent")
-    stored = {"bookmarks": {"interviews": {STATE_KEY: state.to_bookmark()}}}
+    stored = {"bookmarks": {"interviews": {STATE_KEY: write_interviews(state)}}}
     config = tap_config(simulator, [1040, 1030, 1010, 1041], concurrency=1)
     for name in EVERY_RUN:
         del config[name]  # the defaults: 0.1 of the age, 5 min to 168 h

@@ -8,7 +8,7 @@ import time
 
 from hindsight_simulator import default_organisations
 from tap_hindsight.encoding import iso_instant
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.store import STATE_KEY, read_interviews
 from tap_hindsight.transcript import parse_turns
 from tests.helpers import catalog_selecting, run_tap, tap_config
 
@@ -17,7 +17,7 @@ REPLACEMENT = "**Paige:** What decided it?\n\n**Buyer:** [redacted at the buyer'
 
 
 def lifecycle_of(state):
-    return LifecycleState.from_bookmark(state["bookmarks"]["interviews"][STATE_KEY])
+    return read_interviews(state["bookmarks"]["interviews"][STATE_KEY])
 
 
 def a_cycle_later(state, days=31):

@@ -10,7 +10,14 @@ from tap_hindsight.encoding import RangeSet, base36, hash36
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.planner import Planning, plan_run, rechecked
 from tap_hindsight.polling import PollPolicy
-from tap_hindsight.recheck import DAY, DIGEST_CHARS, Digest, digests_from_text, due
+from tap_hindsight.recheck import DAY, DIGEST_CHARS, Digest, due
+from tap_hindsight.store import (
+    digest_text,
+    read_digest,
+    read_digests,
+    read_interviews,
+    write_interviews,
+)
 
 START = 1_795_000_000.0
 SCHEDULE = 900.0
@@ -100,11 +107,11 @@ def test_the_cycle_starts_at_the_first_run_with_it_on_and_stops_with_it_off():
     assert first.rechecks == []  # none at once: each falls due in the next 30 days
     rechecked(lifecycle, first, set())
     assert lifecycle.recheck_through == START
-    assert "recheck_through" in lifecycle.to_bookmark()
+    assert "recheck_through" in write_interviews(lifecycle)
     off = plan_run(lifecycle, [], START + 40 * DAY, Planning(EVERY_RUN, recheck_days=0))
     assert off.rechecks == []
     rechecked(lifecycle, off, set())
-    assert "recheck_through" not in lifecycle.to_bookmark()
+    assert "recheck_through" not in write_interviews(lifecycle)
 
 
 def test_the_state_keeps_at_most_16_bytes_per_completed_interview():
@@ -114,23 +121,23 @@ def test_the_state_keeps_at_most_16_bytes_per_completed_interview():
         record = {"interview_request_id": interview_id, "transcript": {"content": "x"}}
         lifecycle.mark_completed(interview_id, Digest.of(record, interview_id % 40))
     lifecycle.recheck_through = START
-    stored = lifecycle.to_bookmark()
+    stored = write_interviews(lifecycle)
     size = len(stored["digests"]) + len(stored["completed"]) + len(stored["recheck_through"])
     assert size / len(ids) <= 16
-    again = LifecycleState.from_bookmark(stored)
+    again = read_interviews(stored)
     assert again.digests == lifecycle.digests
     assert again.recheck_through == START
 
 
 @pytest.mark.parametrize("text", ["", "x" * DIGEST_CHARS, "0" * (DIGEST_CHARS * 2)])
 def test_digests_that_do_not_line_up_with_the_completed_ids_are_unknown(text):
-    assert digests_from_text([5, 6, 7], text) == {}
+    assert read_digests([5, 6, 7], text) == {}
 
 
 def test_a_digest_tells_an_edited_record_from_a_replaced_transcript():
     record = {"interview_request_id": 1, "objective": "a", "transcript": {"content": "t"}}
     digest = Digest.of(record, 3)
-    assert Digest.from_text(digest.text()) == digest
+    assert read_digest(digest_text(digest)) == digest
     edited = Digest.of({**record, "objective": "b"}, 3)
     replaced = Digest.of({**record, "transcript": {"content": "u"}}, 3)
     assert (edited.record != digest.record, edited.transcript != digest.transcript) == (
@@ -145,7 +152,7 @@ def test_a_digest_tells_an_edited_record_from_a_replaced_transcript():
 
 def test_a_bad_recheck_instant_in_state_is_named():
     with pytest.raises(ValueError, match="recheck_through"):
-        LifecycleState.from_bookmark({"version": 2, "recheck_through": "soon"})
+        read_interviews({"version": 2, "recheck_through": "soon"})
 
 
 def test_base36_and_its_hash_are_the_one_encoding_the_state_shares():
@@ -158,4 +165,4 @@ def test_base36_and_its_hash_are_the_one_encoding_the_state_shares():
     assert hash36({"b": 1, "a": [2]}, 6) == hash36({"a": [2], "b": 1}, 6)
     assert len(hash36(None, 5)) == 5
     assert set(hash36("x", 6)) <= set("0123456789abcdefghijklmnopqrstuvwxyz")
-    assert Digest.of({"id": 1, "transcript": "t"}, 40).text()[-3:] == "014"
+    assert digest_text(Digest.of({"id": 1, "transcript": "t"}, 40))[-3:] == "014"

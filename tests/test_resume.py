@@ -11,7 +11,8 @@ from itertools import pairwise
 import pytest
 
 from hindsight_simulator import default_organisations
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.lifecycle import LifecycleState
+from tap_hindsight.store import STATE_KEY, read_interviews
 from tests.helpers import TAP_COMMAND, clean_env, run_tap, tap_config
 
 IDS = list(range(1001, 1301))
@@ -19,7 +20,7 @@ IDS = list(range(1001, 1301))
 
 def covered(state):
     bookmark = state["bookmarks"].get("interviews", {}).get(STATE_KEY)
-    lifecycle = LifecycleState.from_bookmark(bookmark)  # None before the first checkpoint
+    lifecycle = read_interviews(bookmark)  # None before the first checkpoint
     return lifecycle, set(lifecycle.completed) | set(lifecycle.pending)
 
 

@@ -12,6 +12,7 @@ from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.planner import Planning, plan_run
 from tap_hindsight.polling import Poll, PollPolicy
 from tap_hindsight.scan import ScanMemory
+from tap_hindsight.store import read_interviews, scan_text, write_interviews
 
 NOW = 1_795_000_000  # 2026-11-18, a fixed clock
 DEFAULTS = PollPolicy.from_settings(0.1, 5, 168)
@@ -69,16 +70,16 @@ def test_state_round_trips_through_its_stored_form():
     state.mark_missing(2004)  # 404 once: still pending, asked again
     state.mark_pending(2005, "aaaabbbb", NOW, NOW)
     state.mark_deleted(2005)
-    stored = state.to_bookmark()
+    stored = write_interviews(state)
     assert json.loads(json.dumps(stored)) == stored
     assert (stored["missing"], stored["deleted"]) == ("2004", "2005")
     assert "2005:" not in stored["pending"]
     assert stored["completed"] == "1001-1100"
     assert stored["unsent"] == {"interview_turns": "1001"}
-    again = LifecycleState.from_bookmark(json.loads(json.dumps(stored)))
+    again = read_interviews(json.loads(json.dumps(stored)))
     assert again.scan is not None
-    assert again.scan.to_text() == state.scan.to_text()
-    assert LifecycleState.from_bookmark(stored) == state
+    assert scan_text(again.scan) == scan_text(state.scan)
+    assert read_interviews(stored) == state
     assert state.pending[2001] == Poll("abc123de", NOW, 7200)
 
 
@@ -92,7 +93,7 @@ def test_deleted_wins_and_missing_ids_are_asked_again_first_after_failed():
         "missing": "12",
         "deleted": "5,11",
     }
-    state = LifecycleState.from_bookmark(stored)
+    state = read_interviews(stored)
     assert 5 not in state.completed
     assert 11 not in state.pending
     assert not state.needs_fetch(5)
@@ -109,7 +110,7 @@ def test_completed_wins_over_pending_and_failed_in_merged_state():
         "failed": "7,12",
         "out_of_range": "",
     }
-    state = LifecycleState.from_bookmark(stored)
+    state = read_interviews(stored)
     # Version 1 kept 12 hex digits; their first 8 are the fingerprint; no poll time: due.
     assert state.pending == {11: Poll("bbbbbbbb")}
     assert list(state.failed) == [12]
@@ -133,7 +134,7 @@ def test_completed_wins_over_pending_and_failed_in_merged_state():
 )
 def test_unreadable_state_says_why(stored, reason):
     with pytest.raises(ValueError, match=reason):
-        LifecycleState.from_bookmark(stored)
+        read_interviews(stored)
 
 
 def test_a_plan_skips_completed_and_out_of_range_and_keeps_due_pending_and_failed():

@@ -21,11 +21,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.store import (
+    DEALS_KEY,
+    STATE_KEY,
+    read_deals,
+    read_interviews,
+    write_deals,
+    write_interviews,
+)
 from tests.helpers import run_tap, tap_config
 
 RELEASED = json.loads((Path(__file__).parent / "data" / "state-0.1.0.json").read_text())
 STORED = RELEASED["bookmarks"]["interviews"][STATE_KEY]
+
+
+def test_the_released_state_is_written_back_byte_for_byte():
+    """Read and written again, nothing of it changes: the same form, the same size."""
+    assert write_interviews(read_interviews(STORED)) == STORED
+    deals = RELEASED["bookmarks"]["deals"][DEALS_KEY]
+    assert write_deals(read_deals(deals)) == deals
 
 
 def served_as_then(start_simulator):
@@ -38,7 +52,7 @@ def served_as_then(start_simulator):
 
 
 def test_the_released_state_is_read_whole():
-    known = LifecycleState.from_bookmark(STORED)
+    known = read_interviews(STORED)
     assert len(known.completed) == 114
     assert len(known.digests) == len(known.completed)  # every digest lines up
     assert 1001 in known.pending
@@ -53,7 +67,7 @@ def test_the_released_state_is_read_whole():
 
 def test_nothing_completed_is_fetched_again_and_nothing_is_emitted_twice(start_simulator, tmp_path):
     simulator = served_as_then(start_simulator)
-    known = LifecycleState.from_bookmark(STORED)
+    known = read_interviews(STORED)
     unsent_turns = set(known.unsent["interview_turns"])
     config = tap_config(simulator, [], scan_start_id=1001, max_run_minutes=0.1)
     config.pop("interview_ids")
@@ -75,7 +89,7 @@ def test_nothing_completed_is_fetched_again_and_nothing_is_emitted_twice(start_s
     assert unsent_turns <= turned
     assert not (turned - unsent_turns - {1006, 1002, 1004})
 
-    after = LifecycleState.from_bookmark(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
+    after = read_interviews(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
     assert set(known.completed) - {1003} <= set(after.completed)
     assert {1002, 1004} <= set(after.deleted)
     # Nothing of it was dropped, and discovery went on from its memory, not from 1001.
@@ -92,7 +106,7 @@ def test_every_completed_record_re_read_from_the_released_state_is_unchanged(
     """The released digests are read as written: a re-read of each completed interview
     (every one due, the cycle being a few seconds long) emits nothing but the one deleted."""
     simulator = served_as_then(start_simulator)
-    known = LifecycleState.from_bookmark(STORED)
+    known = read_interviews(STORED)
     config = tap_config(simulator, list(known.completed), recheck_completed_days=0.0001)
     run = run_tap(tmp_path, config, state=RELEASED)
     assert run.returncode == 0, run.stderr

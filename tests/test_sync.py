@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from hindsight_simulator.data import NUL_EVERY
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
+from tap_hindsight.store import STATE_KEY, read_interviews
 from tests.helpers import expected_record, run_tap, tap_config
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "interviews.json"
@@ -98,7 +98,7 @@ def test_a_key_revoked_mid_run_leaves_a_state_covering_every_record_written(simu
     # The last STATE follows the last record and covers each one: the next run with a
     # good key fetches none of the completed ones again.
     assert run.messages[-1]["type"] == "STATE"
-    lifecycle = LifecycleState.from_bookmark(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
+    lifecycle = read_interviews(run.states()[-1]["bookmarks"]["interviews"][STATE_KEY])
     assert emitted <= set(lifecycle.completed) | set(lifecycle.pending)
     again = run_tap(tmp_path, config, state=run.states()[-1])
     assert again.returncode == 0, again.stderr

@@ -24,8 +24,8 @@ from hindsight_simulator.demo import QUERIES_DOC, documented_queries
 from hindsight_simulator.passages import LIMIT, cut
 from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.encoding import iso_instant
-from tap_hindsight.lifecycle import STATE_KEY
 from tap_hindsight.records import parse_datetime, storable
+from tap_hindsight.store import STATE_KEY
 from tap_hindsight.transcript import parse_turns, word_count
 from tests.helpers import ACME_KEY, run_meltano
 from tests.meltano_plugins import meltano_env

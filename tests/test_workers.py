@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hindsight_simulator import Organisation
-from tap_hindsight.lifecycle import STATE_KEY, LifecycleState
 from tap_hindsight.records import storable
+from tap_hindsight.store import STATE_KEY, read_interviews
 from tap_hindsight.transcript import parse_turns
 from tests.helpers import ACME_KEY, MELTANO_COMMAND, REPO, run_meltano
 from tests.meltano_plugins import meltano_env, system_folder
@@ -276,7 +276,7 @@ def test_two_state_ids_over_one_warehouse_lose_nothing(acme_on_two_workers, tmp_
     check_nothing_lost_or_doubled(simulator, warehouse, pending, still_pending)
     for state_id in (STATE_ID, f"{STATE_ID}:manual"):  # each state ID kept its own
         state = json.loads(run_meltano(env_first, "state", "get", state_id, cwd=first).stdout)
-        assert LifecycleState.from_bookmark(
+        assert read_interviews(
             state["singer_state"]["bookmarks"]["interviews"][STATE_KEY]
         ).completed
 
