@@ -19,6 +19,7 @@ from tap_hindsight.absence import Absence, judge_absence, two_strikes
 from tap_hindsight.answers import Outcome, PageResult, RequestTally
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.client import DealsRefusedError
+from tap_hindsight.deal_store import DEALS_RESUME, read_deals, write_deals
 from tap_hindsight.deals import (
     PAGE_ORDER,
     PAGE_SIZE,
@@ -30,7 +31,6 @@ from tap_hindsight.deals import (
 from tap_hindsight.encoding import duration
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.store import DEALS_RESUME, read_deals, write_deals
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tap_hindsight.encoding import fingerprint
-from tap_hindsight.store import (
+from tap_hindsight.deal_store import (
     DealMark,
     StoredDeals,
     deal_mark_text,
     read_deal_mark,
     stored_deal_id,
 )
+from tap_hindsight.encoding import fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

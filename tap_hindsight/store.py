@@ -8,7 +8,7 @@ SDK deep-copies the state for each one), in one grammar:
 - an ID set is ranges, `1001-1500,1502` (`RangeSet`);
 - a table is entries split by `,` and fields by `:`, numbers in base 36 and instants in
   base-36 seconds since 2020-01-01T00:00:00Z: pending interviews `ID:mark[:polled:age]`
-  (about 30 bytes each), deals `ID:fingerprint[:drivers[:positions]]`;
+  (about 30 bytes each), deals `ID:fingerprint[:drivers[:positions]]` (`deal_store.py`);
 - the completed interviews' digests (`tap_hindsight.recheck`) are 14 characters each, in
   the completed IDs' order, so no ID is written twice;
 - discovery's memory (`tap_hindsight.scan`) is parts split by `;`, each named by its
@@ -20,10 +20,7 @@ SDK deep-copies the state for each one), in one grammar:
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from tap_hindsight.encoding import TIME_ORIGIN, RangeSet, base36, iso_instant
@@ -61,7 +58,8 @@ def instant36(text: str) -> float:
     return 0.0 if seconds == 0 else float(seconds + TIME_ORIGIN)
 
 
-def _text(stored: dict[str, Any], name: str) -> str:
+def text_of(stored: dict[str, Any], name: str) -> str:
+    """The string stored under `name` ("" if absent); ValueError naming it if not a string."""
     value = stored.get(name, "")
     if not isinstance(value, str):
         msg = f"'{name}' should be a string, found {type(value).__name__}"
@@ -110,11 +108,11 @@ def upgraded(stored: object, unsent_before_version_2: tuple[str, ...] = ()) -> d
             raise ValueError(msg)
         now["scan"] = f"n{scan_next}"
     if version == 1:
-        pending = entries(_text(stored, "pending"))
+        pending = entries(text_of(stored, "pending"))
         now["pending"] = ",".join(
             ":".join([*f[:1], *(m[:8] for m in f[1:2]), *f[2:]]) for f in pending
         )
-        completed = _text(stored, "completed")
+        completed = text_of(stored, "completed")
         now["unsent"] = dict.fromkeys(unsent_before_version_2, completed)
     return now
 
@@ -124,9 +122,7 @@ def read_interviews(
 ) -> LifecycleState:
     """The interviews' state from its stored form (None: a first run).
 
-    An ID found both completed and pending or failed (a state merged or edited by hand:
-    Meltano's own merge replaces each of these texts whole) counts as completed: its
-    transcript is final and it was emitted. A deleted ID is only deleted.
+    A state merged or edited by hand is settled as `LifecycleState.settle_merged` says.
 
     Raises:
         ValueError: the stored value is not this tap's state; the message says why.
@@ -135,7 +131,7 @@ def read_interviews(
     if stored is None:
         return LifecycleState()
     form = upgraded(stored, unsent_before_version_2)
-    texts = {name: _text(form, name) for name in _ID_SETS}
+    texts = {name: text_of(form, name) for name in _ID_SETS}
     before = form.get("out_of_range_before")
     if before is not None and not isinstance(before, str):
         msg = "'out_of_range_before' should be a date-time string"
@@ -398,116 +394,6 @@ def _read_gap(item: str) -> Gap:
     return gap
 
 
-# The deals' marks ------------------------------------------------------------------------
-
-#: The deals stream's own key in its bookmark.
-DEALS_KEY = "deal_marks"
-DEALS_STATE_VERSION = 1
-#: Deal IDs stored as they are; any other is stored as `#` and a hash of itself.
-_PLAIN_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_ID_HASH_CHARS = 16
-
-
-@dataclass(frozen=True)
-class DealMark:
-    """What was last emitted for one deal: its fingerprint and the keys of its child rows."""
-
-    fingerprint: str
-    drivers: int
-    competitors: tuple[str, ...]
-
-
-@dataclass
-class StoredDeals:
-    """The deals' bookmark, read: each deal's mark text by stored ID, and beside them."""
-
-    texts: dict[str, str] = field(default_factory=dict)
-    #: The streams (deals and its children) the marks were emitted to.
-    streams: list[str] = field(default_factory=list)
-    #: The competitors a mark's positions point into.
-    competitors: list[str] = field(default_factory=list)
-    #: Deals (stored IDs) the last complete list lacked.
-    missing: set[str] = field(default_factory=set)
-
-
-def stored_deal_id(deal_id: str) -> str:
-    """The deal's ID as stored: itself, or `#` and a hash of itself."""
-    if _PLAIN_ID.match(deal_id):
-        return deal_id
-    return "#" + hashlib.sha256(deal_id.encode("utf-8")).hexdigest()[:_ID_HASH_CHARS]
-
-
-def deal_mark_text(fingerprint: str, drivers: int, positions: list[int]) -> str:
-    """`fingerprint[:drivers[:positions]]` (drivers in base 36, positions `.`-joined)."""
-    parts = [fingerprint]
-    if drivers or positions:
-        parts.append(base36(drivers))
-    if positions:
-        parts.append(".".join(base36(position) for position in positions))
-    return ":".join(parts)
-
-
-def read_deal_mark(text: str, table: list[str], entry: str = "") -> DealMark:
-    """Read `fingerprint[:drivers[:positions]]`; ValueError naming `entry` if it cannot."""
-    mark, *children = text.split(":")
-    try:
-        if not mark.isalnum() or len(children) > 2:  # noqa: PLR2004
-            raise ValueError  # noqa: TRY301 (one message for every way it breaks)
-        drivers = int(children[0], 36) if children else 0
-        positions = children[1].split(".") if len(children) > 1 else []
-        competitors = tuple(table[int(position, 36)] for position in positions)
-    except (ValueError, IndexError):
-        shown = entry or text
-        msg = f"{shown!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
-        raise ValueError(msg) from None
-    return DealMark(mark, drivers, competitors)
-
-
-def write_deals(deals: StoredDeals) -> dict[str, Any]:
-    """The deals' bookmark: `{"marks": "deal_1:ab12cd34:3:0.2,...", "competitors": [...]}`."""
-    texts = deals.texts
-    return {
-        "version": DEALS_STATE_VERSION,
-        "streams": sorted(deals.streams),
-        "marks": ",".join(f"{key}:{texts[key]}" for key in sorted(texts)),
-        "competitors": list(deals.competitors),
-        **({"missing": ",".join(sorted(deals.missing))} if deals.missing else {}),
-    }
-
-
-def read_deals(stored: object) -> StoredDeals:
-    """The deals' bookmark.
-
-    Raises:
-        ValueError: it is not one; the message names the first bad entry.
-
-    """
-    if not isinstance(stored, dict):
-        msg = "not an object"
-        raise ValueError(msg)  # noqa: TRY004 (bad state, reported as such)
-    if stored.get("version", DEALS_STATE_VERSION) != DEALS_STATE_VERSION:
-        msg = f"version {stored.get('version')!r}, this tap reads {DEALS_STATE_VERSION}"
-        raise ValueError(msg)
-    text, missing = _text(stored, "marks"), _text(stored, "missing")
-    table, streams = stored.get("competitors", []), stored.get("streams", [])
-    if not isinstance(table, list) or not all(isinstance(c, str) for c in table):
-        msg = "'competitors' is not a list of competitor IDs"
-        raise ValueError(msg)
-    if not isinstance(streams, list) or not all(isinstance(n, str) for n in streams):
-        msg = "'streams' is not a list of stream names"
-        raise ValueError(msg)
-    texts: dict[str, str] = {}
-    for fields in entries(text):
-        key, rest = fields[0], ":".join(fields[1:])
-        if not (_PLAIN_ID.match(key) or key[:1] == "#"):
-            msg = f"{':'.join(fields)!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
-            raise ValueError(msg)
-        read_deal_mark(rest, table, ":".join(fields))  # raises if it cannot be read
-        texts[key] = rest
-    return StoredDeals(texts, streams, table, {key for key in missing.split(",") if key in texts})
-
-
 INTERVIEWS_RESUME = Resumable(
     STATE_KEY, read_interviews, "interview state", "every configured ID will be fetched again"
 )
-DEALS_RESUME = Resumable(DEALS_KEY, read_deals, "deal state", "every deal will be emitted again")

@@ -10,10 +10,10 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from hindsight_simulator.data import make_deal
 from tap_hindsight.absence import two_strikes
+from tap_hindsight.deal_store import read_deals, write_deals
 from tap_hindsight.deals import DealMarks, competitor_rows, driver_rows, page_items
 from tap_hindsight.records import storable
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.store import read_deals, write_deals
 
 
 def a_deal(number=1):

@@ -21,14 +21,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tap_hindsight.store import (
-    DEALS_KEY,
-    STATE_KEY,
-    read_deals,
-    read_interviews,
-    write_deals,
-    write_interviews,
-)
+from tap_hindsight.deal_store import DEALS_KEY, read_deals, write_deals
+from tap_hindsight.store import STATE_KEY, read_interviews, write_interviews
 from tests.helpers import run_tap, tap_config
 
 RELEASED = json.loads((Path(__file__).parent / "data" / "state-0.1.0.json").read_text())
