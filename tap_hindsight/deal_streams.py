@@ -17,8 +17,8 @@ from typing_extensions import override
 
 from tap_hindsight.absence import Absence, judge_absence, two_strikes
 from tap_hindsight.answers import Outcome, PageResult, RequestTally
+from tap_hindsight.api import DealsRefusedError
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
-from tap_hindsight.client import DealsRefusedError
 from tap_hindsight.deal_store import DEALS_RESUME, read_deals, write_deals
 from tap_hindsight.deals import (
     PAGE_ORDER,

@@ -164,6 +164,31 @@ class RateLimiter:
             self._allowed += 1
             return None
 
+    def pause_for_remaining(
+        self, headers: Mapping[str, str], ticket: int, now: float
+    ) -> tuple[int, float] | None:
+        """Pause before a 429 when another client spends the same key's budget.
+
+        The server's `X-RateLimit-Remaining` counts every client of the key; this limiter
+        counts only this tap. When the requests still in flight may spend what remains,
+        nothing more is sent until `X-RateLimit-Reset`. Returns (what is left, the pause)
+        when it paused, else None. `now`: the wall clock the reset is read against.
+        """
+        remaining_text = headers.get("X-RateLimit-Remaining")
+        if remaining_text is None:
+            return None
+        try:
+            remaining = int(remaining_text)
+        except ValueError:
+            return None
+        left = self.record_remaining(remaining, ticket)
+        if left is None:
+            return None
+        wait_for = reset_wait(headers, now)
+        if wait_for is not None and self.pause(wait_for):
+            return left, wait_for
+        return None
+
     def now(self) -> float:
         """This limiter's clock."""
         return self._clock()

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from tap_hindsight.absence import Absence, judge_absence, two_strikes
+from tap_hindsight.api import ServerClock
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
-from tap_hindsight.client import ServerClock
 from tap_hindsight.discovery import Discovery, id_source
 from tap_hindsight.encoding import duration
 from tap_hindsight.interview_run import InterviewRun

@@ -18,8 +18,8 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_hindsight import redact
+from tap_hindsight.api import ApiKeyRejectedError
 from tap_hindsight.checkpoints import CheckpointedStream
-from tap_hindsight.client import ApiKeyRejectedError
 from tap_hindsight.context import RunContext
 from tap_hindsight.deal_streams import (
     DealCompetitorsStream,

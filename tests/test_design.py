@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tap_hindsight"
 TOP = {"tap", "streams", "deal_streams", "plugin", "__main__"}
 #: From the bottom up: each imports only modules listed before it (and outside modules).
 LAYERS = [
-    {"window", "polling", "redact", "schemas", "transcript", "state", "absence"},
+    {"window", "polling", "redact", "schemas", "transcript", "state", "absence", "api", "workers"},
     {"records", "encoding", "limiter"},
     {"scan", "recheck", "progress", "answers"},
     {"lifecycle"},

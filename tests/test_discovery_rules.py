@@ -13,7 +13,7 @@ import pytest
 
 from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.answers import server_time
-from tap_hindsight.client import ServerClock
+from tap_hindsight.api import ServerClock
 from tap_hindsight.counter import _hour_of_week
 from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState

@@ -15,7 +15,7 @@ from requests.structures import CaseInsensitiveDict
 
 from hindsight_simulator.data import make_interview
 from hindsight_simulator.server import max_in_window
-from tap_hindsight.client import BACKOFF_CAP_SECONDS, retry_waits
+from tap_hindsight.api import BACKOFF_CAP_SECONDS, retry_waits
 from tap_hindsight.limiter import MAX_RATE_LIMIT_PAUSE, RateLimiter, rate_limit_pause
 from tap_hindsight.records import RecordValidator, storable
 from tap_hindsight.redact import RedactSecrets
