@@ -57,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="wrap GET /deals pages in an object under this key (default: a bare array)",
     )
+    parser.add_argument("--no-deals", action="store_true", help="GET /deals answers an empty list")
     parser.add_argument(
         "--advance-every",
         type=float,
@@ -84,6 +85,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         hang_seconds=args.hang_seconds,
         redirect_to=args.redirect_to,
         deals_envelope=args.deals_envelope,
+        serve_deals=not args.no_deals,
     )
 
 

@@ -161,6 +161,10 @@ class SimulatorConfig:
     #: GET /deals wraps its array in an object under this key (None: a bare array, as
     #: documented; older reference pages showed an envelope).
     deals_envelope: str | None = None
+    #: False: every organisation's CRM holds no deal (GET /deals answers an empty list).
+    #: The tests' simulators serve none unless a test asks (tests/conftest.py): the
+    #: deals streams cost a run a thousand rows it has no use for elsewhere.
+    serve_deals: bool = True
     #: Interview IDs handed out on one counter shared by every organisation: the
     #: organisations it names own the IDs it gave them, once created (ids.py); the others
     #: keep their ranges.
@@ -387,6 +391,8 @@ class HindsightSimulator:
 
     def _served_deals(self, organisation: str) -> list[dict[str, Any]]:
         """`deals`, sharing the generated deals (never change them): one page is cheap."""
+        if not self.config.serve_deals:
+            return []
         with self._lock:
             generated = self._generated_deals.get(organisation)
         if generated is None:

@@ -30,7 +30,11 @@ if TYPE_CHECKING:
     from tests.postgres import Database
 
 #: The fixture a test's closure holds -> the mark it gets.
-MARKS_BY_FIXTURE = {"meltano_plugins": "meltano", "postgres_server": "postgres"}
+MARKS_BY_FIXTURE = {
+    "meltano_plugins": "meltano",
+    "postgres_server": "postgres",
+    "dists": "package",
+}
 #: Tests with these marks take tens of seconds each: they start first, so that pytest-xdist's
 #: workers end together instead of waiting on one that drew a long test last.
 LONG = ("airflow", "meltano", "scale", "slow")
@@ -53,11 +57,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture
-def start_simulator() -> Iterator[Callable[..., HindsightSimulator]]:
-    """Start simulators with SimulatorConfig fields as keyword arguments."""
+def start_simulator(request: pytest.FixtureRequest) -> Iterator[Callable[..., HindsightSimulator]]:
+    """Start simulators with SimulatorConfig fields as keyword arguments.
+
+    They serve no deals unless the test asks (`serve_deals=True`) or its module says
+    `SERVE_DEALS = True`: every run of a test of the interviews would otherwise sync a
+    thousand deal rows it never looks at.
+    """
     started: list[HindsightSimulator] = []
+    serve_deals = getattr(request.module, "SERVE_DEALS", False)
 
     def start(**config: Any) -> HindsightSimulator:
+        config.setdefault("serve_deals", serve_deals)
         simulator = HindsightSimulator(SimulatorConfig(**config)).start()
         started.append(simulator)
         return simulator

@@ -18,6 +18,9 @@ from hindsight_simulator import Organisation
 from tests.helpers import ACME_KEY
 from tests.meltano_plugins import meltano_env
 
+#: The simulators of these tests serve deals (tests/conftest.py).
+SERVE_DEALS = True
+
 pytestmark = pytest.mark.airflow
 
 REPO = Path(__file__).resolve().parent.parent

@@ -113,9 +113,10 @@ def test_test_mode_syncs_one_record_and_stops(simulator, tmp_path):
     assert stats["interview_requests"] <= 8 + 1, stats["interview_requests"]
 
 
-def test_a_forked_run_is_a_run_of_the_console_script(simulator, tmp_path):
+def test_a_forked_run_is_a_run_of_the_console_script(start_simulator, tmp_path):
     # Most tests fork the tap from a process that imported it (tests/tap_forkserver.py):
     # the console script, started from scratch, does the same from the same input.
+    simulator = start_simulator(serve_deals=True)
     config = tap_config(simulator, [1001, 1002, 1003, 999_999])  # one not found: a warning
     runs = [run_tap(tmp_path, config, fresh=fresh) for fresh in (False, True)]
     forked, fresh = runs

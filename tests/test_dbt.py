@@ -8,6 +8,9 @@ from pathlib import Path
 
 import yaml
 
+#: The simulators of these tests serve deals (tests/conftest.py).
+SERVE_DEALS = True
+
 REPO = Path(__file__).resolve().parent.parent
 TRANSFORM = REPO / "transform"
 

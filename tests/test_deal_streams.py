@@ -7,6 +7,9 @@ from tap_hindsight.deals import competitor_rows, driver_rows
 from tap_hindsight.records import storable
 from tests.helpers import ACME_KEY, catalog_selecting, run_tap, tap_config
 
+#: The simulators of these tests serve deals (tests/conftest.py).
+SERVE_DEALS = True
+
 DEAL_STREAMS = ("deals", "deal_drivers", "deal_competitors")
 
 

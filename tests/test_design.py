@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,9 @@ def imports(path: Path) -> set[str]:
     return found
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
+    """Each module of the package and the package's modules it imports (read once)."""
     modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
     return {
         name: {target for target in imports(path) if target in modules and target != name}

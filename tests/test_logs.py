@@ -50,12 +50,15 @@ def info_lines(stderr):
     return [line.split("| ", 3)[-1] for line in stderr.splitlines() if "| INFO" in line]
 
 
-@pytest.mark.parametrize("count", [2_000, pytest.param(10_000, marks=pytest.mark.scale)])
+@pytest.mark.parametrize("count", [600, pytest.param(10_000, marks=pytest.mark.scale)])
 def test_a_backfill_logs_nothing_per_interview(start_simulator, tmp_path, count):
     ids = list(range(1001, 1001 + count))
     allowed = [pattern.replace("{n}", f"{count:,}") for pattern in ALLOWED]
     simulator = start_simulator(
-        organisations=default_organisations(len(ids)), transcript_chars=600, rate_limit=100_000
+        organisations=default_organisations(len(ids)),
+        transcript_chars=600,
+        rate_limit=100_000,
+        serve_deals=True,
     )
     config = tap_config(simulator, ids, requests_per_minute=100_000, concurrency=16)
     run = run_tap(tmp_path, config, timeout=900)

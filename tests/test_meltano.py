@@ -15,6 +15,9 @@ from tests.helpers import ACME_KEY, run_meltano, run_tap
 from tests.meltano_plugins import meltano_env
 from tests.test_exit import scenario
 
+#: The simulators of these tests serve deals (tests/conftest.py).
+SERVE_DEALS = True
+
 REPO = Path(__file__).resolve().parent.parent
 
 

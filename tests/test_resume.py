@@ -59,7 +59,7 @@ def test_checkpoints_come_every_50_items_or_one_item_per_100_bytes_of_state(
     # checkpoint comes about every 90 items (answers and turn records), not every 50. A
     # STATE carries the whole state: at a fixed 50, a run's STATE bytes would grow with
     # its items times the state's size (63 GB for a first run over 100,000 IDs).
-    simulator = start_simulator(organisations=_orgs(300))
+    simulator = start_simulator(organisations=_orgs(300), serve_deals=True)
     run = run_tap(tmp_path, tap_config(simulator, IDS))
     assert run.returncode == 0, run.stderr
     assert len(run.records()) == 300
@@ -103,7 +103,7 @@ def test_checkpoints_come_every_50_items_or_one_item_per_100_bytes_of_state(
 def test_each_stream_sends_its_schema_once_per_run(start_simulator, tmp_path):
     # The SDK sends a child stream's SCHEMA at each of its syncs, one per interview or
     # deal: 1,800 identical SCHEMAs for 2,000 interviews, a quarter of the run's bytes.
-    simulator = start_simulator(organisations=_orgs(300))
+    simulator = start_simulator(organisations=_orgs(300), serve_deals=True)
     run = run_tap(tmp_path, tap_config(simulator, IDS))
     assert run.returncode == 0, run.stderr
     schemas = Counter(m["stream"] for m in run.messages if m["type"] == "SCHEMA")

@@ -10,6 +10,9 @@ from hindsight_simulator import Organisation
 from hindsight_simulator.data import DEAL_STATUSES, competitor_id, interview_deal
 from tests.helpers import ACME_KEY
 
+#: The simulators of these tests serve deals (tests/conftest.py).
+SERVE_DEALS = True
+
 DEAL_FIELDS = {
     "id",
     "name",

@@ -38,7 +38,7 @@ def test_the_released_state_is_written_back_byte_for_byte():
 
 def served_as_then(start_simulator):
     """The simulator serving what it served when 0.1.0 wrote the STATE (1006 healed)."""
-    simulator = start_simulator()
+    simulator = start_simulator(serve_deals=True)
     acme = simulator.organisation("acme").ids
     simulator.advance(acme[:60])
     simulator.delete_interviews("acme", [1002, 1003, 1004])

@@ -156,7 +156,7 @@ def test_never_more_than_requests_per_minute_in_any_window(short_window, start_s
     # The API's window, shortened for the tap and the simulator at once (window.py): what
     # holds over Hindsight's minute holds over any length. 6 interviews, 2 retries and the
     # deals list (2 pages) are 10 requests for a budget of 5: the 6th must wait.
-    simulator = start_simulator()
+    simulator = start_simulator(serve_deals=True)
     assert simulator.config.window_seconds == short_window
     ids = list(range(1001, 1007))
     for interview_id in (1002, 1005):

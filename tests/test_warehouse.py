@@ -31,6 +31,9 @@ from tests.helpers import ACME_KEY, run_meltano
 from tests.meltano_plugins import meltano_env
 from tests.names import Names, transform_copy
 
+#: The simulators of these tests serve deals (tests/conftest.py).
+SERVE_DEALS = True
+
 if TYPE_CHECKING:
     import subprocess
 

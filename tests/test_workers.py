@@ -18,6 +18,9 @@ from tests.helpers import ACME_KEY, MELTANO_COMMAND, REPO, run_meltano
 from tests.meltano_plugins import meltano_env, system_folder
 from tests.postgres import Database, create_database, drop_database
 
+#: The simulators of these tests serve deals (tests/conftest.py).
+SERVE_DEALS = True
+
 if TYPE_CHECKING:
     from pathlib import Path
 
