@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dotenv import dotenv_values, find_dotenv
 
-from tap_hindsight.settings import TAP_NAME, SettingsError, closest, json_type, show
+from tap_hindsight.config_check import TAP_NAME, SettingsError, closest, json_type, show
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

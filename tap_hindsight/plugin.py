@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from tap_hindsight.settings import json_type
+from tap_hindsight.config_check import json_type
 from tap_hindsight.tap import TapHindsight
 
 _KINDS = {

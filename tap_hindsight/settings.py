@@ -16,24 +16,26 @@ Nothing here touches the network.
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import Field, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
-
+from tap_hindsight.config_check import SettingsError, check_config, json_type
+from tap_hindsight.declare import (
+    base_url_of,
+    converted_value,
+    listed_ids,
+    names_of,
+    schema_of,
+    setting,
+    start_date_of,
+    stripped,
+    typed,
+)
 from tap_hindsight.polling import PollPolicy
-from tap_hindsight.records import parse_datetime
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Mapping
     from datetime import datetime
-
-    from jsonschema import ValidationError
-
-TAP_NAME = "tap-hindsight"
 
 DEFAULT_BASE_URL = "https://app.usehindsight.com/api/v1"
 #: Requests per minute of each Hindsight plan.
@@ -49,93 +51,6 @@ BASE_URL_PATTERN = (
 #: A positive integer written in ASCII digits (spaces around it are allowed).
 ID_DIGITS_PATTERN = r"^\s*0*[1-9][0-9]*\s*$"
 NOT_BLANK_PATTERN = r"\S"
-
-
-_SHOWN_VALUE_CHARS = 80
-#: How alike an unknown setting's name must be to a known one to be suggested (0-1).
-_CLOSE_ENOUGH = 0.8
-_TYPE_NAMES = {
-    "string": "a string",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "an object",
-    "null": "null",
-}
-
-
-class SettingsError(ValueError):
-    """A config that cannot run: one message per bad setting, naming it (never a secret).
-
-    The tap hands it to the SDK as its ConfigValidationError (`tap.TapHindsight`).
-    """
-
-    def __init__(self, errors: list[str]) -> None:
-        """Carry `errors`, one a bad setting."""
-        super().__init__("Config validation failed")
-        self.errors = errors
-
-
-def typed(json_type: str, **keywords: Any) -> dict[str, Any]:  # noqa: ANN401 (any keyword's)
-    """A setting's JSON type and the keywords that constrain it (`minimum`, `pattern`...)."""
-    return {"type": json_type, **keywords}
-
-
-def setting(  # noqa: PLR0913 (the parts of a setting's declaration, each named)
-    jsonschema_type: dict[str, Any],
-    *,
-    title: str,
-    description: str,
-    default: Any = None,  # noqa: ANN401 (any setting's)
-    required: bool = False,
-    secret: bool = False,
-    convert: Callable[[Any, Mapping[str, Any], list[str]], Any] | None = None,
-) -> Any:  # noqa: ANN401 (a dataclass field, typed by its annotation)
-    """Declare one setting as a field of `Settings`: its schema, default and conversion.
-
-    Without `convert`, a value converts by its JSON type (a number to float, an integer
-    to int, a boolean to bool; None stays None).
-    """
-    schema: dict[str, Any] = {"title": title, "description": description}
-    if default is not None:
-        schema["default"] = default
-    if required:
-        schema["required"] = True
-    if secret:
-        schema["secret"] = True
-    return field(
-        repr=not secret,
-        metadata={"type": jsonschema_type, "schema": schema, "convert": convert},
-    )
-
-
-def _stripped(value: str, _values: Mapping[str, Any], _errors: list[str]) -> str:
-    return value.strip()
-
-
-def _base_url_of(value: str, _values: Mapping[str, Any], errors: list[str]) -> str:
-    return _base_url(value, errors)
-
-
-def _start_date_of(
-    value: str | None, _values: Mapping[str, Any], errors: list[str]
-) -> datetime | None:
-    return _start_date(value, errors)
-
-
-def _names(value: list[str], _values: Mapping[str, Any], _errors: list[str]) -> tuple[str, ...]:
-    return tuple(name.strip() for name in value)
-
-
-def _listed_ids(
-    value: list[int | str], values: Mapping[str, Any], errors: list[str]
-) -> tuple[int, ...]:
-    # The schema admits integers (3 or 3.0) and digit strings (" 0042 ").
-    ids = [int(entry.strip() if isinstance(entry, str) else entry) for entry in value]
-    if values["interview_ids_file"] is not None:
-        ids += read_interview_ids_file(values["interview_ids_file"], errors)
-    return unique_in_order(ids)
 
 
 def _limit(value: int | None, values: Mapping[str, Any], _errors: list[str]) -> int:
@@ -162,7 +77,7 @@ class Settings:
         secret=True,
         title="API key",
         description="Bearer API key from the Hindsight dashboard (Settings > API).",
-        convert=_stripped,
+        convert=stripped,
     )
     base_url: str = setting(
         typed("string", pattern=BASE_URL_PATTERN),
@@ -172,7 +87,7 @@ class Settings:
             "Root of the Hindsight API. https is required, except for loopback "
             "addresses (a local simulator or proxy); no credentials, query or fragment."
         ),
-        convert=_base_url_of,
+        convert=base_url_of,
     )
     #: The listed IDs, then those of interview_ids_file, each once, in that order.
     interview_ids: tuple[int, ...] = setting(
@@ -192,7 +107,7 @@ class Settings:
             "POST /interviews). Digit strings are accepted; from an environment "
             "variable, a JSON array or a comma-separated list (1,2,3)."
         ),
-        convert=_listed_ids,
+        convert=listed_ids,
     )
     interview_ids_file: str | None = setting(
         typed("string", pattern=NOT_BLANK_PATTERN),
@@ -209,7 +124,7 @@ class Settings:
             "Interviews created before this instant are not emitted "
             "(ISO 8601; without an offset, UTC)."
         ),
-        convert=_start_date_of,
+        convert=start_date_of,
     )
     plan: str | None = setting(
         typed("string", enum=list(PLAN_LIMITS)),
@@ -269,7 +184,7 @@ class Settings:
             "Speaker names of Hindsight's interviewer in transcripts: their turns get "
             "is_interviewer = true in interview_turns, everyone else's false."
         ),
-        convert=_names,
+        convert=names_of,
     )
     max_retries: int = setting(
         typed("integer", minimum=0, maximum=20),
@@ -390,146 +305,8 @@ class Settings:
         return f"{self.budget} requests/min ({source}: {self.requests_per_minute}{extra})"
 
 
-def _required(declared: Field[Any]) -> bool:
-    return bool(declared.metadata["schema"].get("required"))
-
-
-def _property(declared: Field[Any]) -> dict[str, Any]:
-    """One setting's JSON schema, as the SDK's typing helpers wrote it.
-
-    Its type (null admitted unless required), constraints, title, default and
-    description; a secret is marked `secret` and `writeOnly`.
-    """
-    typed, schema = declared.metadata["type"], declared.metadata["schema"]
-    types = typed["type"] if isinstance(typed["type"], list) else [typed["type"]]
-    spec: dict[str, Any] = {"type": types if _required(declared) else [*types, "null"]}
-    spec.update((key, value) for key, value in typed.items() if key != "type")
-    spec["title"] = schema["title"]
-    if "default" in schema:
-        spec["default"] = schema["default"]
-    spec["description"] = schema["description"]
-    if schema.get("secret"):
-        spec.update(secret=True, writeOnly=True)
-    return spec
-
-
 #: The settings' JSON schema, in their declared order; no other setting is accepted.
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "properties": {declared.name: _property(declared) for declared in fields(Settings)},
-    "required": [declared.name for declared in fields(Settings) if _required(declared)],
-    "additionalProperties": False,
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-}
-
-
-def show(value: object) -> str:
-    """Render a bad value for an error message, short enough for one log line."""
-    text = repr(value)
-    if len(text) > _SHOWN_VALUE_CHARS:
-        text = text[: _SHOWN_VALUE_CHARS - 3] + "..."
-    return text
-
-
-# Checking a config against the schema --------------------------------------------------
-
-
-def check_config(schema: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
-    """Every way `config` breaks `schema`, one message per problem, naming the setting.
-
-    The value is quoted (shortened) unless the setting is secret; an unknown setting is
-    named with the closest known one. Empty when the config is valid.
-    """
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    validator = Draft202012Validator(schema)
-    messages: list[str] = []
-    for error in sorted(validator.iter_errors(dict(config)), key=_error_order):
-        if error.validator == "additionalProperties" and not error.absolute_path:
-            unknown = sorted(name for name in config if name not in properties)
-            messages += [_unknown(name, properties) for name in unknown]
-        else:
-            messages.append(_describe(error, properties))
-    return messages
-
-
-def _error_order(error: ValidationError) -> tuple[str, ...]:
-    return tuple(str(part) for part in error.absolute_path)
-
-
-def closest(name: str, known: Iterable[str]) -> str:
-    """`; did you mean concurrency?` when a known name is close enough to `name`."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=_CLOSE_ENOUGH)
-    return f"; did you mean {close[0]}?" if close else ""
-
-
-#: Settings that were removed, and what replaced them.
-REMOVED = {
-    "scan_max_misses": (
-        "removed: ID discovery no longer stops after a fixed number of not-found IDs; it "
-        "follows the platform's ID counter, measured from this organisation's interviews "
-        "(docs/state-and-polling.md, ID discovery). Remove it from the config"
-    ),
-}
-
-
-def _unknown(name: str, properties: Mapping[str, Any]) -> str:
-    if name in REMOVED:
-        return f"{name}: {REMOVED[name]}"
-    hint = closest(name, properties)
-    return f"{name}: not a setting of {TAP_NAME} (`{TAP_NAME} --about` lists them){hint}"
-
-
-def _where(error: ValidationError) -> str:
-    """`interview_ids[1]`, `stream_maps.interviews`: the setting and the place in it."""
-    text = ""
-    for part in error.absolute_path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
-    return text or "config"
-
-
-def _describe(error: ValidationError, properties: Mapping[str, Any]) -> str:
-    where = _where(error)
-    root = error.absolute_path[0] if error.absolute_path else None
-    secret = isinstance(root, str) and properties.get(root, {}).get("secret", False)
-    value = "(value not shown)" if secret else show(error.instance)
-    rule: Mapping[str, Any] = error.schema if isinstance(error.schema, dict) else {}
-    kind = error.validator
-    if kind == "required":
-        missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
-        description = properties.get(missing, {}).get("description", "")
-        return f"{missing}: required ({description})" if description else f"{missing}: required"
-    if kind == "type":
-        expected = rule.get("type")
-        names = [_TYPE_NAMES.get(t, t) for t in _as_list(expected) if t != "null"]
-        return f"{where}: {value} must be {' or '.join(names)}"
-    if kind == "enum":
-        return f"{where}: {value} must be one of {', '.join(map(str, rule['enum']))}"
-    if kind in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
-        return f"{where}: {value} must be {_range(rule)}"
-    if kind in {"pattern", "format", "minLength", "maxLength", "const"}:
-        description = rule.get("description") or properties.get(str(root), {}).get(
-            "description", ""
-        )
-        return f"{where}: {value} is not valid ({description})".replace(" ()", "")
-    message = str(error.message)
-    if secret:
-        message = f"invalid ({kind})"
-    return f"{where}: {message[:160]}"
-
-
-def _as_list(value: object) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def _range(rule: Mapping[str, Any]) -> str:
-    low, high = rule.get("minimum"), rule.get("maximum")
-    if "exclusiveMinimum" in rule:
-        text = f"greater than {rule['exclusiveMinimum']}"
-        return f"{text} and at most {high}" if high is not None else text
-    if low is not None and high is not None:
-        kind = "a whole number" if "integer" in _as_list(rule.get("type")) else "a number"
-        return f"{kind} from {low} to {high}"
-    return f"at least {low}" if low is not None else f"at most {high}"
+SETTINGS: dict[str, Any] = schema_of(Settings)
 
 
 # Converting a checked config -----------------------------------------------------------
@@ -553,7 +330,7 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
         for name in schema["properties"]
     }
     converted = {
-        declared.name: _converted(
+        declared.name: converted_value(
             declared.metadata["convert"],
             json_type(schema["properties"][declared.name]),
             values[declared.name],
@@ -578,91 +355,3 @@ def load_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Setti
     if errors:
         raise SettingsError(errors)
     return settings
-
-
-def _converted(
-    convert: Callable[[Any, Mapping[str, Any], list[str]], Any] | None,
-    kind: str,
-    value: Any,  # noqa: ANN401 (any setting's)
-    values: Mapping[str, Any],
-    errors: list[str],
-) -> Any:  # noqa: ANN401 (any setting's)
-    """One checked value as `Settings` holds it: by `convert`, or by its JSON type."""
-    if convert is not None:
-        return convert(value, values, errors)
-    if value is None:
-        return None
-    to_type: Callable[[Any], Any] = {"integer": int, "number": float, "boolean": bool}.get(
-        kind, str
-    )
-    return to_type(value)
-
-
-def parse_interview_id(text: str) -> int | None:
-    """The interview ID written in `text` (ASCII digits, spaces around), else None."""
-    stripped = text.strip()
-    if stripped.isascii() and stripped.isdigit() and int(stripped) > 0:
-        return int(stripped)
-    return None
-
-
-def read_interview_ids_file(path_value: str, errors: list[str]) -> list[int]:
-    """Read a file of IDs: one per line, blank lines and `#` comments ignored."""
-    path = Path(path_value).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        errors.append(f"interview_ids_file: no such file: {path_value}")
-        return []
-    except (OSError, ValueError) as exc:  # ValueError: a NUL or an unencodable character
-        errors.append(f"interview_ids_file: cannot read {show(path_value)}: {show(str(exc))}")
-        return []
-    ids: list[int] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        number = parse_interview_id(entry)
-        if number is None:
-            errors.append(
-                f"interview_ids_file {path_value} line {line_number}: {show(entry)} "
-                "is not an interview ID (a positive integer)",
-            )
-        else:
-            ids.append(number)
-    return ids
-
-
-def unique_in_order(ids: Iterable[int]) -> tuple[int, ...]:
-    """Drop repeated IDs, keeping the first occurrence's position."""
-    return tuple(dict.fromkeys(ids))
-
-
-def _base_url(value: str, errors: list[str]) -> str:
-    """Without a trailing slash; a port out of range is named (the pattern allows digits)."""
-    url = value.rstrip("/")
-    try:
-        _ = urlsplit(url).port
-    except ValueError:
-        errors.append(f"base_url: {show(value)} is not a valid URL (its port is out of range)")
-    return url
-
-
-def _start_date(value: str | None, errors: list[str]) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_datetime(value)
-    except ValueError:
-        errors.append(
-            f"start_date: {show(value)} is not an ISO 8601 date-time (e.g. 2026-01-01T00:00:00Z)",
-        )
-        return None
-
-
-def json_type(spec: Mapping[str, Any]) -> str:
-    """The main JSON type of a setting's schema (the first that is not null)."""
-    declared = spec.get("type", "string")
-    if isinstance(declared, list):
-        declared = next((kind for kind in declared if kind != "null"), "string")
-    return str(declared)

@@ -20,6 +20,7 @@ from typing_extensions import override
 from tap_hindsight import redact
 from tap_hindsight.api import ApiKeyRejectedError
 from tap_hindsight.checkpoints import CheckpointedStream
+from tap_hindsight.config_check import TAP_NAME, SettingsError
 from tap_hindsight.context import RunContext
 from tap_hindsight.deal_streams import (
     DealCompetitorsStream,
@@ -28,13 +29,7 @@ from tap_hindsight.deal_streams import (
 )
 from tap_hindsight.environment import numbers_from_strings, settings_from_environment
 from tap_hindsight.seams import HindsightStream
-from tap_hindsight.settings import (
-    SETTINGS,
-    TAP_NAME,
-    Settings,
-    SettingsError,
-    load_settings,
-)
+from tap_hindsight.settings import SETTINGS, Settings, load_settings
 from tap_hindsight.state import readable_state
 from tap_hindsight.streams import InterviewsStream, InterviewTurnsStream
 from tap_hindsight.window import MINUTE, api_window_seconds

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tap_hindsight.config_check import SettingsError
 from tap_hindsight.encoding import duration
 from tap_hindsight.progress import Progress, estimate
-from tap_hindsight.settings import SettingsError, load_settings
+from tap_hindsight.settings import load_settings
 from tap_hindsight.tap import TapHindsight
 from tests.helpers import run_tap, tap_config
 

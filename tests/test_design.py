@@ -13,9 +13,20 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tap_hindsight"
 TOP = {"tap", "streams", "deal_streams", "plugin", "__main__"}
 #: From the bottom up: each imports only modules listed before it (and outside modules).
 LAYERS = [
-    {"window", "polling", "redact", "schemas", "transcript", "state", "absence", "api", "workers"},
+    {
+        "window",
+        "polling",
+        "redact",
+        "schemas",
+        "transcript",
+        "state",
+        "absence",
+        "api",
+        "workers",
+        "config_check",
+    },
     {"records", "encoding", "limiter"},
-    {"scan", "recheck", "progress", "answers"},
+    {"scan", "recheck", "progress", "answers", "declare"},
     {"lifecycle"},
     {"store"},
     {"deal_store"},

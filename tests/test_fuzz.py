@@ -8,11 +8,12 @@ from hypothesis import strategies as st
 
 from hindsight_simulator.data import make_interview
 from tap_hindsight.answers import FetchResult, Outcome
+from tap_hindsight.config_check import SettingsError
 from tap_hindsight.judge import Kind, Rules, judge
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
-from tap_hindsight.settings import SETTINGS, SettingsError, load_settings
+from tap_hindsight.settings import SETTINGS, load_settings
 from tap_hindsight.tap import TapHindsight
 
 SCALARS = st.one_of(

@@ -82,7 +82,8 @@ def test_a_key_of_the_wrong_type_is_not_echoed(tmp_path):
 
 def test_tls_verification_cannot_be_turned_off(simulator):
     from tap_hindsight.client import HindsightClient  # noqa: PLC0415
-    from tap_hindsight.settings import SettingsError, load_settings  # noqa: PLC0415
+    from tap_hindsight.config_check import SettingsError  # noqa: PLC0415
+    from tap_hindsight.settings import load_settings  # noqa: PLC0415
     from tap_hindsight.tap import TapHindsight  # noqa: PLC0415
 
     schema = TapHindsight.settings_schema()

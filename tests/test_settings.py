@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_hindsight.config_check import SettingsError, check_config
 from tap_hindsight.environment import list_from_env, settings_from_environment
-from tap_hindsight.settings import DEFAULT_BASE_URL, SettingsError, check_config, load_settings
+from tap_hindsight.settings import DEFAULT_BASE_URL, load_settings
 from tap_hindsight.tap import TapHindsight
 from tests.helpers import ACME_KEY, clean_env, run_tap, tap_config
 
