@@ -21,7 +21,7 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
   created (one of ours, or an import), or, before any, since the scan began (doubling
   while nothing is found), so a run without `max_run_minutes` ends.
 - Bursts: once one of ours is overdue (an hour of busy time, or `scout_gaps` expected
-  gaps if longer), a round scouts past the reach at an even stride (`_plan_scout`); one
+  gaps if longer), a round scouts past the reach at an even stride (`schedule.py`); one
   of ours found there moves the reach past the burst.
 - Open IDs above our highest interview (the tail) may have been probed before they were
   handed out: they are probed again (reprobed: "recheck" is the re-read cycle of completed
@@ -54,6 +54,7 @@ from tap_hindsight.counter import CounterModel, thin
 from tap_hindsight.discovery_policy import POLICY, Policy
 from tap_hindsight.proofs import Proofs
 from tap_hindsight.scan import Gap, ScanMemory, add_to_gaps, take_out_of_gaps
+from tap_hindsight.schedule import Schedule
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -127,6 +128,7 @@ class Discovery:
         #: Our interviews with their creation instants, ascending by ID (the model's).
         self._anchors = self.model.anchors
         self._highest_ours = max([start - 1, *(i for i, _ in self._anchors)])
+        self._schedule = Schedule(self.model, memory, policy, start)
         #: What each gap's probes prove (`proofs.py`).
         self._proofs = Proofs(self.model, policy, self.reach, lambda: self._highest_ours)
         self._known = known
@@ -144,85 +146,9 @@ class Discovery:
         self._scout: Iterator[int] | None = None
         self._scout_judged = -math.inf
 
-    # What is known ------------------------------------------------------------------------
-
-    @property
-    def share(self) -> float:
-        """The estimated share of the counter's IDs that are ours (0 to 1)."""
-        return self.model.share
-
-    @property
-    def rate(self) -> float | None:
-        """The counter's speed while it moves, IDs a second (None: not measured yet)."""
-        return self.model.rate
-
-    def counter(self, now: float) -> float | None:
-        """Where the counter should be at `now` (None: no speed known yet)."""
-        return self.model.counter(now)
-
-    def active(self, instant: float) -> bool:
-        """True unless the counter rests in this hour of the week, as far as is known."""
-        return self.model.active(instant)
-
-    def active_seconds(self, start: float, end: float) -> float:
-        """How much of `start`..`end` falls in hours in which the counter moves."""
-        return self.model.active_seconds(start, end)
-
     def reach(self, now: float) -> int:
-        """The highest ID worth probing at `now`."""
-        base = self._highest_ours
-        cap = self.policy.cap_gaps / self.share
-        rate = self.rate
-        if rate is None or not self._anchors:
-            return self._blind_reach(now, base, cap)
-        # Up to where the counter should have been `lag_seconds` of busy time ago: an ID
-        # probed before it is handed out costs a probe more. Past `cap`, only as the
-        # counter keeps busy without one of ours: the bound doubles with each doubling of
-        # that time, so a counter that rests unforeseen is overtaken by little.
-        top, top_at = self._anchors[-1]
-        busy = self.active_seconds(top_at, now)  # what `counter` counts from the top
-        # In a rest foreseen (a night, a weekend) the bound may be lifted: it guards against
-        # a rest not foreseen, and would hold the IDs handed out in the last minutes of
-        # the day back until the counter moves again, hours or days later. So would the lag of
-        # `lag_gaps`: no interview of ours is created in a rest to prove a 404 meanwhile.
-        lifted = not self.active(now) and self._rest_lifts_bound(base)
-        lag = rate * self.active_seconds(now - self.policy.lag_seconds, now)
-        if not lifted:
-            lag = max(lag, self.policy.lag_gaps / self.share)
-        ahead = top + rate * busy - lag - base
-        if not lifted:
-            doublings = int(math.log2(1 + busy / self.policy.doubling_seconds))
-            ahead = min(ahead, math.ldexp(cap, min(doublings, 40)))
-        return base + max(1, math.floor(ahead))
-
-    def _blind_reach(self, now: float, base: int, cap: float) -> int:
-        """The reach before the counter's speed is known: `blind_limit` IDs a day at most.
-
-        With one of ours known (or several, created too close together to time the counter:
-        an import), the platform is taken to hand out at most `blind_limit` IDs a day since
-        our highest was created, until two of ours say how fast it goes. Before any, from
-        `scan_start_id`: twice as far as has been looked while nothing is found, at most
-        `blind_limit` IDs a day since the scan began.
-        """
-        limit = self.policy.blind_limit
-        if self._anchors:
-            since = max(0.0, now - self._anchors[-1][1])
-            return base + max(1, math.floor(limit * since / 86_400))
-        looked = self.memory.next_id - 1 - base
-        reach = base + max(math.ceil(cap), 2 * looked, 1)
-        began = min((g.probed_at for g in self.memory.gaps if g.probed_at), default=now)
-        days = 1 + int(max(0.0, now - began) // 86_400)
-        return min(reach, max(base, self.start - 1 + limit * days))
-
-    def _rest_lifts_bound(self, base: int) -> bool:
-        """True if, the counter resting as foreseen, the reach may go on past the bound.
-
-        As long as the 404s past our highest could all be other organisations' IDs with a
-        chance of at least `rest_lift_chance`: past that, they say the counter stopped
-        below where it should have (at a share near 100%, at the first 404).
-        """
-        misses = self.memory.next_id - 1 - base
-        return (1 - self.share) ** max(0, misses) >= self.policy.rest_lift_chance
+        """The highest ID worth probing at `now` (`schedule.Schedule.reach`)."""
+        return self._schedule.reach(now, self._highest_ours)
 
     # Choosing probes ----------------------------------------------------------------------
 
@@ -256,7 +182,7 @@ class Discovery:
             if now - self._scout_judged < _RESCAN_SECONDS:
                 return None
             self._scout_judged = now
-            self._scout = self._plan_scout(now)
+            self._scout = self._schedule.scout_round(now)
             if self._scout is None:
                 return None
         for interview_id in self._scout:
@@ -273,44 +199,6 @@ class Discovery:
         # interview of ours overdue since.
         self._scout = None
         return None
-
-    def _plan_scout(self, now: float) -> Iterator[int] | None:
-        """A round of scouting probes if one of ours is overdue past the reach, else None.
-
-        The reach follows the counter's usual speed, so a burst of other organisations'
-        IDs would be crossed only at that speed. Once `scout_gaps` expected gaps of busy
-        time (`scout_min_seconds` at least) passed since our highest interview was created
-        (then twice as long, and so on), a round probes IDs past the next new one at an even
-        stride, nearest first, until one of ours answers. The IDs handed out since a burst
-        grow with the time since: the stride is such that `scout_cover` of ours would be
-        among the probes in the IDs the counter handed out in half the overdue time, and a
-        round sends twice as many probes as the last, so the distance it covers grows four
-        times a round. That one of ours is an anchor: the counter was past it, so the reach
-        jumps there and the IDs below it are probed once each and proven another
-        organisation's. A false alarm (a gap this long by chance) costs one round, never
-        more probes than the counter should have handed out meanwhile; its IDs are probed
-        again in their turn.
-        """
-        rate = self.rate
-        if rate is None or not self._anchors:
-            return None
-        policy = self.policy
-        first = max(policy.scout_gaps / (rate * self.share), policy.scout_min_seconds)
-        memory = self.memory
-        overdue = self.active_seconds(self._anchors[-1][1], now)
-        if overdue < max(first, 2 * memory.scouted_after):
-            return None
-        rounds = memory.scouts
-        memory.scouts, memory.scouted_after = rounds + 1, overdue  # the next: twice as long
-        share = self.share
-        handed_out = rate * overdue
-        stride = max(1, math.floor(handed_out / 2 * share / policy.scout_cover))
-        if stride < policy.scout_min_stride:
-            return None
-        wanted = policy.scout_rounds_of_cover * policy.scout_cover / share
-        count = math.ceil(min(handed_out, math.ldexp(wanted, min(rounds, 60))))
-        start = self.memory.next_id
-        return (start + stride * index for index in range(count))
 
     def sense(self) -> int | None:
         """One probe to learn the API's clock when nothing is due by this machine's.
@@ -524,44 +412,14 @@ class Discovery:
             add_to_gaps(gaps, interview_id, 0.0, 0, self.policy.margin_seconds)
         return snapshot
 
-    def describe(self) -> str:
-        """The start-of-run line: what discovery knows."""
-        memory = self.memory
-        rate = self.rate
-        speed = (
-            f"the platform hands out about {rate * 3600:,.0f} IDs an hour while it is busy"
-            if rate
-            else "the platform's pace is not known yet (it takes two of our interviews)"
-        )
-        hours = self.memory.hours.bit_count()
-        learnt = f" ({hours} hours of the week)" if hours else ""
-        return (
-            f"ID discovery from {self.start:,} (scan_start_id): "
-            f"{self.settled_ids():,} IDs settled, {memory.open_ids:,} open, new IDs from "
-            f"{memory.next_id:,}; about {self.share:.1%} of IDs are this organisation's; "
-            f"{speed}{learnt}"
-        )
-
     def backlog(self, now: float) -> int:
         """IDs from the next new one up to where the counter should be now (0: unknown)."""
-        counter = self.counter(now)
+        counter = self.model.counter(now)
         return 0 if counter is None else max(0, math.floor(counter) - self.memory.next_id + 1)
 
     def settled_ids(self) -> int:
         """IDs from `scan_start_id` up that discovery will not probe again."""
         return max(0, self.memory.next_id - self.start - self.memory.open_ids)
-
-    def summary(self) -> str:
-        """The end-of-run line: what discovery spent and what it knows now."""
-        tally = self.tally
-        scouted = f", {tally.scouts:,} scouting past the reach" if tally.scouts else ""
-        return (
-            f"ID discovery summary: {tally.sent:,} probes "
-            f"({tally.probes:,} new IDs, {tally.reprobes:,} open IDs checked again{scouted}), "
-            f"{tally.found:,} interviews found; {self.settled_ids():,} IDs settled, "
-            f"{self.memory.open_ids:,} open, new IDs from {self.memory.next_id:,}; "
-            f"about {self.share:.1%} of IDs are this organisation's"
-        )
 
     def behind(self, now: float) -> int:
         """IDs within reach that this run left unprobed, or open and due another probe."""

@@ -26,7 +26,14 @@ from tap_hindsight.progress import Progress, estimate
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.store import INTERVIEWS_RESUME, read_interviews, write_interviews
-from tap_hindsight.summary import SyncReport, describe_plan, describe_spare, verdict_notes
+from tap_hindsight.summary import (
+    SyncReport,
+    describe_discovery,
+    describe_plan,
+    describe_spare,
+    discovery_summary,
+    verdict_notes,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -199,7 +206,7 @@ class InterviewsStream(CheckpointedStream):
             estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
         )
         if discovery is not None:
-            self.logger.info("%s", discovery.describe())
+            self.logger.info("%s", describe_discovery(discovery))
             self._eta_told = False
 
     def _finish_run(self, run: InterviewRun) -> None:
@@ -211,7 +218,7 @@ class InterviewsStream(CheckpointedStream):
             tally = discovery.tally
             self.report.probes = tally.sent
             self.report.discovered = tally.found
-            self.logger.info("%s", discovery.summary())
+            self.logger.info("%s", discovery_summary(discovery))
             behind = discovery.behind(self._clock())
             if behind:
                 self.logger.warning(

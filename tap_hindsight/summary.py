@@ -7,11 +7,15 @@ time is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tap_hindsight.answers import FetchResult, Outcome, RequestTally
 from tap_hindsight.encoding import duration, iso_instant
 from tap_hindsight.judge import Kind, Verdict
 from tap_hindsight.planner import RunPlan
+
+if TYPE_CHECKING:
+    from tap_hindsight.discovery import Discovery
 
 
 @dataclass
@@ -176,3 +180,35 @@ def verdict_notes(
         )
         notes.append((WARNING, text))
     return notes
+
+
+def describe_discovery(discovery: Discovery) -> str:
+    """The start-of-run line of ID discovery: what it knows."""
+    memory = discovery.memory
+    rate = discovery.model.rate
+    speed = (
+        f"the platform hands out about {rate * 3600:,.0f} IDs an hour while it is busy"
+        if rate
+        else "the platform's pace is not known yet (it takes two of our interviews)"
+    )
+    hours = discovery.memory.hours.bit_count()
+    learnt = f" ({hours} hours of the week)" if hours else ""
+    return (
+        f"ID discovery from {discovery.start:,} (scan_start_id): "
+        f"{discovery.settled_ids():,} IDs settled, {memory.open_ids:,} open, new IDs from "
+        f"{memory.next_id:,}; about {discovery.model.share:.1%} of IDs are this organisation's; "
+        f"{speed}{learnt}"
+    )
+
+
+def discovery_summary(discovery: Discovery) -> str:
+    """The end-of-run line of ID discovery: what it spent and what it knows now."""
+    tally = discovery.tally
+    scouted = f", {tally.scouts:,} scouting past the reach" if tally.scouts else ""
+    return (
+        f"ID discovery summary: {tally.sent:,} probes "
+        f"({tally.probes:,} new IDs, {tally.reprobes:,} open IDs checked again{scouted}), "
+        f"{tally.found:,} interviews found; {discovery.settled_ids():,} IDs settled, "
+        f"{discovery.memory.open_ids:,} open, new IDs from {discovery.memory.next_id:,}; "
+        f"about {discovery.model.share:.1%} of IDs are this organisation's"
+    )

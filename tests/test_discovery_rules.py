@@ -219,7 +219,7 @@ def test_a_false_alarm_costs_one_scouting_round_and_the_next_waits_twice_as_long
         space.create(10, START - hour * 3_600.0, spread_seconds=1_700)
     year = Year(space, 1_000)
     for _ in range(4):
-        share = year.run().share
+        share = year.run().model.share
     top = max(year.found)
     rounds: list[tuple[float, int]] = []
     for _ in range(4 * 24):  # a day in which nobody creates an interview
@@ -253,7 +253,7 @@ def night(ids_between: int) -> Discovery:
     discovery.memory.rate = 125 / 3600
     discovery.memory.ours, discovery.memory.settled = 10, 1_000  # a share of 1%
     discovery.observed(1_000, MONDAY + 16.5 * 3_600)
-    assert discovery.active(MONDAY + 23 * 3_600)  # nothing says it rests yet
+    assert discovery.model.active(MONDAY + 23 * 3_600)  # nothing says it rests yet
     discovery.observed(1_000 + ids_between, MONDAY + 33.25 * 3_600)
     return discovery
 
@@ -266,28 +266,28 @@ def test_a_night_the_counter_hardly_moved_in_is_learnt_as_resting_at_once():
     # 104 IDs: 50 minutes of the counter's busy time, what the 45 minutes the span
     # covers of its end hours hold (and the doubt): it rested in every hour between.
     discovery = night(104)
-    assert not any(discovery.active(MONDAY + hour * 3_600) for hour in range(17, 33))
+    assert not any(discovery.model.active(MONDAY + hour * 3_600) for hour in range(17, 33))
     assert not discovery.memory.resting >> (2 * 24 + 23) & 1  # Wednesday: not learnt
     memory = read_scan(scan_text(discovery.stored()))
     later = Discovery(1, memory, LifecycleState(), clock=time0)
     later.memory.ours, later.memory.settled = 10, 1_000
-    assert not later.active(MONDAY + 7 * 86_400 + 23 * 3_600)  # every Monday night
+    assert not later.model.active(MONDAY + 7 * 86_400 + 23 * 3_600)  # every Monday night
 
 
 def test_busy_time_beyond_a_spans_end_hours_goes_to_the_hours_next_to_them():
     # 250 IDs: two hours of busy time, an hour more than the end hours hold.
     discovery = night(250)
-    assert discovery.active(MONDAY + 17 * 3_600)
-    assert discovery.active(MONDAY + 32 * 3_600)  # Tuesday 08:00
-    assert not any(discovery.active(MONDAY + hour * 3_600) for hour in range(18, 32))
+    assert discovery.model.active(MONDAY + 17 * 3_600)
+    assert discovery.model.active(MONDAY + 32 * 3_600)  # Tuesday 08:00
+    assert not any(discovery.model.active(MONDAY + hour * 3_600) for hour in range(18, 32))
 
 
 def test_an_hour_not_known_goes_as_the_same_hour_of_other_days():
     discovery = night(104)  # Monday 17:00 to Tuesday 08:59 rest; 16:00 and 09:00 busy
     wednesday = MONDAY + 2 * 86_400
-    assert not discovery.active(wednesday + 20 * 3_600)  # rests on Monday
-    assert discovery.active(wednesday + 16 * 3_600)  # busy on Monday
-    assert discovery.active(wednesday + 12 * 3_600)  # nothing known of noon: busy
+    assert not discovery.model.active(wednesday + 20 * 3_600)  # rests on Monday
+    assert discovery.model.active(wednesday + 16 * 3_600)  # busy on Monday
+    assert discovery.model.active(wednesday + 12 * 3_600)  # nothing known of noon: busy
 
 
 def test_a_busy_day_without_one_of_ours_is_not_taken_for_rest():
@@ -297,7 +297,7 @@ def test_a_busy_day_without_one_of_ours_is_not_taken_for_rest():
     discovery.memory.ours, discovery.memory.settled = 10, 1_000  # a share of 1%
     discovery.observed(1_000, monday + 9.5 * 3_600)
     discovery.observed(1_000 + 125 * 6, monday + 15.5 * 3_600)  # six busy hours between
-    assert all(discovery.active(monday + hour * 3_600) for hour in range(10, 16))
+    assert all(discovery.model.active(monday + hour * 3_600) for hour in range(10, 16))
 
 
 def test_the_api_clock_is_read_from_date_headers():
@@ -366,7 +366,7 @@ def test_the_last_ids_before_a_foreseen_rest_are_probed_before_the_counter_moves
     behind = POLICY.lag_seconds / 60  # 16:45: that many minutes behind the counter
     assert probed_up_to(discovery) == 1_000 + math.floor(1.5 * (25 - behind))
     now[0] = MONDAY + 17.5 * 3_600
-    assert not discovery.active(now[0])
+    assert not discovery.model.active(now[0])
     assert probed_up_to(discovery) == 1_060
     now[0] = MONDAY + 20 * 3_600  # later that night: nothing more
     assert discovery.next_probe() is None
@@ -473,10 +473,10 @@ def test_a_customer_back_after_a_week_of_silence_is_found():
 def test_two_of_ours_however_far_apart_say_how_fast_the_counter_moves():
     discovery = Discovery(1, ScanMemory(1), LifecycleState(), clock=time0)
     discovery.observed(1_000, MONDAY + 10 * 3_600)
-    assert discovery.rate is None
+    assert discovery.model.rate is None
     assert discovery.reach(MONDAY + 10.5 * 3_600) <= 1_000 + POLICY.blind_limit // 48 + 1
     discovery.observed(4_000, MONDAY + 34 * 3_600)  # a day later, 3,000 IDs on
-    assert discovery.rate == pytest.approx(3_000 / 86_400)
+    assert discovery.model.rate == pytest.approx(3_000 / 86_400)
 
 
 def test_a_new_customers_import_at_a_quiet_hour_is_crossed_and_no_run_probes_far_past_it():
