@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tap_hindsight.absence import Absence, judge_absence, two_strikes
 from tap_hindsight.answers import FetchResult, Outcome
+from tap_hindsight.planner import FIRST_RUN_MINUTES, Planning, accrued_budget, plan_run
 
 if TYPE_CHECKING:
     from tap_hindsight.client import HindsightClient
@@ -17,7 +19,23 @@ if TYPE_CHECKING:
     from tap_hindsight.lifecycle import LifecycleState
     from tap_hindsight.planner import RunPlan
     from tap_hindsight.progress import Progress
+    from tap_hindsight.settings import Settings
     from tap_hindsight.summary import SyncReport
+
+
+@dataclass(frozen=True)
+class Gone:
+    """What this run's 404s from interviews seen before come to."""
+
+    #: The run fails with this: the key may be another organisation's (none is marked).
+    wrong_key: str = ""
+    #: Said as a warning: none is marked.
+    warning: str = ""
+    #: Missing now (a first 404), and deleted (a second in a row): emitted as deleted.
+    first: tuple[int, ...] = ()
+    second: tuple[int, ...] = ()
+    #: The line that says so.
+    line: str = ""
 
 
 @dataclass
@@ -65,3 +83,60 @@ class InterviewRun:
                 Outcome.NOT_FOUND,
             }:
                 self.known_answered += 1
+
+    def settle_gone(self, *, erase_deleted: bool) -> Gone | None:
+        """Interviews seen before that answered 404: missing the first time, then deleted.
+
+        One 404 can be a glitch: an interview is deleted when it answers 404 in two runs
+        in a row (the caller emits it once more with `_sdc_deleted_at`). A key of another
+        organisation answers 404 for every interview: `absence.judge_absence` says when
+        none is marked, and when the run fails. None: no such 404.
+        """
+        gone = self.gone
+        if not gone:
+            return None
+        absence = judge_absence(len(gone), self.known_answered)
+        if absence is Absence.WRONG_KEY:
+            return Gone(
+                wrong_key=f"{len(gone):,} of the {self.known_answered:,} interviews this run "
+                "asked for that answered before now answer 404 (not found): the API key may "
+                "belong to another organisation. None is marked deleted; check api_key, and "
+                "the next run with the right key finds them as they were"
+            )
+        if absence is Absence.NONE_LEFT:
+            return Gone(
+                warning=f"{len(gone)} interviews that answered before now answer 404 and none "
+                "answered: none is marked missing or deleted (a key of another organisation "
+                "would answer so); they are asked again next run"
+            )
+        strikes = two_strikes(gone, self.lifecycle.missing)
+        for interview_id in strikes.first:
+            self.lifecycle.mark_missing(interview_id)
+        erased = ", transcript erased" if erase_deleted else ""
+        line = (
+            f"{len(gone)} interviews seen before answered 404: {len(strikes.first)} for the "
+            f"first time (asked again next run), {len(strikes.second)} a second time in a row "
+            f"(deleted: emitted with _sdc_deleted_at{erased})"
+        )
+        return Gone(first=tuple(strikes.first), second=tuple(strikes.second), line=line)
+
+
+def plan_for(
+    settings: Settings, lifecycle: LifecycleState, selected: frozenset[str], now: float
+) -> RunPlan:
+    """The core's plan for a run starting at `now`; the state notes when it started.
+
+    Its polling allowance is what the budget accrued since the previous run started (a
+    first run counts `max_run_minutes`, or FIRST_RUN_MINUTES).
+    """
+    first_minutes = settings.max_run_minutes or FIRST_RUN_MINUTES
+    planning = Planning(
+        settings.poll_policy,
+        selected,
+        settings.recheck_completed_days,
+        share=settings.poll_budget_share,
+        accrued=accrued_budget(settings.budget, now, lifecycle.run_started, first_minutes),
+    )
+    plan = plan_run(lifecycle, settings.interview_ids, now, planning)
+    lifecycle.run_started = now
+    return plan

@@ -7,19 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from tap_hindsight.absence import Absence, judge_absence, two_strikes
 from tap_hindsight.api import ServerClock
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.discovery import Discovery, id_source
-from tap_hindsight.encoding import duration
-from tap_hindsight.interview_run import InterviewRun
+from tap_hindsight.interview_run import InterviewRun, plan_for
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, judge
 from tap_hindsight.planner import (
-    FIRST_RUN_MINUTES,
-    Planning,
     RunPlan,
-    accrued_budget,
-    plan_run,
     rechecked,
 )
 from tap_hindsight.progress import Progress, estimate
@@ -28,10 +22,13 @@ from tap_hindsight.schemas import load_schema
 from tap_hindsight.store import INTERVIEWS_RESUME, read_interviews, write_interviews
 from tap_hindsight.summary import (
     SyncReport,
+    behind_warning,
+    describe_backlog,
     describe_discovery,
     describe_plan,
     describe_spare,
     discovery_summary,
+    stopped_line,
     verdict_notes,
 )
 
@@ -128,23 +125,18 @@ class InterviewsStream(CheckpointedStream):
 
     @override
     def failures(self) -> str:
-        failed = sorted(self.report.failed)
-        problems = [self.report.wrong_key] if self.report.wrong_key else []
-        if failed:
-            problems.append(
-                f"{len(failed)} interviews could not be extracted; the run fails so they are "
-                f"not missed silently: {', '.join(map(str, failed))}"
-            )
-        return "; ".join(problems)
+        return self.report.failures()
 
     def _start_run(self) -> InterviewRun:
         """Read the state, plan the run, log what it will do, and prepare the client."""
         settings = self.run.settings
-        lifecycle = read_interviews(self.stored_bookmark(), self._unsent_before_version_2())
+        # Child streams an old state says nothing of never emitted its IDs.
+        silent = [c.name for c in self.child_streams if c.name not in self.run.streams_in_state]
+        lifecycle = read_interviews(self.stored_bookmark(), tuple(silent))
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)
         self._selected = self.selected_streams()
-        plan = self._plan(lifecycle)
+        plan = plan_for(settings, lifecycle, self._selected, time.time())
         discovery = None
         if settings.scan_start_id is not None:
             if lifecycle.scan is not None:  # the API's clock as the last run saw it
@@ -172,22 +164,6 @@ class InterviewsStream(CheckpointedStream):
         )
         client = self.run.client(self.logger)
         return InterviewRun(lifecycle, plan, discovery, client, progress, rules)
-
-    def _plan(self, lifecycle: LifecycleState) -> RunPlan:
-        """The core's plan for this run, now; the state notes when the run started."""
-        settings = self.run.settings
-        now = time.time()
-        first_minutes = settings.max_run_minutes or FIRST_RUN_MINUTES
-        planning = Planning(
-            settings.poll_policy,
-            self._selected,
-            settings.recheck_completed_days,
-            share=settings.poll_budget_share,
-            accrued=accrued_budget(settings.budget, now, lifecycle.run_started, first_minutes),
-        )
-        plan = plan_run(lifecycle, settings.interview_ids, now, planning)
-        lifecycle.run_started = now
-        return plan
 
     def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
         """The start lines: what the run polls and what waits, the budget, the estimate."""
@@ -221,92 +197,38 @@ class InterviewsStream(CheckpointedStream):
             self.logger.info("%s", discovery_summary(discovery))
             behind = discovery.behind(self._clock())
             if behind:
-                self.logger.warning(
-                    "ID discovery could not keep up: %d IDs the platform has probably "
-                    "handed out were not probed in this run (its budget or max_run_minutes "
-                    "ran out first); the next run goes on from there",
-                    behind,
-                )
+                self.logger.warning("%s", behind_warning(behind))
         stop = self.run.stop
         if run.client.deadline_reached or stop.requested:
             self.report.deferred = len(run.plan.ids) - run.answered
         if stop.requested:
-            self.logger.warning(
-                "Stopped by %s: no new request was started, those in flight finished and "
-                "their records went out; the STATE that follows covers every record "
-                "written, and the next run goes on from there",
-                stop.signal,
-            )
+            self.logger.warning("%s", stopped_line(stop.signal))
         self.report.waited_seconds = run.client.limiter.blocked_seconds
         self.report.elapsed_seconds = run.progress.elapsed()
         self.logger.info("%s", self.report.summary(time.time()))
         self._current = None
 
     def _tell_eta(self, discovery: Discovery) -> None:
-        """Once the API's clock is known: how far discovery is behind, and for how long.
-
-        Said only when it is far behind: a first run from an old `scan_start_id`, or one
-        after a long pause.
-        """
+        """Once the API's clock is known: how far discovery is behind, if far."""
         settings = self.run.settings
         backlog = discovery.backlog(self._clock())
-        if backlog > settings.budget:
-            self.logger.info(
-                "ID discovery: about %s IDs to go up to where the platform's counter "
-                "should be; at %s requests/min beside the polls that is about %s%s",
-                f"{backlog:,}",
-                f"{settings.budget:,}",
-                duration(backlog / settings.budget * 60),
-                ", spread over runs by max_run_minutes"
-                if settings.max_run_minutes is not None
-                else "",
-            )
+        line = describe_backlog(backlog, settings.budget, settings.max_run_minutes)
+        if line:
+            self.logger.info("%s", line)
 
     def _settle_deletions(self, run: InterviewRun) -> None:
-        """Interviews seen before that answered 404: missing the first time, then deleted.
-
-        One 404 can be a glitch: an interview is deleted when it answers 404 in two runs
-        in a row, and then emitted once more with `_sdc_deleted_at` (its transcript null
-        unless `erase_deleted` is false). A key of another organisation answers 404 for
-        every interview: `absence.judge_absence` says when none is marked, and when the run
-        fails.
-        """
-        gone = run.gone
-        if not gone:
+        """404s from interviews seen before (`InterviewRun.settle_gone`): the deleted go out."""
+        gone = run.settle_gone(erase_deleted=self.run.settings.erase_deleted)
+        if gone is None:
             return
-        lifecycle = run.lifecycle
-        asked = run.known_answered
-        absence = judge_absence(len(gone), asked)
-        if absence is Absence.WRONG_KEY:
-            self.report.wrong_key = (
-                f"{len(gone):,} of the {asked:,} interviews this run asked for that answered "
-                "before now answer 404 (not found): the API key may belong to another "
-                "organisation. None is marked deleted; check api_key, and the next run with "
-                "the right key finds them as they were"
-            )
-            return
-        if absence is Absence.NONE_LEFT:
-            self.logger.warning(
-                "%d interviews that answered before now answer 404 and none answered: "
-                "none is marked missing or deleted (a key of another organisation would "
-                "answer so); they are asked again next run",
-                len(gone),
-            )
-            return
-        strikes = two_strikes(gone, lifecycle.missing)
-        for interview_id in strikes.first:
-            lifecycle.mark_missing(interview_id)
-        self.report.missing += len(strikes.first)
-        if strikes.second:
-            self._emit_deleted(strikes.second, lifecycle)
-        self.logger.info(
-            "%d interviews seen before answered 404: %d for the first time (asked again "
-            "next run), %d a second time in a row (deleted: emitted with _sdc_deleted_at%s)",
-            len(gone),
-            len(strikes.first),
-            len(strikes.second),
-            ", transcript erased" if self.run.settings.erase_deleted else "",
-        )
+        self.report.wrong_key = gone.wrong_key
+        if gone.warning:
+            self.logger.warning("%s", gone.warning)
+        self.report.missing += len(gone.first)
+        if gone.second:
+            self._emit_deleted(list(gone.second), run.lifecycle)
+        if gone.line:
+            self.logger.info("%s", gone.line)
 
     def _emit_deleted(self, deleted: list[int], lifecycle: LifecycleState) -> None:
         """Emit each deleted interview once more as deleted; the state forgets it."""
@@ -335,11 +257,6 @@ class InterviewsStream(CheckpointedStream):
                 child.write_deletions(rows)
         if count:
             self.report.vanished_turns += len(rows)
-
-    def _unsent_before_version_2(self) -> tuple[str, ...]:
-        """Child streams an old state says nothing of: they never emitted its IDs."""
-        known = self.run.streams_in_state
-        return tuple(child.name for child in self.child_streams if child.name not in known)
 
     def _answer(self, run: InterviewRun, result: FetchResult) -> Verdict:
         """Count one answer, tell discovery, and judge it (main thread only)."""

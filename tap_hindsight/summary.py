@@ -77,6 +77,17 @@ class SyncReport(RequestTally):
         elif kind is Kind.BEFORE_START:
             self.before_start_date += 1
 
+    def failures(self) -> str:
+        """Why the run fails ("" if it does not): a wrong key, and the IDs not extracted."""
+        problems = [self.wrong_key] if self.wrong_key else []
+        if self.failed:
+            failed = ", ".join(map(str, sorted(self.failed)))
+            problems.append(
+                f"{len(self.failed)} interviews could not be extracted; the run fails so they "
+                f"are not missed silently: {failed}"
+            )
+        return "; ".join(problems)
+
     def summary(self, now: float) -> str:
         """The end-of-run summary line at `now` (epoch seconds)."""
         return (
@@ -211,4 +222,38 @@ def discovery_summary(discovery: Discovery) -> str:
         f"{tally.found:,} interviews found; {discovery.settled_ids():,} IDs settled, "
         f"{discovery.memory.open_ids:,} open, new IDs from {discovery.memory.next_id:,}; "
         f"about {discovery.model.share:.1%} of IDs are this organisation's"
+    )
+
+
+def describe_backlog(backlog: int, budget: int, max_run_minutes: float | None) -> str:
+    """How far ID discovery is behind the counter, and for how long; "" unless far.
+
+    Far: more than a minute's budget (a first run from an old `scan_start_id`, or one
+    after a long pause).
+    """
+    if backlog <= budget:
+        return ""
+    spread = ", spread over runs by max_run_minutes" if max_run_minutes is not None else ""
+    return (
+        f"ID discovery: about {backlog:,} IDs to go up to where the platform's counter "
+        f"should be; at {budget:,} requests/min beside the polls that is about "
+        f"{duration(backlog / budget * 60)}{spread}"
+    )
+
+
+def behind_warning(behind: int) -> str:
+    """The warning when ID discovery left IDs within its reach unprobed."""
+    return (
+        f"ID discovery could not keep up: {behind} IDs the platform has probably handed out "
+        "were not probed in this run (its budget or max_run_minutes ran out first); the "
+        "next run goes on from there"
+    )
+
+
+def stopped_line(signal: str | None) -> str:
+    """The warning of a run stopped by a signal."""
+    return (
+        f"Stopped by {signal}: no new request was started, those in flight finished and "
+        "their records went out; the STATE that follows covers every record written, and "
+        "the next run goes on from there"
     )
