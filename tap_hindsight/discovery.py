@@ -46,7 +46,6 @@ is kept.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tap_hindsight.answers import FetchResult, Outcome
@@ -54,7 +53,7 @@ from tap_hindsight.counter import CounterModel, thin
 from tap_hindsight.discovery_policy import POLICY, Policy
 from tap_hindsight.proofs import Proofs
 from tap_hindsight.scan import Gap, ScanMemory, add_to_gaps, take_out_of_gaps
-from tap_hindsight.schedule import Schedule
+from tap_hindsight.schedule import Outstanding, RunTally, Schedule
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -66,32 +65,6 @@ if TYPE_CHECKING:
 _RESCAN_SECONDS = 60.0
 #: A `Date` header counts whole seconds: the answer was decided up to this much before.
 _DATE_SLACK = 2.0
-
-
-@dataclass
-class Outstanding:
-    """A probe in flight: when it was sent, and how often its ID was checked before."""
-
-    sent_at: float
-    checks: int
-    #: A scouting probe past the reach: a 404 is forgotten (the ID is probed in turn).
-    scout: bool = False
-
-
-@dataclass
-class RunTally:
-    """What discovery did in one run."""
-
-    probes: int = 0
-    reprobes: int = 0
-    found: int = 0
-    settled: int = 0
-    scouts: int = 0
-
-    @property
-    def sent(self) -> int:
-        """Every probe sent: new IDs, open ones checked again, and scouting."""
-        return self.probes + self.reprobes + self.scouts
 
 
 class Discovery:
@@ -278,21 +251,9 @@ class Discovery:
 
     def _rescan(self, now: float) -> None:
         """Settle the gaps proven another organisation's, and list those due a probe."""
-        kept: list[Gap] = []
-        due: list[tuple[int, int]] = []
-        for whole in self.memory.gaps:
-            for gap, verdict in self._proofs.judged(whole, now):
-                if verdict == "settled":
-                    self.memory.settled += len(gap)
-                    self.tally.settled += len(gap)
-                    continue
-                if verdict == "due":
-                    due.append((gap.low, gap.high))
-                elif kept and (joined := self._proofs.joined(kept[-1], gap, now)) is not None:
-                    kept[-1] = joined
-                    continue
-                kept.append(gap)
-        self.memory.gaps = kept
+        self.memory.gaps, due, settled = self._proofs.sweep(self.memory.gaps, now)
+        self.memory.settled += settled
+        self.tally.settled += settled
         self._due, self._due_at = due, now
 
     # Answers ------------------------------------------------------------------------------
@@ -390,36 +351,10 @@ class Discovery:
 
     def stored(self) -> ScanMemory:
         """What the state keeps now: probes in flight and found IDs not yet kept stay open."""
-        memory = self.memory
-        gaps = [Gap(g.low, g.high, g.probed_at, g.checks) for g in memory.gaps]
-        snapshot = ScanMemory(
-            memory.next_id,
-            gaps,
-            thin(self._anchors),
-            memory.ours,
-            memory.settled,
-            memory.rate,
-            memory.hours,
-            memory.hours_since,
-            memory.resting,
-            memory.clock_offset,
-            memory.scouts,
-            memory.scouted_after,
-        )
-        for interview_id in sorted({*self._outstanding, *self._found_not_kept}):
-            if interview_id >= memory.next_id:
-                continue  # a scouting probe's: probed again in its turn
-            add_to_gaps(gaps, interview_id, 0.0, 0, self.policy.margin_seconds)
-        return snapshot
-
-    def backlog(self, now: float) -> int:
-        """IDs from the next new one up to where the counter should be now (0: unknown)."""
-        counter = self.model.counter(now)
-        return 0 if counter is None else max(0, math.floor(counter) - self.memory.next_id + 1)
-
-    def settled_ids(self) -> int:
-        """IDs from `scan_start_id` up that discovery will not probe again."""
-        return max(0, self.memory.next_id - self.start - self.memory.open_ids)
+        open_ids = [
+            i for i in {*self._outstanding, *self._found_not_kept} if i < self.memory.next_id
+        ]
+        return self.memory.snapshot(thin(self._anchors), open_ids, self.policy.margin_seconds)
 
     def behind(self, now: float) -> int:
         """IDs within reach that this run left unprobed, or open and due another probe."""
@@ -431,33 +366,3 @@ class Discovery:
             if verdict == "due"
         )
         return unprobed + due
-
-
-def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:
-    """The IDs to fetch and the probes, alternating while both have work.
-
-    Neither starves the other within a run's budget. None means "wait for answers, then
-    ask again".
-    """
-    planned = iter(ids)
-    polling = True
-    while True:
-        if polling:
-            interview_id = next(planned, None)
-            if interview_id is None:
-                polling = False
-            else:
-                yield interview_id
-        if discovery is None:
-            if not polling:
-                return
-            continue
-        probe = discovery.next_probe()
-        if probe is None and not discovery.sensed:
-            probe = discovery.sense()  # learn the API's clock: what is due may change
-        if probe is not None:
-            yield probe
-        elif not polling:
-            if discovery.idle:
-                return
-            yield None

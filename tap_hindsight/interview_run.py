@@ -13,6 +13,8 @@ from tap_hindsight.answers import FetchResult, Outcome
 from tap_hindsight.planner import FIRST_RUN_MINUTES, Planning, accrued_budget, plan_run
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from tap_hindsight.client import HindsightClient
     from tap_hindsight.discovery import Discovery
     from tap_hindsight.judge import Rules
@@ -140,3 +142,33 @@ def plan_for(
     plan = plan_run(lifecycle, settings.interview_ids, now, planning)
     lifecycle.run_started = now
     return plan
+
+
+def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:
+    """The IDs to fetch and the probes, alternating while both have work.
+
+    Neither starves the other within a run's budget. None means "wait for answers, then
+    ask again".
+    """
+    planned = iter(ids)
+    polling = True
+    while True:
+        if polling:
+            interview_id = next(planned, None)
+            if interview_id is None:
+                polling = False
+            else:
+                yield interview_id
+        if discovery is None:
+            if not polling:
+                return
+            continue
+        probe = discovery.next_probe()
+        if probe is None and not discovery.sensed:
+            probe = discovery.sense()  # learn the API's clock: what is due may change
+        if probe is not None:
+            yield probe
+        elif not polling:
+            if discovery.idle:
+                return
+            yield None

@@ -2,7 +2,7 @@
 
 From what is known of each ID (the lifecycle state), the settings that shape a plan
 (`Planning`) and the time, `plan_run` lists the IDs of one run; discovery's probes take
-turns with them (`discovery.id_source`). After the run, `rechecked` moves the re-read
+turns with them (`interview_run.id_source`). After the run, `rechecked` moves the re-read
 cycle on over the re-reads that were answered.
 """
 

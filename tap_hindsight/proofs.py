@@ -75,6 +75,28 @@ class Proofs:
         )
         return joined if self.verdict(joined, now) == "wait" else None
 
+    def sweep(self, gaps: list[Gap], now: float) -> tuple[list[Gap], list[tuple[int, int]], int]:
+        """The gaps judged at `now`: those kept, the ranges due a probe, the IDs settled.
+
+        Kept gaps are joined where they may be; settled IDs are proven another
+        organisation's.
+        """
+        kept: list[Gap] = []
+        due: list[tuple[int, int]] = []
+        settled = 0
+        for whole in gaps:
+            for gap, verdict in self.judged(whole, now):
+                if verdict == "settled":
+                    settled += len(gap)
+                    continue
+                if verdict == "due":
+                    due.append((gap.low, gap.high))
+                elif kept and (joined := self.joined(kept[-1], gap, now)) is not None:
+                    kept[-1] = joined
+                    continue
+                kept.append(gap)
+        return kept, due, settled
+
     def judged(self, gap: Gap, now: float) -> list[tuple[Gap, str]]:
         """The gap's verdict; a tail gap the counter was inside of when probed, cut there.
 

@@ -24,7 +24,7 @@ keep the gaps sorted and apart as IDs open and close.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 #: The anchors kept: enough to estimate the counter's speed over several of our interviews.
 MAX_ANCHORS = 6
@@ -88,6 +88,18 @@ class ScanMemory:
     def open_ids(self) -> int:
         """IDs probed and not settled."""
         return sum(len(gap) for gap in self.gaps)
+
+    def snapshot(
+        self, anchors: list[tuple[int, float]], open_ids: list[int], merge_seconds: float
+    ) -> ScanMemory:
+        """A copy to store, with these `anchors`, and `open_ids` added to the gaps.
+
+        Open: IDs whose answer is not kept yet, never probed as far as the next run knows.
+        """
+        gaps = [Gap(g.low, g.high, g.probed_at, g.checks) for g in self.gaps]
+        for interview_id in sorted(open_ids):
+            add_to_gaps(gaps, interview_id, 0.0, 0, merge_seconds)
+        return replace(self, gaps=gaps, anchors=list(anchors))
 
     def count(self, *, ours: bool) -> None:
         """One more ID settled."""

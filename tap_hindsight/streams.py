@@ -9,8 +9,8 @@ from typing_extensions import override
 
 from tap_hindsight.api import ServerClock
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
-from tap_hindsight.discovery import Discovery, id_source
-from tap_hindsight.interview_run import InterviewRun, plan_for
+from tap_hindsight.discovery import Discovery
+from tap_hindsight.interview_run import InterviewRun, id_source, plan_for
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, judge
 from tap_hindsight.planner import (
     RunPlan,
@@ -22,6 +22,7 @@ from tap_hindsight.schemas import load_schema
 from tap_hindsight.store import INTERVIEWS_RESUME, read_interviews, write_interviews
 from tap_hindsight.summary import (
     SyncReport,
+    backlog,
     behind_warning,
     describe_backlog,
     describe_discovery,
@@ -211,9 +212,8 @@ class InterviewsStream(CheckpointedStream):
     def _tell_eta(self, discovery: Discovery) -> None:
         """Once the API's clock is known: how far discovery is behind, if far."""
         settings = self.run.settings
-        backlog = discovery.backlog(self._clock())
-        line = describe_backlog(backlog, settings.budget, settings.max_run_minutes)
-        if line:
+        ahead = backlog(discovery, self._clock())
+        if line := describe_backlog(ahead, settings.budget, settings.max_run_minutes):
             self.logger.info("%s", line)
 
     def _settle_deletions(self, run: InterviewRun) -> None:

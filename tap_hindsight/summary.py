@@ -6,6 +6,7 @@ time is passed in.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -206,7 +207,7 @@ def describe_discovery(discovery: Discovery) -> str:
     learnt = f" ({hours} hours of the week)" if hours else ""
     return (
         f"ID discovery from {discovery.start:,} (scan_start_id): "
-        f"{discovery.settled_ids():,} IDs settled, {memory.open_ids:,} open, new IDs from "
+        f"{settled_ids(discovery):,} IDs settled, {memory.open_ids:,} open, new IDs from "
         f"{memory.next_id:,}; about {discovery.model.share:.1%} of IDs are this organisation's; "
         f"{speed}{learnt}"
     )
@@ -219,7 +220,7 @@ def discovery_summary(discovery: Discovery) -> str:
     return (
         f"ID discovery summary: {tally.sent:,} probes "
         f"({tally.probes:,} new IDs, {tally.reprobes:,} open IDs checked again{scouted}), "
-        f"{tally.found:,} interviews found; {discovery.settled_ids():,} IDs settled, "
+        f"{tally.found:,} interviews found; {settled_ids(discovery):,} IDs settled, "
         f"{discovery.memory.open_ids:,} open, new IDs from {discovery.memory.next_id:,}; "
         f"about {discovery.model.share:.1%} of IDs are this organisation's"
     )
@@ -257,3 +258,15 @@ def stopped_line(signal: str | None) -> str:
         "their records went out; the STATE that follows covers every record written, and "
         "the next run goes on from there"
     )
+
+
+def settled_ids(discovery: Discovery) -> int:
+    """IDs from `scan_start_id` up that discovery will not probe again."""
+    memory = discovery.memory
+    return max(0, memory.next_id - discovery.start - memory.open_ids)
+
+
+def backlog(discovery: Discovery, now: float) -> int:
+    """IDs from the next new one up to where the counter should be now (0: unknown)."""
+    counter = discovery.model.counter(now)
+    return 0 if counter is None else max(0, math.floor(counter) - discovery.memory.next_id + 1)
