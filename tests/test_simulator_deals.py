@@ -121,3 +121,16 @@ def test_deals_spend_the_same_budget_and_take_scripted_faults(start_simulator):
     assert interview.status_code == 200
     assert deals_page(simulator).status_code == 429  # the fourth request of the window
     assert simulator.stats()["rate_limited"] == 1
+
+
+def test_a_simulator_without_deals_lists_none(start_simulator):
+    from hindsight_simulator.__main__ import config_from_args, parse_args  # noqa: PLC0415
+
+    assert config_from_args(parse_args(["--no-deals"])).serve_deals is False
+    assert config_from_args(parse_args([])).serve_deals is True
+    simulator = start_simulator(serve_deals=False)
+    answer = deals_page(simulator, page_size=100, page_index=0)
+    assert answer.status_code == 200
+    assert answer.json() == []
+    assert simulator.deals("acme") == []
+    assert simulator.interview(1001)["deal_id"]  # its interviews still name their deals
