@@ -115,12 +115,12 @@ def read_deals(stored: object) -> StoredDeals:
         msg = "'streams' is not a list of stream names"
         raise ValueError(msg)
     texts: dict[str, str] = {}
-    for fields in entries(text):
-        key, rest = fields[0], ":".join(fields[1:])
+    for key, *mark in entries(text):
+        entry, rest = ":".join([key, *mark]), ":".join(mark)
         if not (_PLAIN_ID.match(key) or key[:1] == "#"):
-            msg = f"{':'.join(fields)!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
+            msg = f"{entry!r} is not a deal ID:fingerprint[:drivers[:competitors]] entry"
             raise ValueError(msg)
-        read_deal_mark(rest, table, ":".join(fields))  # raises if it cannot be read
+        read_deal_mark(rest, table, entry)  # raises if it cannot be read
         texts[key] = rest
     return StoredDeals(texts, streams, table, {key for key in missing.split(",") if key in texts})
 

@@ -108,9 +108,11 @@ def upgraded(stored: object, unsent_before_version_2: tuple[str, ...] = ()) -> d
             raise ValueError(msg)
         now["scan"] = f"n{scan_next}"
     if version == 1:
+        # `ID:mark` entries (anything else is left for the reader to name).
         pending = entries(text_of(stored, "pending"))
         now["pending"] = ",".join(
-            ":".join([*f[:1], *(m[:8] for m in f[1:2]), *f[2:]]) for f in pending
+            f"{f[0]}:{f[1][:8]}" if len(f) == 2 else ":".join(f)  # noqa: PLR2004
+            for f in pending
         )
         completed = text_of(stored, "completed")
         now["unsent"] = dict.fromkeys(unsent_before_version_2, completed)

@@ -12,10 +12,7 @@ from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.discovery import Discovery
 from tap_hindsight.interview_run import InterviewRun, id_source, plan_for
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, judge
-from tap_hindsight.planner import (
-    RunPlan,
-    rechecked,
-)
+from tap_hindsight.planner import RunPlan, rechecked
 from tap_hindsight.progress import Progress, estimate
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
