@@ -24,6 +24,7 @@ from tap_hindsight.scan import HOURS_A_WEEK, MAX_ANCHORS
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tap_hindsight.discovery_policy import Policy
     from tap_hindsight.scan import ScanMemory
 
 #: Busy time a span between two of ours may hold beyond its end hours, for the doubt in
@@ -37,19 +38,12 @@ _EPOCH_HOUR_OF_WEEK = 3 * 24
 class CounterModel:
     """Where the platform's counter should be, from our interviews (the anchors)."""
 
-    def __init__(
-        self,
-        memory: ScanMemory,
-        *,
-        rate_min_seconds: float,
-        rate_window_seconds: float,
-        resting_evidence: float,
-    ) -> None:
-        """The model `memory` keeps, with the knobs of `discovery.Policy`."""
+    def __init__(self, memory: ScanMemory, policy: Policy) -> None:
+        """The model `memory` keeps, with discovery's knobs (`discovery_policy.py`)."""
         self.memory = memory
-        self.rate_min_seconds = rate_min_seconds
-        self.rate_window_seconds = rate_window_seconds
-        self.resting_evidence = resting_evidence
+        self.rate_min_seconds = policy.rate_min_seconds
+        self.rate_window_seconds = policy.rate_window_seconds
+        self.resting_evidence = policy.resting_evidence
         #: Our interviews with their creation instants, ascending by ID.
         self.anchors: list[tuple[int, float]] = sorted(memory.anchors)
         #: Seconds of each hour of the week our interviews' span covered, and the span.

@@ -38,9 +38,9 @@ created yet. Discovery probes IDs from `scan_start_id` up and uses what the API 
 against delay at a small share; a burst crossed by the next run), the choice and why are
 in docs/state-and-polling.md, "Where the goals collide, and what the tap chose".
 
-Answers are reported with `answered` (any answer but 404 means the interview exists) and
-`kept` once its record is out; the state (`stored`) never counts an ID settled before it
-is kept.
+Answers are reported with `answered` (any answer but 404 means the interview exists;
+`InterviewRun.hear` turns a fetch into these calls) and `kept` once its record is out; the
+state (`stored`) never counts an ID settled before it is kept.
 """
 
 from __future__ import annotations
@@ -48,11 +48,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from tap_hindsight.answers import FetchResult, Outcome
 from tap_hindsight.counter import CounterModel, thin
 from tap_hindsight.discovery_policy import POLICY, Policy
 from tap_hindsight.proofs import Proofs
-from tap_hindsight.scan import Gap, ScanMemory, add_to_gaps, take_out_of_gaps
+from tap_hindsight.scan import ScanMemory, add_to_gaps, take_out_of_gaps
 from tap_hindsight.schedule import Outstanding, RunTally, Schedule
 
 if TYPE_CHECKING:
@@ -85,25 +84,15 @@ class Discovery:
         self.policy = policy
         self._clock = clock
         memory = memory if memory is not None else ScanMemory(start)
-        memory.next_id = max(memory.next_id, start)
-        memory.gaps = [
-            Gap(max(gap.low, start), gap.high, gap.probed_at, gap.checks)
-            for gap in memory.gaps
-            if gap.high >= start and gap.low < memory.next_id
-        ]
+        memory.clip(start)
         self.memory = memory
-        self.model = CounterModel(
-            memory,
-            rate_min_seconds=policy.rate_min_seconds,
-            rate_window_seconds=policy.rate_window_seconds,
-            resting_evidence=policy.resting_evidence,
-        )
+        self.model = CounterModel(memory, policy)
         #: Our interviews with their creation instants, ascending by ID (the model's).
         self._anchors = self.model.anchors
         self._highest_ours = max([start - 1, *(i for i, _ in self._anchors)])
         self._schedule = Schedule(self.model, memory, policy, start)
         #: What each gap's probes prove (`proofs.py`).
-        self._proofs = Proofs(self.model, policy, self.reach, lambda: self._highest_ours)
+        self.proofs = Proofs(self.model, policy, self.reach, lambda: self._highest_ours)
         self._known = known
         self._skip = set(skip)
         self._outstanding: dict[int, Outstanding] = {}
@@ -183,7 +172,8 @@ class Discovery:
         """
         self.sensed = True
         now = self._clock()
-        if not self._outstanding and self._clock_unsampled() and self._due_by(now + 3600.0):
+        unsampled = not getattr(self._clock, "sampled", True)
+        if not self._outstanding and unsampled and self._due_by(now + 3600.0):
             tail = [gap for gap in self.memory.gaps if gap.low > self._highest_ours]
             if tail:
                 gap = tail[0]
@@ -199,11 +189,7 @@ class Discovery:
         """True if anything would be due by `later` (nothing, over a night it rests in)."""
         if self.reach(later) >= self.memory.next_id:
             return True
-        return any(self._proofs.verdict(gap, later) in {"due", "split"} for gap in self.memory.gaps)
-
-    def _clock_unsampled(self) -> bool:
-        sampled = getattr(self._clock, "sampled", True)
-        return not sampled
+        return any(self.proofs.verdict(gap, later) in {"due", "split"} for gap in self.memory.gaps)
 
     @property
     def idle(self) -> bool:
@@ -215,13 +201,7 @@ class Discovery:
         return interview_id in self._outstanding
 
     def _exists_already(self, interview_id: int) -> bool:
-        known = self._known
-        return (
-            interview_id in known.completed
-            or interview_id in known.out_of_range
-            or interview_id in known.pending
-            or interview_id in self._skip
-        )
+        return self._known.holds(interview_id) or interview_id in self._skip
 
     def _next_reprobe(self, now: float) -> int | None:
         """The lowest open ID due another probe, taken out of the gap that holds it now.
@@ -251,30 +231,12 @@ class Discovery:
 
     def _rescan(self, now: float) -> None:
         """Settle the gaps proven another organisation's, and list those due a probe."""
-        self.memory.gaps, due, settled = self._proofs.sweep(self.memory.gaps, now)
+        self.memory.gaps, due, settled = self.proofs.sweep(self.memory.gaps, now)
         self.memory.settled += settled
         self.tally.settled += settled
         self._due, self._due_at = due, now
 
     # Answers ------------------------------------------------------------------------------
-
-    def heard(self, answer: FetchResult, *, probe: bool) -> None:
-        """What one fetch says: a probe's answer, and any record's creation instant.
-
-        A failure is fetched again next run, as a failed ID: it exists.
-        """
-        created = answer.created_at()
-        interview_id = answer.interview_id
-        if not probe:
-            if created is not None:
-                self.observed(interview_id, created)
-        elif answer.outcome is Outcome.CANCELLED:
-            self.unsent(interview_id)
-        else:
-            exists = answer.outcome is not Outcome.NOT_FOUND
-            self.answered(
-                interview_id, exists=exists, created_at=created, answered_at=answer.server_time
-            )
 
     def observed(self, interview_id: int, created_at: float) -> None:
         """One of our interviews and its creation instant (from any record fetched)."""
@@ -319,14 +281,12 @@ class Discovery:
             return
         if sent.scout:
             return  # a scouting probe's 404: the ID is probed in its turn
-        if answered_at is not None:
-            sent = Outstanding(answered_at - _DATE_SLACK, sent.checks)
-        above = self.model.created_above(interview_id)
-        if above is not None and sent.sent_at >= above + self.policy.margin_seconds:
+        probed_at = sent.sent_at if answered_at is None else answered_at - _DATE_SLACK
+        if self.proofs.foreign(interview_id, probed_at):
             self.memory.count(ours=False)
             self.tally.settled += 1
-            return
-        self._add_to_gaps(interview_id, sent.sent_at, sent.checks)
+        else:
+            self._add_to_gaps(interview_id, probed_at, sent.checks)
 
     def unsent(self, interview_id: int) -> None:
         """A probe that was never answered (the run stopped): it is probed again."""
@@ -355,14 +315,3 @@ class Discovery:
             i for i in {*self._outstanding, *self._found_not_kept} if i < self.memory.next_id
         ]
         return self.memory.snapshot(thin(self._anchors), open_ids, self.policy.margin_seconds)
-
-    def behind(self, now: float) -> int:
-        """IDs within reach that this run left unprobed, or open and due another probe."""
-        unprobed = max(0, self.reach(now) - self.memory.next_id + 1)
-        due = sum(
-            len(part)
-            for gap in self.memory.gaps
-            for part, verdict in self._proofs.judged(gap, now)
-            if verdict == "due"
-        )
-        return unprobed + due

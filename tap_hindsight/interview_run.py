@@ -1,6 +1,7 @@
 """One run of the interviews stream: what it works from and what it counts as answers come.
 
-No SDK: the stream (`streams.py`) holds one for the length of a run.
+Each answer is told to discovery here (`InterviewRun.hear`). No SDK: the stream
+(`streams.py`) holds one for the length of a run.
 """
 
 from __future__ import annotations
@@ -85,6 +86,30 @@ class InterviewRun:
                 Outcome.NOT_FOUND,
             }:
                 self.known_answered += 1
+
+    def hear(self, answer: FetchResult) -> bool:
+        """Tell discovery what one fetch says; True if it answered one of its probes.
+
+        A probe's answer (any but 404 means the interview exists; a failure is fetched
+        again next run, as a failed ID), and any record's creation instant.
+        """
+        discovery = self.discovery
+        if discovery is None:
+            return False
+        interview_id = answer.interview_id
+        created = answer.created_at()
+        probe = discovery.is_probe(interview_id)
+        if not probe:
+            if created is not None:
+                discovery.observed(interview_id, created)
+        elif answer.outcome is Outcome.CANCELLED:
+            discovery.unsent(interview_id)
+        else:
+            exists = answer.outcome is not Outcome.NOT_FOUND
+            discovery.answered(
+                interview_id, exists=exists, created_at=created, answered_at=answer.server_time
+            )
+        return probe
 
     def settle_gone(self, *, erase_deleted: bool) -> Gone | None:
         """Interviews seen before that answered 404: missing the first time, then deleted.

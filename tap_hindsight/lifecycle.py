@@ -141,6 +141,14 @@ class LifecycleState:
             and interview_id not in self.deleted
         )
 
+    def holds(self, interview_id: int) -> bool:
+        """True if this interview is ours already: completed, pending or out of range."""
+        return (
+            interview_id in self.completed
+            or interview_id in self.out_of_range
+            or interview_id in self.pending
+        )
+
     def seen(self, interview_id: int) -> bool:
         """True if this interview answered before (a 404 from it now means a deletion)."""
         return (

@@ -40,6 +40,11 @@ class Proofs:
         self._reach = reach
         self._highest = highest
 
+    def foreign(self, interview_id: int, probed_at: float) -> bool:
+        """True if a 404 at `probed_at` is final: one of ours above was created before it."""
+        above = self.model.created_above(interview_id)
+        return above is not None and probed_at >= above + self.policy.margin_seconds
+
     def joined(self, below: Gap, gap: Gap, now: float) -> Gap | None:
         """Two waiting tail gaps side by side kept as one (a compact state), or None.
 

@@ -84,6 +84,15 @@ class ScanMemory:
     scouts: int = 0
     scouted_after: float = 0.0
 
+    def clip(self, start: int) -> None:
+        """Forget what lies below `start` (a `scan_start_id` raised since it was stored)."""
+        self.next_id = max(self.next_id, start)
+        self.gaps = [
+            Gap(max(gap.low, start), gap.high, gap.probed_at, gap.checks)
+            for gap in self.gaps
+            if gap.high >= start and gap.low < self.next_id
+        ]
+
     @property
     def open_ids(self) -> int:
         """IDs probed and not settled."""

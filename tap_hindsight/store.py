@@ -108,12 +108,10 @@ def upgraded(stored: object, unsent_before_version_2: tuple[str, ...] = ()) -> d
             raise ValueError(msg)
         now["scan"] = f"n{scan_next}"
     if version == 1:
-        # `ID:mark` entries (anything else is left for the reader to name).
+        # `ID:mark` entries, the mark shortened (anything else is left for the reader).
         pending = entries(text_of(stored, "pending"))
-        now["pending"] = ",".join(
-            f"{f[0]}:{f[1][:8]}" if len(f) == 2 else ":".join(f)  # noqa: PLR2004
-            for f in pending
-        )
+        shortened = (f"{f[0]}:{f[1][:8]}" if len(f) == 2 else ":".join(f) for f in pending)  # noqa: PLR2004
+        now["pending"] = ",".join(shortened)
         completed = text_of(stored, "completed")
         now["unsent"] = dict.fromkeys(unsent_before_version_2, completed)
     return now

@@ -26,6 +26,7 @@ from tap_hindsight.summary import (
     describe_plan,
     describe_spare,
     discovery_summary,
+    left_behind,
     stopped_line,
     verdict_notes,
 )
@@ -193,7 +194,7 @@ class InterviewsStream(CheckpointedStream):
             self.report.probes = tally.sent
             self.report.discovered = tally.found
             self.logger.info("%s", discovery_summary(discovery))
-            behind = discovery.behind(self._clock())
+            behind = left_behind(discovery, self._clock())
             if behind:
                 self.logger.warning("%s", behind_warning(behind))
         stop = self.run.stop
@@ -266,9 +267,7 @@ class InterviewsStream(CheckpointedStream):
         if discovery is not None and not self._eta_told and self._clock.sampled:
             self._eta_told = True
             self._tell_eta(discovery)
-        probe = discovery is not None and discovery.is_probe(interview_id)
-        if discovery is not None:
-            discovery.heard(result, probe=probe)
+        probe = run.hear(result)
         asked = Asked.PROBE if probe else Asked.PLAN
         if interview_id in run.rechecks:
             asked = Asked.REREAD

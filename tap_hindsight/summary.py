@@ -270,3 +270,15 @@ def backlog(discovery: Discovery, now: float) -> int:
     """IDs from the next new one up to where the counter should be now (0: unknown)."""
     counter = discovery.model.counter(now)
     return 0 if counter is None else max(0, math.floor(counter) - discovery.memory.next_id + 1)
+
+
+def left_behind(discovery: Discovery, now: float) -> int:
+    """IDs within reach that this run left unprobed, or open and due another probe."""
+    unprobed = max(0, discovery.reach(now) - discovery.memory.next_id + 1)
+    due = sum(
+        len(part)
+        for gap in discovery.memory.gaps
+        for part, verdict in discovery.proofs.judged(gap, now)
+        if verdict == "due"
+    )
+    return unprobed + due
