@@ -44,7 +44,7 @@ define pytest
 endef
 
 check: lint
-	$(call pytest,-n $(CHECK_WORKERS) -m "not ($(SERVICES))")
+	$(call pytest,-n $(CHECK_WORKERS) -m "not ($(SERVICES))" --hypothesis-profile=check)
 
 # Formatting, lint (ruff, all rules) and types (mypy --strict): their own step, not tests.
 lint: install

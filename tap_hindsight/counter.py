@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from functools import lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
     from tap_hindsight.discovery_policy import Policy
     from tap_hindsight.scan import ScanMemory
+
+#: An hour of the week: busy or resting if known (else None), the seconds of it our
+#: interviews' span covered, and what the same hour of other days says.
+_Hour = tuple[bool | None, float, bool]
 
 #: Busy time a span between two of ours may hold beyond its end hours, for the doubt in
 #: the counter's speed, before an hour next to an end counts as busy (`_learn_rest`).
@@ -46,12 +51,8 @@ class CounterModel:
         self.resting_evidence = policy.resting_evidence
         #: Our interviews with their creation instants, ascending by ID.
         self.anchors: list[tuple[int, float]] = sorted(memory.anchors)
-        #: Seconds of each hour of the week our interviews' span covered, and the span.
-        self._covered: tuple[tuple[float, float], list[float]] | None = None
         #: Each hour of the week busy or not, with the busy seconds before it (`_week`).
         self._mask: tuple[tuple[float, ...], tuple[list[bool], list[float]]] | None = None
-        #: The hours of the day busy and resting on some day, for the masks they fold.
-        self._by_day: tuple[tuple[int, int], tuple[int, int]] | None = None
 
     def observe(self, interview_id: int, created_at: float) -> bool | None:
         """One of our interviews: None if it is no (new) anchor, True if the new top.
@@ -177,55 +178,23 @@ class CounterModel:
     def _week(self) -> tuple[list[bool], list[float]]:
         """Each hour of the week: whether the counter moves in it, and the busy seconds before.
 
-        Judged again whenever what `active` rests on changes.
+        Judged again whenever what `active` rests on changes: the hours known (`_hours`),
+        and the share and speed that say whether an hour watched without one of ours rests.
         """
         memory = self.memory
         key: tuple[float, ...] = (memory.hours, memory.resting, memory.hours_since)
-        key += (self.anchors[-1][1], self.share, self.rate or 0.0)
+        key += (self.anchors[-1][1], memory.ours, memory.settled, memory.rate)
         if self._mask is None or self._mask[0] != key:
-            busy = [self._busy_hour(hour) for hour in range(HOURS_A_WEEK)]
+            share, rate, evidence = self.share, self.rate or 0.0, self.resting_evidence
+            busy = [
+                known if known is not None else not covered * share * rate >= evidence and usual
+                for known, covered, usual in _hours(memory.hours, memory.resting, *key[2:4])
+            ]
             before = [0.0]
             for moves in busy:
                 before.append(before[-1] + (3600.0 if moves else 0.0))
             self._mask = (key, (busy, before))
         return self._mask[1]
-
-    def _busy_hour(self, hour: int) -> bool:
-        memory = self.memory
-        rate = self.rate or 0.0
-        if memory.hours >> hour & 1:
-            return True
-        if memory.resting >> hour & 1:
-            return False
-        covered = self._coverage()[hour]
-        if covered * self.share * rate >= self.resting_evidence:
-            return False
-        busy_at, resting_at = self._hours_of_day()
-        of_day = 1 << hour % 24
-        return bool(busy_at & of_day) or not resting_at & of_day
-
-    def _hours_of_day(self) -> tuple[int, int]:
-        """The hours of the day (bit 0: 00:00 UTC) busy on some day, and resting on some."""
-        memory = self.memory
-        key = (memory.hours, memory.resting)
-        if self._by_day is None or self._by_day[0] != key:
-            busy = resting = 0
-            for day in range(7):
-                busy |= memory.hours >> 24 * day & 0xFFFFFF
-                resting |= memory.resting >> 24 * day & 0xFFFFFF
-            self._by_day = (key, (busy, resting))
-        return self._by_day[1]
-
-    def _coverage(self) -> list[float]:
-        """Seconds of each hour of the week that our interviews' span covered."""
-        memory = self.memory
-        key = (memory.hours_since, self.anchors[-1][1])
-        if self._covered is None or self._covered[0] != key:
-            seconds = [0.0] * HOURS_A_WEEK
-            for moment, length in _hour_slices(key[0], min(key[1], key[0] + 4 * _WEEK)):
-                seconds[_hour_of_week(moment)] += length
-            self._covered = (key, seconds)
-        return self._covered[1]
 
     def active_seconds(self, start: float, end: float) -> float:
         """How much of `start`..`end` falls in hours in which the counter moves."""
@@ -251,6 +220,46 @@ class CounterModel:
         """When the lowest of our interviews above `interview_id` was created (None: none)."""
         index = bisect_right(self.anchors, (interview_id, math.inf))
         return self.anchors[index][1] if index < len(self.anchors) else None
+
+
+@lru_cache(maxsize=16)
+def _hours(hours: int, resting: int, since: float, top_at: float) -> tuple[_Hour, ...]:
+    """Each hour of the week as `_Hour` says.
+
+    From the hours known busy and resting, and our interviews' span (`since` to `top_at`,
+    of which four weeks count). Cached: each run's model asks again of the same memory.
+    """
+    busy_at = resting_at = 0  # the hours of the day busy on some day, and resting on some
+    for day in range(7):
+        busy_at |= hours >> 24 * day & 0xFFFFFF
+        resting_at |= resting >> 24 * day & 0xFFFFFF
+    covered = _covered(since, min(top_at, since + 4 * _WEEK))
+    week: list[_Hour] = []
+    for hour in range(HOURS_A_WEEK):
+        known = True if hours >> hour & 1 else None
+        if known is None and resting >> hour & 1:
+            known = False
+        of_day = 1 << hour % 24
+        week.append((known, covered[hour], bool(busy_at & of_day) or not resting_at & of_day))
+    return tuple(week)
+
+
+def _covered(start: float, end: float) -> list[float]:
+    """Seconds of each hour of the week that `start`..`end` covers."""
+    seconds = [0.0] * HOURS_A_WEEK
+    if end <= start:
+        return seconds
+    head_end = min((start // 3600 + 1) * 3600, end)  # the rest of the first clock hour
+    seconds[_hour_of_week(start)] += head_end - start
+    full = int((end - head_end) // 3600)
+    weeks, rest = divmod(full, HOURS_A_WEEK)
+    first = _hour_of_week(head_end)
+    for offset in range(min(full, HOURS_A_WEEK)):
+        seconds[(first + offset) % HOURS_A_WEEK] += 3600.0 * (weeks + (offset < rest))
+    tail = head_end + full * 3600.0
+    if tail < end:
+        seconds[_hour_of_week(tail)] += end - tail
+    return seconds
 
 
 def _hour_slices(start: float, end: float) -> Iterator[tuple[float, float]]:

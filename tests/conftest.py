@@ -16,6 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 
 from hindsight_simulator import HindsightSimulator, SimulatorConfig
 from tap_hindsight.window import VARIABLE as WINDOW_VARIABLE
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.postgres import Database
+
+#: `make check` runs the property tests on fewer examples (`--hypothesis-profile=check`);
+#: `make test` on hypothesis's default, and test_fuzz.py's fuzzing on three times as many.
+settings.register_profile("check", max_examples=30)
 
 #: The fixture a test's closure holds -> the mark it gets.
 MARKS_BY_FIXTURE = {

@@ -10,11 +10,13 @@ from dataclasses import replace
 from itertools import pairwise
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.answers import server_time
 from tap_hindsight.api import ServerClock
-from tap_hindsight.counter import _hour_of_week
+from tap_hindsight.counter import _covered, _hour_of_week
 from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
@@ -272,6 +274,21 @@ def test_a_night_the_counter_hardly_moved_in_is_learnt_as_resting_at_once():
     later = Discovery(1, memory, LifecycleState(), clock=time0)
     later.memory.ours, later.memory.settled = 10, 1_000
     assert not later.model.active(MONDAY + 7 * 86_400 + 23 * 3_600)  # every Monday night
+
+
+@given(
+    st.floats(1.6e9, 1.8e9) | st.integers(444_444, 500_000).map(lambda hour: hour * 3600.0),
+    st.floats(-10.0, 5 * 7 * 86_400.0) | st.integers(0, 900).map(lambda hours: hours * 3600.0),
+)
+def test_the_hours_a_span_covers_are_its_clock_hours_summed(start, length):
+    # Counted at once (whole weeks, then the rest) as the span cut at each clock hour sums.
+    covered = [0.0] * 168
+    moment, end = start, start + length
+    while moment < end:
+        hour_end = (moment // 3600 + 1) * 3600
+        covered[_hour_of_week(moment)] += min(hour_end, end) - moment
+        moment = hour_end
+    assert _covered(start, end) == covered
 
 
 def test_busy_time_beyond_a_spans_end_hours_goes_to_the_hours_next_to_them():

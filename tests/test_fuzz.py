@@ -50,11 +50,14 @@ def mutated():
     )
 
 
+#: Three times the profile's examples: 300 in `make test`, fewer in `make check`.
+FUZZ_EXAMPLES = 3 * settings.default.max_examples
+
 VALIDATOR = RecordValidator(load_schema("interviews"))
 RULES = Rules("interviews", frozenset({"interview_turns"}), frozenset({"interviews"}), VALIDATOR)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
 @given(st.one_of(mutated(), st.dictionaries(st.text(max_size=10), JSON, max_size=6)))
 def test_any_answer_is_emitted_valid_or_named_as_a_problem(body):
     known = LifecycleState()
@@ -74,7 +77,7 @@ SETTING_NAMES = list(SETTINGS["properties"])
 SCHEMA = TapHindsight.settings_schema()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
 @given(st.dictionaries(st.sampled_from(SETTING_NAMES), JSON, max_size=8))
 def test_any_config_is_accepted_or_named(config):
     try:

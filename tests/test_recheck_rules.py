@@ -39,8 +39,9 @@ def cycle_of_runs(ids, days, runs, *, every=SCHEDULE):
     return read
 
 
-def test_every_completed_interview_is_re_read_once_a_cycle_spread_over_its_days():
-    ids = range(1, 100_001)  # a backfill: 100,000 completed at once
+@pytest.mark.parametrize("count", [10_000, pytest.param(100_000, marks=pytest.mark.scale)])
+def test_every_completed_interview_is_re_read_once_a_cycle_spread_over_its_days(count):
+    ids = range(1, count + 1)  # a backfill: all completed at once
     days = 30
     read = cycle_of_runs(ids, days, days * 4, every=6 * 3600.0)  # runs every 6 hours
     counts = Counter(i for run in read for i in run)
@@ -114,8 +115,9 @@ def test_the_cycle_starts_at_the_first_run_with_it_on_and_stops_with_it_off():
     assert "recheck_through" not in write_interviews(lifecycle)
 
 
-def test_the_state_keeps_at_most_16_bytes_per_completed_interview():
-    ids = list(range(1_000, 101_000))
+@pytest.mark.parametrize("count", [10_000, pytest.param(100_000, marks=pytest.mark.scale)])
+def test_the_state_keeps_at_most_16_bytes_per_completed_interview(count):
+    ids = list(range(1_000, 1_000 + count))
     lifecycle = LifecycleState()
     for interview_id in ids:
         record = {"interview_request_id": interview_id, "transcript": {"content": "x"}}
