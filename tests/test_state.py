@@ -166,3 +166,32 @@ def test_fingerprint_changes_with_any_field():
     assert fingerprint(record) == fingerprint(dict(reversed(list(record.items()))))
     assert fingerprint(record) != fingerprint({**record, "objective": "y"})
     assert fingerprint(record) != fingerprint({**record, "status": "completed"})
+
+
+#: Each place of an ID's lifecycle, and the move that puts an ID there.
+MOVES = {
+    "completed": lambda state, i: state.mark_completed(i),
+    "pending": lambda state, i: state.mark_pending(i, "m", NOW, NOW),
+    "out_of_range": lambda state, i: state.mark_out_of_range(i),
+    "deleted": lambda state, i: state.mark_deleted(i),
+}
+
+
+@pytest.mark.parametrize("place", list(MOVES))
+@pytest.mark.parametrize("before", list(MOVES))
+def test_an_id_is_in_one_place_of_its_lifecycle_and_a_move_clears_its_marks(before, place):
+    # Missing and failed too before the move: after it, in `place` alone, and neither.
+    state = LifecycleState()
+    MOVES[before](state, 7)
+    state.mark_missing(7)
+    state.failed.add(7)
+    MOVES[place](state, 7)
+    places = {
+        "completed": 7 in state.completed,
+        "pending": 7 in state.pending,
+        "out_of_range": 7 in state.out_of_range,
+        "deleted": 7 in state.deleted,
+    }
+    assert [name for name, holds in places.items() if holds] == [place]
+    assert 7 not in state.missing
+    assert 7 not in state.failed
