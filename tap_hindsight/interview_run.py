@@ -69,8 +69,7 @@ class InterviewRun:
         plan = self.plan
         self._planned = set(plan.ids)
         self.rechecks = {interview_id for _, interview_id in plan.rechecks}
-        start = plan.first_time + plan.failed + plan.missing + plan.backfill
-        self.due = set(plan.ids[start : start + plan.due])
+        self.due = set(plan.due_ids)
         self.spare = set(plan.spare)
 
     def count(self, result: FetchResult, report: SyncReport) -> None:

@@ -78,6 +78,12 @@ class RunPlan:
     #: The instant the re-reads were judged at (None: the cycle is off).
     recheck_now: float | None = None
 
+    @property
+    def due_ids(self) -> list[int]:
+        """The pending IDs polled because they are due (in `ids`, after the backfill)."""
+        start = self.first_time + self.failed + self.missing + self.backfill
+        return self.ids[start : start + self.due]
+
 
 def plan_run(
     known: LifecycleState, configured: Iterable[int], now: float, planning: Planning

@@ -102,6 +102,7 @@ def test_a_plan_puts_new_then_failed_then_backfill_then_the_longest_overdue_firs
         3,
         1,
     )
+    assert plan.due_ids == [13, 11, 10]
     assert plan.next_due == NOW - HOUR + 168 * HOUR
     # Without interview_turns selected, 31 waits for it.
     assert 31 not in plan_run(state, [], NOW, Planning(DEFAULTS, {"interviews"})).ids
