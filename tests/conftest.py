@@ -56,8 +56,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for fixture, mark in MARKS_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(mark)
-    cache = getattr(config, "cache", None)  # None with `-p no:cacheprovider`
-    last: dict[str, float] = cache.get(LONG_TIMES, {}) if cache is not None else {}
+    last: dict[str, float] = config.cache.get(LONG_TIMES, {}) if config.cache else {}
 
     def order(item: pytest.Item) -> tuple[bool, float]:
         long = any(item.get_closest_marker(mark) for mark in LONG)
@@ -74,7 +73,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Keep the long tests' times for the next session's order (the controller only)."""
-    cache = getattr(session.config, "cache", None)
+    cache = session.config.cache
     if cache is not None and long_seconds and not hasattr(session.config, "workerinput"):
         cache.set(LONG_TIMES, {**cache.get(LONG_TIMES, {}), **long_seconds})
 
