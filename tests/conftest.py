@@ -41,41 +41,17 @@ MARKS_BY_FIXTURE = {
     "dists": "package",
 }
 #: Tests with these marks take tens of seconds each: they start first, so that pytest-xdist's
-#: workers end together instead of waiting on one that drew a long test last. Among them,
-#: the longest in the last run first (pytest's cache keeps their times, LONG_TIMES): the
-#: workers are handed tests in turn, so each gets one of the longest, then one of the next.
+#: workers end together instead of waiting on one that drew a long test last.
 LONG = ("airflow", "meltano", "scale", "slow")
-LONG_TIMES = "tap-hindsight/long-test-seconds"
-#: This session's time of each long test (setup, call and teardown), in the controller.
-long_seconds: dict[str, float] = {}
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test by the services its fixtures start; put the long ones first."""
     for item in items:
         for fixture, mark in MARKS_BY_FIXTURE.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(mark)
-    last: dict[str, float] = config.cache.get(LONG_TIMES, {}) if config.cache else {}
-
-    def order(item: pytest.Item) -> tuple[bool, float]:
-        long = any(item.get_closest_marker(mark) for mark in LONG)
-        return (not long, -last.get(item.nodeid, 0.0) if long else 0.0)
-
-    items.sort(key=order)  # stable: the others keep their order, module by module
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Add up each long test's time (xdist hands the controller every worker's reports)."""
-    if any(mark in report.keywords for mark in LONG):
-        long_seconds[report.nodeid] = long_seconds.get(report.nodeid, 0.0) + report.duration
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Keep the long tests' times for the next session's order (the controller only)."""
-    cache = session.config.cache
-    if cache is not None and long_seconds and not hasattr(session.config, "workerinput"):
-        cache.set(LONG_TIMES, {**cache.get(LONG_TIMES, {}), **long_seconds})
+    items.sort(key=lambda item: not any(item.get_closest_marker(mark) for mark in LONG))
 
 
 @pytest.hookimpl(tryfirst=True)
