@@ -46,13 +46,14 @@ state (`stored`) never counts an ID settled before it is kept.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tap_hindsight.counter import CounterModel, thin
 from tap_hindsight.discovery_policy import POLICY, Policy
 from tap_hindsight.proofs import Proofs
 from tap_hindsight.scan import ScanMemory, add_to_gaps, take_out_of_gaps
-from tap_hindsight.schedule import Outstanding, RunTally, Schedule
+from tap_hindsight.schedule import Schedule
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -64,6 +65,32 @@ if TYPE_CHECKING:
 _RESCAN_SECONDS = 60.0
 #: A `Date` header counts whole seconds: the answer was decided up to this much before.
 _DATE_SLACK = 2.0
+
+
+@dataclass
+class Outstanding:
+    """A probe in flight: when it was sent, and how often its ID was checked before."""
+
+    sent_at: float
+    checks: int
+    #: A scouting probe past the reach: a 404 is forgotten (the ID is probed in turn).
+    scout: bool = False
+
+
+@dataclass
+class RunTally:
+    """What discovery did in one run."""
+
+    probes: int = 0
+    reprobes: int = 0
+    found: int = 0
+    settled: int = 0
+    scouts: int = 0
+
+    @property
+    def sent(self) -> int:
+        """Every probe sent: new IDs, open ones checked again, and scouting."""
+        return self.probes + self.reprobes + self.scouts
 
 
 class Discovery:

@@ -21,32 +21,6 @@ if TYPE_CHECKING:
     from tap_hindsight.scan import ScanMemory
 
 
-@dataclass
-class Outstanding:
-    """A probe in flight: when it was sent, and how often its ID was checked before."""
-
-    sent_at: float
-    checks: int
-    #: A scouting probe past the reach: a 404 is forgotten (the ID is probed in turn).
-    scout: bool = False
-
-
-@dataclass
-class RunTally:
-    """What discovery did in one run."""
-
-    probes: int = 0
-    reprobes: int = 0
-    found: int = 0
-    settled: int = 0
-    scouts: int = 0
-
-    @property
-    def sent(self) -> int:
-        """Every probe sent: new IDs, open ones checked again, and scouting."""
-        return self.probes + self.reprobes + self.scouts
-
-
 @dataclass(frozen=True)
 class Schedule:
     """The reach and the scouting rounds of one run."""
