@@ -188,7 +188,9 @@ class CounterModel:
             share, rate, evidence = self.share, self.rate or 0.0, self.resting_evidence
             busy = [
                 known if known is not None else not covered * share * rate >= evidence and usual
-                for known, covered, usual in _hours(memory.hours, memory.resting, *key[2:4])
+                for known, covered, usual in _hours(
+                    memory.hours, memory.resting, memory.hours_since, self.anchors[-1][1]
+                )
             ]
             before = [0.0]
             for moves in busy:

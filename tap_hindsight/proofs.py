@@ -42,7 +42,10 @@ class Proofs:
 
     def foreign(self, interview_id: int, probed_at: float) -> bool:
         """True if a 404 at `probed_at` is final: one of ours above was created before it."""
-        above = self.model.created_above(interview_id)
+        return self._proven(self.model.created_above(interview_id), probed_at)
+
+    def _proven(self, above: float | None, probed_at: float) -> bool:
+        """True if probed after `above` (one of ours above the ID) was created, past the margin."""
         return above is not None and probed_at >= above + self.policy.margin_seconds
 
     def joined(self, below: Gap, gap: Gap, now: float) -> Gap | None:
@@ -130,7 +133,7 @@ class Proofs:
         above = self.model.created_above(gap.high)
         margin = self.policy.margin_seconds
         if above is not None:
-            if gap.probed_at >= above + margin:
+            if self._proven(above, gap.probed_at):
                 return "settled"
             return "due" if now >= above + margin else "wait"
         if gap.low > self._reach(now):
