@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.answers import server_time
 from tap_hindsight.api import ServerClock
-from tap_hindsight.counter import _covered, _hour_of_week
+from tap_hindsight.counter import _covered, _hour_of_week, _hour_slices
 from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
@@ -283,12 +283,9 @@ def test_a_night_the_counter_hardly_moved_in_is_learnt_as_resting_at_once():
 def test_the_hours_a_span_covers_are_its_clock_hours_summed(start, length):
     # Counted at once (whole weeks, then the rest) as the span cut at each clock hour sums.
     covered = [0.0] * 168
-    moment, end = start, start + length
-    while moment < end:
-        hour_end = (moment // 3600 + 1) * 3600
-        covered[_hour_of_week(moment)] += min(hour_end, end) - moment
-        moment = hour_end
-    assert _covered(start, end) == covered
+    for moment, seconds in _hour_slices(start, start + length):
+        covered[_hour_of_week(moment)] += seconds
+    assert _covered(start, start + length) == covered
 
 
 def test_busy_time_beyond_a_spans_end_hours_goes_to_the_hours_next_to_them():
