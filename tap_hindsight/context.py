@@ -30,8 +30,6 @@ class RunContext:
     limiter: RateLimiter
     #: No request starts after this instant of `limiter`'s clock (None: no deadline).
     deadline: float | None
-    #: Streams the input state had bookmarks for (what an old state says was synced).
-    streams_in_state: frozenset[str]
     #: Writes the whole tap state as a STATE message.
     write_state: Callable[[Any], None]
     #: A graceful stop asked for by a signal.
@@ -41,14 +39,13 @@ class RunContext:
     def start(
         cls,
         settings: Settings,
-        streams_in_state: frozenset[str],
         write_state: Callable[[Any], None],
     ) -> RunContext:
         """A run starting now: a fresh budget, and `max_run_minutes` counted from now."""
         limiter = RateLimiter(settings.budget)
         minutes = settings.max_run_minutes
         deadline = None if minutes is None else limiter.now() + minutes * 60.0
-        return cls(settings, limiter, deadline, streams_in_state, write_state)
+        return cls(settings, limiter, deadline, write_state)
 
     def client(self, logger: logging.Logger) -> HindsightClient:
         """A client that spends this run's budget and keeps to its deadline."""

@@ -74,8 +74,7 @@ class LifecycleState:
     deleted: RangeSet = field(default_factory=RangeSet)
     #: The start_date the out-of-range IDs were judged against (ISO 8601).
     out_of_range_before: str | None = None
-    #: What ID discovery knows (`tap_hindsight.scan`); None: it never ran. A state of an
-    #: earlier version kept only `scan_next_id`, where the next scan started.
+    #: What ID discovery knows (`tap_hindsight.scan`); None: it never ran.
     scan: ScanMemory | None = None
     #: Per stream, the IDs whose latest record it has not emitted (it was not selected).
     unsent: dict[str, RangeSet] = field(default_factory=dict)

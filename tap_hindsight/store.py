@@ -15,7 +15,7 @@ SDK deep-copies the state for each one), in one grammar:
   first letter: `n1200;g1180-1199@3k2f1a.0;a1175@3k2e9b;s12/1190;r125;w1fe00@3k2d10`;
 - instants a person may read (`recheck_through`, `run_started_at`) are ISO 8601.
 
-`upgraded` is the one converter from the stored forms of earlier versions.
+Version 2 is the only form any release wrote (0.1.0 on): there is nothing to convert.
 """
 
 from __future__ import annotations
@@ -81,45 +81,7 @@ def _iso(stored: dict[str, Any], name: str) -> float | None:
 # The interviews' lifecycle ---------------------------------------------------------------
 
 
-def upgraded(stored: object, unsent_before_version_2: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The stored interviews' state in today's form (version 2), from any readable version.
-
-    Version 1 kept pending IDs without poll times (due at once), 12-hex-digit marks (their
-    first 8 are today's fingerprint) and did not say which streams emitted its completed
-    IDs: `unsent_before_version_2` names those that did not. A state before discovery's
-    memory kept only `scan_next_id`: every ID below it counts as settled.
-
-    Raises:
-        ValueError: not this tap's state; the message says why.
-
-    """
-    if not isinstance(stored, dict):
-        msg = f"expected an object, found {type(stored).__name__}"
-        raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
-    version = stored.get("version")
-    if version not in {1, STATE_VERSION}:
-        msg = f"unknown state version {version!r} (this tap writes {STATE_VERSION})"
-        raise ValueError(msg)
-    now = dict(stored, version=STATE_VERSION)
-    scan_next = now.pop("scan_next_id", None)
-    if scan_next is not None and "scan" not in now:
-        if not isinstance(scan_next, int) or isinstance(scan_next, bool) or scan_next < 1:
-            msg = f"'scan_next_id' should be a positive integer, found {scan_next!r}"
-            raise ValueError(msg)
-        now["scan"] = f"n{scan_next}"
-    if version == 1:
-        # `ID:mark` entries, the mark shortened (anything else is left for the reader).
-        pending = entries(text_of(stored, "pending"))
-        shortened = (f"{f[0]}:{f[1][:8]}" if len(f) == 2 else ":".join(f) for f in pending)  # noqa: PLR2004
-        now["pending"] = ",".join(shortened)
-        completed = text_of(stored, "completed")
-        now["unsent"] = dict.fromkeys(unsent_before_version_2, completed)
-    return now
-
-
-def read_interviews(
-    stored: object, unsent_before_version_2: tuple[str, ...] = ()
-) -> LifecycleState:
+def read_interviews(stored: object) -> LifecycleState:
     """The interviews' state from its stored form (None: a first run).
 
     A state merged or edited by hand is settled as `LifecycleState.settle_merged` says.
@@ -130,7 +92,13 @@ def read_interviews(
     """
     if stored is None:
         return LifecycleState()
-    form = upgraded(stored, unsent_before_version_2)
+    if not isinstance(stored, dict):
+        msg = f"expected an object, found {type(stored).__name__}"
+        raise ValueError(msg)  # noqa: TRY004 (a bad value, reported as such)
+    if stored.get("version") != STATE_VERSION:
+        msg = f"unknown state version {stored.get('version')!r} (this tap reads {STATE_VERSION})"
+        raise ValueError(msg)
+    form: dict[str, Any] = stored
     texts = {name: text_of(form, name) for name in _ID_SETS}
     before = form.get("out_of_range_before")
     if before is not None and not isinstance(before, str):

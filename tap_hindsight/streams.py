@@ -129,9 +129,7 @@ class InterviewsStream(CheckpointedStream):
     def _start_run(self) -> InterviewRun:
         """Read the state, plan the run, log what it will do, and prepare the client."""
         settings = self.run.settings
-        # Child streams an old state says nothing of never emitted its IDs.
-        silent = [c.name for c in self.child_streams if c.name not in self.run.streams_in_state]
-        lifecycle = read_interviews(self.stored_bookmark(), tuple(silent))
+        lifecycle = read_interviews(self.stored_bookmark())
         start = settings.start_date.isoformat() if settings.start_date else None
         lifecycle.apply_start_date(start)
         self._selected = self.selected_streams()

@@ -88,8 +88,6 @@ class TapHindsight(Tap):
                 given.update(settings_from_environment(schema))
             given = numbers_from_strings(schema, given)
         self._settings: Settings | None = None
-        #: Streams the input state had bookmarks for (what an old state says was synced).
-        self._streams_in_state: frozenset[str] = frozenset()
         #: The run under way (None: none yet), which a signal asks to stop.
         self._run: RunContext | None = None
         if validate_config:
@@ -152,7 +150,7 @@ class TapHindsight(Tap):
                 os.environ[WINDOW_VARIABLE],
                 f"{window:g}",
             )
-        run = RunContext.start(self.settings, self._streams_in_state, self.state_writer.write_state)
+        run = RunContext.start(self.settings, self.state_writer.write_state)
         self._run = run
         for stream in self.streams.values():
             if isinstance(stream, HindsightStream):
@@ -257,8 +255,6 @@ class TapHindsight(Tap):
     def load_state(self, state: dict[str, Any]) -> None:
         # Foreign or damaged state must not crash the run: what cannot be read is
         # dropped with a warning, and the affected IDs are simply fetched again.
-        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
-        self._streams_in_state = frozenset(bookmarks if isinstance(bookmarks, dict) else ())
         streams = self.streams.values()
         readable = readable_state(
             state,

@@ -126,15 +126,13 @@ def test_state_merged_from_an_interrupted_run_counts_an_id_as_completed(simulato
         "bookmarks": {
             "interviews": {
                 STATE_KEY: {
-                    "version": 1,
+                    "version": 2,
                     "completed": "1001-1005",
-                    "pending": "1003:aaaaaaaaaaaa,1006:bbbbbbbbbbbb",
+                    "pending": "1003:aaaaaaaa,1006:bbbbbbbb",
                     "failed": "1004",
                     "out_of_range": "",
                 }
             },
-            # Written with interview_turns selected (what a version 1 state says of it).
-            "interview_turns": {},
         }
     }
     run = run_tap(tmp_path, tap_config(simulator, [1001, 1002, 1003]), state=state)
@@ -147,7 +145,7 @@ def test_state_merged_from_an_interrupted_run_counts_an_id_as_completed(simulato
 @pytest.mark.parametrize(
     ("state", "warning"),
     [
-        ({"bookmarks": {"interviews": {STATE_KEY: {"version": 1, "completed": 7}}}}, "'completed'"),
+        ({"bookmarks": {"interviews": {STATE_KEY: {"version": 2, "completed": 7}}}}, "'completed'"),
         ({"bookmarks": {"interviews": {STATE_KEY: "1001-1060"}}}, "expected an object"),
         ({"bookmarks": {"interviews": {STATE_KEY: {"version": 3}}}}, "unknown state version"),
         ({"bookmarks": {"interviews": "garbage"}}, "not an object"),

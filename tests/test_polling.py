@@ -11,7 +11,6 @@ may have planned at.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 import threading
@@ -21,7 +20,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tap_hindsight.encoding import RangeSet
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.planner import Planning, plan_run
 from tap_hindsight.polling import Poll, PollPolicy, next_poll
@@ -86,7 +84,7 @@ def test_a_plan_puts_new_then_failed_then_backfill_then_the_longest_overdue_firs
     state.mark_pending(10, "a", NOW - 3 * HOUR, NOW - 3 * HOUR - DAY)  # overdue 36 min
     state.mark_pending(11, "b", NOW - 2 * DAY, NOW - 12 * DAY)  # overdue 24 h
     state.mark_pending(12, "c", NOW - HOUR, NOW - 100 * DAY)  # due in 167 h (the cap)
-    state.pending[13] = Poll("d")  # from a version 1 state: due at once
+    state.pending[13] = Poll("d")  # never polled (no poll time): due at once
     state.mark_failed(20)
     state.mark_completed(30)
     state.mark_completed(31)
@@ -341,48 +339,6 @@ def test_a_stream_selected_later_gets_its_history_once(simulator, tmp_path):
     third = run_tap(tmp_path, config, state=second.states()[-1])
     assert third.records("interview_turns") == []
     assert sorted(polled(simulator)) == pending  # completed ones never again
-
-
-def _v1_mark(record):
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-
-
-@pytest.mark.parametrize("turns_bookmark", [True, False])
-def test_a_version_1_state_is_read_and_its_pending_ids_are_due_at_once(
-    simulator, tmp_path, turns_bookmark
-):
-    ids = list(range(1001, 1021))
-    completed = [i for i in ids if simulator.status_of(i) == "completed"]
-    pending = [i for i in ids if i not in completed]
-    marks = {i: _v1_mark(storable(simulator.interview(i))) for i in pending}
-    stored = {
-        "version": 1,
-        "completed": RangeSet(completed).to_text(),
-        "pending": ",".join(f"{i}:{marks[i]}" for i in pending),
-        "failed": "",
-        "out_of_range": "",
-    }
-    bookmarks = {"interviews": {STATE_KEY: stored}}
-    if turns_bookmark:
-        bookmarks["interview_turns"] = {}  # a version 1 run synced the turns
-    config = tap_config(simulator, ids)
-    for name in EVERY_RUN:
-        del config[name]  # the defaults
-    run = run_tap(tmp_path, config, state={"bookmarks": bookmarks})
-    assert run.returncode == 0, run.stderr
-    if turns_bookmark:
-        assert sorted(polled(simulator)) == pending
-        assert run.records("interview_turns") == []
-    else:  # the turns were never emitted: their history comes now, once
-        assert sorted(polled(simulator)) == sorted(pending + completed)
-        assert {t["interview_request_id"] for t in run.records("interview_turns")} == set(completed)
-    assert run.records() == []  # unchanged since the old state: nothing re-emitted
-    after = lifecycle(run)
-    assert run.states()[-1]["bookmarks"]["interviews"][STATE_KEY]["version"] == 2
-    assert set(after.pending) == set(pending)
-    assert all(poll.polled_at is not None for poll in after.pending.values())
-    assert all(poll.mark == marks[i][:8] for i, poll in after.pending.items())
 
 
 def test_interviews_selected_after_the_turns_get_their_rows_once(simulator, tmp_path):

@@ -60,7 +60,7 @@ def test_state_round_trips_through_its_stored_form():
         state.mark_completed(interview_id)
     state.mark_pending(2001, "abc123de", NOW, NOW - 7200)
     state.mark_pending(2002, "0f0f0f0f", NOW - 5, NOW - 86_400 * 400)
-    state.pending[2003] = Poll("12ab34cd")  # read from a version 1 state, not polled since
+    state.pending[2003] = Poll("12ab34cd")  # never polled (no poll time)
     state.mark_failed(3001)
     state.mark_out_of_range(901)
     state.out_of_range_before = "2026-01-01T00:00:00+00:00"
@@ -104,14 +104,14 @@ def test_deleted_wins_and_missing_ids_are_asked_again_first_after_failed():
 
 def test_completed_wins_over_pending_and_failed_in_merged_state():
     stored = {
-        "version": 1,
+        "version": 2,
         "completed": "1-10",
-        "pending": "5:aaaaaaaaaaaa,11:bbbbbbbbbbbb",
+        "pending": "5:aaaaaaaa,11:bbbbbbbb",
         "failed": "7,12",
         "out_of_range": "",
     }
     state = read_interviews(stored)
-    # Version 1 kept 12 hex digits; their first 8 are the fingerprint; no poll time: due.
+    # A pending ID without a poll time is due.
     assert state.pending == {11: Poll("bbbbbbbb")}
     assert list(state.failed) == [12]
     assert plan_run(state, [1, 2, 13], NOW, Planning(DEFAULTS)).ids == [13, 12, 11]
@@ -122,14 +122,15 @@ def test_completed_wins_over_pending_and_failed_in_merged_state():
     [
         ("1-10", "expected an object"),
         ({"version": 99}, "unknown state version"),
-        ({"version": 1, "completed": [1, 2]}, "'completed' should be a string"),
-        ({"version": 1, "pending": "12"}, "not an ID:fingerprint or ID:fingerprint:polled:age"),
+        # Version 1 was never written by a release (0.1.0 wrote version 2).
+        ({"version": 1, "completed": "1-10"}, "unknown state version 1"),
+        ({"version": 2, "completed": [1, 2]}, "'completed' should be a string"),
+        ({"version": 2, "pending": "12"}, "not an ID:fingerprint or ID:fingerprint:polled:age"),
         ({"version": 2, "pending": "12:ab:1:2:3"}, "not an ID:fingerprint or"),
         ({"version": 2, "pending": "12:ab:zz!:2"}, "base-36"),
         ({"version": 2, "pending": "12:ab:1:-2"}, "negative"),
         ({"version": 2, "unsent": {"interview_turns": 5}}, "'unsent' should map"),
-        ({"version": 1, "failed": "x"}, "not an ID or a range"),
-        ({"version": 1, "scan_next_id": "10"}, "'scan_next_id' should be a positive integer"),
+        ({"version": 2, "failed": "x"}, "not an ID or a range"),
     ],
 )
 def test_unreadable_state_says_why(stored, reason):
