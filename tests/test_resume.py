@@ -154,10 +154,12 @@ def run_and_kill(workdir, config, kill_when):
     """Run the tap, SIGKILL it once `kill_when(messages)` holds; return all it printed."""
     with (workdir / "stderr.log").open("w") as stderr:
         process = start_tap(workdir, config, stderr)
-        lines = []
+        lines, messages = [], []
         for line in process.stdout:
             lines.append(line)
-            if kill_when([json.loads(x) for x in lines if x.endswith("\n")]):
+            if line.endswith("\n"):
+                messages.append(json.loads(line))
+            if kill_when(messages):
                 process.kill()
                 break
         lines.extend(process.stdout.readlines())  # printed before it died
@@ -216,11 +218,12 @@ def run_and_stop(workdir, config, stop_when):
     """Run the tap, send SIGTERM once `stop_when(messages)` holds; return all it printed."""
     with (workdir / "stderr.log").open("w") as stderr:
         process = start_tap(workdir, config, stderr)
-        lines = []
+        lines, messages = [], []
         signalled = False
         for line in process.stdout:
             lines.append(line)
-            if not signalled and stop_when([json.loads(x) for x in lines]):
+            messages.append(json.loads(line))
+            if not signalled and stop_when(messages):
                 process.send_signal(signal.SIGTERM)
                 signalled = True
         process.stdout.close()
