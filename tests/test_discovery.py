@@ -7,7 +7,6 @@ import math
 import re
 import time
 
-
 from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.store import STATE_KEY, read_interviews
 from tests.helpers import run_tap, tap_config
