@@ -14,12 +14,13 @@ SERVICES := meltano or postgres or airflow or slow or scale or package
 # write it: without it every test process, every pytest worker and every fresh tap compiles
 # the same modules again, and pytest rewrites every test module's asserts again.
 unexport PYTHONDONTWRITEBYTECODE
-# pytest-xdist workers. The fast tier is CPU-bound: two per core (on 2 cores, 4 took 62 s
-# where 6 took 67: each worker collects every test and starts its own tap server). The full
-# suite spends much of its time waiting (on Meltano, dbt, PostgreSQL, Airflow, the
-# simulator's held answers), so more workers overlap those waits: on 2 cores, 8 workers
+# pytest-xdist workers. Three per core for the fast tier: since a forked tap run no longer
+# tears down its inherited modules (tests/tap_forkserver.py) it uses about 55 CPU-seconds,
+# and much of its time is retries' and rate windows' waits (on 2 cores, 6 workers took
+# 40 s where 4 took 47 and 8 took 40 with more CPU). The full suite waits more still (on
+# Meltano, dbt, PostgreSQL, Airflow, the simulator's held answers): on 2 cores, 8 workers
 # took 5.5 min where 4 took 7.5 to 8.5.
-CHECK_WORKERS ?= 4
+CHECK_WORKERS ?= 6
 TEST_WORKERS ?= 8
 
 .PHONY: install demo check lint test test-airflow release-check clean
