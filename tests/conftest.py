@@ -41,8 +41,9 @@ MARKS_BY_FIXTURE = {
     "dists": "package",
 }
 #: Tests with these marks take tens of seconds each: they start first, so that pytest-xdist's
-#: workers end together instead of waiting on one that drew a long test last.
-LONG = ("airflow", "meltano", "scale", "slow")
+#: workers end together instead of waiting on one that drew a long test last (with
+#: `--dist worksteal`, which the Makefile asks for, so that they are not queued in a row).
+LONG = ("airflow", "meltano", "package", "scale", "slow")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
