@@ -1,9 +1,8 @@
 """What every stream of one run shares, built once by the tap at the start of the run.
 
 The checked settings, the one request budget (interviews and deals spend the same one),
-the run's deadline on that budget's clock (`max_run_minutes`), which streams the input
-state had bookmarks for, how to write a STATE message, and whether a signal asked the run
-to stop. Streams read it; none of them
+the run's deadline on that budget's clock (`max_run_minutes`), how to write a STATE
+message, and whether a signal asked the run to stop. Streams read it; none of them
 reaches back into the tap.
 """
 
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RunContext:
-    """One run's shared settings, budget, deadline and input state."""
+    """One run's shared settings, budget and deadline."""
 
     settings: Settings
     limiter: RateLimiter
