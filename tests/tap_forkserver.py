@@ -80,6 +80,7 @@ def _end_as_the_script(main: Callable[[], object]) -> NoReturn:
     except SystemExit as stop:
         code = _exit_code(stop.code)
     except KeyboardInterrupt:
+        sys.excepthook(*sys.exc_info())
         interrupted = True  # the interpreter ends killed by the signal it was sent
     except BaseException:  # noqa: BLE001 (whatever it is, the script would print it)
         sys.excepthook(*sys.exc_info())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from tests.helpers import run_tap, tap_config
+from tests.helpers import REPO, run_tap, tap_config
 
 FAILED_ID_MESSAGE = (
     "1 interviews could not be extracted; the run fails so they are not missed silently: 1002"
@@ -80,3 +82,38 @@ def test_activate_version_is_neither_advertised_nor_sent(simulator, tmp_path):
     assert run.records("interview_turns")
     assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
     assert run.stderr.count("emit_activate_version_messages is ignored") == 1
+
+
+ENDINGS = {
+    "returns": "pass",
+    "exit code": "raise SystemExit(3)",
+    "exit message": "raise SystemExit('stopped: 1002')",
+    "exception": "raise ValueError('bad 1002')",
+    "interrupted": "raise KeyboardInterrupt",
+    "thread left running": (
+        "import threading, time\n"
+        "    threading.Thread(target=lambda: (time.sleep(0.2), print('late'))).start()"
+    ),
+    "atexit": "import atexit; atexit.register(lambda: print('at exit'))",
+}
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_a_forked_run_ends_as_the_script_would(tmp_path, ending):
+    # tests/tap_forkserver.py ends its children without the interpreter's teardown: the
+    # exit status, stdout and stderr must still be those of a script that ends so.
+    body = f"def main():\n    {ENDINGS[ending]}\n"
+    ends = {
+        "script": "main()\n",
+        "forked": "from tests.tap_forkserver import _end_as_the_script\n_end_as_the_script(main)\n",
+    }
+    outcomes = {}
+    for name, end in ends.items():
+        path = tmp_path / f"{name}.py"
+        path.write_text(body + end)
+        done = subprocess.run(
+            [sys.executable, str(path)], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        said = done.stderr.replace(str(path), "<file>").splitlines()
+        outcomes[name] = (done.returncode, done.stdout, said[-1:])
+    assert outcomes["forked"] == outcomes["script"]
