@@ -76,7 +76,7 @@ def _end_as_the_script(main: Callable[[], object]) -> NoReturn:
     end, but without tearing down the modules (the module's docstring says why)."""
     code, interrupted = 0, False
     try:
-        main()
+        code = _exit_code(main())  # the script passes what it returns to sys.exit
     except SystemExit as stop:
         code = _exit_code(stop.code)
     except KeyboardInterrupt:

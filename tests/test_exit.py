@@ -86,6 +86,7 @@ def test_activate_version_is_neither_advertised_nor_sent(simulator, tmp_path):
 
 ENDINGS = {
     "returns": "pass",
+    "returns a code": "return 4",
     "exit code": "raise SystemExit(3)",
     "exit message": "raise SystemExit('stopped: 1002')",
     "exception": "raise ValueError('bad 1002')",
@@ -104,7 +105,7 @@ def test_a_forked_run_ends_as_the_script_would(tmp_path, ending):
     # exit status, stdout and stderr must still be those of a script that ends so.
     body = f"def main():\n    {ENDINGS[ending]}\n"
     ends = {
-        "script": "main()\n",
+        "script": "import sys\nsys.exit(main())\n",
         "forked": "from tests.tap_forkserver import _end_as_the_script\n_end_as_the_script(main)\n",
     }
     outcomes = {}
