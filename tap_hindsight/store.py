@@ -98,13 +98,12 @@ def read_interviews(stored: object) -> LifecycleState:
     if stored.get("version") != STATE_VERSION:
         msg = f"unknown state version {stored.get('version')!r} (this tap reads {STATE_VERSION})"
         raise ValueError(msg)
-    form: dict[str, Any] = stored
-    texts = {name: text_of(form, name) for name in _ID_SETS}
-    before = form.get("out_of_range_before")
+    texts = {name: text_of(stored, name) for name in _ID_SETS}
+    before = stored.get("out_of_range_before")
     if before is not None and not isinstance(before, str):
         msg = "'out_of_range_before' should be a date-time string"
         raise ValueError(msg)
-    scan = form.get("scan")
+    scan = stored.get("scan")
     if scan is not None and not isinstance(scan, str):
         msg = "'scan' should be a string"
         raise ValueError(msg)
@@ -117,9 +116,9 @@ def read_interviews(stored: object) -> LifecycleState:
         deleted=RangeSet.from_text(texts["deleted"]),
         out_of_range_before=before,
         scan=None if scan is None else read_scan(scan),
-        unsent=_read_unsent(form.get("unsent", {})),
-        recheck_through=_iso(form, "recheck_through"),
-        run_started=_iso(form, "run_started_at"),
+        unsent=_read_unsent(stored.get("unsent", {})),
+        recheck_through=_iso(stored, "recheck_through"),
+        run_started=_iso(stored, "run_started_at"),
     )
     state.digests = read_digests(list(state.completed), texts["digests"])
     state.settle_merged()

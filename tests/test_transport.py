@@ -24,11 +24,10 @@ SCHEMA = TapHindsight.settings_schema()
 TRANSIENT = [fault for fault in FAULT_KINDS if fault not in {"429", "hang"}]
 
 
-def test_each_transient_failure_is_retried_until_the_record_arrives(start_simulator, tmp_path):
-    # Each kind of fault twice on an ID of its own, all in one run: the retries' waits
-    # overlap (concurrency), and each ID shows what its kind did.
-    simulator = start_simulator()
-    faulty = dict(zip(range(1002, 1002 + len(TRANSIENT)), TRANSIENT, strict=True))
+def check_retried_until_the_records_arrive(simulator, tmp_path, faults: list[str]) -> None:
+    """Each kind of fault twice on an ID of its own, all in one run (the retries' waits
+    overlap): every record arrives whole after three requests, each ID named in the log."""
+    faulty = dict(zip(range(1002, 1002 + len(faults)), faults, strict=True))
     for interview_id, fault in faulty.items():
         simulator.script_faults(interview_id, [fault, fault])
     ids = [1001, *faulty, 1002 + len(faulty)]
@@ -36,7 +35,7 @@ def test_each_transient_failure_is_retried_until_the_record_arrives(start_simula
     assert run.returncode == 0, run.stderr
     records = run.records_by_id()
     assert sorted(records) == ids
-    assert simulator.stats()["faults"] == dict.fromkeys(TRANSIENT, 2)
+    assert simulator.stats()["faults"] == dict.fromkeys(faults, 2)
     for interview_id, fault in faulty.items():
         assert records[interview_id] == expected_record(simulator, interview_id), fault
         assert simulator.requests_for(interview_id) == 3, fault
@@ -44,18 +43,15 @@ def test_each_transient_failure_is_retried_until_the_record_arrives(start_simula
     assert "retrying" in run.stderr
 
 
+def test_each_transient_failure_is_retried_until_the_record_arrives(start_simulator, tmp_path):
+    check_retried_until_the_records_arrive(start_simulator(), tmp_path, TRANSIENT)
+
+
 @pytest.mark.slow
 def test_a_hung_answer_is_retried_until_the_record_arrives(start_simulator, tmp_path):
     """Slow: a hung answer is only noticed once the request timeout (1 s) runs out on the
     tap's real clock."""
-    simulator = start_simulator(hang_seconds=3)
-    simulator.script_faults(1002, ["hang", "hang"])
-    run = run_tap(tmp_path, tap_config(simulator, [1001, 1002, 1003], request_timeout=1))
-    assert run.returncode == 0, run.stderr
-    assert run.records_by_id()[1002] == expected_record(simulator, 1002)
-    assert simulator.requests_for(1002) == 3
-    assert simulator.stats()["faults"] == {"hang": 2}
-    assert "Interview 1002" in run.stderr
+    check_retried_until_the_records_arrive(start_simulator(hang_seconds=3), tmp_path, ["hang"])
 
 
 def test_an_id_that_keeps_failing_is_named_at_the_end_and_fails_the_run(simulator, tmp_path):
