@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import math
 import random
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 
 #: GET /deals: the largest page, and the columns it sorts by.
 MAX_DEALS_PAGE_SIZE = 100
+#: How often the serving loop looks whether `stop` was asked for (seconds).
+_POLL_SECONDS = 0.02
 DEFAULT_DEALS_PAGE_SIZE = 50
 DEAL_SORT_COLUMNS = frozenset({"id", "created_at", "name", "amount"})
 
@@ -243,7 +246,10 @@ class HindsightSimulator:
         if server is None:  # pragma: no cover (bind sets it)
             msg = "simulator could not listen"
             raise RuntimeError(msg)
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # `stop` waits for the serving loop to look at its flag, which it does once a poll
+        # interval: the default half second would hold every test's teardown that long.
+        serve = functools.partial(server.serve_forever, poll_interval=_POLL_SECONDS)
+        self._thread = threading.Thread(target=serve, daemon=True)
         self._thread.start()
         return self
 

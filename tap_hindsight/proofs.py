@@ -48,7 +48,7 @@ class Proofs:
         """True if probed after `above` (one of ours above the ID) was created, past the margin."""
         return above is not None and probed_at >= above + self.policy.margin_seconds
 
-    def joined(self, below: Gap, gap: Gap, now: float) -> Gap | None:
+    def joined(self, below: Gap, gap: Gap, now: float, reach: int | None = None) -> Gap | None:
         """Two waiting tail gaps side by side kept as one (a compact state), or None.
 
         Both were checked enough to wait for one of ours above them, which settles or
@@ -81,7 +81,7 @@ class Proofs:
             min(below.probed_at, gap.probed_at),
             min(below.checks, gap.checks),
         )
-        return joined if self.verdict(joined, now) == "wait" else None
+        return joined if self.verdict(joined, now, reach) == "wait" else None
 
     def sweep(self, gaps: list[Gap], now: float) -> tuple[list[Gap], list[tuple[int, int]], int]:
         """The gaps judged at `now`: those kept, the ranges due a probe, the IDs settled.
@@ -92,27 +92,29 @@ class Proofs:
         kept: list[Gap] = []
         due: list[tuple[int, int]] = []
         settled = 0
+        reach = self._reach(now)  # the same for every gap: worked out once
         for whole in gaps:
-            for gap, verdict in self.judged(whole, now):
+            for gap, verdict in self.judged(whole, now, reach):
                 if verdict == "settled":
                     settled += len(gap)
                     continue
                 if verdict == "due":
                     due.append((gap.low, gap.high))
-                elif kept and (joined := self.joined(kept[-1], gap, now)) is not None:
+                elif kept and (joined := self.joined(kept[-1], gap, now, reach)) is not None:
                     kept[-1] = joined
                     continue
                 kept.append(gap)
         return kept, due, settled
 
-    def judged(self, gap: Gap, now: float) -> list[tuple[Gap, str]]:
+    def judged(self, gap: Gap, now: float, reach: int | None = None) -> list[tuple[Gap, str]]:
         """The gap's verdict; a tail gap the counter was inside of when probed, cut there.
 
         The IDs below where the counter should have been were probed after they were
         handed out; those above, maybe before, and they are due once it passed them.
-        Judged whole, a long gap would be probed again whole for its top few IDs.
+        Judged whole, a long gap would be probed again whole for its top few IDs. `reach`:
+        `reach(now)`, if the caller worked it out.
         """
-        verdict = self.verdict(gap, now)
+        verdict = self.verdict(gap, now, reach)
         if verdict != "split":
             return [(gap, verdict)]
         counter_then = self.model.counter(gap.probed_at)
@@ -120,9 +122,11 @@ class Proofs:
         middle = math.floor(counter_then)
         lower = Gap(gap.low, middle, gap.probed_at, gap.checks)
         upper = Gap(middle + 1, gap.high, gap.probed_at, gap.checks)
-        return [(lower, self.verdict(lower, now)), (upper, "due")]
+        return [(lower, self.verdict(lower, now, reach)), (upper, "due")]
 
-    def verdict(self, gap: Gap, now: float) -> str:  # noqa: PLR0911 (a decision table)
+    def verdict(  # noqa: PLR0911 (a decision table)
+        self, gap: Gap, now: float, reach: int | None = None
+    ) -> str:
         """`settled` (proven foreign), `due` (probe again now), `wait`, or `split`.
 
         `split`: its IDs above where the counter should have been when they were probed
@@ -136,7 +140,7 @@ class Proofs:
             if self._proven(above, gap.probed_at):
                 return "settled"
             return "due" if now >= above + margin else "wait"
-        if gap.low > self._reach(now):
+        if gap.low > (self._reach(now) if reach is None else reach):
             return "wait"
         if self.model.anchors and gap.probed_at < self.model.anchors[-1][1] + margin:
             return "due"  # probed before our highest interview was created: too early

@@ -48,7 +48,9 @@ def test_nul_characters_are_removed_at_every_depth_and_nothing_else_changes(simu
 
 def test_unicode_and_two_megabyte_transcripts_are_kept_exactly(start_simulator, tmp_path):
     simulator = start_simulator(transcript_chars=2_000_000)
-    completed = [i for i in range(1001, 1041) if simulator.status_of(i) == "completed"][:3]
+    # Two: each answer is 2 MB and its turns some 25,000 rows, so a third would add a
+    # second to the fast tier and nothing the two do not show.
+    completed = [i for i in range(1001, 1041) if simulator.status_of(i) == "completed"][:2]
     run = run_tap(tmp_path, tap_config(simulator, completed))
     assert run.returncode == 0, run.stderr
     records = run.records_by_id()
