@@ -214,9 +214,11 @@ class Discovery:
 
     def _due_by(self, later: float) -> bool:
         """True if anything would be due by `later` (nothing, over a night it rests in)."""
-        if self.reach(later) >= self.memory.next_id:
+        reach = self.reach(later)
+        if reach >= self.memory.next_id:
             return True
-        return any(self.proofs.verdict(gap, later) in {"due", "split"} for gap in self.memory.gaps)
+        gaps = self.memory.gaps
+        return any(self.proofs.verdict(gap, later, reach) in {"due", "split"} for gap in gaps)
 
     @property
     def idle(self) -> bool:

@@ -274,11 +274,12 @@ def backlog(discovery: Discovery, now: float) -> int:
 
 def left_behind(discovery: Discovery, now: float) -> int:
     """IDs within reach that this run left unprobed, or open and due another probe."""
-    unprobed = max(0, discovery.reach(now) - discovery.memory.next_id + 1)
+    reach = discovery.reach(now)
+    unprobed = max(0, reach - discovery.memory.next_id + 1)
     due = sum(
         len(part)
         for gap in discovery.memory.gaps
-        for part, verdict in discovery.proofs.judged(gap, now)
+        for part, verdict in discovery.proofs.judged(gap, now, reach)
         if verdict == "due"
     )
     return unprobed + due

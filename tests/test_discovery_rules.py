@@ -557,6 +557,35 @@ def test_open_ids_probed_again_are_never_joined_into_a_gap_that_is_due_again():
     assert max(year.requests.values()) <= 12  # measured: 6
 
 
+def test_a_sweep_judges_every_gap_against_one_reach():
+    # The reach is the same for every gap at one instant: a sweep works it out once (it
+    # was worked out per gap, most of a long simulation's time), and judges as before.
+    space = SharedIdSpace(1_000, {"acme": 0.02}, seed=3)
+    weekdays(space, MONDAY - 7 * 86_400.0, 7, 125)
+    year = Year(space, 1_000)
+    year.clock = MONDAY + 9 * 3600.0
+    for _ in range(8):
+        discovery = year.run()
+    proofs = discovery.proofs
+    gaps = list(discovery.memory.gaps)
+    tail = [gap for gap in gaps if proofs.model.created_above(gap.high) is None]
+    assert len(tail) >= 2  # gaps judged against the reach
+    now = year.clock + 3_600.0
+    reach = proofs._reach  # noqa: SLF001 (counted, not replaced)
+    asked: list[float] = []
+    proofs._reach = lambda at: asked.append(at) or reach(at)  # noqa: SLF001
+    kept, due, settled = proofs.sweep(gaps, now)
+    assert asked == [now]
+    proofs._reach = reach  # noqa: SLF001
+    alone = [pair for gap in gaps for pair in proofs.judged(gap, now)]
+    assert due == [(gap.low, gap.high) for gap, verdict in alone if verdict == "due"]
+    assert settled == sum(len(gap) for gap, verdict in alone if verdict == "settled")
+    waiting = {
+        i for gap, verdict in alone if verdict == "wait" for i in range(gap.low, gap.high + 1)
+    }
+    assert {i for gap in kept for i in range(gap.low, gap.high + 1)} == waiting
+
+
 def test_an_answer_that_joins_two_gaps_leaves_no_due_probe_pointing_at_the_old_one():
     # Two tail gaps side by side, both due: an answer for the first, re-added as a gap
     # probed at about the same time as the second with its checks, joins them; the due
