@@ -48,7 +48,7 @@ class Proofs:
         """True if probed after `above` (one of ours above the ID) was created, past the margin."""
         return above is not None and probed_at >= above + self.policy.margin_seconds
 
-    def joined(self, below: Gap, gap: Gap, now: float, reach: int | None = None) -> Gap | None:
+    def joined(self, below: Gap, gap: Gap, now: float, reach: int) -> Gap | None:
         """Two waiting tail gaps side by side kept as one (a compact state), or None.
 
         Both were checked enough to wait for one of ours above them, which settles or
@@ -106,13 +106,12 @@ class Proofs:
                 kept.append(gap)
         return kept, due, settled
 
-    def judged(self, gap: Gap, now: float, reach: int | None = None) -> list[tuple[Gap, str]]:
+    def judged(self, gap: Gap, now: float, reach: int) -> list[tuple[Gap, str]]:
         """The gap's verdict; a tail gap the counter was inside of when probed, cut there.
 
         The IDs below where the counter should have been were probed after they were
         handed out; those above, maybe before, and they are due once it passed them.
-        Judged whole, a long gap would be probed again whole for its top few IDs. `reach`:
-        `reach(now)`, if the caller worked it out.
+        Judged whole, a long gap would be probed again whole for its top few IDs.
         """
         verdict = self.verdict(gap, now, reach)
         if verdict != "split":
@@ -124,10 +123,10 @@ class Proofs:
         upper = Gap(middle + 1, gap.high, gap.probed_at, gap.checks)
         return [(lower, self.verdict(lower, now, reach)), (upper, "due")]
 
-    def verdict(  # noqa: PLR0911 (a decision table)
-        self, gap: Gap, now: float, reach: int | None = None
-    ) -> str:
+    def verdict(self, gap: Gap, now: float, reach: int) -> str:  # noqa: PLR0911 (a decision table)
         """`settled` (proven foreign), `due` (probe again now), `wait`, or `split`.
+
+        `reach` is `reach(now)`, the same for every gap at `now`: the caller works it out once.
 
         `split`: its IDs above where the counter should have been when they were probed
         are due, the rest are judged apart (`judged`).
@@ -140,7 +139,7 @@ class Proofs:
             if self._proven(above, gap.probed_at):
                 return "settled"
             return "due" if now >= above + margin else "wait"
-        if gap.low > (self._reach(now) if reach is None else reach):
+        if gap.low > reach:
             return "wait"
         if self.model.anchors and gap.probed_at < self.model.anchors[-1][1] + margin:
             return "due"  # probed before our highest interview was created: too early

@@ -577,7 +577,7 @@ def test_a_sweep_judges_every_gap_against_one_reach():
     kept, due, settled = proofs.sweep(gaps, now)
     assert asked == [now]
     proofs._reach = reach  # noqa: SLF001
-    alone = [pair for gap in gaps for pair in proofs.judged(gap, now)]
+    alone = [pair for gap in gaps for pair in proofs.judged(gap, now, reach(now))]
     assert due == [(gap.low, gap.high) for gap, verdict in alone if verdict == "due"]
     assert settled == sum(len(gap) for gap, verdict in alone if verdict == "settled")
     waiting = {
