@@ -35,11 +35,6 @@ class PollPolicy:
         """From `poll_age_ratio`, `min_poll_interval_minutes`, `max_poll_interval_hours`."""
         return cls(ratio, min_minutes * 60.0, max_hours * 3600.0)
 
-    @property
-    def every_run(self) -> bool:
-        """True when every pending interview is due at every run (ratio and minimum 0)."""
-        return self.ratio == 0 and self.min_interval == 0
-
     def interval(self, age: float) -> float:
         """Seconds between two polls of an interview that was `age` seconds old at the last."""
         return min(max(age * self.ratio, self.min_interval), self.max_interval)

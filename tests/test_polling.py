@@ -59,9 +59,9 @@ def test_the_interval_is_a_share_of_the_age_within_the_bounds(age, interval):
 
 def test_every_run_polling_is_ratio_and_minimum_zero():
     every_run = PollPolicy.from_settings(0, 0, 168)
-    assert every_run.every_run
-    assert Poll("m", NOW, 400 * DAY).due_at(every_run) == NOW
-    assert not DEFAULTS.every_run
+    for age in (0, 60, 400 * DAY):  # due again at once, however old
+        assert Poll("m", NOW, age).due_at(every_run) == NOW
+    assert Poll("m", NOW, 0).due_at(DEFAULTS) > NOW
 
 
 def test_age_counts_from_the_latest_of_creation_email_and_last_change():
