@@ -215,10 +215,8 @@ class Discovery:
     def _due_by(self, later: float) -> bool:
         """True if anything would be due by `later` (nothing, over a night it rests in)."""
         reach = self.reach(later)
-        if reach >= self.memory.next_id:
-            return True
-        gaps = self.memory.gaps
-        return any(self.proofs.verdict(gap, later, reach) in {"due", "split"} for gap in gaps)
+        verdicts = (self.proofs.verdict(gap, later, reach) for gap in self.memory.gaps)
+        return reach >= self.memory.next_id or any(v in {"due", "split"} for v in verdicts)
 
     @property
     def idle(self) -> bool:

@@ -1,4 +1,5 @@
-"""The package's design, read from its source: dependencies point down, never in a circle."""
+"""The package's design, read from its source: dependencies point down, never in a circle;
+the core stays pure; no module, class or function outgrows what a newcomer reads at once."""
 
 from __future__ import annotations
 
@@ -207,3 +208,37 @@ def test_only_the_shell_imports_the_sdk_and_only_the_client_speaks_http():
         if outside_imports(path) & {"requests", "urllib3", "http"}
     }
     assert http == {"client"}
+
+
+#: Sizes a newcomer can hold in mind (issue 35): lines of a module, a class, a function,
+#: and of the shell (the modules that import the SDK) in all.
+MOST_LINES = {"module": 400, "class": 250, "function": 60, "shell": 1_500}
+
+
+def oversized(root: Path) -> list[str]:
+    """Every module, class and function of `root` longer than MOST_LINES allows."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if len(source.splitlines()) > MOST_LINES["module"]:
+            found.append(f"module {path.name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            kind = "class" if isinstance(node, ast.ClassDef) else "function"
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MOST_LINES[kind]:
+                    found.append(f"{kind} {path.name}:{node.name}: {lines} lines")
+    return found
+
+
+def test_no_module_class_or_function_outgrows_what_a_newcomer_reads_at_once():
+    assert oversized(PACKAGE) == []
+    shell = sum(len((PACKAGE / f"{name}.py").read_text().splitlines()) for name in SHELL)
+    assert shell <= MOST_LINES["shell"]
+
+
+def test_the_size_finder_sees_a_long_class_and_a_long_function(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(MOST_LINES["class"]))
+    calls = "\n".join(f"    print({i})" for i in range(MOST_LINES["function"]))
+    (tmp_path / "big.py").write_text(f"class Big:\n{body}\n\n\ndef long():\n{calls}\n")
+    assert oversized(tmp_path) == ["class big.py:Big: 251 lines", "function big.py:long: 61 lines"]
