@@ -51,10 +51,12 @@ check: lint
 	$(call pytest,-n $(CHECK_WORKERS) --dist worksteal -m "not ($(SERVICES))" --hypothesis-profile=check)
 
 # Formatting, lint (ruff, all rules) and types (mypy --strict): their own step, not tests.
+# Each environment keeps its own mypy cache: CI runs the Pythons' `make check` beside each
+# other, and two mypys writing one cache at once crashed one ("INTERNAL ERROR").
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy tap_hindsight hindsight_simulator
+	$(BIN)/mypy --cache-dir $(VENV)/.mypy_cache tap_hindsight hindsight_simulator
 
 # Every test: the fast tier, Meltano (its plugins installed once for the session), dbt,
 # PostgreSQL (started if it is down), the real-clock tests and Airflow.
