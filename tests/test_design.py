@@ -220,14 +220,16 @@ def oversized(root: Path) -> list[str]:
     found = []
     for path in sorted(root.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
-        if len(source.splitlines()) > MOST_LINES["module"]:
-            found.append(f"module {path.name}: {len(source.splitlines())} lines")
+        length = len(source.splitlines())
+        if length > MOST_LINES["module"]:
+            found.append(f"module {path.name}: {length} lines")
         for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
             kind = "class" if isinstance(node, ast.ClassDef) else "function"
-            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                lines = (node.end_lineno or node.lineno) - node.lineno + 1
-                if lines > MOST_LINES[kind]:
-                    found.append(f"{kind} {path.name}:{node.name}: {lines} lines")
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            if lines > MOST_LINES[kind]:
+                found.append(f"{kind} {path.name}:{node.name}: {lines} lines")
     return found
 
 
