@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from tap_hindsight.encoding import duration
-from tap_hindsight.window import api_window_seconds
+from tap_hindsight.window import MINUTE, api_window_seconds
 
 if TYPE_CHECKING:
     import logging
@@ -31,23 +31,24 @@ def estimate(ids: int, budget: int, *, discovering: bool) -> str:
 
 
 class Progress:
-    """Logs `done/total`, the request rate, waits for the budget and an ETA, now and then."""
+    """Logs polls done, discovery's probes, the request rate, waits and an ETA, now and then."""
 
     def __init__(  # noqa: PLR0913
         self,
         logger: logging.Logger,
         total: int,
         budget: int,
-        snapshot: Callable[[], tuple[int, int, float]],
+        snapshot: Callable[[], tuple[int, int, float, int]],
         *,
         every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Report on `total` IDs fetched under a budget of `budget` requests per minute.
+        """Report on `total` IDs to poll under a budget of `budget` requests per minute.
 
-        `snapshot` tells, when a line is due: IDs done, requests sent in the last minute,
-        seconds spent waiting for the rate limit. A line every `every` seconds (by
-        default, LINES_PER_WINDOW a budget window).
+        `snapshot` tells, when a line is due: planned IDs answered, requests sent in the
+        last minute, seconds spent waiting for the rate limit, and discovery's probes sent
+        (0 without discovery). A line every `every` seconds (by default, LINES_PER_WINDOW a
+        budget window).
         """
         self.logger = logger
         self.total = total
@@ -62,17 +63,24 @@ class Progress:
         """Seconds since the run started."""
         return self._clock() - self.started
 
-    def line(self, done: int, sent_last_minute: int, waited: float) -> str:
-        """One progress line."""
-        elapsed = max(self.elapsed(), 1e-6)
-        rate = sent_last_minute * 60.0 / min(elapsed, 60.0)
-        pace = min(rate, float(self.budget)) or float(self.budget)
+    def line(self, done: int, sent_last_minute: int, waited: float, probes: int = 0) -> str:
+        """One progress line.
+
+        The rate is what the budget counts: the requests sent in the last minute. Polls and
+        discovery's probes take turns, so while discovery probes the polls go at half pace.
+        """
+        pace = float(min(sent_last_minute, self.budget)) if self.elapsed() >= MINUTE else 0.0
+        pace = (pace or float(self.budget)) / (2 if probes else 1)
         left = max(self.total - done, 0)
         share = done / self.total if self.total else 1.0
+        probed = f", {probes:,} discovery probes" if probes else ""
+        eta = f"ETA {duration(left / pace * 60.0)}"
+        if probes and not left:
+            eta = "polls done, discovery goes on"
         return (
-            f"Progress: {done:,}/{self.total:,} IDs ({share:.0%}), {rate:,.0f} requests/min "
-            f"(budget {self.budget:,}), {duration(waited)} waiting for the rate limit, "
-            f"ETA {duration(left / pace * 60.0)}"
+            f"Progress: {done:,}/{self.total:,} IDs ({share:.0%}){probed}, "
+            f"{sent_last_minute:,} requests/min (budget {self.budget:,}), "
+            f"{duration(waited)} waiting for the rate limit, {eta}"
         )
 
     def tick(self) -> None:

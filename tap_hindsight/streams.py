@@ -143,14 +143,7 @@ class InterviewsStream(CheckpointedStream):
             )
         self.report = SyncReport(plan=plan, max_run_minutes=settings.max_run_minutes)
         self._log_start(plan, len(lifecycle.completed), discovery)
-        limiter = self.run.limiter
-        report = self.report
-        progress = Progress(
-            self.logger,
-            len(plan.ids),
-            settings.budget,
-            lambda: (report.fetched, limiter.sent_in_last(60), limiter.blocked_seconds),
-        )
+        progress = Progress(self.logger, len(plan.ids), settings.budget, self._progress)
         rules = Rules(
             self.name,
             frozenset(child.name for child in self.child_streams),
@@ -161,6 +154,13 @@ class InterviewsStream(CheckpointedStream):
         )
         client = self.run.client(self.logger)
         return InterviewRun(lifecycle, plan, discovery, client, progress, rules)
+
+    def _progress(self) -> tuple[int, int, float, int]:
+        """What a progress line says: planned IDs answered, the rate, the waits, probes."""
+        run, limiter = self._current, self.run.limiter
+        answered = 0 if run is None else run.answered
+        probes = 0 if run is None or run.discovery is None else run.discovery.tally.sent
+        return answered, limiter.sent_in_last(60), limiter.blocked_seconds, probes
 
     def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
         """The start lines: what the run polls and what waits, the budget, the estimate."""
@@ -206,9 +206,13 @@ class InterviewsStream(CheckpointedStream):
         self._current = None
 
     def _tell_eta(self, discovery: Discovery) -> None:
-        """Once the API's clock is known: how far discovery is behind, if far."""
+        """Once the API's clock and the counter's speed are known: how far behind, if far."""
+        now = self._clock()
+        if discovery.model.counter(now) is None:
+            return
+        self._eta_told = True
         settings = self.run.settings
-        ahead = backlog(discovery, self._clock())
+        ahead = backlog(discovery, now)
         if line := describe_backlog(ahead, settings.budget, settings.max_run_minutes):
             self.logger.info("%s", line)
 
@@ -263,7 +267,6 @@ class InterviewsStream(CheckpointedStream):
         discovery = run.discovery
         self._clock.saw(result.server_time)
         if discovery is not None and not self._eta_told and self._clock.sampled:
-            self._eta_told = True
             self._tell_eta(discovery)
         probe = run.hear(result)
         asked = Asked.PROBE if probe else Asked.PLAN

@@ -245,7 +245,7 @@ def describe_backlog(backlog: int, budget: int, max_run_minutes: float | None) -
 def behind_warning(behind: int) -> str:
     """The warning when ID discovery left IDs within its reach unprobed."""
     return (
-        f"ID discovery could not keep up: {behind} IDs the platform has probably handed out "
+        f"ID discovery could not keep up: {behind:,} IDs the platform has probably handed out "
         "were not probed in this run (its budget or max_run_minutes ran out first); the "
         "next run goes on from there"
     )

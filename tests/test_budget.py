@@ -67,7 +67,7 @@ def test_estimates_and_progress_lines():
         Logger(),
         total=4000,
         budget=1000,
-        snapshot=lambda: (state["done"], 1000, 30.0),
+        snapshot=lambda: (state["done"], 1000, 30.0, state.get("probes", 0)),
         every=30.0,
         clock=lambda: clock[0],
     )
@@ -86,6 +86,30 @@ def test_estimates_and_progress_lines():
     clock[0] += 20.0
     progress.tick()
     assert logged[1].startswith("Progress: 2,100/4,000 IDs (52%)")
+
+
+def test_progress_counts_the_polls_apart_from_discoverys_probes():
+    # A run with discovery answers far more probes than it has IDs to poll: the line
+    # counts the polls against their total and the probes apart (it once said 5,748/7).
+    clock = [0.0]
+    progress = Progress(
+        None, total=700, budget=600, snapshot=lambda: (0, 0, 0.0, 0), clock=lambda: clock[0]
+    )
+    clock[0] = 30.0  # in the first minute the rate is what went out so far, not extrapolated
+    assert progress.line(100, 578, 0.0, 1200) == (
+        "Progress: 100/700 IDs (14%), 1,200 discovery probes, 578 requests/min (budget 600), "
+        "0s waiting for the rate limit, ETA 2m00s"
+    )
+    clock[0] = 600.0
+    # Polls and probes take turns: 600 polls left at 600 requests/min take two minutes
+    # while discovery probes, one without it; at 300 requests/min, twice as long.
+    assert progress.line(100, 600, 0.0, 5000).endswith("ETA 2m00s")
+    assert progress.line(100, 600, 0.0, 0).endswith("ETA 1m00s")
+    assert progress.line(100, 300, 0.0, 0).endswith("ETA 2m00s")
+    assert progress.line(700, 600, 0.0, 5748) == (
+        "Progress: 700/700 IDs (100%), 5,748 discovery probes, 600 requests/min "
+        "(budget 600), 0s waiting for the rate limit, polls done, discovery goes on"
+    )
 
 
 def test_the_run_starts_with_its_budget_and_estimate_and_ends_with_a_summary(simulator, tmp_path):

@@ -127,6 +127,33 @@ def test_a_long_way_behind_the_counter_says_how_long_and_warns_when_the_run_ends
     assert lifecycle(behind).scan is not None
 
 
+def test_a_first_run_far_behind_says_how_long_and_counts_its_polls_apart_from_its_probes(
+    short_window, start_simulator, tmp_path
+):
+    # A first run from an old scan_start_id: the counter's speed is learnt from the first
+    # of ours found, and then the run says how far behind it is (it once waited for a
+    # speed known before the first answer, which only a later run has). Its progress
+    # lines count the listed IDs polled against their number, discovery's probes apart.
+    space = SharedIdSpace(FIRST, {"acme": 0.2}, seed=3)
+    space.create(4_000, time.time() - 28_800, spread_seconds=28_000.0)
+    simulator = start_simulator(shared_ids=space)
+    listed = space.ids_of("acme")[:3]
+    config = tap_config(
+        simulator, listed, scan_start_id=FIRST, max_run_minutes=0.15, requests_per_minute=100
+    )
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert "IDs to go up to where the platform's counter should be" in run.stderr
+    progress = re.findall(
+        r"Progress: (\d+)/(\d+) IDs \(\d+%\), ([\d,]+) discovery probes", run.stderr
+    )
+    assert progress, run.stderr
+    for done, total, probes in progress:
+        assert int(done) <= int(total) == len(listed)
+        assert int(probes.replace(",", "")) > 0
+    assert all(simulator.requests_for(i) == 1 for i in listed)
+
+
 def test_a_single_interview_and_then_silence_ends_every_run_with_few_probes_past_it(
     start_simulator, tmp_path
 ):
