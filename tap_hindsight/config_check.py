@@ -8,6 +8,7 @@ hands the messages to the SDK as its ConfigValidationError (`tap.TapHindsight`).
 from __future__ import annotations
 
 import difflib
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
@@ -45,8 +46,11 @@ class SettingsError(ValueError):
 
 
 def show(value: object) -> str:
-    """Render a bad value for an error message, short enough for one log line."""
-    text = repr(value)
+    """Render a bad value for an error message, short enough for one log line.
+
+    A number is written as in the config: the SDK reads JSON's decimals as `Decimal`.
+    """
+    text = str(value) if isinstance(value, Decimal) else repr(value)
     if len(text) > _SHOWN_VALUE_CHARS:
         text = text[: _SHOWN_VALUE_CHARS - 3] + "..."
     return text

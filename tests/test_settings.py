@@ -271,7 +271,7 @@ def test_an_environment_variable_that_names_no_setting_is_refused():
 
 
 def test_bad_settings_stop_the_tap_before_any_request(simulator, tmp_path):
-    config = tap_config(simulator, [1001, "x1"], concurrency=0, concurency=2)
+    config = tap_config(simulator, [1001, "x1", 2.5], concurrency=0, concurency=2)
     run = run_tap(tmp_path, config)
     assert run.returncode == 1
     assert run.messages == []
@@ -280,6 +280,8 @@ def test_bad_settings_stop_the_tap_before_any_request(simulator, tmp_path):
         "interview_ids[1]: 'x1' is not valid (an interview ID",
         "concurrency: 0 must be a whole number from 1 to 64",
         "concurency: not a setting of tap-hindsight",
+        # as written in the config, though the SDK reads it as a Decimal
+        "interview_ids[2]: 2.5 must be a whole number or a string",
     ):
         assert expected in run.stderr
     assert "Traceback" not in run.stderr
