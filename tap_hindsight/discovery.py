@@ -92,6 +92,15 @@ class RunTally:
         """Every probe sent: new IDs, open ones checked again, and scouting."""
         return self.probes + self.reprobes + self.scouts
 
+    def count(self, probe: Outstanding, by: int = 1) -> None:
+        """Count a probe handed out (`by` -1: one the run stopped before it was sent)."""
+        if probe.scout:
+            self.scouts += by
+        elif probe.checks:
+            self.reprobes += by
+        else:
+            self.probes += by
+
 
 class Discovery:
     """Which IDs to probe next, and what their answers prove."""
@@ -161,9 +170,7 @@ class Discovery:
             self.memory.count(ours=True)
             self._highest_ours = max(self._highest_ours, interview_id)
             return None
-        self._outstanding[interview_id] = Outstanding(now, 0)
-        self.tally.probes += 1
-        return interview_id
+        return self._send(interview_id, Outstanding(now, 0))
 
     def _next_scout(self, now: float) -> int | None:
         """The next scouting probe past the reach, when one of ours is overdue."""
@@ -181,9 +188,7 @@ class Discovery:
                 or self._exists_already(interview_id)
             ):
                 continue
-            self._outstanding[interview_id] = Outstanding(now, 0, scout=True)
-            self.tally.scouts += 1
-            return interview_id
+            return self._send(interview_id, Outstanding(now, 0, scout=True))
         # Judged again in a minute: the next round needs twice as long, or a newer
         # interview of ours overdue since.
         self._scout = None
@@ -206,9 +211,7 @@ class Discovery:
                 gap = tail[0]
                 interview_id = gap.low
                 self._take_out_of_gaps(interview_id)
-                self._outstanding[interview_id] = Outstanding(now, gap.checks + 1)
-                self.tally.reprobes += 1
-                return interview_id
+                return self._send(interview_id, Outstanding(now, gap.checks + 1))
             return self._take_new(now)
         return None
 
@@ -226,6 +229,12 @@ class Discovery:
     def is_probe(self, interview_id: int) -> bool:
         """True if this ID was sent as a probe and not answered yet."""
         return interview_id in self._outstanding
+
+    def _send(self, interview_id: int, probe: Outstanding) -> int:
+        """Count `probe` as sent and await its answer."""
+        self._outstanding[interview_id] = probe
+        self.tally.count(probe)
+        return interview_id
 
     def _exists_already(self, interview_id: int) -> bool:
         return self._known.holds(interview_id) or interview_id in self._skip
@@ -251,9 +260,7 @@ class Discovery:
             checks = take_out_of_gaps(self.memory.gaps, low)
             if checks is None:
                 continue  # not open any more (found, or settled)
-            self._outstanding[low] = Outstanding(now, checks + 1)
-            self.tally.reprobes += 1
-            return low
+            return self._send(low, Outstanding(now, checks + 1))
         return None
 
     def _rescan(self, now: float) -> None:
@@ -316,10 +323,12 @@ class Discovery:
             self._add_to_gaps(interview_id, probed_at, sent.checks)
 
     def unsent(self, interview_id: int) -> None:
-        """A probe that was never answered (the run stopped): it is probed again."""
+        """A probe the run stopped before it was sent: not counted, and probed again."""
         sent = self._outstanding.pop(interview_id, None)
-        if sent is not None and not sent.scout:
-            self._add_to_gaps(interview_id, 0.0, 0)
+        if sent is not None:
+            self.tally.count(sent, -1)
+            if not sent.scout:
+                self._add_to_gaps(interview_id, 0.0, 0)
 
     def kept(self, interview_id: int) -> None:
         """A found probe's record is out: the state may count it settled."""

@@ -111,6 +111,18 @@ def test_the_state_keeps_probes_in_flight_and_unkept_finds_open():
     assert [again.next_probe(), again.next_probe()] == [10, 11]  # probed first next run
 
 
+def test_a_probe_the_run_stopped_before_sending_is_not_counted_and_goes_out_next_time():
+    discovery = Discovery(10, None, LifecycleState(), clock=time0)
+    probes = [discovery.next_probe() for _ in range(3)]
+    assert probes == [10, 11, 12]
+    discovery.answered(10, exists=False, created_at=None)
+    discovery.unsent(12)  # the deadline came before its request started
+    assert (discovery.tally.probes, discovery.tally.sent) == (2, 2)
+    stored = discovery.stored()
+    again = Discovery(10, read_scan(scan_text(stored)), LifecycleState(), clock=time0)
+    assert 12 in [again.next_probe() for _ in range(3)]
+
+
 def time0() -> float:
     return START
 
