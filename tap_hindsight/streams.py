@@ -192,9 +192,9 @@ class InterviewsStream(CheckpointedStream):
             self.report.probes = tally.sent
             self.report.discovered = tally.found
             self.logger.info("%s", discovery_summary(discovery))
-            behind = left_behind(discovery, self._clock())
-            if behind:
-                self.logger.warning("%s", behind_warning(behind))
+            now = self._clock()
+            if behind := left_behind(discovery, now):
+                self.logger.warning("%s", behind_warning(behind, backlog(discovery, now)))
         stop = self.run.stop
         if run.client.deadline_reached or stop.requested:
             self.report.deferred = len(run.plan.ids) - run.answered

@@ -242,12 +242,19 @@ def describe_backlog(backlog: int, budget: int, max_run_minutes: float | None) -
     )
 
 
-def behind_warning(behind: int) -> str:
-    """The warning when ID discovery left IDs within its reach unprobed."""
+def behind_warning(behind: int, ahead: int) -> str:
+    """The warning when ID discovery left IDs within its reach unprobed.
+
+    `ahead`: the IDs up to where the counter should be (`backlog`), said when more: the
+    reach stops short of the counter while the speed is uncertain.
+    """
+    further = (
+        f" (about {ahead:,} up to where the platform's counter should be)" if ahead > behind else ""
+    )
     return (
         f"ID discovery could not keep up: {behind:,} IDs the platform has probably handed out "
-        "were not probed in this run (its budget or max_run_minutes ran out first); the "
-        "next run goes on from there"
+        f"were not probed in this run{further} (its budget or max_run_minutes ran out "
+        "first); the next run goes on from there"
     )
 
 

@@ -144,6 +144,13 @@ def test_a_first_run_far_behind_says_how_long_and_counts_its_polls_apart_from_it
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
     assert "IDs to go up to where the platform's counter should be" in run.stderr
+    # The run ends far short of the counter: the warning says how far, not only what
+    # was within the reach (it said 182 IDs after the start line's 4,021).
+    behind = re.search(
+        r"could not keep up: ([\d,]+) IDs .* \(about ([\d,]+) up to where", run.stderr
+    )
+    assert behind, run.stderr
+    assert int(behind[2].replace(",", "")) > int(behind[1].replace(",", ""))
     progress = re.findall(
         r"Progress: (\d+)/(\d+) IDs \(\d+%\), ([\d,]+) discovery probes", run.stderr
     )
