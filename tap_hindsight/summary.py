@@ -253,8 +253,9 @@ def behind_warning(behind: int, ahead: int) -> str:
     )
     return (
         f"ID discovery could not keep up: {behind:,} IDs the platform has probably handed out "
-        f"were not probed in this run{further} (its budget or max_run_minutes ran out "
-        "first); the next run goes on from there"
+        f"were not probed before this run ended{further}; the next run goes on from there (said "
+        "at the end of every run, it means the budget or max_run_minutes is too small for "
+        "the platform's pace)"
     )
 
 
