@@ -208,7 +208,7 @@ def describe_discovery(discovery: Discovery) -> str:
     return (
         f"ID discovery from {discovery.start:,} (scan_start_id): "
         f"{settled_ids(discovery):,} IDs settled, {memory.open_ids:,} open, new IDs from "
-        f"{memory.next_id:,}; about {discovery.model.share:.1%} of IDs are this organisation's; "
+        f"{memory.next_id:,}; {share_text(discovery)}; "
         f"{speed}{learnt}"
     )
 
@@ -222,7 +222,7 @@ def discovery_summary(discovery: Discovery) -> str:
         f"({tally.probes:,} new IDs, {tally.reprobes:,} open IDs checked again{scouted}), "
         f"{tally.found:,} interviews found; {settled_ids(discovery):,} IDs settled, "
         f"{discovery.memory.open_ids:,} open, new IDs from {discovery.memory.next_id:,}; "
-        f"about {discovery.model.share:.1%} of IDs are this organisation's"
+        f"{share_text(discovery)}"
     )
 
 
@@ -266,6 +266,13 @@ def stopped_line(signal: str | None) -> str:
         "their records went out; the STATE that follows covers every record written, and "
         "the next run goes on from there"
     )
+
+
+def share_text(discovery: Discovery) -> str:
+    """`about 1.7% of IDs are this organisation's`, once an ID has been settled."""
+    if not discovery.memory.settled:
+        return "this organisation's share of IDs is not known yet"
+    return f"about {discovery.model.share:.1%} of IDs are this organisation's"
 
 
 def settled_ids(discovery: Discovery) -> int:

@@ -21,6 +21,7 @@ from tap_hindsight.discovery import POLICY, Discovery, Policy
 from tap_hindsight.lifecycle import LifecycleState
 from tap_hindsight.scan import Gap, ScanMemory
 from tap_hindsight.store import read_scan, scan_text
+from tap_hindsight.summary import describe_discovery, discovery_summary
 
 START = 1_795_000_000.0
 RUN_EVERY = 900.0
@@ -121,6 +122,19 @@ def test_a_probe_the_run_stopped_before_sending_is_not_counted_and_goes_out_next
     stored = discovery.stored()
     again = Discovery(10, read_scan(scan_text(stored)), LifecycleState(), clock=time0)
     assert 12 in [again.next_probe() for _ in range(3)]
+
+
+def test_the_start_line_says_the_share_is_unknown_until_an_id_is_settled():
+    # With nothing settled, the share's estimate is only its prior (50%): not a figure to
+    # tell an operator.
+    discovery = Discovery(10, None, LifecycleState(), clock=time0)
+    assert "share of IDs is not known yet" in describe_discovery(discovery)
+    assert "%" not in describe_discovery(discovery)
+    for probe in [discovery.next_probe() for _ in range(4)]:
+        discovery.answered(probe, exists=probe == 10, created_at=START - 60)
+    line = discovery_summary(discovery)
+    assert "of IDs are this organisation's" in line
+    assert f"about {discovery.model.share:.1%}" in line
 
 
 def time0() -> float:
