@@ -19,15 +19,18 @@ LINES_PER_WINDOW = 2
 
 
 def estimate(ids: int, budget: int, *, discovering: bool) -> str:
-    """The start-of-run estimate: what the request budget alone allows."""
-    probes = " plus discovery probes" if discovering else ""
-    if ids <= budget:
-        return (
-            f"{ids:,} IDs to poll{probes} at {budget:,} requests/min: within the first "
-            "minute's budget"
-        )
-    minutes = math.ceil(ids / budget * 10) / 10
-    return f"{ids:,} IDs to poll{probes} at {budget:,} requests/min: about {minutes:g} minutes"
+    """The start-of-run estimate: what the request budget alone allows.
+
+    Polls and discovery's probes take turns: beside discovery, the polls may get half the
+    budget (all of it once discovery has nothing to probe).
+    """
+    pace = budget / 2 if discovering else budget
+    beside = ", taking turns with discovery's probes" if discovering else ""
+    polls = f"{ids:,} IDs to poll at {budget:,} requests/min{beside}"
+    if ids <= pace:
+        return f"{polls}: within the first minute's budget"
+    minutes = math.ceil(ids / pace * 10) / 10
+    return f"{polls}: {'up to about' if discovering else 'about'} {minutes:g} minutes"
 
 
 class Progress:

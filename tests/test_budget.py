@@ -50,9 +50,16 @@ def test_estimates_and_progress_lines():
     assert estimate(500, 1000, discovering=False) == (
         "500 IDs to poll at 1,000 requests/min: within the first minute's budget"
     )
-    assert estimate(10_000, 1000, discovering=True) == (
-        "10,000 IDs to poll plus discovery probes at 1,000 requests/min: about 10 minutes"
+    assert estimate(10_000, 1000, discovering=False) == (
+        "10,000 IDs to poll at 1,000 requests/min: about 10 minutes"
     )
+    # Polls and probes take turns: beside discovery, the polls may take twice as long.
+    assert estimate(10_000, 1000, discovering=True) == (
+        "10,000 IDs to poll at 1,000 requests/min, taking turns with discovery's probes: "
+        "up to about 20 minutes"
+    )
+    assert estimate(500, 1000, discovering=True).endswith(": within the first minute's budget")
+    assert estimate(501, 1000, discovering=True).endswith(": up to about 1.1 minutes")
     assert duration(3725) == "1h02m"
     assert duration(250) == "4m10s"
     clock = [100.0]
