@@ -61,24 +61,28 @@ class Progress:
         self._clock = clock
         self.started = clock()
         self._last = self.started
+        #: Discovery's probes at the last line: more since, and it is still probing.
+        self._probes = 0
 
     def elapsed(self) -> float:
         """Seconds since the run started."""
         return self._clock() - self.started
 
-    def line(self, done: int, sent_last_minute: int, waited: float, probes: int = 0) -> str:
-        """One progress line.
+    def line(
+        self, done: int, sent_last_minute: int, waited: float, probes: int = 0, *, probing: bool
+    ) -> str:
+        """One progress line; `probing`: discovery sent probes since the last line.
 
         The rate is what the budget counts: the requests sent in the last minute. Polls and
         discovery's probes take turns, so while discovery probes the polls go at half pace.
         """
         pace = float(min(sent_last_minute, self.budget)) if self.elapsed() >= MINUTE else 0.0
-        pace = (pace or float(self.budget)) / (2 if probes else 1)
+        pace = (pace or float(self.budget)) / (2 if probing else 1)
         left = max(self.total - done, 0)
         share = done / self.total if self.total else 1.0
         probed = f", {probes:,} discovery probes" if probes else ""
         eta = f"ETA {duration(left / pace * 60.0)}"
-        if probes and not left:
+        if probing and not left:
             eta = "polls done, discovery goes on"
         return (
             f"Progress: {done:,}/{self.total:,} IDs ({share:.0%}){probed}, "
@@ -91,4 +95,6 @@ class Progress:
         now = self._clock()
         if now - self._last >= self.every:
             self._last = now
-            self.logger.info(self.line(*self.snapshot()))
+            done, sent, waited, probes = self.snapshot()
+            probing, self._probes = probes > self._probes, probes
+            self.logger.info(self.line(done, sent, waited, probes, probing=probing))

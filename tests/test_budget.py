@@ -98,25 +98,42 @@ def test_estimates_and_progress_lines():
 def test_progress_counts_the_polls_apart_from_discoverys_probes():
     # A run with discovery answers far more probes than it has IDs to poll: the line
     # counts the polls against their total and the probes apart (it once said 5,748/7).
-    clock = [0.0]
+    clock = [30.0]
+    snapshots = iter([(100, 578, 0.0, 1200), (100, 600, 0.0, 5000), (100, 600, 0.0, 5000)])
+    logged = []
+
+    class Logger:
+        def info(self, message):
+            logged.append(message)
+
     progress = Progress(
-        None, total=700, budget=600, snapshot=lambda: (0, 0, 0.0, 0), clock=lambda: clock[0]
+        Logger(), total=700, budget=600, snapshot=lambda: next(snapshots), clock=lambda: clock[0]
     )
-    clock[0] = 30.0  # in the first minute the rate is what went out so far, not extrapolated
-    assert progress.line(100, 578, 0.0, 1200) == (
-        "Progress: 100/700 IDs (14%), 1,200 discovery probes, 578 requests/min (budget 600), "
+    clock[0] += 30.0  # in the first minute the rate is what went out so far, not extrapolated
+    progress.tick()
+    # Polls and probes take turns: while discovery probes, 600 polls left at 600 requests/min
+    # take two minutes.
+    assert logged == [
+        (
+            "Progress: 100/700 IDs (14%), 1,200 discovery probes, 578 requests/min "
+            "(budget 600), 0s waiting for the rate limit, ETA 2m00s"
+        )
+    ]
+    clock[0] += 600.0
+    progress.tick()
+    assert logged[-1].endswith(
+        "5,000 discovery probes, 600 requests/min (budget 600), "
         "0s waiting for the rate limit, ETA 2m00s"
     )
-    clock[0] = 600.0
-    # Polls and probes take turns: 600 polls left at 600 requests/min take two minutes
-    # while discovery probes, one without it; at 300 requests/min, twice as long.
-    assert progress.line(100, 600, 0.0, 5000).endswith("ETA 2m00s")
-    assert progress.line(100, 600, 0.0, 0).endswith("ETA 1m00s")
-    assert progress.line(100, 300, 0.0, 0).endswith("ETA 2m00s")
-    assert progress.line(700, 600, 0.0, 5748) == (
+    clock[0] += 30.0
+    progress.tick()  # no probe since the last line: discovery is done, the polls go alone
+    assert logged[-1].endswith("ETA 1m00s")
+    assert progress.line(100, 300, 0.0, 0, probing=False).endswith("ETA 2m00s")
+    assert progress.line(700, 600, 0.0, 5748, probing=True) == (
         "Progress: 700/700 IDs (100%), 5,748 discovery probes, 600 requests/min "
         "(budget 600), 0s waiting for the rate limit, polls done, discovery goes on"
     )
+    assert progress.line(700, 600, 0.0, 5748, probing=False).endswith("ETA 0s")
 
 
 def test_the_run_starts_with_its_budget_and_estimate_and_ends_with_a_summary(simulator, tmp_path):
