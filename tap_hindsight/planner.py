@@ -71,6 +71,8 @@ class RunPlan:
     allowance: int = 0
     accrued: float = 0.0
     not_due: int = 0
+    #: Configured IDs created before `start_date` (out of range): not fetched.
+    before_start: int = 0
     #: When the next pending interview that is not due now falls due (epoch seconds).
     next_due: float | None = None
     #: Completed interviews re-read (the last in `ids`): (instant due, ID), in order.
@@ -110,6 +112,7 @@ def plan_run(
         ):
             chosen[interview_id] = None
             plan.first_time += 1
+        plan.before_start += interview_id in known.out_of_range
     plan.failed = _choose(chosen, known.failed)
     plan.missing = _choose(chosen, known.missing)
     unsent = known.unsent_for(planning.selected)

@@ -137,13 +137,15 @@ def not_due_text(plan: RunPlan, now: float) -> str:
 
 def describe_plan(plan: RunPlan, completed: int, now: float) -> str:
     """The start line's account of what this run polls and what waits."""
+    skipped = f"{completed - len(plan.rechecks) - plan.backfill:,} completed skipped"
+    if plan.before_start:
+        skipped += f", {plan.before_start:,} created before start_date skipped"
     return (
         f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} never fetched, "
         f"{plan.failed:,} failed last time, {plan.missing:,} not found last run, "
         f"{plan.backfill:,} completed ones for a stream "
         f"selected since, {plan.due:,} pending and due, {len(plan.rechecks):,} completed "
-        f"due a re-read; {not_due_text(plan, now)}; "
-        f"{completed - len(plan.rechecks) - plan.backfill:,} completed skipped)"
+        f"due a re-read; {not_due_text(plan, now)}; {skipped})"
     )
 
 

@@ -101,6 +101,9 @@ def test_interviews_before_start_date_are_remembered_and_not_fetched_again(simul
     second = run_tap(tmp_path, config, state=first.states()[-1])
     assert second.returncode == 0, second.stderr
     assert all(simulator.requests_for(i) == 0 for i in early)
+    # The start line accounts for them (it once said nothing of the IDs it left out).
+    assert f"{len(early)} created before start_date skipped)" in second.stderr
+    assert "before start_date skipped" not in first.stderr  # not known before the answers
     # Moving start_date earlier brings them back.
     simulator.reset_stats()
     earlier = tap_config(simulator, IDS, start_date="2020-01-01T00:00:00Z")

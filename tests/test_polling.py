@@ -106,6 +106,14 @@ def test_a_plan_puts_new_then_failed_then_backfill_then_the_longest_overdue_firs
     assert 31 not in plan_run(state, [], NOW, Planning(DEFAULTS, {"interviews"})).ids
 
 
+def test_a_plan_counts_the_configured_ids_created_before_start_date_and_skips_them():
+    state = LifecycleState()
+    state.mark_out_of_range(40)
+    state.mark_out_of_range(42)  # not configured any more: not counted
+    plan = plan_run(state, [40, 41], NOW, Planning(DEFAULTS, {"interviews"}))
+    assert (plan.ids, plan.before_start, plan.first_time) == ([41], 1, 1)
+
+
 def test_state_stays_under_40_bytes_per_pending_interview_at_10000():
     state = LifecycleState()
     for n in range(10_000):
