@@ -18,13 +18,18 @@ if TYPE_CHECKING:
 LINES_PER_WINDOW = 2
 
 
-def estimate(ids: int, budget: int, *, discovering: bool) -> str:
-    """The start-of-run estimate: what the request budget alone allows.
+def poll_pace(requests_per_minute: float, *, probing: bool) -> float:
+    """The polls a minute at this rate: half of it while discovery probes.
 
-    Polls and discovery's probes take turns: beside discovery, the polls may get half the
-    budget (all of it once discovery has nothing to probe).
+    Polls and discovery's probes take turns (`interview_run.id_source`); once discovery
+    has nothing to probe, the polls get the whole rate.
     """
-    pace = budget / 2 if discovering else budget
+    return requests_per_minute / 2 if probing else requests_per_minute
+
+
+def estimate(ids: int, budget: int, *, discovering: bool) -> str:
+    """The start-of-run estimate: what the request budget alone allows (`poll_pace`)."""
+    pace = poll_pace(budget, probing=discovering)
     beside = ", taking turns with discovery's probes" if discovering else ""
     polls = f"{ids:,} IDs to poll at {budget:,} requests/min{beside}"
     if ids <= pace:
@@ -73,11 +78,11 @@ class Progress:
     ) -> str:
         """One progress line; `probing`: discovery sent probes since the last line.
 
-        The rate is what the budget counts: the requests sent in the last minute. Polls and
-        discovery's probes take turns, so while discovery probes the polls go at half pace.
+        The rate is what the budget counts: the requests sent in the last minute. The ETA
+        is the polls' (`poll_pace`).
         """
-        pace = float(min(sent_last_minute, self.budget)) if self.elapsed() >= MINUTE else 0.0
-        pace = (pace or float(self.budget)) / (2 if probing else 1)
+        rate = float(min(sent_last_minute, self.budget)) if self.elapsed() >= MINUTE else 0.0
+        pace = poll_pace(rate or float(self.budget), probing=probing)
         left = max(self.total - done, 0)
         share = done / self.total if self.total else 1.0
         probed = f", {probes:,} discovery probes" if probes else ""
