@@ -7,6 +7,8 @@ import math
 import re
 import time
 
+import pytest
+
 from hindsight_simulator.ids import SharedIdSpace
 from tap_hindsight.store import STATE_KEY, read_interviews
 from tests.helpers import run_tap, tap_config
@@ -127,17 +129,26 @@ def test_a_long_way_behind_the_counter_says_how_long_and_warns_when_the_run_ends
     assert lifecycle(behind).scan is not None
 
 
+@pytest.mark.slow
 def test_a_first_run_far_behind_says_how_long_and_counts_its_polls_apart_from_its_probes(
     short_window, start_simulator, tmp_path
 ):
-    # A first run from an old scan_start_id: the counter's speed is learnt from the first
-    # of ours found, and then the run says how far behind it is (it once waited for a
-    # speed known before the first answer, which only a later run has). Its progress
-    # lines count the listed IDs polled against their number, discovery's probes apart.
+    """Real time: only `max_run_minutes` (the tap process's own clock, which a test cannot
+    move) ends a first run this far behind, and it must last past a progress line (one
+    every 2.5 s in the shortened window). No margin decides the outcome: the speed is
+    known from the listed IDs, the first requests of the run, long before the deadline."""
+    # A first run from an old scan_start_id: once the counter's speed is known (from two
+    # of ours far enough apart), the run says how far behind it is (it once asked at the
+    # first answer only, before the speed could be known). Its progress lines count the
+    # listed IDs polled against their number, discovery's probes apart.
     space = SharedIdSpace(FIRST, {"acme": 0.2}, seed=3)
     space.create(4_000, time.time() - 28_800, spread_seconds=28_000.0)
     simulator = start_simulator(shared_ids=space)
-    listed = space.ids_of("acme")[:3]
+    ours = space.ids_of("acme")
+    first_created = space.created_at(ours[0]) or 0.0
+    # Two of ours an hour apart time the counter (rate_min_seconds is ten minutes).
+    later = next(i for i in ours if (space.created_at(i) or 0.0) >= first_created + 3_600)
+    listed = [ours[0], ours[1], later]
     config = tap_config(
         simulator, listed, scan_start_id=FIRST, max_run_minutes=0.15, requests_per_minute=100
     )
