@@ -59,7 +59,9 @@ class CounterModel:
 
         A creation instant earlier than a lower anchor's contradicts the counter (IDs
         ascend with time): not an anchor. A new top measures the speed and learns the
-        rest of the span below it.
+        rest of the span below it. Answers arrive in completion order, so one below the
+        top measures the speed too while none is known: the speed is known once two of
+        ours can time it, whichever answer came first.
         """
         anchors = self.anchors
         if anchors and anchors[-1][0] < interview_id and created_at < anchors[-1][1]:
@@ -73,6 +75,8 @@ class CounterModel:
         if not memory.hours_since or created_at < memory.hours_since:
             memory.hours_since = created_at
         if index < len(anchors) - 1:
+            if not memory.rate:  # the first speed does not wait for a new top
+                self._measure_rate()
             return False
         if index:
             self._learn_rest(anchors[index - 1], anchors[index])

@@ -519,6 +519,18 @@ def test_two_of_ours_however_far_apart_say_how_fast_the_counter_moves():
     assert discovery.model.rate == pytest.approx(3_000 / 86_400)
 
 
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0), (2, 1, 0)])
+def test_the_speed_is_known_whichever_answer_of_ours_comes_first(order):
+    # The pool yields answers in completion order: on a first run the newest listed ID
+    # can answer before the older ones. The speed once waited for a new top then.
+    ours = [(1_000, MONDAY + 10 * 3_600), (1_010, MONDAY + 10 * 3_600 + 60)]
+    ours.append((1_500, MONDAY + 11 * 3_600 + 100))
+    discovery = Discovery(1, ScanMemory(1), LifecycleState(), clock=time0)
+    for index in order:
+        discovery.observed(*ours[index])
+    assert discovery.model.rate == pytest.approx(500 / 3_700, rel=0.01)
+
+
 def test_a_new_customers_import_at_a_quiet_hour_is_crossed_and_no_run_probes_far_past_it():
     # 2,000 interview requests in ten minutes on Tuesday 03:00, half of them ours (the rest
     # other organisations'), a platform at rest until 09:00, and nothing of ours before.
