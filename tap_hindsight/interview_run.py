@@ -162,6 +162,7 @@ def plan_for(
         settings.recheck_completed_days,
         share=settings.poll_budget_share,
         accrued=accrued_budget(settings.budget, now, lifecycle.run_started, first_minutes),
+        first_minutes=first_minutes if lifecycle.run_started is None else None,
     )
     plan = plan_run(lifecycle, settings.interview_ids, now, planning)
     lifecycle.run_started = now

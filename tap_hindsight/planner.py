@@ -42,6 +42,8 @@ class Planning:
     #: started (`accrued_budget`): their product is the run's polling allowance.
     share: float = 0.0
     accrued: float = 0.0
+    #: On a first run (no previous start known), the minutes of budget it counts.
+    first_minutes: float | None = None
 
     @property
     def allowance(self) -> int:
@@ -70,6 +72,8 @@ class RunPlan:
     #: budget accrued since the previous run started.
     allowance: int = 0
     accrued: float = 0.0
+    #: On a first run, the minutes of budget `accrued` counts (`Planning.first_minutes`).
+    first_minutes: float | None = None
     not_due: int = 0
     #: Configured IDs created before `start_date` (out of range): not fetched.
     before_start: int = 0
@@ -130,6 +134,7 @@ def plan_run(
     due.sort()
     plan.due = len(due)
     plan.allowance, plan.accrued = planning.allowance, planning.accrued
+    plan.first_minutes = planning.first_minutes
     spare = spare_polls(known, waiting, now, planning, planning.allowance - len(due))
     plan.spare = spare
     taken = set(spare)

@@ -121,8 +121,7 @@ class SyncReport(RequestTally):
         return (
             f"pending polled: {self.polled_due:,} due, {self.polled_spare:,} on the spare "
             f"budget (poll_budget_share allowed {plan.allowance:,} polls in all); the run "
-            f"used {used:.1%} of the {plan.accrued:,.0f} requests the budget accrued since "
-            "the previous run started"
+            f"used {used:.1%} of {accrued_text(plan)}"
         )
 
 
@@ -155,9 +154,21 @@ def describe_spare(plan: RunPlan, share: float) -> str:
         return "poll_budget_share 0: only pending interviews due are polled"
     return (
         f"poll_budget_share {share:g}: up to {plan.allowance:,} polls of pending interviews "
-        f"(of the {plan.accrued:,.0f} requests the budget accrued since the previous run "
-        f"started), {len(plan.spare):,} of them not due yet, those with the largest share "
-        "of their age elapsed since their last poll"
+        f"(of {accrued_text(plan)}), {len(plan.spare):,} of them not due yet, those with "
+        "the largest share of their age elapsed since their last poll"
+    )
+
+
+def accrued_text(plan: RunPlan) -> str:
+    """`the 900 requests the budget accrued since the previous run started`.
+
+    A first run has no previous start: it counts `max_run_minutes`, or 15 minutes.
+    """
+    if plan.first_minutes is None:
+        return f"the {plan.accrued:,.0f} requests the budget accrued since the previous run started"
+    return (
+        f"the {plan.accrued:,.0f} requests of a first run's {plan.first_minutes:g} minutes "
+        "of budget"
     )
 
 

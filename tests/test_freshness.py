@@ -162,6 +162,8 @@ def test_run_two_a_minute_later_finds_young_completions_within_its_allowance(sim
     first = run_tap(tmp_path, tap_config(simulator, ids[:20], **settings))
     assert first.returncode == 0, first.stderr
     assert len(first.records()) == 20
+    # A first run has no previous start: its allowance is from 15 minutes of budget.
+    assert "of the 900 requests of a first run's 15 minutes of budget" in first.stderr
     done = ids[:5]
     for interview_id in done:
         simulator.set_status(interview_id, "completed")
@@ -192,6 +194,7 @@ def test_run_two_a_minute_later_finds_young_completions_within_its_allowance(sim
     assert (stats["interview_requests"], stats["max_requests_per_id"]) == (20, 1)
     assert sorted(r["interview_request_id"] for r in second.records()) == done
     assert "pending polled: 0 due, 20 on the spare budget" in second.stderr
+    assert "first run" not in second.stderr
     used = re.search(r"the run used ([\d.]+)% of the ([\d,]+) requests the budget", second.stderr)
     accrued = int(used.group(2).replace(",", ""))
     assert 60 <= accrued <= most + 0.5  # a minute's budget and a little more, rounded
