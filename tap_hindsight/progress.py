@@ -27,8 +27,13 @@ def poll_pace(requests_per_minute: float, *, probing: bool) -> float:
     return requests_per_minute / 2 if probing else requests_per_minute
 
 
-def estimate(ids: int, budget: int, *, discovering: bool) -> str:
-    """The start-of-run estimate: what the request budget alone allows (`poll_pace`)."""
+def estimate(ids: int, budget: int, *, discovering: bool) -> str | None:
+    """The start-of-run estimate: what the request budget alone allows (`poll_pace`).
+
+    None when there is nothing to poll (discovery's start line tells its own).
+    """
+    if not ids:
+        return None
     pace = poll_pace(budget, probing=discovering)
     beside = ", taking turns with discovery's probes" if discovering else ""
     polls = f"{ids:,} IDs to poll at {budget:,} requests/min{beside}"

@@ -175,9 +175,8 @@ class InterviewsStream(CheckpointedStream):
             self.run.describe_deadline(),
             describe_spare(plan, settings.poll_budget_share),
         )
-        self.logger.info(
-            estimate(len(plan.ids), settings.budget, discovering=discovery is not None)
-        )
+        if line := estimate(len(plan.ids), settings.budget, discovering=discovery is not None):
+            self.logger.info("%s", line)
         if discovery is not None:
             self.logger.info("%s", describe_discovery(discovery))
             self._eta_told = False

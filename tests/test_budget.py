@@ -60,6 +60,9 @@ def test_estimates_and_progress_lines():
     )
     assert estimate(500, 1000, discovering=True).endswith(": within the first minute's budget")
     assert estimate(501, 1000, discovering=True).endswith(": up to about 1.1 minutes")
+    # Nothing to poll: no estimate (it said "0 IDs to poll ...: within the first minute's").
+    assert estimate(0, 1000, discovering=False) is None
+    assert estimate(0, 1000, discovering=True) is None
     assert duration(3725) == "1h02m"
     assert duration(250) == "4m10s"
     clock = [100.0]

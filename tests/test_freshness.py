@@ -177,6 +177,7 @@ def test_run_two_a_minute_later_finds_young_completions_within_its_allowance(sim
     assert alone.returncode == 0, alone.stderr
     assert simulator.stats()["interview_requests"] == 0
     assert alone.records() == []
+    assert "IDs to poll at" not in alone.stderr  # no estimate for nothing to poll
 
     # Half the budget that accrued in the minute: about 30 polls, for 20 pending.
     simulator.reset_stats()
