@@ -51,8 +51,10 @@ class InterviewRun:
     client: HindsightClient
     progress: Progress
     rules: Rules
-    #: Planned IDs whose answer came (not cut short by the deadline or a stop).
+    #: Planned IDs whose answer came (not cut short by the deadline or a stop), and
+    #: discovery's probes whose answer came (the progress line counts both).
     answered: int = 0
+    probes_answered: int = 0
     #: Interviews seen before that answered this run, and those of them that were 404.
     known_answered: int = 0
     gone: list[int] = field(default_factory=list)
@@ -104,6 +106,7 @@ class InterviewRun:
         elif answer.outcome is Outcome.CANCELLED:
             discovery.unsent(interview_id)
         else:
+            self.probes_answered += 1
             exists = answer.outcome is not Outcome.NOT_FOUND
             discovery.answered(
                 interview_id, exists=exists, created_at=created, answered_at=answer.server_time

@@ -59,8 +59,8 @@ class Progress:
         """Report on `total` IDs to poll under a budget of `budget` requests per minute.
 
         `snapshot` tells, when a line is due: planned IDs answered, requests sent in the
-        last minute, seconds spent waiting for the rate limit, and discovery's probes sent
-        (0 without discovery). A line every `every` seconds (by default, LINES_PER_WINDOW a
+        last minute, seconds spent waiting for the rate limit, and discovery's probes
+        answered (0 without discovery). A line every `every` seconds (by default, LINES_PER_WINDOW a
         budget window).
         """
         self.logger = logger

@@ -159,7 +159,7 @@ class InterviewsStream(CheckpointedStream):
         """What a progress line says: planned IDs answered, the rate, the waits, probes."""
         run, limiter = self._current, self.run.limiter
         answered = 0 if run is None else run.answered
-        probes = 0 if run is None or run.discovery is None else run.discovery.tally.sent
+        probes = 0 if run is None else run.probes_answered
         return answered, limiter.sent_in_last(60), limiter.blocked_seconds, probes
 
     def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
