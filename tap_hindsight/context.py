@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tap_hindsight.client import HindsightClient
+from tap_hindsight.encoding import minutes
 from tap_hindsight.limiter import RateLimiter, StopRequest
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ class RunContext:
     ) -> RunContext:
         """A run starting now: a fresh budget, and `max_run_minutes` counted from now."""
         limiter = RateLimiter(settings.budget)
-        minutes = settings.max_run_minutes
-        deadline = None if minutes is None else limiter.now() + minutes * 60.0
+        limit = settings.max_run_minutes
+        deadline = None if limit is None else limiter.now() + limit * 60.0
         return cls(settings, limiter, deadline, write_state)
 
     def client(self, logger: logging.Logger) -> HindsightClient:
@@ -52,7 +53,7 @@ class RunContext:
 
     def describe_deadline(self) -> str:
         """`; no request starts after 12 minutes (max_run_minutes)`, or nothing."""
-        minutes = self.settings.max_run_minutes
-        if minutes is None:
+        limit = self.settings.max_run_minutes
+        if limit is None:
             return ""
-        return f"; no request starts after {minutes:g} minutes (max_run_minutes)"
+        return f"; no request starts after {minutes(limit)} (max_run_minutes)"

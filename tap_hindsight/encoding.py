@@ -179,6 +179,11 @@ def iso_instant(epoch_seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def minutes(count: float) -> str:
+    """`1 minute`, `2.5 minutes`: a number of minutes as a setting gives it."""
+    return f"{count:g} minute{'' if count == 1 else 's'}"
+
+
 def duration(seconds: float) -> str:
     """`2h03m`, `4m10s`, `12s`."""
     whole = max(round(seconds), 0)

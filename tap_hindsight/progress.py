@@ -6,7 +6,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from tap_hindsight.encoding import duration
+from tap_hindsight.encoding import duration, minutes
 from tap_hindsight.window import MINUTE, api_window_seconds
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ def estimate(ids: int, budget: int, *, discovering: bool) -> str | None:
     polls = f"{ids:,} IDs to poll at {budget:,} requests/min{beside}"
     if ids <= pace:
         return f"{polls}: within the first minute's budget"
-    minutes = math.ceil(ids / pace * 10) / 10
-    return f"{polls}: {'up to about' if discovering else 'about'} {minutes:g} minutes"
+    took = math.ceil(ids / pace * 10) / 10
+    return f"{polls}: {'up to about' if discovering else 'about'} {minutes(took)}"
 
 
 class Progress:

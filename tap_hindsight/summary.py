@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tap_hindsight.answers import FetchResult, Outcome, RequestTally
-from tap_hindsight.encoding import duration, iso_instant
+from tap_hindsight.encoding import duration, iso_instant, minutes
 from tap_hindsight.judge import Kind, Verdict
 from tap_hindsight.planner import RunPlan
 
@@ -167,8 +167,7 @@ def accrued_text(plan: RunPlan) -> str:
     if plan.first_minutes is None:
         return f"the {plan.accrued:,.0f} requests the budget accrued since the previous run started"
     return (
-        f"the {plan.accrued:,.0f} requests of a first run's {plan.first_minutes:g} minutes "
-        "of budget"
+        f"the {plan.accrued:,.0f} requests of a first run's {minutes(plan.first_minutes)} of budget"
     )
 
 

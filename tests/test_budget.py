@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_hindsight.config_check import SettingsError
-from tap_hindsight.encoding import duration
+from tap_hindsight.encoding import duration, minutes
 from tap_hindsight.progress import Progress, estimate
 from tap_hindsight.settings import load_settings
 from tap_hindsight.tap import TapHindsight
@@ -65,6 +65,8 @@ def test_estimates_and_progress_lines():
     assert estimate(0, 1000, discovering=True) is None
     assert duration(3725) == "1h02m"
     assert duration(250) == "4m10s"
+    # One minute is singular ("no request starts after 1 minutes" once).
+    assert (minutes(1), minutes(2.5), minutes(0.05)) == ("1 minute", "2.5 minutes", "0.05 minutes")
     clock = [100.0]
     logged = []
 
