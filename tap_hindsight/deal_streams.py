@@ -141,8 +141,8 @@ class DealsStream(CheckpointedStream):
             return ""
         shown = " | ".join(problems[:10]) + (" | ..." if len(problems) > 10 else "")  # noqa: PLR2004
         return (
-            f"{len(problems)} problems with deals; the run fails so they are not missed "
-            f"silently: {shown}"
+            f"{len(problems)} problem{'s' if len(problems) > 1 else ''} with deals; the run "
+            f"fails so they are not missed silently: {shown}"
         )
 
     def _pages(self, client: HindsightClient, marks: DealMarks) -> Iterator[dict[str, Any]]:

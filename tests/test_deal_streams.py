@@ -171,7 +171,7 @@ def test_a_page_that_keeps_failing_fails_the_run_and_the_next_run_emits_the_rest
     assert first.returncode == 1
     assert "deals page 1 (page_size 100) failed: HTTP 500" in first.stderr
     assert "(gave up after 2 attempts)" in first.stderr
-    assert "1 problems with deals; the run fails so they are not missed silently" in first.stderr
+    assert "1 problem with deals; the run fails so they are not missed silently" in first.stderr
     emitted = [d["id"] for d in first.records("deals")]
     assert len(emitted) == 100
     second = run_tap(tmp_path, config, state=first.states()[-1])
