@@ -29,7 +29,6 @@ class Attempts:
     """What getting one answer cost, and why it failed if it did."""
 
     error: str = ""
-    requests_sent: int = 0
     rate_limited: int = 0
     budget_pauses: int = 0
     #: The API's clock when it last answered (its `Date` header, epoch seconds; None:
@@ -39,15 +38,24 @@ class Attempts:
 
 @dataclass
 class RequestTally:
-    """Requests a run sent, and how often the budget held them back (for its summary)."""
+    """Requests a run sent, and how often the budget held them back (for its summary).
+
+    The requests sent are the limiter's count (`RateLimiter.sent`) since the run started
+    (`since`): it also counts those whose answer the run never read, when a rejected key
+    ends it at once.
+    """
 
     requests_sent: int = 0
     rate_limited: int = 0
     budget_pauses: int = 0
+    since: int = 0
+
+    def sent_until(self, total: int) -> None:
+        """The run is over: the limiter has let out `total` requests in all."""
+        self.requests_sent = total - self.since
 
     def add(self, attempts: Attempts) -> None:
         """Add what getting one answer cost."""
-        self.requests_sent += attempts.requests_sent
         self.rate_limited += attempts.rate_limited
         self.budget_pauses += attempts.budget_pauses
 

@@ -174,10 +174,9 @@ class HindsightClient:
                 not self.stopping
                 and (ticket := self.limiter.acquire(self._stop, self.deadline)) is not None
             ):
-                result.requests_sent += 1
                 try:
                     value = self._attempt(url, request, result, ticket, parse)
-                except _RedirectError as redirect:
+                except _RedirectError as redirect:  # noqa: PERF203 (one try per request sent)
                     redirects += 1
                     if redirects > MAX_REDIRECTS:
                         raise Fail("too many redirects") from None

@@ -105,7 +105,7 @@ class DealsStream(CheckpointedStream):
         self._marks = self._stored_marks(selected)
         # Each deal marked is emitted with every selected child's rows.
         self._marks.streams = selected
-        self.report = DealsReport()
+        self.report = DealsReport(since=client.limiter.sent)
         started = client.limiter.now()
         self.logger.info(
             "Reading the deals list from %s, %d deals a page (%s); %d deals known from "
@@ -124,6 +124,7 @@ class DealsStream(CheckpointedStream):
         finally:
             client.close()
             self.report_child_metrics()
+            self.report.sent_until(client.limiter.sent)
             self.logger.info("%s", self.report.summary(client.limiter.now() - started))
 
     @override

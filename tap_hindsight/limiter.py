@@ -54,6 +54,8 @@ class RateLimiter:
         self._clock = clock
         self.trace = trace
         self._sent: deque[float] = deque()
+        #: Every request let out, for the runs' summaries.
+        self.sent = 0
         self._paused_until = 0.0
         self._condition = threading.Condition()
         self.in_flight = 0
@@ -79,6 +81,7 @@ class RateLimiter:
         if len(self._sent) >= self.limit:
             return self._sent[0] + self.window - now
         self._sent.append(now)
+        self.sent += 1
         self.in_flight += 1
         self._allowed = max(self._allowed - 1, 0)
         if self.trace is not None:

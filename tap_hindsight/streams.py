@@ -141,7 +141,8 @@ class InterviewsStream(CheckpointedStream):
             discovery = Discovery(
                 settings.scan_start_id, lifecycle.scan, lifecycle, plan.ids, clock=self._clock
             )
-        self.report = SyncReport(plan=plan, max_run_minutes=settings.max_run_minutes)
+        limit, since = settings.max_run_minutes, self.run.limiter.sent
+        self.report = SyncReport(plan=plan, max_run_minutes=limit, since=since)
         self._log_start(plan, len(lifecycle.completed), discovery)
         progress = Progress(self.logger, len(plan.ids), settings.budget, self._progress)
         rules = Rules(
@@ -199,6 +200,7 @@ class InterviewsStream(CheckpointedStream):
             self.report.deferred = len(run.plan.ids) - run.answered
         if stop.requested:
             self.logger.warning("%s", stopped_line(stop.signal))
+        self.report.sent_until(run.client.limiter.sent)
         self.report.waited_seconds = run.client.limiter.blocked_seconds
         self.report.elapsed_seconds = run.progress.elapsed()
         self.logger.info("%s", self.report.summary(time.time()))

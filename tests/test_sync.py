@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from hindsight_simulator.data import NUL_EVERY
@@ -85,6 +86,11 @@ def test_a_rejected_api_key_stops_the_run_at_once(simulator, tmp_path):
     # Requests already in flight may finish; nothing new is sent after the first 401.
     assert simulator.stats()["interview_requests"] <= 4
     assert simulator.stats()["deal_requests"] == 1  # the deals streams stop at their 401
+    # Each summary counts the requests its stream sent (both said 0: the 401's answer
+    # never reached the tally).
+    sent = simulator.stats()["interview_requests"]
+    assert re.search(rf"Summary: .*; {sent} requests sent", run.stderr), run.stderr
+    assert re.search(r"Deals summary: .*; 1 requests sent", run.stderr), run.stderr
 
 
 def test_a_key_revoked_mid_run_leaves_a_state_covering_every_record_written(simulator, tmp_path):
