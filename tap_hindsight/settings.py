@@ -296,13 +296,13 @@ class Settings:
         return self.requests_per_minute - self.reserved_requests_per_minute
 
     def describe_budget(self) -> str:
-        """`950 requests/min (plan enterprise: 1000, 50 reserved for other clients)`."""
+        """`950 requests/min (plan enterprise: 1,000, 50 reserved for other clients)`."""
         source = f"plan {self.plan}" if self.plan else "requests_per_minute"
         if self.plan and self.requests_per_minute != PLAN_LIMITS[self.plan]:
             source = "requests_per_minute"
         reserved = self.reserved_requests_per_minute
-        extra = f", {reserved} reserved for other clients" if reserved else ""
-        return f"{self.budget} requests/min ({source}: {self.requests_per_minute}{extra})"
+        extra = f", {reserved:,} reserved for other clients" if reserved else ""
+        return f"{self.budget:,} requests/min ({source}: {self.requests_per_minute:,}{extra})"
 
 
 #: The settings' JSON schema, in their declared order; no other setting is accepted.

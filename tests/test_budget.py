@@ -150,7 +150,7 @@ def test_the_run_starts_with_its_budget_and_estimate_and_ends_with_a_summary(sim
     simulator.script_faults(1002, ["500"])
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
-    assert "budget 950 requests/min (plan enterprise: 1000, 50 reserved for other clients)" in (
+    assert "budget 950 requests/min (plan enterprise: 1,000, 50 reserved for other clients)" in (
         run.stderr
     )
     assert "30 IDs to poll at 950 requests/min: within the first minute's budget" in run.stderr
