@@ -108,9 +108,14 @@ def test_scan_max_misses_is_refused_by_name_with_what_replaced_it(simulator, tmp
     assert not run.records()
 
 
+@pytest.mark.slow
 def test_a_long_way_behind_the_counter_says_how_long_and_warns_when_the_run_ends_first(
     start_simulator, tmp_path
 ):
+    """Real time: only `max_run_minutes` (the tap process's own clock, which a test cannot
+    move) ends the second run, this far behind. No margin decides the outcome: the speed
+    is known from the first run's state, and the lines are said at the first answer and
+    at the end."""
     space = shared(0.2, 200)
     clock = Clock()
     simulator = start_simulator(shared_ids=space, clock=clock)

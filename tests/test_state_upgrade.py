@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tap_hindsight.deal_store import DEALS_KEY, read_deals, write_deals
 from tap_hindsight.store import STATE_KEY, read_interviews, write_interviews
 from tests.helpers import run_tap, tap_config
@@ -59,7 +61,12 @@ def test_the_released_state_is_read_whole():
     assert known.run_started
 
 
+@pytest.mark.slow
 def test_nothing_completed_is_fetched_again_and_nothing_is_emitted_twice(start_simulator, tmp_path):
+    """Real time: discovery from 1001 in the simulator's default data probes on until
+    `max_run_minutes` (the tap process's own clock, which a test cannot move) ends the
+    run. No margin decides the outcome: its 100 planned IDs, taking turns with the
+    probes, are all answered long before the deadline (about 900 probes follow them)."""
     simulator = served_as_then(start_simulator)
     known = read_interviews(STORED)
     unsent_turns = set(known.unsent["interview_turns"])
