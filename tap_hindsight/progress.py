@@ -60,8 +60,8 @@ class Progress:
 
         `snapshot` tells, when a line is due: planned IDs answered, requests sent in the
         last minute, seconds spent waiting for the rate limit, and discovery's probes
-        answered (0 without discovery). A line every `every` seconds (by default, LINES_PER_WINDOW a
-        budget window).
+        answered (0 without discovery). A line every `every` seconds (by default,
+        LINES_PER_WINDOW a budget window).
         """
         self.logger = logger
         self.total = total
