@@ -179,6 +179,13 @@ class CounterModel:
             return True
         return self._week()[0][_hour_of_week(instant)]
 
+    @property
+    def busy_hours(self) -> int:
+        """The hours of the week the counter is taken to move in (`active`)."""
+        if not self.memory.hours or not self.anchors or not self.rate:
+            return HOURS_A_WEEK
+        return sum(self._week()[0])
+
     def _week(self) -> tuple[list[bool], list[float]]:
         """Each hour of the week: whether the counter moves in it, and the busy seconds before.
 

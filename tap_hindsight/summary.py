@@ -207,21 +207,26 @@ def verdict_notes(
 
 
 def describe_discovery(discovery: Discovery) -> str:
-    """The start-of-run line of ID discovery: what it knows."""
+    """The start-of-run line of ID discovery: what it knows.
+
+    The counter's speed, and the hours of the week it is taken to move in: those that
+    the estimate of where it is counts (every hour not known to rest).
+    """
     memory = discovery.memory
     rate = discovery.model.rate
-    speed = (
-        f"the platform hands out about {rate * 3600:,.0f} IDs an hour while it is busy"
-        if rate
-        else "the platform's pace is not known yet (it takes two of our interviews)"
-    )
-    hours = discovery.memory.hours.bit_count()
-    learnt = f" ({hours} hours of the week)" if hours else ""
+    speed = "the platform's pace is not known yet (it takes two of our interviews)"
+    if rate:
+        hourly = rate * 3600
+        shown = f"{hourly:,.0f}" if hourly >= 10 else f"{hourly:.2g}"  # noqa: PLR2004
+        speed = (
+            f"the platform hands out about {shown} IDs an hour while it is busy (taken as "
+            f"busy in {discovery.model.busy_hours} hours of the week; one of ours was "
+            f"created in {memory.hours.bit_count()} of them)"
+        )
     return (
         f"ID discovery from {discovery.start:,} (scan_start_id): "
         f"{settled_ids(discovery):,} IDs settled, {memory.open_ids:,} open, new IDs from "
-        f"{memory.next_id:,}; {share_text(discovery)}; "
-        f"{speed}{learnt}"
+        f"{memory.next_id:,}; {share_text(discovery)}; {speed}"
     )
 
 

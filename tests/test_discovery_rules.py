@@ -302,6 +302,25 @@ def test_a_night_the_counter_hardly_moved_in_is_learnt_as_resting_at_once():
     assert not later.model.active(MONDAY + 7 * 86_400 + 23 * 3_600)  # every Monday night
 
 
+def test_the_start_line_says_in_how_many_hours_the_counter_is_taken_to_move():
+    # It said "(19 hours of the week)" beside the speed: the hours one of ours was created
+    # in, while the estimate took all 168 as busy (and put the counter 12,000 IDs ahead).
+    rested = night(104)
+    busy = sum(rested.model.active(MONDAY + hour * 3_600) for hour in range(168))
+    assert busy < 168
+    line = describe_discovery(rested)
+    assert f"taken as busy in {busy} hours of the week; one of ours was created in 2 of them" in (
+        line
+    )
+    assert f"about {rested.model.rate * 3_600:,.0f} IDs an hour" in line
+    # Nothing known to rest: every hour busy. A slow platform's speed keeps a decimal.
+    slow = Discovery(1, ScanMemory(1), LifecycleState(), clock=time0)
+    slow.observed(1_000, MONDAY + 10 * 3_600)
+    slow.observed(1_002, MONDAY + 11.2 * 3_600)
+    line = describe_discovery(slow)
+    assert "about 1.7 IDs an hour while it is busy (taken as busy in 168 hours" in line
+
+
 @given(
     st.floats(1.6e9, 1.8e9) | st.integers(444_444, 500_000).map(lambda hour: hour * 3600.0),
     st.floats(-10.0, 5 * 7 * 86_400.0) | st.integers(0, 900).map(lambda hours: hours * 3600.0),
