@@ -196,6 +196,7 @@ class InterviewsStream(CheckpointedStream):
             if behind := left_behind(discovery, now):
                 self.logger.warning("%s", behind_warning(behind, backlog(discovery, now)))
         stop = self.run.stop
+        self.report.stopped_by = stop.signal
         if run.client.deadline_reached or stop.requested:
             self.report.deferred = len(run.plan.ids) - run.answered
         if stop.requested:

@@ -48,8 +48,10 @@ class SyncReport(RequestTally):
     wrong_key: str = ""
     waited_seconds: float = 0.0
     elapsed_seconds: float = 0.0
-    #: The run's deadline in minutes (None: none), and the due IDs it left for next run.
+    #: The run's deadline in minutes (None: none), the signal that stopped it (None:
+    #: none), and the due IDs it left for next run.
     max_run_minutes: float | None = None
+    stopped_by: str | None = None
     deferred: int = 0
     #: Pending interviews polled because due, and on the spare budget (`poll_budget_share`).
     polled_due: int = 0
@@ -105,14 +107,21 @@ class SyncReport(RequestTally):
             f"(429), {self.budget_pauses:,} pauses for a budget shared with other clients, "
             f"{duration(self.waited_seconds)} waiting for the rate limit, in "
             f"{duration(self.elapsed_seconds)}; {not_due_text(self.plan, now)}"
-            + (
-                f"; {self.deferred:,} due interviews deferred to the next run by "
-                f"max_run_minutes ({self.max_run_minutes:g})"
-                if self.max_run_minutes is not None
-                else ""
-            )
-            + f"; {self.polling_text()}"
+            f"{self.deferred_text()}; {self.polling_text()}"
         )
+
+    def deferred_text(self) -> str:
+        """`; 29 due interviews deferred to the next run by max_run_minutes (5)`.
+
+        Or `by SIGTERM`; nothing if the run had no deadline and no stop was asked for.
+        """
+        if self.stopped_by:
+            cause = self.stopped_by
+        elif self.max_run_minutes is not None:
+            cause = f"max_run_minutes ({self.max_run_minutes:g})"
+        else:
+            return ""
+        return f"; {self.deferred:,} due interviews deferred to the next run by {cause}"
 
     def polling_text(self) -> str:
         """`pending polled: 4 due, 86 on the spare budget (...); the run used 10.4% of ...`."""

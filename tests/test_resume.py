@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from collections import Counter
@@ -259,6 +260,11 @@ def test_a_graceful_stop_writes_a_state_covering_every_record_written(start_simu
     _, ids = covered(last["value"])
     assert ids == {r["interview_request_id"] for r in emitted}  # every record, no more
     assert "Stopped by SIGTERM" in log
+    # The summary names the signal as what deferred the rest (not max_run_minutes, and
+    # not nothing: the run had no deadline).
+    deferred = re.search(r"; (\d+) due interviews deferred to the next run by SIGTERM;", log)
+    assert deferred, log
+    assert int(deferred[1]) == len(IDS) - len(emitted)
 
     simulator.reset_stats()
     resumed = run_tap(tmp_path, config, state=last["value"])
