@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tap_hindsight.client import HindsightClient
-from tap_hindsight.encoding import minutes
 from tap_hindsight.limiter import RateLimiter, StopRequest
 
 if TYPE_CHECKING:
@@ -50,10 +49,3 @@ class RunContext:
     def client(self, logger: logging.Logger) -> HindsightClient:
         """A client that spends this run's budget and keeps to its deadline."""
         return HindsightClient(self.settings, logger, self.limiter, self.deadline, self.stop)
-
-    def describe_deadline(self) -> str:
-        """`; no request starts after 12 minutes (max_run_minutes)`, or nothing."""
-        limit = self.settings.max_run_minutes
-        if limit is None:
-            return ""
-        return f"; no request starts after {minutes(limit)} (max_run_minutes)"

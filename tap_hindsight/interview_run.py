@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 
 from tap_hindsight.absence import Absence, judge_absence, two_strikes
 from tap_hindsight.answers import FetchResult, Outcome
+from tap_hindsight.encoding import minutes
 from tap_hindsight.planner import FIRST_RUN_MINUTES, Planning, accrued_budget, plan_run
+from tap_hindsight.progress import estimate
+from tap_hindsight.summary import INFO, WARNING, describe_discovery, describe_plan, describe_spare
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -170,6 +173,47 @@ def plan_for(
     plan = plan_run(lifecycle, settings.interview_ids, now, planning)
     lifecycle.run_started = now
     return plan
+
+
+#: Said when the interviews stream has nothing to work from.
+NOTHING_TO_POLL = (
+    "Nothing to extract for the interviews stream: interview_ids is empty, scan_start_id "
+    "is not set, and the state holds no interview. Set interview_ids (the IDs that POST "
+    "/interviews answered) or scan_start_id (to find this organisation's interviews)."
+)
+
+
+def start_lines(
+    plan: RunPlan,
+    completed: int,
+    settings: Settings,
+    discovery: Discovery | None,
+    now: float,
+) -> list[tuple[int, str]]:
+    """The start of a run of the interviews stream at `now`, each line with its level.
+
+    What it polls and what waits, the budget and the deadline, the estimate, what
+    discovery knows; a warning when there is nothing to work from (`NOTHING_TO_POLL`).
+    """
+    limit = settings.max_run_minutes
+    deadline = ""
+    if limit is not None:
+        deadline = f"; no request starts after {minutes(limit)} (max_run_minutes)"
+    first = (
+        f"{describe_plan(plan, completed, now)}"
+        f"{', with ID discovery (polls and probes take turns)' if discovery else ''} "
+        f"from {settings.base_url}; budget {settings.describe_budget()}, "
+        f"{settings.concurrency} requests at a time{deadline}; "
+        f"{describe_spare(plan, settings.poll_budget_share)}"
+    )
+    lines = [(INFO, first)]
+    if line := estimate(len(plan.ids), settings.budget, discovering=discovery is not None):
+        lines.append((INFO, line))
+    if discovery is not None:
+        lines.append((INFO, describe_discovery(discovery)))
+    elif not (settings.interview_ids or completed or plan.ids or plan.not_due):
+        lines.append((WARNING, NOTHING_TO_POLL))
+    return lines
 
 
 def id_source(ids: Iterable[int], discovery: Discovery | None) -> Iterator[int | None]:

@@ -10,10 +10,10 @@ from typing_extensions import override
 from tap_hindsight.api import ServerClock
 from tap_hindsight.checkpoints import CheckpointedStream, HandedRowsStream
 from tap_hindsight.discovery import Discovery
-from tap_hindsight.interview_run import InterviewRun, id_source, plan_for
+from tap_hindsight.interview_run import InterviewRun, id_source, plan_for, start_lines
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, judge
 from tap_hindsight.planner import RunPlan, rechecked
-from tap_hindsight.progress import Progress, estimate
+from tap_hindsight.progress import Progress
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.store import INTERVIEWS_RESUME, read_interviews, write_interviews
@@ -22,9 +22,6 @@ from tap_hindsight.summary import (
     backlog,
     behind_warning,
     describe_backlog,
-    describe_discovery,
-    describe_plan,
-    describe_spare,
     discovery_summary,
     left_behind,
     stopped_line,
@@ -164,23 +161,11 @@ class InterviewsStream(CheckpointedStream):
         return answered, limiter.sent_in_last(60), limiter.blocked_seconds, probes
 
     def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
-        """The start lines: what the run polls and what waits, the budget, the estimate."""
-        settings = self.run.settings
-        self.logger.info(
-            "%s%s from %s; budget %s, %d requests at a time%s; %s",
-            describe_plan(plan, completed, time.time()),
-            ", with ID discovery (polls and probes take turns)" if discovery else "",
-            settings.base_url,
-            settings.describe_budget(),
-            settings.concurrency,
-            self.run.describe_deadline(),
-            describe_spare(plan, settings.poll_budget_share),
-        )
-        if line := estimate(len(plan.ids), settings.budget, discovering=discovery is not None):
-            self.logger.info("%s", line)
-        if discovery is not None:
-            self.logger.info("%s", describe_discovery(discovery))
-            self._eta_told = False
+        """The start lines (`summary.start_lines`)."""
+        lines = start_lines(plan, completed, self.run.settings, discovery, time.time())
+        for level, line in lines:
+            self.logger.log(level, "%s", line)
+        self._eta_told = False
 
     def _finish_run(self, run: InterviewRun) -> None:
         """Close the client, log the turns' metrics and the summary (also after a failure)."""

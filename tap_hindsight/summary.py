@@ -181,7 +181,7 @@ def accrued_text(plan: RunPlan) -> str:
 
 
 #: Log levels, as the logging module numbers them (the core does not log).
-WARNING, ERROR = 30, 40
+INFO, WARNING, ERROR = 20, 30, 40
 
 
 def verdict_notes(

@@ -78,6 +78,24 @@ def test_a_pending_id_is_polled_after_it_leaves_the_config(simulator, tmp_path):
     assert 1001 in lifecycle(second).completed
 
 
+def test_nothing_to_poll_is_said_and_an_emptied_config_still_polls_what_the_state_holds(
+    simulator, tmp_path
+):
+    # Only api_key and base_url: the run did nothing for interviews, and said nothing.
+    empty = run_tap(tmp_path, tap_config(simulator, []))
+    assert empty.returncode == 0, empty.stderr
+    warning = "Nothing to extract for the interviews stream: interview_ids is empty"
+    assert warning in empty.stderr
+    assert "scan_start_id" in empty.stderr.split(warning, 1)[1].splitlines()[0]
+    simulator.set_status(1001, "sent")
+    first = run_tap(tmp_path, tap_config(simulator, [1001]))
+    assert warning not in first.stderr
+    second = run_tap(tmp_path, tap_config(simulator, []), state=first.states()[-1])
+    assert second.returncode == 0, second.stderr
+    assert warning not in second.stderr  # the state holds 1001, pending
+    assert 1001 in lifecycle(second).pending
+
+
 def test_a_failed_id_is_fetched_again_next_run_even_if_it_left_the_config(simulator, tmp_path):
     simulator.script_faults(1004, ["500"])
     first = run_tap(tmp_path, tap_config(simulator, [1004, 1005], max_retries=0))
