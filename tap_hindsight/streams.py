@@ -161,7 +161,7 @@ class InterviewsStream(CheckpointedStream):
         return answered, limiter.sent_in_last(60), limiter.blocked_seconds, probes
 
     def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
-        """The start lines (`summary.start_lines`)."""
+        """The start lines at their levels (`interview_run.start_lines`)."""
         lines = start_lines(plan, completed, self.run.settings, discovery, time.time())
         for level, line in lines:
             self.logger.log(level, "%s", line)
