@@ -163,6 +163,11 @@ class CounterModel:
         top, top_at = self.anchors[-1]
         return top + rate * self.active_seconds(top_at, now)
 
+    @property
+    def _every_hour_busy(self) -> bool:
+        """Nothing says yet when the counter rests: no hour of ours, no anchor or no speed."""
+        return not self.memory.hours or not self.anchors or not self.rate
+
     def active(self, instant: float) -> bool:
         """True unless the counter rests in this hour of the week, as far as is known.
 
@@ -175,14 +180,14 @@ class CounterModel:
         has every ID probed before it is handed out, and nothing found corrects it; one
         that lags is corrected by the next interview of ours found.
         """
-        if not self.memory.hours or not self.anchors or not self.rate:
+        if self._every_hour_busy:
             return True
         return self._week()[0][_hour_of_week(instant)]
 
     @property
     def busy_hours(self) -> int:
         """The hours of the week the counter is taken to move in (`active`)."""
-        if not self.memory.hours or not self.anchors or not self.rate:
+        if self._every_hour_busy:
             return HOURS_A_WEEK
         return sum(self._week()[0])
 
@@ -213,7 +218,7 @@ class CounterModel:
         """How much of `start`..`end` falls in hours in which the counter moves."""
         if end <= start:
             return 0.0
-        if not self.memory.hours or not self.anchors or not self.rate:
+        if self._every_hour_busy:
             return end - start  # every hour busy (`active`)
         limit = start + 2 * _WEEK  # two weeks say it all: the mask repeats weekly
         total = self._busy_until(min(end, limit)) - self._busy_until(start)
