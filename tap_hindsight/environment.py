@@ -51,12 +51,27 @@ def _decode(json_type: str, raw: str) -> Any:  # noqa: ANN401 (any setting)
         return json.loads(raw)
     if json_type in {"integer", "number"}:
         try:
-            number = float(raw.strip()) if json_type == "number" else int(raw.strip())
+            number = _number(raw.strip(), whole=json_type == "integer")
         except ValueError:
             return raw  # kept as it is: the schema check names the setting and the value
         # NaN passes every minimum and maximum: `nan` and `inf` stay text for the check.
         return number if math.isfinite(number) else raw
     return raw
+
+
+def _number(text: str, *, whole: bool) -> int | float:
+    """`text` as an int if it is written as one (an error then quotes `-1`, not `-1.0`).
+
+    Raises:
+        ValueError: not a number (or, if `whole`, not an integer).
+
+    """
+    try:
+        return int(text)
+    except ValueError:
+        if whole:
+            raise
+        return float(text)
 
 
 def numbers_from_strings(schema: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class RunPlan:
     """Which IDs a run fetches, in order, and what it leaves for later."""
 
     ids: list[int]
+    #: Configured IDs of which nothing is stored: new, or 404 whenever asked.
     first_time: int = 0
     failed: int = 0
     #: Seen before, 404 last run: asked again to confirm the deletion.
@@ -96,7 +97,8 @@ def plan_run(
 ) -> RunPlan:
     """The IDs a run fetches at `now`, in order, and what waits.
 
-    First configured IDs never fetched, then failed ones, then those a 404 last run may
+    First configured IDs of which nothing is stored (never fetched, or never found: a 404
+    of an ID never seen leaves nothing), then failed ones, then those a 404 last run may
     have deleted (asked again to confirm), then completed ones a selected stream has not
     emitted (their history), then pending ones that are due, longest overdue first: a run
     cut short by its deadline leaves the rest at the head of the next run's queue. Then,

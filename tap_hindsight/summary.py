@@ -149,7 +149,7 @@ def describe_plan(plan: RunPlan, completed: int, now: float) -> str:
     if plan.before_start:
         skipped += f", {plan.before_start:,} created before start_date skipped"
     return (
-        f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} never fetched, "
+        f"Polling {len(plan.ids):,} interviews ({plan.first_time:,} new or never found, "
         f"{plan.failed:,} failed last time, {plan.missing:,} not found last run, "
         f"{plan.backfill:,} completed ones for a stream "
         f"selected since, {plan.due:,} pending and due, {len(plan.rechecks):,} completed "

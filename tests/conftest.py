@@ -16,7 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from hindsight_simulator import HindsightSimulator, SimulatorConfig
 from tap_hindsight.window import VARIABLE as WINDOW_VARIABLE
@@ -30,9 +30,15 @@ if TYPE_CHECKING:
 
     from tests.postgres import Database
 
+#: Hypothesis times each example (`deadline`, 200 ms) and how long it takes to generate
+#: inputs (`too_slow`): wall-clock margins, which a loaded 2-core machine breaks (CI runs
+#: the Pythons' `make check` beside each other; a transcript round trip failed "Input
+#: generation is slow"). The property tests judge what the code does, never how fast.
+settings.register_profile("untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("untimed")
 #: `make check` runs the property tests on fewer examples (`--hypothesis-profile=check`);
 #: `make test` on hypothesis's default, and test_fuzz.py's fuzzing on three times as many.
-settings.register_profile("check", max_examples=30)
+settings.register_profile("check", parent=settings.get_profile("untimed"), max_examples=30)
 
 #: The fixture a test's closure holds -> the mark it gets.
 MARKS_BY_FIXTURE = {

@@ -20,7 +20,7 @@ ALLOWED = [
     r"Added 'interview_turns' as child stream to 'interviews'",
     r"Beginning sync of 'interviews' in incremental mode",
     r"Starting incremental sync of 'interviews' with bookmark value: None",
-    r"Polling {n} interviews \({n} never fetched, .*; 0 pending not due yet; 0 completed skipped\) from .*",  # noqa: E501
+    r"Polling {n} interviews \({n} new or never found, .*; 0 pending not due yet; 0 completed skipped\) from .*",  # noqa: E501
     r"{n} IDs to poll at [\d,]+ requests/min: .*",
     r"Summary: {n} IDs fetched .*",
     r"Added 'deal_drivers' as child stream to 'deals'",

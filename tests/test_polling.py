@@ -310,7 +310,7 @@ def test_the_next_run_takes_new_and_failed_ids_first_then_the_longest_overdue(si
     assert run.returncode == 0, run.stderr
     assert polled(simulator) == [1040, 1041, 1020, 1011, 1010]
     start = next(line for line in run.stderr.splitlines() if "Polling 5 interviews" in line)
-    assert "2 never fetched, 1 failed last time" in start
+    assert "2 new or never found, 1 failed last time" in start
     assert (
         "2 pending and due, 0 completed due a re-read; 1 pending not due yet (the next at " in start
     )

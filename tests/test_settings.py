@@ -150,6 +150,21 @@ def test_number_settings_written_as_strings_are_read_as_numbers():
     assert caught.value.errors == ["poll_age_ratio: 'lots' must be a number"]
 
 
+def test_a_number_out_of_range_is_quoted_as_written():
+    # `-1` from the environment or a Meltano string, not `-1.0`: the user wrote no `.0`.
+    environ = {"TAP_HINDSIGHT_API_KEY": "k", "TAP_HINDSIGHT_POLL_BUDGET_SHARE": "-1"}
+    assert errors_of(settings_from_environment(SCHEMA, environ=environ)) == [
+        "poll_budget_share: -1 must be a number from 0 to 1"
+    ]
+    with pytest.raises(ConfigValidationError) as caught:
+        TapHindsight(config={"api_key": "k", "poll_budget_share": " 2 "})
+    assert caught.value.errors == ["poll_budget_share: 2 must be a number from 0 to 1"]
+    assert (
+        TapHindsight(config={"api_key": "k", "poll_budget_share": "1"}).settings.poll_budget_share
+        == 1
+    )
+
+
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
 def test_a_number_that_is_not_finite_is_refused_from_a_string_or_the_environment(text):
     # NaN passes every minimum and maximum: it must be named, not taken.
