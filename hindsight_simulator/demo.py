@@ -288,16 +288,16 @@ def run_simulated(project: Path, env: dict[str, str], interviews: int) -> int:
         sys.stderr.write(f"demo FAILED: model rows {models}, expected {expected_models}\n")
         return 1
     sys.stdout.write(
-        f"{len(loaded)} interviews in {warehouse}, every row equal to the API's answer; "
-        f"{turns} speaker turns in interview_turns; {len(deals)} deals in deals, with their "
+        f"{len(loaded):,} interviews in {warehouse}, every row equal to the API's answer; "
+        f"{turns:,} speaker turns in interview_turns; {len(deals):,} deals in deals, with their "
         "drivers and competitors, every one equal to the API's.\n"
-        f"First run: {first_requests} requests (5% of answers were injected faults, retried).\n"
-        f"{len(pending[::3])} interviews and one deal moved on; the second run sent "
-        f"{second_requests} requests: one per pending interview ({len(pending)}) plus one "
-        f"404, {deal_requests} for the deals list (one per 100 deals, and retries), none "
+        f"First run: {first_requests:,} requests (5% of answers were injected faults, retried).\n"
+        f"{len(pending[::3]):,} interviews and one deal moved on; the second run sent "
+        f"{second_requests:,} requests: one per pending interview ({len(pending):,}) plus one "
+        f"404, {deal_requests:,} for the deals list (one per 100 deals, and retries), none "
         "for the completed interviews.\n"
         f"dbt built and tested the models in the {MODELS} schema: "
-        + ", ".join(f"{name} {rows} rows" for name, rows in models.items())
+        + ", ".join(f"{name} {rows:,} rows" for name, rows in models.items())
         + ", each as the API's data implies.\n"
     )
     return 0
