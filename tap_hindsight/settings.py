@@ -302,6 +302,9 @@ class Settings:
             source = "requests_per_minute"
         reserved = self.reserved_requests_per_minute
         extra = f", {reserved:,} reserved for other clients" if reserved else ""
+        if not self.plan and self.requests_per_minute == DEFAULT_REQUESTS_PER_MINUTE:
+            # Most often neither is set: a larger plan's budget would go unused unseen.
+            extra += ", the smallest plan's; set plan if yours is larger"
         return f"{self.budget:,} requests/min ({source}: {self.requests_per_minute:,}{extra})"
 
 

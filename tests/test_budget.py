@@ -31,6 +31,22 @@ def test_plan_sets_the_budget_and_requests_per_minute_overrides_it(settings, bud
 
 
 @pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({}, "60 requests/min (requests_per_minute: 60, the smallest plan's; set plan if yours "),
+        ({"plan": "essentials"}, "60 requests/min (plan essentials: 60)"),
+        ({"plan": "growth"}, "300 requests/min (plan growth: 300)"),
+        ({"requests_per_minute": 250}, "250 requests/min (requests_per_minute: 250)"),
+    ],
+)
+def test_the_start_line_says_where_the_budget_comes_from(settings, said):
+    # Without plan, a key of a larger plan gets the smallest plan's budget: the line says so.
+    loaded = load_settings({"api_key": "k", **settings}, TapHindsight.settings_schema())
+    assert loaded.describe_budget().startswith(said)
+    assert ("set plan" in said) == ("set plan" in loaded.describe_budget())
+
+
+@pytest.mark.parametrize(
     ("settings", "message"),
     [
         ({"plan": "Growth"}, "plan: 'Growth' must be one of essentials, growth, enterprise"),
