@@ -8,6 +8,7 @@ order (the pool of workers: `workers.py`); the deals stream asks for one page of
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -39,7 +40,6 @@ from tap_hindsight.limiter import RateLimiter, StopRequest, rate_limit_pause
 from tap_hindsight.workers import fetch_all
 
 if TYPE_CHECKING:
-    import logging
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from tap_hindsight.settings import Settings
@@ -237,17 +237,16 @@ class HindsightClient:
             self.limiter.release()
 
     def _watch_budget(self, result: Attempts, response: requests.Response, ticket: int) -> None:
-        """Slow down before a 429 when another client spends the same key's budget."""
+        """Slow down before a 429 when the requests in flight may spend the API's window."""
         if response.status_code == 429:  # noqa: PLR2004 (a 429 pauses in _attempt)
             return
-        paused = self.limiter.pause_for_remaining(response.headers, ticket, time.time())
+        limit = self.settings.requests_per_minute
+        paused = self.limiter.pause_for_remaining(response.headers, ticket, time.time(), limit)
         if paused is not None:
-            result.budget_pauses += 1
-            self.logger.info(
-                "Only %d requests left in this rate-limit window (other clients of the key "
-                "are spending it too): pausing all requests for %.1f s",
-                *paused,
-            )
+            # Said at INFO only when another client spends the window: the run's own pace
+            # is routine, and the progress line counts the wait.
+            result.budget_pauses += paused.shared
+            self.logger.log(logging.INFO if paused.shared else logging.DEBUG, paused.describe())
 
     def _back_off(self, label: str, failures: int, exc: Exception, delay: float) -> bool:
         """Wait `delay` s before retry number `failures`; False if the run stopped meanwhile.

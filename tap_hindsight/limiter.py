@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tap_hindsight.window import api_window_seconds
 
@@ -168,29 +168,31 @@ class RateLimiter:
             return None
 
     def pause_for_remaining(
-        self, headers: Mapping[str, str], ticket: int, now: float
-    ) -> tuple[int, float] | None:
-        """Pause before a 429 when another client spends the same key's budget.
+        self, headers: Mapping[str, str], ticket: int, now: float, api_limit: int
+    ) -> BudgetPause | None:
+        """Pause before a 429 when the requests in flight may spend the API's window.
 
         The server's `X-RateLimit-Remaining` counts every client of the key; this limiter
         counts only this tap. When the requests still in flight may spend what remains,
-        nothing more is sent until `X-RateLimit-Reset`. Returns (what is left, the pause)
-        when it paused, else None. `now`: the wall clock the reset is read against.
+        nothing more is sent until `X-RateLimit-Reset`. Returns what paused, else None.
+        `now`: the wall clock the reset is read against; `api_limit`: the key's limit a
+        minute, where the answer has no `X-RateLimit-Limit`.
         """
-        remaining_text = headers.get("X-RateLimit-Remaining")
-        if remaining_text is None:
-            return None
-        try:
-            remaining = int(remaining_text)
-        except ValueError:
+        remaining = _integer(headers.get("X-RateLimit-Remaining"))
+        if remaining is None:
             return None
         left = self.record_remaining(remaining, ticket)
         if left is None:
             return None
         wait_for = reset_wait(headers, now)
-        if wait_for is not None and self.pause(wait_for):
-            return left, wait_for
-        return None
+        if wait_for is None or not self.pause(wait_for):
+            return None
+        limit = _integer(headers.get("X-RateLimit-Limit")) or api_limit
+        # The API's window began `window - wait_for` s ago; a second more, as the reset
+        # is often given in whole seconds. What it counted beyond this tap's requests
+        # since then, another client spent.
+        since = min(max(api_window_seconds() - wait_for + 1.0, 1.0), self.window)
+        return BudgetPause(left, wait_for, shared=limit - left > self.sent_in_last(since))
 
     def now(self) -> float:
         """This limiter's clock."""
@@ -208,6 +210,34 @@ class RateLimiter:
         with self._condition:
             since = self._clock() - seconds
             return sum(1 for at in self._sent if at > since)
+
+
+class BudgetPause(NamedTuple):
+    """An answer's `X-RateLimit-Remaining` paused every request until the window resets."""
+
+    #: What the API said was left in its window.
+    left: int
+    seconds: float
+    #: The API counted more requests in its window than this run sent: another client of
+    #: the key spends the budget too (False: this run's own requests spent it).
+    shared: bool
+
+    def describe(self) -> str:
+        """The log line: who spent the window, and the pause."""
+        if self.shared:
+            spent = "this rate-limit window (other clients of the key are spending it too)"
+        else:
+            spent = "the API's rate-limit window, which this run's requests in flight may spend"
+        pause = f"pausing all requests for {self.seconds:.1f} s"
+        return f"Only {self.left} requests left in {spent}: {pause}"
+
+
+def _integer(text: str | None) -> int | None:
+    """A header's integer; None if it is absent or not one."""
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        return None
 
 
 def reset_wait(headers: Mapping[str, str], now: float) -> float | None:

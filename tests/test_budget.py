@@ -195,6 +195,8 @@ def test_it_slows_down_before_a_429_when_other_clients_spend_the_same_budget(
     assert simulator.stats()["rate_limited"] == 0
     assert "Only" in run.stderr
     assert "other clients of the key" in run.stderr
+    summary = next(line for line in run.stderr.splitlines() if "Summary:" in line)
+    assert "0 pauses for a budget shared" not in summary
 
 
 def test_one_hung_request_does_not_hold_back_the_others(start_simulator, tmp_path):

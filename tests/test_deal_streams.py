@@ -247,6 +247,9 @@ def test_deals_and_interviews_spend_one_budget(short_window, start_simulator, tm
     assert sorted(run.records_by_id()) == ids
     arrivals = sorted(stats["arrivals"])
     assert arrivals[limit] - arrivals[0] >= short_window  # the 5th waited for the window
+    # The run spent the window alone: no pause is blamed on other clients of the key.
+    assert "other clients of the key are spending" not in run.stderr
+    assert "0 pauses for a budget shared with other clients" in run.stderr
 
 
 def test_a_deal_absent_from_two_complete_lists_in_a_row_is_deleted(start_simulator, tmp_path):

@@ -120,6 +120,25 @@ def test_an_answer_that_allows_a_request_keeps_its_slot_until_that_request_is_se
     assert limiter.record_remaining(2, second) == 2
 
 
+@pytest.mark.parametrize(("ours", "shared"), [(52, False), (40, True)])
+def test_a_pause_for_the_window_says_whether_another_client_spent_it(ours, shared):
+    # A 60-request key, a minute's window that resets in 10 s: 8 are left. If this run
+    # sent 52 in the window the API counted only its own; if 40, someone else sent 12.
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock)
+    stop = threading.Event()
+    for _ in range(ours):
+        limiter.acquire(stop)
+        limiter.release()
+        clock.now += 0.5
+    in_flight = [limiter.acquire(stop) for _ in range(8)]
+    headers = {"X-RateLimit-Remaining": "8", "X-RateLimit-Reset": "10"}
+    paused = limiter.pause_for_remaining(headers, in_flight[0], NOW, api_limit=60)
+    assert paused is not None
+    assert (paused.left, paused.seconds, paused.shared) == (8, 10.0, shared)
+    assert ("other clients of the key" in paused.describe()) == shared
+
+
 NOW = 1_700_000_000.0
 
 
