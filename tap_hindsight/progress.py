@@ -51,7 +51,7 @@ class Progress:
         logger: logging.Logger,
         total: int,
         budget: int,
-        snapshot: Callable[[], tuple[int, int, float, int]],
+        snapshot: Callable[[], tuple[int, int, float, int, bool]],
         *,
         every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -59,9 +59,10 @@ class Progress:
         """Report on `total` IDs to poll under a budget of `budget` requests per minute.
 
         `snapshot` tells, when a line is due: planned IDs answered, requests sent in the
-        last minute, seconds spent waiting for the rate limit, and discovery's probes
-        answered (0 without discovery). A line every `every` seconds (by default,
-        LINES_PER_WINDOW a budget window).
+        last minute, seconds spent waiting for the rate limit, discovery's probes
+        answered (0 without discovery), and whether probes are in flight (waiting for the
+        budget, say). A line every `every` seconds (by default, LINES_PER_WINDOW a budget
+        window).
         """
         self.logger = logger
         self.total = total
@@ -105,6 +106,7 @@ class Progress:
         now = self._clock()
         if now - self._last >= self.every:
             self._last = now
-            done, sent, waited, probes = self.snapshot()
-            probing, self._probes = probes > self._probes, probes
+            done, sent, waited, probes, in_flight = self.snapshot()
+            # Still probing: probes in flight, or some answered since the last line.
+            probing, self._probes = in_flight or probes > self._probes, probes
             self.logger.info(self.line(done, sent, waited, probes, probing=probing))

@@ -153,12 +153,14 @@ class InterviewsStream(CheckpointedStream):
         client = self.run.client(self.logger)
         return InterviewRun(lifecycle, plan, discovery, client, progress, rules)
 
-    def _progress(self) -> tuple[int, int, float, int]:
-        """What a progress line says: planned IDs answered, the rate, the waits, probes."""
+    def _progress(self) -> tuple[int, int, float, int, bool]:
+        """What a progress line says: IDs answered, the rate, the waits, probes, probing."""
         run, limiter = self._current, self.run.limiter
-        answered = 0 if run is None else run.answered
-        probes = 0 if run is None else run.probes_answered
-        return answered, limiter.sent_in_last(60), limiter.blocked_seconds, probes
+        if run is None:
+            return 0, limiter.sent_in_last(60), limiter.blocked_seconds, 0, False
+        probing = run.discovery is not None and not run.discovery.idle
+        sent, waited = limiter.sent_in_last(60), limiter.blocked_seconds
+        return run.answered, sent, waited, run.probes_answered, probing
 
     def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
         """The start lines at their levels (`interview_run.start_lines`)."""

@@ -95,7 +95,7 @@ def test_estimates_and_progress_lines():
         Logger(),
         total=4000,
         budget=1000,
-        snapshot=lambda: (state["done"], 1000, 30.0, state.get("probes", 0)),
+        snapshot=lambda: (state["done"], 1000, 30.0, state.get("probes", 0), False),
         every=30.0,
         clock=lambda: clock[0],
     )
@@ -120,7 +120,14 @@ def test_progress_counts_the_polls_apart_from_discoverys_probes():
     # A run with discovery answers far more probes than it has IDs to poll: the line
     # counts the polls against their total and the probes apart (it once said 5,748/7).
     clock = [30.0]
-    snapshots = iter([(100, 578, 0.0, 1200), (100, 600, 0.0, 5000), (100, 600, 0.0, 5000)])
+    snapshots = iter(
+        [
+            (100, 578, 0.0, 1200, True),
+            (100, 600, 0.0, 5000, True),
+            (100, 0, 60.0, 5000, True),  # probes wait for the budget: none answered since
+            (100, 600, 0.0, 5000, False),
+        ]
+    )
     logged = []
 
     class Logger:
@@ -147,7 +154,10 @@ def test_progress_counts_the_polls_apart_from_discoverys_probes():
         "0s waiting for the rate limit, ETA 2m00s"
     )
     clock[0] += 30.0
-    progress.tick()  # no probe since the last line: discovery is done, the polls go alone
+    progress.tick()  # no probe answered since the last line, but some wait for the budget
+    assert logged[-1].endswith("ETA 2m00s")  # the polls still share the rate with probes
+    clock[0] += 30.0
+    progress.tick()  # no probe since the last line, none in flight: discovery is done
     assert logged[-1].endswith("ETA 1m00s")
     assert progress.line(100, 300, 0.0, 0, probing=False).endswith("ETA 2m00s")
     assert progress.line(700, 600, 0.0, 5748, probing=True) == (
@@ -155,6 +165,30 @@ def test_progress_counts_the_polls_apart_from_discoverys_probes():
         "(budget 600), 0s waiting for the rate limit, polls done, discovery goes on"
     )
     assert progress.line(700, 600, 0.0, 5748, probing=False).endswith("ETA 0s")
+
+
+def test_discovery_held_back_by_the_budget_is_still_said_to_go_on():
+    # Nothing to poll, and discovery's probes wait for the budget: a line with no probe
+    # answered since the last one once said "ETA 0s", as if the run were about to end.
+    clock = [0.0]
+    snapshots = iter([(0, 60, 30.0, 59, True), (0, 0, 60.0, 59, True)])
+    logged = []
+
+    class Logger:
+        def info(self, message):
+            logged.append(message)
+
+    progress = Progress(
+        Logger(), total=0, budget=60, snapshot=lambda: next(snapshots), clock=lambda: clock[0]
+    )
+    for _ in range(2):
+        clock[0] += 30.0
+        progress.tick()
+    assert len(logged) == 2
+    assert all(
+        line.endswith("waiting for the rate limit, polls done, discovery goes on")
+        for line in logged
+    )
 
 
 def test_the_run_starts_with_its_budget_and_estimate_and_ends_with_a_summary(simulator, tmp_path):
