@@ -56,7 +56,7 @@ check: lint
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy --cache-dir $(VENV)/.mypy_cache tap_hindsight hindsight_simulator
+	$(BIN)/mypy --cache-dir $(VENV)/.mypy_cache tap_hindsight hindsight_simulator .ci/plugin_files.py
 
 # Every test: the fast tier, Meltano (its plugins installed once for the session), dbt,
 # PostgreSQL (started if it is down), the real-clock tests and Airflow.

@@ -77,8 +77,8 @@ def _number(text: str, *, whole: bool) -> int | float:
 def numbers_from_strings(schema: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """`config` with number settings written as strings (`"0.5"`) read as numbers.
 
-    Meltano passes number settings as strings (see `plugin._KINDS`). A string that is not
-    a finite number is left as it is, for the schema check to name.
+    Meltano passes number settings as strings (see `_KINDS` in .ci/plugin_files.py). A
+    string that is not a finite number is left as it is, for the schema check to name.
     """
     properties: Mapping[str, Any] = schema.get("properties", {})
     return {

@@ -13,11 +13,13 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from tap_hindsight.plugin import HUB_METADATA, hub_definition, hub_yaml
-from tests.helpers import ACME_KEY, clean_env, run_meltano, run_tap
+from tests.helpers import ACME_KEY, PLUGIN_FILES, clean_env, run_meltano, run_tap
 from tests.meltano_plugins import system_folder
 
 REPO = Path(__file__).resolve().parent.parent
+HUB_METADATA = PLUGIN_FILES["HUB_METADATA"]
+hub_definition = PLUGIN_FILES["hub_definition"]
+hub_yaml = PLUGIN_FILES["hub_yaml"]
 HUB_FILE = REPO / "tap-hindsight.yml"
 SCHEMAS = Path(__file__).resolve().parent / "meltano_hub_schemas"
 #: What Hub shows about a plugin but a project's meltano.yml does not keep.
@@ -39,7 +41,7 @@ def about(tmp_path):
 
 
 def test_the_hub_file_is_what_about_implies(tmp_path):
-    # Regenerate with `python -m tap_hindsight.plugin --hub tap-hindsight.yml`.
+    # Regenerate with `python .ci/plugin_files.py --hub tap-hindsight.yml`.
     assert HUB_FILE.read_text(encoding="utf-8") == hub_yaml(about(tmp_path))
 
 

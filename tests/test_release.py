@@ -19,11 +19,12 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from tap_hindsight.plugin import HUB_METADATA, REPOSITORY
 from tests.actionlint import actionlint
-from tests.helpers import run_tap
+from tests.helpers import PLUGIN_FILES, run_tap
 
 REPO = Path(__file__).resolve().parent.parent
+HUB_METADATA = PLUGIN_FILES["HUB_METADATA"]
+REPOSITORY = PLUGIN_FILES["REPOSITORY"]
 WORKFLOWS = REPO / ".github" / "workflows"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 VERSION = PYPROJECT["project"]["version"]

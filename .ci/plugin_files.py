@@ -1,12 +1,14 @@
-"""The tap's settings as Meltano declares them, derived from the tap's own schema.
+"""Meltano's setting declarations and the Hub definition, derived from the tap's schema.
+
+A maintainer's tool, outside the package users install (the wheel carries only the tap).
 
 `meltano.yml` must declare every setting `--about` lists (Meltano passes `TAP_HINDSIGHT_*`
 variables only to declared settings), with the same kind, sensitivity, label and
 description. `meltano_settings()` derives those declarations; a test compares them with
-`meltano.yml`, and `python -m tap_hindsight.plugin` prints them as YAML to paste there.
+`meltano.yml`, and `python .ci/plugin_files.py` prints them as YAML to paste there.
 
 `hub_definition()` is the whole extractor definition in Meltano Hub's format, written to
-`tap-hindsight.yml` by `python -m tap_hindsight.plugin --hub tap-hindsight.yml` (a test
+`tap-hindsight.yml` by `python .ci/plugin_files.py --hub tap-hindsight.yml` (a test
 checks the file equals what `--about` implies and that Meltano adds and runs it).
 """
 
@@ -114,7 +116,7 @@ def hub_yaml(about: dict[str, Any]) -> str:
     """`tap-hindsight.yml`: the Hub definition as YAML, headed by where it comes from."""
     header = (
         "# Meltano Hub extractor definition, generated from `tap-hindsight --about` by\n"
-        "# `python -m tap_hindsight.plugin --hub tap-hindsight.yml`; do not edit by hand.\n"
+        "# `python .ci/plugin_files.py --hub tap-hindsight.yml`; do not edit by hand.\n"
         "# Add it to a Meltano project with\n"
         "#   meltano add --from-ref tap-hindsight.yml tap-hindsight\n"
     )
