@@ -78,6 +78,11 @@ def worker_env(project: Path, simulator, system: Database, warehouse: Database, 
         # Runs follow each other at once: poll every pending interview.
         "TAP_HINDSIGHT_POLL_AGE_RATIO": "0",
         "TAP_HINDSIGHT_MIN_POLL_INTERVAL_MINUTES": "0",
+        # These tests hold the API's answers while another run starts (run_at_once, the
+        # refused second run): on a loaded CI machine that took over the default 30 s, and
+        # a held deals page timed out and was asked again (3 deal requests where 2 were
+        # counted). The hold is the test's, not the API's: no answer times out under it.
+        "TAP_HINDSIGHT_REQUEST_TIMEOUT": "600",
         **warehouse.target_env(),
     }
     return meltano_env(project / ".meltano", **{**settings, **extra})
