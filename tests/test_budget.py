@@ -62,6 +62,16 @@ def test_bad_budget_settings_are_named(settings, message):
     assert any(error.startswith(message) for error in caught.value.errors)
 
 
+class Lines:
+    """A logger that keeps the progress lines it is given."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+
 def test_estimates_and_progress_lines():
     assert estimate(500, 1000, discovering=False) == (
         "500 IDs to poll at 1,000 requests/min: within the first minute's budget"
@@ -84,15 +94,11 @@ def test_estimates_and_progress_lines():
     # One minute is singular ("no request starts after 1 minutes" once).
     assert (minutes(1), minutes(2.5), minutes(0.05)) == ("1 minute", "2.5 minutes", "0.05 minutes")
     clock = [100.0]
-    logged = []
-
-    class Logger:
-        def info(self, message):
-            logged.append(message)
-
+    logger = Lines()
+    logged = logger.lines
     state = {"done": 2000}
     progress = Progress(
-        Logger(),
+        logger,
         total=4000,
         budget=1000,
         snapshot=lambda: (state["done"], 1000, 30.0, state.get("probes", 0), False),
@@ -128,14 +134,10 @@ def test_progress_counts_the_polls_apart_from_discoverys_probes():
             (100, 600, 0.0, 5000, False),
         ]
     )
-    logged = []
-
-    class Logger:
-        def info(self, message):
-            logged.append(message)
-
+    logger = Lines()
+    logged = logger.lines
     progress = Progress(
-        Logger(), total=700, budget=600, snapshot=lambda: next(snapshots), clock=lambda: clock[0]
+        logger, total=700, budget=600, snapshot=lambda: next(snapshots), clock=lambda: clock[0]
     )
     clock[0] += 30.0  # in the first minute the rate is what went out so far, not extrapolated
     progress.tick()
@@ -172,14 +174,10 @@ def test_discovery_held_back_by_the_budget_is_still_said_to_go_on():
     # answered since the last one once said "ETA 0s", as if the run were about to end.
     clock = [0.0]
     snapshots = iter([(0, 60, 30.0, 59, True), (0, 0, 60.0, 59, True)])
-    logged = []
-
-    class Logger:
-        def info(self, message):
-            logged.append(message)
-
+    logger = Lines()
+    logged = logger.lines
     progress = Progress(
-        Logger(), total=0, budget=60, snapshot=lambda: next(snapshots), clock=lambda: clock[0]
+        logger, total=0, budget=60, snapshot=lambda: next(snapshots), clock=lambda: clock[0]
     )
     for _ in range(2):
         clock[0] += 30.0
