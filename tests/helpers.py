@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import runpy
@@ -24,9 +25,16 @@ TAP_COMMAND = str(Path(sys.executable).with_name("tap-hindsight"))
 MELTANO_COMMAND = str(Path(sys.executable).with_name("meltano"))
 #: The Meltano project of this repository.
 REPO = Path(__file__).resolve().parent.parent
-#: `.ci/plugin_files.py`, the maintainer's tool that derives meltano.yml's settings and the
-#: Hub definition from the tap's schema (outside the package: the wheel holds the tap).
-PLUGIN_FILES = runpy.run_path(str(REPO / ".ci" / "plugin_files.py"))
+
+
+@functools.cache
+def plugin_files() -> dict[str, Any]:
+    """`.ci/plugin_files.py`'s names: the maintainer's tool that derives meltano.yml's
+    settings and the Hub definition from the tap's schema (outside the package: the wheel
+    holds the tap). Loaded once, by the tests that use it, not by every importer here."""
+    return runpy.run_path(str(REPO / ".ci" / "plugin_files.py"))
+
+
 ACME_KEY = "hs_sim_acme_key"
 #: The marks of the test being run (set by conftest before its fixtures): helpers that
 #: start a service refuse to in a test not marked for it, so `make check` stays clean.

@@ -13,13 +13,13 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from tests.helpers import ACME_KEY, PLUGIN_FILES, clean_env, run_meltano, run_tap
+from tests.helpers import ACME_KEY, clean_env, plugin_files, run_meltano, run_tap
 from tests.meltano_plugins import system_folder
 
 REPO = Path(__file__).resolve().parent.parent
-HUB_METADATA = PLUGIN_FILES["HUB_METADATA"]
-hub_definition = PLUGIN_FILES["hub_definition"]
-hub_yaml = PLUGIN_FILES["hub_yaml"]
+HUB_METADATA = plugin_files()["HUB_METADATA"]
+hub_definition = plugin_files()["hub_definition"]
+hub_yaml = plugin_files()["hub_yaml"]
 HUB_FILE = REPO / "tap-hindsight.yml"
 SCHEMAS = Path(__file__).resolve().parent / "meltano_hub_schemas"
 #: What Hub shows about a plugin but a project's meltano.yml does not keep.

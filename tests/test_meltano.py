@@ -10,12 +10,12 @@ import yaml
 
 from hindsight_simulator import Organisation
 from hindsight_simulator.demo import flattened
-from tests.helpers import ACME_KEY, PLUGIN_FILES, run_meltano, run_tap
+from tests.helpers import ACME_KEY, plugin_files, run_meltano, run_tap
 from tests.meltano_plugins import meltano_env
 from tests.test_exit import scenario
 
-meltano_kind = PLUGIN_FILES["meltano_kind"]
-meltano_settings = PLUGIN_FILES["meltano_settings"]
+meltano_kind = plugin_files()["meltano_kind"]
+meltano_settings = plugin_files()["meltano_settings"]
 
 #: The simulators of these tests serve deals (tests/conftest.py).
 SERVE_DEALS = True

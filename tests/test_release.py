@@ -20,11 +20,11 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from tests.actionlint import actionlint
-from tests.helpers import PLUGIN_FILES, run_tap
+from tests.helpers import plugin_files, run_tap
 
 REPO = Path(__file__).resolve().parent.parent
-HUB_METADATA = PLUGIN_FILES["HUB_METADATA"]
-REPOSITORY = PLUGIN_FILES["REPOSITORY"]
+HUB_METADATA = plugin_files()["HUB_METADATA"]
+REPOSITORY = plugin_files()["REPOSITORY"]
 WORKFLOWS = REPO / ".github" / "workflows"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 VERSION = PYPROJECT["project"]["version"]
