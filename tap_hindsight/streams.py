@@ -156,10 +156,10 @@ class InterviewsStream(CheckpointedStream):
     def _progress(self) -> tuple[int, int, float, int, bool]:
         """What a progress line says: IDs answered, the rate, the waits, probes, probing."""
         run, limiter = self._current, self.run.limiter
-        if run is None:
-            return 0, limiter.sent_in_last(60), limiter.blocked_seconds, 0, False
-        probing = run.discovery is not None and not run.discovery.idle
         sent, waited = limiter.sent_in_last(60), limiter.blocked_seconds
+        if run is None:
+            return 0, sent, waited, 0, False
+        probing = run.discovery is not None and not run.discovery.idle
         return run.answered, sent, waited, run.probes_answered, probing
 
     def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
