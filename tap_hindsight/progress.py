@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tap_hindsight.encoding import duration, minutes
 from tap_hindsight.window import MINUTE, api_window_seconds
@@ -43,6 +43,22 @@ def estimate(ids: int, budget: int, *, discovering: bool) -> str | None:
     return f"{polls}: {'up to about' if discovering else 'about'} {minutes(took)}"
 
 
+class Snapshot(NamedTuple):
+    """What a progress line reports, read when the line is due."""
+
+    #: Planned IDs answered.
+    done: int
+    #: Requests sent in the last minute.
+    sent: int
+    #: Seconds spent waiting for the rate limit.
+    waited: float
+    #: Discovery's probes answered, and the interviews they found (0 without discovery).
+    probes: int = 0
+    found: int = 0
+    #: Probes in flight (waiting for the budget, say).
+    in_flight: bool = False
+
+
 class Progress:
     """Logs polls done, discovery's probes, the request rate, waits and an ETA, now and then."""
 
@@ -51,18 +67,15 @@ class Progress:
         logger: logging.Logger,
         total: int,
         budget: int,
-        snapshot: Callable[[], tuple[int, int, float, int, bool]],
+        snapshot: Callable[[], Snapshot],
         *,
         every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Report on `total` IDs to poll under a budget of `budget` requests per minute.
 
-        `snapshot` tells, when a line is due: planned IDs answered, requests sent in the
-        last minute, seconds spent waiting for the rate limit, discovery's probes
-        answered (0 without discovery), and whether probes are in flight (waiting for the
-        budget, say). A line every `every` seconds (by default, LINES_PER_WINDOW a budget
-        window).
+        `snapshot` tells what a line reports, when one is due: a line every `every`
+        seconds (by default, LINES_PER_WINDOW a budget window).
         """
         self.logger = logger
         self.total = total
@@ -79,19 +92,18 @@ class Progress:
         """Seconds since the run started."""
         return self._clock() - self.started
 
-    def line(
-        self, done: int, sent_last_minute: int, waited: float, probes: int = 0, *, probing: bool
-    ) -> str:
+    def line(self, now: Snapshot, *, probing: bool) -> str:
         """One progress line; `probing`: discovery sent probes since the last line.
 
         The rate is what the budget counts: the requests sent in the last minute. The ETA
         is the polls' (`poll_pace`).
         """
+        done, sent_last_minute, waited, probes, found, _ = now
         rate = float(min(sent_last_minute, self.budget)) if self.elapsed() >= MINUTE else 0.0
         pace = poll_pace(rate or float(self.budget), probing=probing)
         left = max(self.total - done, 0)
         share = done / self.total if self.total else 1.0
-        probed = f", {probes:,} discovery probes" if probes else ""
+        probed = f", {probes:,} discovery probes finding {found:,}" if probes else ""
         eta = f"ETA {duration(left / pace * 60.0)}"
         if probing and not left:
             eta = "polls done, discovery goes on"
@@ -106,7 +118,8 @@ class Progress:
         now = self._clock()
         if now - self._last >= self.every:
             self._last = now
-            done, sent, waited, probes, in_flight = self.snapshot()
+            snapshot = self.snapshot()
             # Still probing: probes in flight, or some answered since the last line.
-            probing, self._probes = in_flight or probes > self._probes, probes
-            self.logger.info(self.line(done, sent, waited, probes, probing=probing))
+            probing = snapshot.in_flight or snapshot.probes > self._probes
+            self._probes = snapshot.probes
+            self.logger.info(self.line(snapshot, probing=probing))

@@ -13,7 +13,7 @@ from tap_hindsight.discovery import Discovery
 from tap_hindsight.interview_run import InterviewRun, id_source, plan_for, start_lines
 from tap_hindsight.judge import Asked, Kind, Rules, Verdict, judge
 from tap_hindsight.planner import RunPlan, rechecked
-from tap_hindsight.progress import Progress
+from tap_hindsight.progress import Progress, Snapshot
 from tap_hindsight.records import RecordValidator
 from tap_hindsight.schemas import load_schema
 from tap_hindsight.store import INTERVIEWS_RESUME, read_interviews, write_interviews
@@ -153,14 +153,17 @@ class InterviewsStream(CheckpointedStream):
         client = self.run.client(self.logger)
         return InterviewRun(lifecycle, plan, discovery, client, progress, rules)
 
-    def _progress(self) -> tuple[int, int, float, int, bool]:
-        """What a progress line says: IDs answered, the rate, the waits, probes, probing."""
+    def _progress(self) -> Snapshot:
+        """What a progress line says: IDs answered, the rate, the waits, discovery's work."""
         run, limiter = self._current, self.run.limiter
         sent, waited = limiter.sent_in_last(60), limiter.blocked_seconds
         if run is None:
-            return 0, sent, waited, 0, False
-        probing = run.discovery is not None and not run.discovery.idle
-        return run.answered, sent, waited, run.probes_answered, probing
+            return Snapshot(0, sent, waited)
+        discovery = run.discovery
+        if discovery is None:
+            return Snapshot(run.answered, sent, waited)
+        found, probing = discovery.tally.found, not discovery.idle
+        return Snapshot(run.answered, sent, waited, run.probes_answered, found, probing)
 
     def _log_start(self, plan: RunPlan, completed: int, discovery: Discovery | None) -> None:
         """The start lines at their levels (`interview_run.start_lines`)."""

@@ -6,7 +6,7 @@ import pytest
 
 from tap_hindsight.config_check import SettingsError
 from tap_hindsight.encoding import duration, minutes
-from tap_hindsight.progress import Progress, estimate
+from tap_hindsight.progress import Progress, Snapshot, estimate
 from tap_hindsight.settings import load_settings
 from tap_hindsight.tap import TapHindsight
 from tests.helpers import run_tap, tap_config
@@ -101,7 +101,7 @@ def test_estimates_and_progress_lines():
         logger,
         total=4000,
         budget=1000,
-        snapshot=lambda: (state["done"], 1000, 30.0, state.get("probes", 0), False),
+        snapshot=lambda: Snapshot(state["done"], 1000, 30.0),
         every=30.0,
         clock=lambda: clock[0],
     )
@@ -128,10 +128,11 @@ def test_progress_counts_the_polls_apart_from_discoverys_probes():
     clock = [30.0]
     snapshots = iter(
         [
-            (100, 578, 0.0, 1200, True),
-            (100, 600, 0.0, 5000, True),
-            (100, 0, 60.0, 5000, True),  # probes wait for the budget: none answered since
-            (100, 600, 0.0, 5000, False),
+            Snapshot(100, 578, 0.0, 1200, 3, in_flight=True),
+            Snapshot(100, 600, 0.0, 5000, 40, in_flight=True),
+            # Probes wait for the budget: none answered since.
+            Snapshot(100, 0, 60.0, 5000, 40, in_flight=True),
+            Snapshot(100, 600, 0.0, 5000, 40),
         ]
     )
     logger = Lines()
@@ -145,14 +146,14 @@ def test_progress_counts_the_polls_apart_from_discoverys_probes():
     # take two minutes.
     assert logged == [
         (
-            "Progress: 100/700 IDs (14%), 1,200 discovery probes, 578 requests/min "
+            "Progress: 100/700 IDs (14%), 1,200 discovery probes finding 3, 578 requests/min "
             "(budget 600), 0s waiting for the rate limit, ETA 2m00s"
         )
     ]
     clock[0] += 600.0
     progress.tick()
     assert logged[-1].endswith(
-        "5,000 discovery probes, 600 requests/min (budget 600), "
+        "5,000 discovery probes finding 40, 600 requests/min (budget 600), "
         "0s waiting for the rate limit, ETA 2m00s"
     )
     clock[0] += 30.0
@@ -161,19 +162,22 @@ def test_progress_counts_the_polls_apart_from_discoverys_probes():
     clock[0] += 30.0
     progress.tick()  # no probe since the last line, none in flight: discovery is done
     assert logged[-1].endswith("ETA 1m00s")
-    assert progress.line(100, 300, 0.0, 0, probing=False).endswith("ETA 2m00s")
-    assert progress.line(700, 600, 0.0, 5748, probing=True) == (
-        "Progress: 700/700 IDs (100%), 5,748 discovery probes, 600 requests/min "
+    assert progress.line(Snapshot(100, 300, 0.0), probing=False).endswith("ETA 2m00s")
+    done = Snapshot(700, 600, 0.0, 5748, 1234)
+    assert progress.line(done, probing=True) == (
+        "Progress: 700/700 IDs (100%), 5,748 discovery probes finding 1,234, 600 requests/min "
         "(budget 600), 0s waiting for the rate limit, polls done, discovery goes on"
     )
-    assert progress.line(700, 600, 0.0, 5748, probing=False).endswith("ETA 0s")
+    assert progress.line(done, probing=False).endswith("ETA 0s")
 
 
 def test_discovery_held_back_by_the_budget_is_still_said_to_go_on():
     # Nothing to poll, and discovery's probes wait for the budget: a line with no probe
     # answered since the last one once said "ETA 0s", as if the run were about to end.
     clock = [0.0]
-    snapshots = iter([(0, 60, 30.0, 59, True), (0, 0, 60.0, 59, True)])
+    snapshots = iter(
+        [Snapshot(0, 60, 30.0, 59, 1, in_flight=True), Snapshot(0, 0, 60.0, 59, 1, in_flight=True)]
+    )
     logger = Lines()
     logged = logger.lines
     progress = Progress(

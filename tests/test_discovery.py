@@ -168,13 +168,23 @@ def test_a_first_run_far_behind_says_how_long_and_counts_its_polls_apart_from_it
     assert behind, run.stderr
     assert int(behind[2].replace(",", "")) > int(behind[1].replace(",", ""))
     progress = re.findall(
-        r"Progress: (\d+)/(\d+) IDs \(\d+%\), ([\d,]+) discovery probes", run.stderr
+        r"Progress: (\d+)/(\d+) IDs \(\d+%\), ([\d,]+) discovery probes finding ([\d,]+)",
+        run.stderr,
     )
     assert progress, run.stderr
     # Probes are counted as answered, like the polls: never more than the run sent in all
     # (it once counted those still waiting for the budget, which the deadline cancels).
-    sent = int(re.search(r"ID discovery summary: ([\d,]+) probes", run.stderr)[1].replace(",", ""))
-    for done, total, probes in progress:
+    # What they found so far is said too (a long first run said nothing of it until its
+    # summary), never more than the summary's count.
+    summary = re.search(
+        r"ID discovery summary: ([\d,]+) probes.*, ([\d,]+) interviews found", run.stderr
+    )
+    assert summary, run.stderr
+    sent, found = (int(figure.replace(",", "")) for figure in summary.groups())
+    finds = [int(finding.replace(",", "")) for *_, finding in progress]
+    assert finds == sorted(finds)
+    assert finds[-1] <= found
+    for done, total, probes, _ in progress:
         assert int(done) <= int(total) == len(listed)
         assert 0 < int(probes.replace(",", "")) <= sent
     assert all(simulator.requests_for(i) == 1 for i in listed)
