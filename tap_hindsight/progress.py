@@ -102,13 +102,15 @@ class Progress:
         rate = float(min(sent_last_minute, self.budget)) if self.elapsed() >= MINUTE else 0.0
         pace = poll_pace(rate or float(self.budget), probing=probing)
         left = max(self.total - done, 0)
-        share = done / self.total if self.total else 1.0
+        polled = "no IDs to poll"
+        if self.total:
+            polled = f"{done:,}/{self.total:,} IDs ({done / self.total:.0%})"
         probed = f", {probes:,} discovery probes finding {found:,}" if probes else ""
         eta = f"ETA {duration(left / pace * 60.0)}"
         if probing and not left:
-            eta = "polls done, discovery goes on"
+            eta = "polls done, discovery goes on" if self.total else "discovery goes on"
         return (
-            f"Progress: {done:,}/{self.total:,} IDs ({share:.0%}){probed}, "
+            f"Progress: {polled}{probed}, "
             f"{sent_last_minute:,} requests/min (budget {self.budget:,}), "
             f"{duration(waited)} waiting for the rate limit, {eta}"
         )

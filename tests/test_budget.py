@@ -187,10 +187,9 @@ def test_discovery_held_back_by_the_budget_is_still_said_to_go_on():
         clock[0] += 30.0
         progress.tick()
     assert len(logged) == 2
-    assert all(
-        line.endswith("waiting for the rate limit, polls done, discovery goes on")
-        for line in logged
-    )
+    assert all(line.endswith("waiting for the rate limit, discovery goes on") for line in logged)
+    # Nothing was planned to poll: said so (it read "0/0 IDs (100%)", then "polls done").
+    assert all(line.startswith("Progress: no IDs to poll, 59 discovery probes") for line in logged)
 
 
 def test_the_run_starts_with_its_budget_and_estimate_and_ends_with_a_summary(simulator, tmp_path):
