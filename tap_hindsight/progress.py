@@ -92,13 +92,13 @@ class Progress:
         """Seconds since the run started."""
         return self._clock() - self.started
 
-    def line(self, now: Snapshot, *, probing: bool) -> str:
+    def line(self, snapshot: Snapshot, *, probing: bool) -> str:
         """One progress line; `probing`: discovery sent probes since the last line.
 
         The rate is what the budget counts: the requests sent in the last minute. The ETA
         is the polls' (`poll_pace`).
         """
-        done, sent_last_minute, waited, probes, found, _ = now
+        done, sent_last_minute, waited, probes, found, _ = snapshot
         rate = float(min(sent_last_minute, self.budget)) if self.elapsed() >= MINUTE else 0.0
         pace = poll_pace(rate or float(self.budget), probing=probing)
         left = max(self.total - done, 0)
