@@ -98,21 +98,23 @@ class Progress:
         The rate is what the budget counts: the requests sent in the last minute. The ETA
         is the polls' (`poll_pace`).
         """
-        done, sent_last_minute, waited, probes, found, _ = snapshot
-        rate = float(min(sent_last_minute, self.budget)) if self.elapsed() >= MINUTE else 0.0
+        done, sent = snapshot.done, snapshot.sent
+        rate = float(min(sent, self.budget)) if self.elapsed() >= MINUTE else 0.0
         pace = poll_pace(rate or float(self.budget), probing=probing)
         left = max(self.total - done, 0)
         polled = "no IDs to poll"
         if self.total:
             polled = f"{done:,}/{self.total:,} IDs ({done / self.total:.0%})"
-        probed = f", {probes:,} discovery probes finding {found:,}" if probes else ""
+        probed = ""
+        if snapshot.probes:
+            probed = f", {snapshot.probes:,} discovery probes finding {snapshot.found:,}"
         eta = f"ETA {duration(left / pace * 60.0)}"
         if probing and not left:
             eta = "polls done, discovery goes on" if self.total else "discovery goes on"
         return (
             f"Progress: {polled}{probed}, "
-            f"{sent_last_minute:,} requests/min (budget {self.budget:,}), "
-            f"{duration(waited)} waiting for the rate limit, {eta}"
+            f"{sent:,} requests/min (budget {self.budget:,}), "
+            f"{duration(snapshot.waited)} waiting for the rate limit, {eta}"
         )
 
     def tick(self) -> None:
