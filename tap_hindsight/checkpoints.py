@@ -6,7 +6,8 @@ records would come too early: a `CheckpointedStream` writes its STATE messages i
 
 Everything about a checkpointed stream's state happens here, and only here:
 - its bookmark is written by `_write_bookmark` (from the stream's `bookmark()`), at each
-  checkpoint and at the end of the run, and a STATE follows a failure;
+  checkpoint and at the end of the run, and a STATE follows a failure; a dry run
+  (`--test`) keeps the one it started from;
 - every item that goes out counts toward the next checkpoint: an answer or a parent
   record (`count_item`), and each child row the moment a child takes it (`take_rows`);
 - a parent hands its children the rows of the record being emitted (`hand_to_children`),
@@ -95,6 +96,12 @@ class CheckpointedStream(HindsightStream):
             self._created_at = CreatedAtBookmark(
                 self.stream_state, self.replication_key, self.resume.key
             )
+        if self.dry_run:
+            self.logger.info(
+                "Dry run (--test): the %s stream's STATE stays the one the run started "
+                "from, which the next run goes on from",
+                self.name,
+            )
         failed = False
         try:
             yield
@@ -138,7 +145,10 @@ class CheckpointedStream(HindsightStream):
         return self.stream_state.get(self.resume.key)
 
     def _write_bookmark(self) -> None:
-        self.stream_state[self.resume.key] = self.bookmark()
+        # A dry run keeps the bookmark it started from: what it learned may cover child
+        # rows its record limit cut off, which the next run would then never emit.
+        if not self.dry_run:
+            self.stream_state[self.resume.key] = self.bookmark()
 
     def _write_state(self) -> None:
         state = self.tap_state

@@ -72,6 +72,16 @@ class HindsightStream(Stream):
         super().log(message, *args, level=level, **kwargs)
 
     @property
+    def dry_run(self) -> bool:
+        """True in the SDK's dry run (`--test`): it cuts every stream at a record limit.
+
+        A child stream's cut does not stop its parent, so a parent would learn of records
+        whose child rows were never written (an interview's other turns, a deal's other
+        drivers).
+        """
+        return self.ABORT_AT_RECORD_COUNT is not None
+
+    @property
     def run(self) -> RunContext:
         """The run this stream syncs in (handed by the tap before any sync)."""
         if self._run is None:

@@ -273,3 +273,32 @@ def test_a_graceful_stop_writes_a_state_covering_every_record_written(start_simu
     assert done
     assert all(simulator.requests_for(i) == 0 for i in done)
     assert {r["interview_request_id"] for r in emitted} | set(resumed.records_by_id()) == set(IDS)
+
+
+def _keys(runs, stream, *key):
+    return {tuple(row[k] for k in key) for run in runs for row in run.records(stream)}
+
+
+def test_a_dry_runs_state_covers_no_row_it_cut_off(start_simulator, tmp_path):
+    # `--test` (the SDK's dry run) writes at most one record per stream, and a child
+    # stream's cut does not stop its parent: the first deal's other drivers and
+    # competitors, and the interview's other turns, are never written. A run resumed from
+    # the dry run's last STATE must still emit them: that STATE covers no row unwritten.
+    simulator = start_simulator(serve_deals=True)
+    completed = next(i for i in range(1001, 1031) if simulator.status_of(i) == "completed")
+    config = tap_config(simulator, [completed])  # one record: the interviews run ends as usual
+    dry = run_tap(tmp_path, config, "--test")
+    assert dry.returncode == 0, dry.stderr
+    assert len(dry.records("deal_drivers")) == len(dry.records("interview_turns")) == 1
+    assert "Dry run (--test): the interviews stream's STATE stays the one" in dry.stderr
+    rest = run_tap(tmp_path, config, state=dry.states()[-1])
+    assert rest.returncode == 0, rest.stderr
+    whole = run_tap(tmp_path, config)
+    assert whole.returncode == 0, whole.stderr
+    for stream, key in (
+        ("interview_turns", ("interview_request_id", "turn_index")),
+        ("deal_drivers", ("deal_id", "driver_index")),
+        ("deal_competitors", ("deal_id", "competitor_id")),
+        ("deals", ("id",)),
+    ):
+        assert _keys([dry, rest], stream, *key) == _keys([whole], stream, *key), stream
