@@ -362,5 +362,9 @@ def _read_gap(item: str) -> Gap:
 
 
 INTERVIEWS_RESUME = Resumable(
-    STATE_KEY, read_interviews, "interview state", "every configured ID will be fetched again"
+    STATE_KEY,
+    read_interviews,
+    "interview state",
+    "every configured ID will be fetched again, and ID discovery (if scan_start_id is set) "
+    "starts again from scan_start_id",
 )
