@@ -168,8 +168,11 @@ def test_state_merged_from_an_interrupted_run_counts_an_id_as_completed(simulato
     [
         (
             {"bookmarks": {"interviews": {STATE_KEY: {"version": 2, "completed": 7}}}},
-            "'completed' should be a string, found int): every configured ID will be fetched "
-            "again, and ID discovery (if scan_start_id is set) starts again from scan_start_id",
+            (
+                "'completed' should be a string, found int): every configured ID will be "
+                "fetched again, and ID discovery (if scan_start_id is set) starts again from "
+                "scan_start_id"
+            ),
         ),
         ({"bookmarks": {"interviews": {STATE_KEY: "1001-1060"}}}, "expected an object"),
         ({"bookmarks": {"interviews": {STATE_KEY: {"version": 3}}}}, "unknown state version"),
