@@ -98,8 +98,8 @@ class CheckpointedStream(HindsightStream):
             )
         if self.dry_run:
             self.logger.info(
-                "Dry run (--test): the %s stream's STATE stays the one the run started "
-                "from, which the next run goes on from",
+                "Dry run (--test): the %s stream keeps the state this run started from; "
+                "the next run goes on from there",
                 self.name,
             )
         failed = False
