@@ -151,8 +151,9 @@ def items_parser(
 class ServerClock:
     """The API's clock, as its `Date` headers show it: this machine's, plus their gap."""
 
-    def __init__(self) -> None:
-        """Until an answer says otherwise, the two clocks agree."""
+    def __init__(self, local: Callable[[], float] = time.time) -> None:
+        """Until an answer says otherwise, the two clocks agree; `local` is this machine's."""
+        self._local = local
         self.offset = 0.0
         #: Whether an answer's `Date` has been seen.
         self.sampled = False
@@ -160,9 +161,9 @@ class ServerClock:
     def saw(self, server_time: float | None) -> None:
         """An answer's `Date` (epoch seconds; None: the answer had none)."""
         if server_time is not None:
-            self.offset = server_time - time.time()
+            self.offset = server_time - self._local()
             self.sampled = True
 
     def __call__(self) -> float:
         """Now, on the API's clock."""
-        return time.time() + self.offset
+        return self._local() + self.offset

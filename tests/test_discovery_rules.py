@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from dataclasses import replace
 from itertools import pairwise
 
@@ -363,11 +362,16 @@ def test_the_api_clock_is_read_from_date_headers():
     assert server_time("Wed, 02 Dec 2026 12:00:00 GMT") == 1_796_212_800.0
     assert server_time("not a date") is None
     assert server_time(None) is None
-    clock = ServerClock()
+    local = [START]
+    clock = ServerClock(lambda: local[0])
     assert not clock.sampled
-    clock.saw(time.time() + 3_600.0)  # an API an hour ahead of this machine
+    assert clock() == START  # until an answer's Date is seen, the two clocks agree
+    clock.saw(START + 3_600.0)  # an API an hour ahead of this machine
     assert clock.sampled
-    assert 3_590.0 < clock() - time.time() < 3_610.0
+    local[0] += 90.0
+    assert clock() == START + 3_690.0  # the API's clock goes on from this machine's
+    clock.saw(None)  # an answer without a Date keeps the gap
+    assert clock() == START + 3_690.0
 
 
 def test_a_long_tail_gap_is_probed_again_only_above_where_the_counter_was():
